@@ -1,0 +1,58 @@
+# Relais — two commands: `make run` serves everything, `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+UV_VERSION := 0.13.9
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_LINK_MODE := copy
+
+.PHONY: run install migrate seed test lint typecheck contracts pytest bench openapi clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(BIN)/python
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/relais migrate
+
+# Demo data is loaded once: the marker file records that this RELAIS_HOME has it.
+seed: migrate
+	@home=$${RELAIS_HOME:-var}; if [ ! -f "$$home/.demo-loaded" ]; then \
+		$(BIN)/relais seed-demo && touch "$$home/.demo-loaded"; fi
+
+run: seed
+	$(BIN)/relais serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+contracts: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest -q -rs
+
+test: lint typecheck contracts pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+openapi: install
+	$(BIN)/relais openapi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,28 @@
+"""The directory service app: structures, services, places, taxonomies, search, imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+
+from services.kernel.app import create_service_app
+from services.kernel.db import Database
+from services.kernel.http import ServiceLocator
+from services.kernel.settings import Settings
+
+SERVICE_NAME = "directory"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
+    db = Database(settings, SERVICE_NAME)
+    return create_service_app(
+        service=SERVICE_NAME,
+        title="Relais — annuaire",
+        description="Annuaire partagé des structures partenaires et de leurs services.",
+        settings=settings,
+        db=db,
+        locator=locator,
+        route_handlers=[],
+    )

@@ -1,0 +1,107 @@
+"""Composition root of the embedded mode: all services in one ASGI process.
+
+Each service app already carries its own prefix (``/directory/...``), so the gateway only picks
+the app by the first path segment, with no rewriting: the same URLs work behind a reverse proxy
+when the services run apart. ``/healthz``, ``/readyz`` and ``/metrics`` cover every mounted service.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import AsyncExitStack
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+
+from services.kernel.observability import metrics_payload
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class Gateway:
+    def __init__(self, apps: dict[str, Litestar]) -> None:
+        self.apps = apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "/")
+        first = path.lstrip("/").split("/", 1)[0]
+        app = self.apps.get(first)
+        if app is not None:
+            await app(scope, receive, send)  # type: ignore[arg-type]
+            return
+        if scope["type"] != "http":
+            return
+        if path == "/healthz":
+            await _json(send, 200, {"status": "ok"})
+        elif path == "/readyz":
+            states = {name: await app.state.db.ping() for name, app in self.apps.items()}
+            ok = all(states.values())
+            body = {"status": "ok" if ok else "unavailable", "services": states}
+            await _json(send, 200 if ok else 503, body)
+        elif path == "/metrics":
+            payload, content_type = metrics_payload()
+            await _send(send, 200, payload, content_type)
+        elif path in {"/", "/docs", "/docs/"}:
+            await _send(send, 200, self._docs_page().encode(), "text/html; charset=utf-8")
+        else:
+            problem = {
+                "type": "https://relais.example.org/problems/not-found",
+                "title": "Ressource introuvable",
+                "status": 404,
+                "detail": "Aucune ressource à cette adresse.",
+                "instance": path,
+            }
+            await _send(send, 404, msgspec.json.encode(problem), "application/problem+json")
+
+    def _docs_page(self) -> str:
+        items = "".join(
+            f'<li><a href="/{name}/docs/swagger">{html.escape(app.openapi_schema.info.title)}</a>'
+            f' — <a href="/{name}/docs/openapi.json">OpenAPI</a></li>'
+            for name, app in self.apps.items()
+        )
+        return (
+            "<!doctype html><html lang=fr><meta charset=utf-8><title>Relais — API</title>"
+            "<h1>Relais — documentation des API</h1>"
+            f"<ul>{items}</ul></html>"
+        )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        stack = AsyncExitStack()
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        try:
+            for app in self.apps.values():
+                await stack.enter_async_context(app.lifespan())
+        except Exception as exc:
+            await stack.aclose()
+            await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        await stack.aclose()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _json(send: Send, status: int, body: Any) -> None:
+    await _send(send, status, msgspec.json.encode(body), "application/json")
+
+
+async def _send(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

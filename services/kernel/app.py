@@ -1,0 +1,152 @@
+"""The common shape of every service's Litestar app: errors, auth, DB session, health, metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any
+
+import httpx
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Response
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kernel.db import Database
+from services.kernel.http import ServiceLocator
+from services.kernel.observability import (
+    configure_logging,
+    metrics_payload,
+    observability_middleware,
+)
+from services.kernel.problems import EXCEPTION_HANDLERS, ProblemError
+from services.kernel.security import Caller, KeyProvider, TokenVerifier, bearer_token
+from services.kernel.settings import Settings
+
+VERSION = "0.1.0"
+
+
+async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+    """One transaction per request: committed when the handler succeeds, else rolled back."""
+    db: Database = state.db
+    async with db.sessionmaker() as session:
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Caller | None:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return None
+    verifier: TokenVerifier = request.app.state.verifier
+    return await verifier.verify(token)
+
+
+async def provide_authenticated(caller: Caller | None) -> Caller:
+    if caller is None:
+        raise ProblemError(401, "Authentification requise.", headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+def build_verifier(settings: Settings, locator: ServiceLocator) -> TokenVerifier:
+    if settings.jwt_jwks:
+        keys = KeyProvider(jwks=json.loads(settings.jwt_jwks))
+    elif settings.jwt_jwks_url:
+        timeout = settings.service_timeout_seconds
+        keys = KeyProvider(
+            url=settings.jwt_jwks_url, client_factory=lambda: httpx.AsyncClient(timeout=timeout)
+        )
+    else:
+        keys = KeyProvider(
+            url="/auth/.well-known/jwks.json", client_factory=lambda: locator.client("auth")
+        )
+    return TokenVerifier(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway=settings.jwt_leeway_seconds,
+    )
+
+
+def health_handlers(db: Database) -> list[ControllerRouterHandler]:
+    @get("/healthz", include_in_schema=False, sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", include_in_schema=False)
+    async def readyz() -> Response[dict[str, str]]:
+        ok = await db.ping()
+        return Response({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+
+    @get("/metrics", include_in_schema=False, sync_to_thread=False)
+    def metrics() -> Response[bytes]:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    return [healthz, readyz, metrics]
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    settings: Settings,
+    db: Database,
+    locator: ServiceLocator,
+    route_handlers: Sequence[ControllerRouterHandler],
+    dependencies: dict[str, Provide] | None = None,
+    on_startup: Sequence[Callable[..., Any]] = (),
+    on_shutdown: Sequence[Callable[..., Any]] = (),
+    state: dict[str, Any] | None = None,
+    with_health: bool = True,
+) -> Litestar:
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def _dispose(_: Litestar) -> None:
+        await db.dispose()
+
+    handlers = list(route_handlers)
+    if with_health:
+        handlers += health_handlers(db)
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies={
+            "session": Provide(provide_session),
+            "caller": Provide(provide_caller),
+            "authenticated": Provide(provide_authenticated),
+            **(dependencies or {}),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[observability_middleware(service)],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version=VERSION,
+            description=description,
+            path=f"/{service}/docs",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            use_handler_docstrings=True,
+        ),
+        state=State({"db": db, "settings": settings, "locator": locator, **(state or {})}),
+        on_startup=list(on_startup),
+        on_shutdown=[*on_shutdown, _dispose],
+        debug=False,
+    )
+    app.state.verifier = build_verifier(settings, locator)
+    return app

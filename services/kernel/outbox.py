@@ -1,0 +1,74 @@
+"""Transactional outbox: events are rows written in the same transaction as the change.
+
+Each service declares its own table with ``OutboxMixin`` on its own ``DeclarativeBase``;
+``publish`` adds a row to the caller's session so the event commits or rolls back with the change.
+Workers claim due rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.kernel.db import JSONType, UTCDateTime, new_uuid
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxMixin:
+    """Columns of an outbox table: topic, aggregate key, JSON payload, delivery bookkeeping."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    topic: Mapped[str] = mapped_column(sa.String(100), index=True)
+    aggregate_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+OutboxT = TypeVar("OutboxT", bound=OutboxMixin)
+
+
+def publish(
+    session: AsyncSession,
+    model: type[OutboxT],
+    topic: str,
+    aggregate_id: uuid.UUID | str,
+    payload: dict[str, Any],
+) -> OutboxT:
+    event = model(topic=topic, aggregate_id=str(aggregate_id), payload=payload)  # type: ignore[call-arg]
+    session.add(event)
+    return event
+
+
+async def claim_batch(
+    session: AsyncSession,
+    model: type[OutboxT],
+    *,
+    topics: list[str] | None = None,
+    limit: int = 100,
+) -> list[OutboxT]:
+    """Due, unprocessed events in creation order, locked for this worker on PostgreSQL."""
+    query = (
+        sa.select(model)
+        .where(model.processed_at.is_(None), model.available_at <= utcnow())
+        .order_by(model.id)
+        .limit(limit)
+    )
+    if topics:
+        query = query.where(model.topic.in_(topics))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())

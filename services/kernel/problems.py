@@ -1,0 +1,243 @@
+"""RFC 9457 problem details for every error the services return.
+
+Handlers turn Litestar/msgspec validation errors into a list of fields at fault, map every HTTP
+status to a stable ``type`` URI, and hide internals of unexpected errors (logged, never sent).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://relais.example.org/problems/"
+
+log = structlog.get_logger("relais.errors")
+
+_TITLES = {
+    400: "Requête invalide",
+    401: "Authentification requise",
+    403: "Accès refusé",
+    404: "Ressource introuvable",
+    405: "Méthode non autorisée",
+    406: "Format non disponible",
+    409: "Conflit",
+    410: "Ressource supprimée",
+    412: "Version périmée",
+    413: "Requête trop volumineuse",
+    415: "Type de contenu non pris en charge",
+    422: "Données invalides",
+    428: "En-tête If-Match requis",
+    429: "Trop de requêtes",
+    500: "Erreur interne",
+    502: "Service partenaire en erreur",
+    503: "Service indisponible",
+}
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    410: "gone",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    429: "too-many-requests",
+    500: "internal-error",
+    502: "bad-gateway",
+    503: "service-unavailable",
+}
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    reason: str
+    source: str = "body"
+    value: Any = msgspec.UNSET
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """The problem+json document (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    extra: dict[str, Any] | None = None
+
+
+class ProblemError(HTTPException):
+    """Raise from anywhere to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail=detail, status_code=status, headers=headers)
+        self.slug = slug or _SLUGS.get(status, "error")
+        self.errors = errors
+        self.extra = extra or None
+
+
+def not_found(what: str = "Ressource") -> ProblemError:
+    return ProblemError(404, f"{what} introuvable.")
+
+
+def field_error(
+    field: str, reason: str, *, status: int = 422, value: Any = msgspec.UNSET
+) -> ProblemError:
+    return ProblemError(
+        status,
+        f"{field}: {reason}",
+        errors=[FieldError(field=field, reason=reason, value=value)],
+    )
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _instance(request: Request[Any, Any, Any]) -> str:
+    return str(request.url.path)
+
+
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def _split_msgspec(message: str) -> tuple[str, str]:
+    match = _MSGSPEC_PATH.match(message)
+    if not match:
+        return "", message
+    path = (match.group("path") or "").lstrip(".")
+    return path, match.group("reason")
+
+
+def _validation_errors(exc: ValidationException) -> list[FieldError]:
+    errors: list[FieldError] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        source = str(item.get("source") or "body")
+        key = str(item.get("key") or "")
+        message = str(item.get("message") or "invalid")
+        path, reason = _split_msgspec(message)
+        field = ".".join(p for p in (key, path) if p) or key or "body"
+        errors.append(FieldError(field=field, reason=reason, source=source))
+    if not errors:
+        path, reason = _split_msgspec(str(exc.detail))
+        errors.append(FieldError(field=path or "body", reason=reason))
+    return errors
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, ProblemError):
+        status = exc.status_code
+        problem = Problem(
+            type=TYPE_BASE + exc.slug,
+            title=_TITLES.get(status, "Erreur"),
+            status=status,
+            detail=exc.detail,
+            instance=_instance(request),
+            errors=exc.errors,
+            extra=exc.extra if isinstance(exc.extra, dict) else None,
+        )
+        return problem_response(problem, exc.headers)
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        status = 400 if _is_malformed_body(exc) else (exc.status_code or 400)
+        if (
+            status == 400
+            and any(e.source == "body" for e in errors)
+            and not _is_malformed_body(exc)
+        ):
+            status = 422
+        detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+        problem = Problem(
+            type=TYPE_BASE + ("malformed-body" if _is_malformed_body(exc) else _SLUGS[status]),
+            title=_TITLES.get(status, "Requête invalide"),
+            status=status,
+            detail=detail,
+            instance=_instance(request),
+            errors=errors,
+        )
+        return problem_response(problem)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        detail = exc.detail if status < 500 else _TITLES.get(status, "Erreur")
+        if status == 405:
+            detail = f"La méthode {request.method} n'est pas autorisée sur cette adresse."
+        elif status == 404 and detail in {"Not Found", ""}:
+            detail = "Aucune ressource à cette adresse."
+        elif status == 413:
+            detail = "Le corps de la requête dépasse la taille autorisée."
+        problem = Problem(
+            type=TYPE_BASE + _SLUGS.get(status, "error"),
+            title=_TITLES.get(status, "Erreur"),
+            status=status,
+            detail=detail,
+            instance=_instance(request),
+        )
+        return problem_response(problem, dict(exc.headers) if exc.headers else None)
+    return internal_error_handler(request, exc)
+
+
+def _is_malformed_body(exc: ValidationException) -> bool:
+    text = str(exc.detail).lower()
+    return "malformed" in text or "json is malformed" in text or "invalid json" in text
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # The traceback goes to the log (without request bodies), never to the client.
+    log.error(
+        "unhandled_error", path=_instance(request), error_type=type(exc).__name__, exc_info=exc
+    )
+    problem = Problem(
+        type=TYPE_BASE + "internal-error",
+        title=_TITLES[500],
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="Une erreur inattendue est survenue ; elle a été enregistrée.",
+        instance=_instance(request),
+    )
+    return problem_response(problem)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    HTTPException: http_exception_handler,
+    Exception: internal_error_handler,
+}
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_MEDIA_TYPE",
+    "FieldError",
+    "MediaType",
+    "Problem",
+    "ProblemError",
+    "field_error",
+    "not_found",
+]

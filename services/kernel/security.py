@@ -1,0 +1,199 @@
+"""Bearer JWT verification (RFC 9068 access tokens) against a JWKS, and the caller it yields.
+
+Keys come from ``JWT_JWKS`` (inline) or are fetched from ``JWT_JWKS_URL`` / the auth service and
+cached; an unknown ``kid`` triggers a rate-limited refresh. Only asymmetric algorithms are
+accepted, which rules out ``alg: none`` and HS256-with-the-public-key confusion.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from typing import Any, Literal
+
+import httpx
+import msgspec
+import structlog
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from services.kernel.problems import ProblemError
+
+ALLOWED_ALGORITHMS = ["ES256", "EdDSA"]
+log = structlog.get_logger("relais.security")
+
+
+class Scope(enum.StrEnum):
+    DIRECTORY_READ = "directory:read"
+    DIRECTORY_WRITE = "directory:write"
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_WRITE = "referrals:write"
+    STATS_READ = "stats:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+
+
+class Caller(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is calling: a staff user acting for a structure, or an API client bound to one."""
+
+    subject: str
+    kind: Literal["user", "client"]
+    client_id: str | None = None
+    structure_id: uuid.UUID | None = None
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    token_id: str | None = None
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.kind == "user" and Role.MODERATOR in self.roles
+
+    def acts_for(self, structure_id: uuid.UUID | None) -> bool:
+        return structure_id is not None and self.structure_id == structure_id
+
+    def has_scope(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    def is_admin_of(self, structure_id: uuid.UUID | None) -> bool:
+        return self.kind == "user" and self.acts_for(structure_id) and Role.ADMIN in self.roles
+
+    def is_member_of(self, structure_id: uuid.UUID | None) -> bool:
+        return (
+            self.kind == "user"
+            and self.acts_for(structure_id)
+            and bool({Role.MEMBER, Role.ADMIN} & self.roles)
+        )
+
+    def may(self, scope: Scope, structure_id: uuid.UUID | None, *, admin: bool = False) -> bool:
+        """Users act through their role in the structure, clients through a scope on it."""
+        if self.kind == "client":
+            return self.has_scope(scope) and self.acts_for(structure_id)
+        return self.is_admin_of(structure_id) if admin else self.is_member_of(structure_id)
+
+
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(
+        401,
+        detail,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+class KeyProvider:
+    """JWKS cache. Static when given inline; otherwise fetched and refreshed on unknown kid."""
+
+    def __init__(
+        self,
+        *,
+        jwks: dict[str, Any] | None = None,
+        url: str = "",
+        client_factory: Any = None,
+        min_refresh_seconds: float = 30.0,
+    ) -> None:
+        self._static = jwks is not None
+        self._keyset = KeySet.import_key_set(jwks) if jwks else KeySet([])  # type: ignore[arg-type]
+        self._url = url
+        self._client_factory = client_factory
+        self._min_refresh = min_refresh_seconds
+        self._fetched_at = 0.0
+
+    def replace(self, jwks: dict[str, Any]) -> None:
+        self._keyset = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+
+    async def keyset_for(self, kid: str | None) -> KeySet:
+        known = kid is not None and any(k.kid == kid for k in self._keyset.keys)
+        if known or self._static:
+            return self._keyset
+        if time.monotonic() - self._fetched_at >= self._min_refresh or not self._keyset.keys:
+            await self._refresh()
+        return self._keyset
+
+    async def _refresh(self) -> None:
+        self._fetched_at = time.monotonic()
+        if self._client_factory is None:
+            return
+        try:
+            async with self._client_factory() as client:
+                response = await client.get(self._url)
+                response.raise_for_status()
+                self._keyset = KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError, JoseError) as exc:
+            log.warning("jwks_refresh_failed", error_type=type(exc).__name__)
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeyProvider, *, issuer: str, audience: str, leeway: int) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = (
+                jws.extract_compact(token.encode()).protected if token.count(".") == 2 else None
+            )
+        except (JoseError, ValueError):
+            header = None
+        if not header or header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise unauthorized("Jeton d'accès invalide.")
+        keyset = await self.keys.keyset_for(header.get("kid"))
+        try:
+            decoded = jwt.decode(token, keyset, algorithms=ALLOWED_ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise unauthorized("Jeton d'accès invalide.") from exc
+        claims = decoded.claims
+        registry = jwt.JWTClaimsRegistry(
+            now=int(time.time()),
+            leeway=self.leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+            sub={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise unauthorized("Jeton d'accès expiré ou non valable pour ce service.") from exc
+        return caller_from_claims(claims)
+
+
+def caller_from_claims(claims: dict[str, Any]) -> Caller:
+    structure = claims.get("structure_id")
+    try:
+        structure_id = uuid.UUID(str(structure)) if structure else None
+    except ValueError as exc:
+        raise unauthorized("Jeton d'accès invalide (structure_id).") from exc
+    roles = claims.get("roles") or []
+    scope = claims.get("scope") or ""
+    if not isinstance(roles, list) or not isinstance(scope, str):
+        raise unauthorized("Jeton d'accès invalide (roles/scope).")
+    client_id = claims.get("client_id")
+    kind: Literal["user", "client"] = (
+        "client" if client_id is not None and claims.get("sub") == client_id else "user"
+    )
+    return Caller(
+        subject=str(claims["sub"]),
+        kind=kind,
+        client_id=str(client_id) if client_id is not None else None,
+        structure_id=structure_id,
+        roles=frozenset(str(r) for r in roles),
+        scopes=frozenset(scope.split()),
+        token_id=str(claims["jti"]) if claims.get("jti") else None,
+    )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("En-tête Authorization attendu : « Bearer <jeton> ».")
+    return token.strip()

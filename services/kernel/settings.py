@@ -1,0 +1,184 @@
+"""Typed settings, read once from the environment (12-factor).
+
+Every variable has a default suited to the embedded mode; secrets may also be given as
+``NAME_FILE`` pointing at a mounted file. ``ENVIRONMENT_VARIABLES`` is the documented list:
+README's configuration table and deploy/ are checked against it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    environment: str = "development"
+    home: Path = Path("var")
+    database_url: str = ""
+    database_schema_prefix: str = ""
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    database_echo: bool = False
+    meili_url: str = ""
+    meili_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    log_format: str = "json"
+    jwt_issuer: str = "http://127.0.0.1:8000/auth"
+    jwt_audience: str = "relais"
+    jwt_jwks: str = ""
+    jwt_jwks_url: str = ""
+    jwt_leeway_seconds: int = 30
+    directory_url: str = ""
+    referrals_url: str = ""
+    auth_url: str = ""
+    service_timeout_seconds: float = 5.0
+    directory_review_period_days: int = 182
+    search_max_radius_km: float = 200.0
+    link_check_concurrency: int = 8
+    link_check_timeout_seconds: float = 10.0
+    worker_enabled: bool = True
+    worker_poll_seconds: float = 1.0
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def schema_for(self, service: str) -> str:
+        return f"{self.database_schema_prefix}{service}"
+
+
+# (environment variable, field, description) — the public configuration surface.
+ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "RELAIS_ENV",
+        "environment",
+        "`development` or `production` (production refuses unsafe defaults)",
+    ),
+    ("RELAIS_HOME", "home", "embedded-mode data folder: SQLite files, mail, keys"),
+    (
+        "DATABASE_URL",
+        "database_url",
+        "PostgreSQL URL (`postgresql://…`); SQLite under RELAIS_HOME when empty",
+    ),
+    (
+        "DATABASE_SCHEMA_PREFIX",
+        "database_schema_prefix",
+        "prefix of each service's PostgreSQL schema",
+    ),
+    ("DATABASE_POOL_SIZE", "database_pool_size", "connections kept per service and process"),
+    ("DATABASE_MAX_OVERFLOW", "database_max_overflow", "extra connections allowed under load"),
+    ("DATABASE_ECHO", "database_echo", "log SQL statements (development only)"),
+    ("MEILI_URL", "meili_url", "Meilisearch URL; the database search is used when empty"),
+    ("MEILI_KEY", "meili_key", "Meilisearch API key"),
+    ("RELAIS_BASE_URL", "base_url", "public base URL, used in links and `next` pages"),
+    ("RELAIS_MAX_BODY_BYTES", "max_body_bytes", "largest accepted request body (413 above)"),
+    ("LOG_LEVEL", "log_level", "DEBUG, INFO, WARNING or ERROR"),
+    ("LOG_FORMAT", "log_format", "`json` (one object per line) or `console`"),
+    ("JWT_ISSUER", "jwt_issuer", "expected `iss` of access tokens"),
+    ("JWT_AUDIENCE", "jwt_audience", "expected `aud` of access tokens"),
+    (
+        "JWT_JWKS",
+        "jwt_jwks",
+        "inline JWKS (JSON) trusted for access tokens; overrides JWT_JWKS_URL",
+    ),
+    ("JWT_JWKS_URL", "jwt_jwks_url", "JWKS URL of the auth service; in-process auth when empty"),
+    ("JWT_LEEWAY_SECONDS", "jwt_leeway_seconds", "clock skew tolerated on exp/nbf/iat"),
+    ("DIRECTORY_URL", "directory_url", "base URL of the directory service; in-process when empty"),
+    ("REFERRALS_URL", "referrals_url", "base URL of the referrals service; in-process when empty"),
+    ("AUTH_URL", "auth_url", "base URL of the auth service; in-process when empty"),
+    (
+        "SERVICE_TIMEOUT_SECONDS",
+        "service_timeout_seconds",
+        "timeout of service-to-service HTTP calls",
+    ),
+    (
+        "DIRECTORY_REVIEW_PERIOD_DAYS",
+        "directory_review_period_days",
+        "days after which an unverified entry is stale",
+    ),
+    ("SEARCH_MAX_RADIUS_KM", "search_max_radius_km", "largest `radius_km` accepted by search"),
+    ("LINK_CHECK_CONCURRENCY", "link_check_concurrency", "parallel requests of the link checker"),
+    ("LINK_CHECK_TIMEOUT_SECONDS", "link_check_timeout_seconds", "timeout of one link check"),
+    (
+        "WORKER_ENABLED",
+        "worker_enabled",
+        "run background jobs inside `relais serve` (embedded mode)",
+    ),
+    ("WORKER_POLL_SECONDS", "worker_poll_seconds", "how often the worker polls for due jobs"),
+)
+
+_SECRET_FIELDS = {"database_url", "meili_key", "jwt_jwks"}
+
+
+def _read(env: dict[str, str], name: str) -> str | None:
+    if name in env:
+        return env[name]
+    file_name = env.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE: cannot read {file_name!r} ({exc.strerror})") from exc
+    return None
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment; raise SettingsError naming the bad variable."""
+    env = dict(os.environ if environ is None else environ)
+    raw: dict[str, Any] = {}
+    for variable, field, _ in ENVIRONMENT_VARIABLES:
+        value = _read(env, variable)
+        if value is not None:
+            raw[field] = value
+    raw.update(overrides)
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_name_variable(str(exc))) from exc
+    check_production(settings)
+    return settings
+
+
+def _name_variable(message: str) -> str:
+    for variable, field, _ in ENVIRONMENT_VARIABLES:
+        if f"`$.{field}`" in message:
+            return f"{variable}: {message.split(' - at ')[0]}"
+    return message
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse development defaults in production and say which setting is wrong."""
+    if not settings.production:
+        return
+    problems = []
+    if settings.embedded:
+        problems.append(
+            "DATABASE_URL must point at PostgreSQL in production (SQLite is for embedded use)"
+        )
+    if settings.base_url.startswith("http://127.0.0.1"):
+        problems.append("RELAIS_BASE_URL must be the public URL in production")
+    if settings.database_echo:
+        problems.append("DATABASE_ECHO must be off in production")
+    if problems:
+        raise SettingsError("; ".join(problems))
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(settings)
+    for field in _SECRET_FIELDS:
+        if data.get(field):
+            data[field] = "***"
+    return data
