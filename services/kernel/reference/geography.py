@@ -107,7 +107,7 @@ class Geography:
         if zone == "france":
             return True
         kind, _, code = zone.partition(":")
-        table = {
+        table: dict[str, object] | None = {
             "commune": self.communes,
             "epci": self.epcis,
             "departement": self.departements,
