@@ -71,7 +71,9 @@ class Geography:
         self.epcis = _areas("epci.csv", "code_siren")
         self.departements = _areas("departements.csv", "code")
         self.regions = _areas("regions.csv", "code")
-        self._folded = [(fold(c.name), c) for c in self.communes.values() if c.type == "commune-actuelle"]
+        self._folded = [
+            (fold(c.name), c) for c in self.communes.values() if c.type == "commune-actuelle"
+        ]
 
     def commune(self, code: str) -> Commune | None:
         return self.communes.get(code)
@@ -107,12 +109,13 @@ class Geography:
         if zone == "france":
             return True
         kind, _, code = zone.partition(":")
-        table: dict[str, object] | None = {
+        tables: dict[str, dict[str, Commune] | dict[str, Area]] = {
             "commune": self.communes,
             "epci": self.epcis,
             "departement": self.departements,
             "region": self.regions,
-        }.get(kind)
+        }
+        table = tables.get(kind)
         return table is not None and code in table
 
     def zone_label(self, zone: str) -> str | None:
@@ -143,7 +146,10 @@ class Geography:
 
 def _areas(file_name: str, code_column: str) -> dict[str, Area]:
     with (DATA / file_name).open(encoding="utf-8") as fh:
-        return {row[code_column]: Area(code=row[code_column], name=row["nom"]) for row in csv.DictReader(fh)}
+        return {
+            row[code_column]: Area(code=row[code_column], name=row["nom"])
+            for row in csv.DictReader(fh)
+        }
 
 
 @cache
