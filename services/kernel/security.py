@@ -22,6 +22,7 @@ from joserfc.jwk import KeySet
 from services.kernel.problems import ProblemError
 
 ALLOWED_ALGORITHMS = ["ES256", "EdDSA"]
+ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 log = structlog.get_logger("relais.security")
 
 
@@ -144,6 +145,9 @@ class TokenVerifier:
             header = None
         if not header or header.get("alg") not in ALLOWED_ALGORITHMS:
             raise unauthorized("Jeton d'accès invalide.")
+        if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+            # RFC 9068 §4: an ID token or another JWT signed by the same key is no access token.
+            raise unauthorized("Jeton d'accès invalide (type).")
         keyset = await self.keys.keyset_for(header.get("kid"))
         try:
             decoded = jwt.decode(token, keyset, algorithms=ALLOWED_ALGORITHMS)
@@ -158,6 +162,7 @@ class TokenVerifier:
             exp={"essential": True},
             sub={"essential": True},
         )
+        # nbf and iat (when present) are checked too, with the same leeway (clock skew).
         try:
             registry.validate(claims)
         except JoseError as exc:

@@ -47,6 +47,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     link_check_timeout_seconds: float = 10.0
     worker_enabled: bool = True
     worker_poll_seconds: float = 1.0
+    auth_access_token_ttl_seconds: int = 900
+    auth_refresh_token_ttl_seconds: int = 2_592_000
+    auth_signing_key_announce_seconds: int = 600
+    auth_key_encryption_key: str = ""
+    auth_login_slowdown_after: int = 3
+    auth_login_lockout_after: int = 10
+    auth_login_lockout_seconds: int = 900
+    auth_login_ip_lockout_after: int = 50
+    auth_upstream_issuer: str = ""
+    auth_upstream_client_id: str = ""
+    auth_upstream_client_secret: str = ""
+    auth_upstream_scopes: str = "openid given_name usual_name email siret"
+    auth_upstream_name: str = "ProConnect"
+    mail_from: str = "Relais <no-reply@relais.invalid>"
+    smtp_url: str = ""
 
     @property
     def embedded(self) -> bool:
@@ -118,9 +133,75 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "run background jobs inside `relais serve` (embedded mode)",
     ),
     ("WORKER_POLL_SECONDS", "worker_poll_seconds", "how often the worker polls for due jobs"),
+    (
+        "AUTH_ACCESS_TOKEN_TTL_SECONDS",
+        "auth_access_token_ttl_seconds",
+        "lifetime of access tokens issued by auth (default 15 min)",
+    ),
+    (
+        "AUTH_REFRESH_TOKEN_TTL_SECONDS",
+        "auth_refresh_token_ttl_seconds",
+        "lifetime of a refresh token family (default 30 days)",
+    ),
+    (
+        "AUTH_SIGNING_KEY_ANNOUNCE_SECONDS",
+        "auth_signing_key_announce_seconds",
+        "how long a new signing key is published in the JWKS before it signs",
+    ),
+    (
+        "AUTH_KEY_ENCRYPTION_KEY",
+        "auth_key_encryption_key",
+        "base64 32-byte key encrypting private signing keys at rest (recommended)",
+    ),
+    (
+        "AUTH_LOGIN_SLOWDOWN_AFTER",
+        "auth_login_slowdown_after",
+        "failed logins (per e-mail) before each retry must wait (exponential)",
+    ),
+    (
+        "AUTH_LOGIN_LOCKOUT_AFTER",
+        "auth_login_lockout_after",
+        "failed logins (per e-mail) before a temporary lockout",
+    ),
+    (
+        "AUTH_LOGIN_LOCKOUT_SECONDS",
+        "auth_login_lockout_seconds",
+        "duration of a login lockout (per e-mail or per IP)",
+    ),
+    (
+        "AUTH_LOGIN_IP_LOCKOUT_AFTER",
+        "auth_login_ip_lockout_after",
+        "failed logins from one IP address before it is locked out",
+    ),
+    (
+        "AUTH_UPSTREAM_ISSUER",
+        "auth_upstream_issuer",
+        "issuer URL of an upstream OpenID Connect provider (ProConnect); off when empty",
+    ),
+    ("AUTH_UPSTREAM_CLIENT_ID", "auth_upstream_client_id", "client id at the upstream provider"),
+    (
+        "AUTH_UPSTREAM_CLIENT_SECRET",
+        "auth_upstream_client_secret",
+        "client secret at the upstream provider",
+    ),
+    ("AUTH_UPSTREAM_SCOPES", "auth_upstream_scopes", "scopes asked from the upstream provider"),
+    ("AUTH_UPSTREAM_NAME", "auth_upstream_name", "name of the upstream provider on the login page"),
+    ("MAIL_FROM", "mail_from", "sender of e-mails (invitations, password resets)"),
+    (
+        "SMTP_URL",
+        "smtp_url",
+        "smtp[s]://user:password@host:port; .eml files under RELAIS_HOME/mail when empty",
+    ),
 )
 
-_SECRET_FIELDS = {"database_url", "meili_key", "jwt_jwks"}
+_SECRET_FIELDS = {
+    "database_url",
+    "meili_key",
+    "jwt_jwks",
+    "auth_key_encryption_key",
+    "auth_upstream_client_secret",
+    "smtp_url",
+}
 
 
 def _read(env: dict[str, str], name: str) -> str | None:
