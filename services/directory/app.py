@@ -6,6 +6,7 @@ from pathlib import Path
 
 from litestar import Litestar
 
+from services.directory.api import collect_routes
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
@@ -24,5 +25,5 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         settings=settings,
         db=db,
         locator=locator,
-        route_handlers=[],
+        route_handlers=collect_routes(),
     )
