@@ -7,15 +7,41 @@ when the services run apart. ``/healthz``, ``/readyz`` and ``/metrics`` cover ev
 
 from __future__ import annotations
 
-import html
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import msgspec
+import swagger_ui
 from litestar import Litestar
 
 from services.kernel.observability import metrics_payload
+
+DOCS_ASSETS = "/docs/assets/"
+SWAGGER_STATIC = Path(swagger_ui.__file__).parent / "static"
+SWAGGER_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+DOCS_TEMPLATE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Relais — documentation des API</title>
+<link rel="icon" href="/docs/assets/favicon-32x32.png">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+<script>
+window.ui = SwaggerUIBundle({
+  urls: __URLS__, dom_id: "#swagger-ui", deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: "StandaloneLayout"
+});
+</script></body></html>
+"""
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -50,6 +76,10 @@ class Gateway:
             await _send(send, 200, payload, content_type)
         elif path in {"/", "/docs", "/docs/"}:
             await _send(send, 200, self._docs_page().encode(), "text/html; charset=utf-8")
+        elif path.startswith(DOCS_ASSETS) and path[len(DOCS_ASSETS) :] in SWAGGER_ASSETS:
+            name = path[len(DOCS_ASSETS) :]
+            asset = (SWAGGER_STATIC / name).read_bytes()
+            await _send(send, 200, asset, SWAGGER_ASSETS[name], cache=True)
         else:
             problem = {
                 "type": "https://relais.example.org/problems/not-found",
@@ -61,16 +91,12 @@ class Gateway:
             await _send(send, 404, msgspec.json.encode(problem), "application/problem+json")
 
     def _docs_page(self) -> str:
-        items = "".join(
-            f'<li><a href="/{name}/docs/swagger">{html.escape(app.openapi_schema.info.title)}</a>'
-            f' — <a href="/{name}/docs/openapi.json">OpenAPI</a></li>'
+        """Interactive docs of every mounted service, served offline (assets from swagger-ui-py)."""
+        urls = [
+            {"url": f"/{name}/docs/openapi.json", "name": app.openapi_schema.info.title}
             for name, app in self.apps.items()
-        )
-        return (
-            "<!doctype html><html lang=fr><meta charset=utf-8><title>Relais — API</title>"
-            "<h1>Relais — documentation des API</h1>"
-            f"<ul>{items}</ul></html>"
-        )
+        ]
+        return DOCS_TEMPLATE.replace("__URLS__", json.dumps(urls, ensure_ascii=False))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         stack = AsyncExitStack()

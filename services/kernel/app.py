@@ -135,7 +135,13 @@ def create_service_app(
             version=VERSION,
             description=description,
             path=f"/{service}/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url="/docs/assets/swagger-ui-bundle.js",
+                    css_url="/docs/assets/swagger-ui.css",
+                    standalone_preset_js_url="/docs/assets/swagger-ui-standalone-preset.js",
+                )
+            ],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")

@@ -55,3 +55,14 @@ async def test_malformed_bearer_header_is_401(client: httpx.AsyncClient) -> None
     response = await client.get("/directory/docs/openapi.json", headers=bearer("not-a-jwt"))
     # The docs do not read the caller: the header is ignored there.
     assert response.status_code == 200
+
+
+async def test_docs_page_serves_swagger_offline(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/directory/docs/openapi.json" in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        response = await client.get(f"/docs/assets/{asset}")
+        assert response.status_code == 200, asset
+        assert len(response.content) > 1000
+    assert (await client.get("/docs/assets/../../etc/passwd")).status_code == 404
