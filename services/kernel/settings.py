@@ -62,6 +62,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_upstream_name: str = "ProConnect"
     mail_from: str = "Relais <no-reply@relais.invalid>"
     smtp_url: str = ""
+    referrals_encryption_keys: str = ""
+    referrals_encryption_key_id: str = ""
+    referrals_response_days: int = 8
+    referrals_reminder_days: int = 2
+    referrals_attachment_max_bytes: int = 1_000_000
 
     @property
     def embedded(self) -> bool:
@@ -192,6 +197,32 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "smtp_url",
         "smtp[s]://user:password@host:port; .eml files under RELAIS_HOME/mail when empty",
     ),
+    (
+        "REFERRALS_ENCRYPTION_KEYS",
+        "referrals_encryption_keys",
+        "AES-256-GCM keys of personal data, `kid:base64key,…`; a key file under "
+        "RELAIS_HOME/keys when empty (not in production)",
+    ),
+    (
+        "REFERRALS_ENCRYPTION_KEY_ID",
+        "referrals_encryption_key_id",
+        "id of the key that encrypts new values (default: the first listed)",
+    ),
+    (
+        "REFERRALS_RESPONSE_DAYS",
+        "referrals_response_days",
+        "days a partner has to answer a handoff when its service sets no delay",
+    ),
+    (
+        "REFERRALS_REMINDER_DAYS",
+        "referrals_reminder_days",
+        "days before a handoff's deadline when the receiver is reminded",
+    ),
+    (
+        "REFERRALS_ATTACHMENT_MAX_BYTES",
+        "referrals_attachment_max_bytes",
+        "largest attachment accepted on a referral",
+    ),
 )
 
 _SECRET_FIELDS = {
@@ -201,6 +232,7 @@ _SECRET_FIELDS = {
     "auth_key_encryption_key",
     "auth_upstream_client_secret",
     "smtp_url",
+    "referrals_encryption_keys",
 }
 
 
