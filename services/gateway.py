@@ -119,15 +119,14 @@ async def _json(send: Send, status: int, body: Any) -> None:
     await _send(send, status, msgspec.json.encode(body), "application/json")
 
 
-async def _send(send: Send, status: int, body: bytes, content_type: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+async def _send(
+    send: Send, status: int, body: bytes, content_type: str, *, cache: bool = False
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if cache:
+        headers.append((b"cache-control", b"public, max-age=86400"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
