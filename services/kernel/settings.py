@@ -67,6 +67,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     referrals_response_days: int = 8
     referrals_reminder_days: int = 2
     referrals_attachment_max_bytes: int = 1_000_000
+    server_workers: int = 1
+    shutdown_grace_seconds: float = 30.0
+    shutdown_drain_seconds: float = 0.0
+    worker_concurrency: int = 4
+    worker_lease_seconds: float = 60.0
+    worker_metrics_port: int = 9100
+    otel_exporter_otlp_endpoint: str = ""
+    tracing_sample_ratio: float = 1.0
 
     @property
     def embedded(self) -> bool:
@@ -223,7 +231,42 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "referrals_attachment_max_bytes",
         "largest attachment accepted on a referral",
     ),
+    (
+        "SERVER_WORKERS",
+        "server_workers",
+        "ASGI server processes of `relais serve` (each has its own database pool)",
+    ),
+    (
+        "SHUTDOWN_GRACE_SECONDS",
+        "shutdown_grace_seconds",
+        "on SIGTERM, time given to in-flight requests and jobs before they are cut",
+    ),
+    (
+        "SHUTDOWN_DRAIN_SECONDS",
+        "shutdown_drain_seconds",
+        "on SIGTERM, time `/readyz` answers 503 while still serving, before the server stops",
+    ),
+    ("WORKER_CONCURRENCY", "worker_concurrency", "jobs one worker process runs at the same time"),
+    (
+        "WORKER_LEASE_SECONDS",
+        "worker_lease_seconds",
+        "job lease length; a dead worker's jobs are taken over after it (renewed while running)",
+    ),
+    (
+        "WORKER_METRICS_PORT",
+        "worker_metrics_port",
+        "port of `relais worker`'s /healthz, /readyz and /metrics (0: off)",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "otel_exporter_otlp_endpoint",
+        "OTLP/HTTP collector URL (e.g. http://otel-collector:4318); tracing is off when empty",
+    ),
+    ("TRACING_SAMPLE_RATIO", "tracing_sample_ratio", "share of traces recorded, 0.0 to 1.0"),
 )
+
+# Placeholder used for every secret in deploy/.env.example; refused in production.
+EXAMPLE_MARKER = "change-me"
 
 _SECRET_FIELDS = {
     "database_url",
@@ -285,8 +328,31 @@ def check_production(settings: Settings) -> None:
         problems.append("RELAIS_BASE_URL must be the public URL in production")
     if settings.database_echo:
         problems.append("DATABASE_ECHO must be off in production")
+    if settings.log_level.upper() == "DEBUG":
+        problems.append("LOG_LEVEL must not be DEBUG in production (debug output)")
+    if settings.jwt_issuer.startswith("http://127.0.0.1"):
+        problems.append("JWT_ISSUER must be the public URL of auth in production")
+    required = {
+        "AUTH_KEY_ENCRYPTION_KEY": settings.auth_key_encryption_key,
+        "REFERRALS_ENCRYPTION_KEYS": settings.referrals_encryption_keys,
+        "SMTP_URL": settings.smtp_url,
+    }
+    problems += [
+        f"{name} must be set in production" for name, value in required.items() if not value
+    ]
+    values = msgspec.to_builtins(settings)
+    problems += [
+        f"{variable} still holds the example value of deploy/.env.example"
+        for variable, field, _ in ENVIRONMENT_VARIABLES
+        if EXAMPLE_MARKER in str(values.get(field, "")).lower()
+    ]
     if problems:
         raise SettingsError("; ".join(problems))
+
+
+def secret_variables() -> set[str]:
+    """Variables holding secrets: given through Secret objects / ``*_FILE``, never a ConfigMap."""
+    return {variable for variable, field, _ in ENVIRONMENT_VARIABLES if field in _SECRET_FIELDS}
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
