@@ -15,6 +15,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from services.kernel.errors import FieldError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://relais.example.org/problems/"
 
@@ -58,13 +60,6 @@ _SLUGS = {
     502: "bad-gateway",
     503: "service-unavailable",
 }
-
-
-class FieldError(msgspec.Struct, frozen=True):
-    field: str
-    reason: str
-    source: str = "body"
-    value: Any = msgspec.UNSET
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
