@@ -17,6 +17,7 @@ import msgspec
 import swagger_ui
 from litestar import Litestar
 
+from services.kernel import lifecycle
 from services.kernel.observability import metrics_payload
 
 DOCS_ASSETS = "/docs/assets/"
@@ -68,8 +69,9 @@ class Gateway:
             await _json(send, 200, {"status": "ok"})
         elif path == "/readyz":
             states = {name: await app.state.db.ping() for name, app in self.apps.items()}
-            ok = all(states.values())
-            body = {"status": "ok" if ok else "unavailable", "services": states}
+            ok = all(states.values()) and not lifecycle.draining()
+            status = "draining" if lifecycle.draining() else "ok" if ok else "unavailable"
+            body = {"status": status, "services": states}
             await _json(send, 200 if ok else 503, body)
         elif path == "/metrics":
             payload, content_type = metrics_payload()

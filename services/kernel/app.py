@@ -17,10 +17,12 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel import lifecycle, tracing
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import (
     configure_logging,
+    instrument_pool,
     metrics_payload,
     observability_middleware,
 )
@@ -85,6 +87,8 @@ def health_handlers(db: Database) -> list[ControllerRouterHandler]:
 
     @get("/readyz", include_in_schema=False)
     async def readyz() -> Response[dict[str, str]]:
+        if lifecycle.draining():
+            return Response({"status": "draining"}, status_code=503)
         ok = await db.ping()
         return Response({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
@@ -119,6 +123,12 @@ def create_service_app(
     handlers = list(route_handlers)
     if with_health:
         handlers += health_handlers(db)
+    capacity = 1 if db.dialect == "sqlite" else settings.database_pool_size
+    instrument_pool(service, db.engine, capacity + settings.database_max_overflow)
+    middleware: list[Any] = [observability_middleware(service)]
+    traced = tracing.middleware(settings)
+    if traced is not None:
+        middleware.insert(0, traced)
     app = Litestar(
         route_handlers=handlers,
         dependencies={
@@ -128,7 +138,7 @@ def create_service_app(
             **(dependencies or {}),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[observability_middleware(service)],
+        middleware=middleware,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title=title,

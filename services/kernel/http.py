@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from services.kernel import tracing
 from services.kernel.settings import Settings
 
 INTERNAL_BASE = "http://relais.internal"
@@ -31,18 +32,22 @@ class ServiceLocator:
         url: str = getattr(self.settings, f"{name}_url", "")
         timeout = kwargs.pop("timeout", self.settings.service_timeout_seconds)
         if url:
-            return httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, **kwargs)
+            return tracing.instrument(
+                httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, **kwargs)
+            )
         app = self._apps.get(name)
         if app is None:
             # Not mounted here and no URL: calls fail like an unreachable host would.
             return httpx.AsyncClient(
                 base_url=INTERNAL_BASE, transport=_Unreachable(name), timeout=timeout, **kwargs
             )
-        return httpx.AsyncClient(
-            base_url=INTERNAL_BASE,
-            transport=httpx.ASGITransport(app=app),
-            timeout=timeout,
-            **kwargs,
+        return tracing.instrument(
+            httpx.AsyncClient(
+                base_url=INTERNAL_BASE,
+                transport=httpx.ASGITransport(app=app),
+                timeout=timeout,
+                **kwargs,
+            )
         )
 
 

@@ -7,15 +7,25 @@ which may hold personal data.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -33,6 +43,90 @@ LATENCY = Histogram(
 )
 
 _configured = False
+_METRICS: dict[str, Any] = {}
+# Set by `relais serve --workers N` (N > 1) so that every server process writes its samples
+# where the one that answers the scrape can add them up.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _metric(kind: Any, name: str, documentation: str, labels: tuple[str, ...], **kw: Any) -> Any:
+    if not name.startswith("relais_"):
+        raise ValueError(f"metric {name!r} must start with relais_")
+    existing = _METRICS.get(name)
+    if existing is not None:
+        if not isinstance(existing, kind) or tuple(existing._labelnames) != labels:
+            raise ValueError(f"metric {name!r} already registered with another shape")
+        return existing
+    metric = kind(name, documentation, list(labels), **kw)
+    _METRICS[name] = metric
+    return metric
+
+
+def counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+    """A process-wide counter, registered once however many apps are built (tests build many).
+
+    Example (referrals): ``WEBHOOKS = counter("relais_webhook_deliveries_total", "…",
+    ("service", "outcome"))`` at module level, then ``WEBHOOKS.labels("referrals", "ok").inc()``.
+    Labels must stay low-cardinality: never ids, e-mails or any personal data.
+    """
+    result: Counter = _metric(Counter, name, documentation, labels)
+    return result
+
+
+def gauge(
+    name: str, documentation: str, labels: tuple[str, ...] = (), *, aggregate: str = "max"
+) -> Gauge:
+    """A gauge; ``aggregate`` says how server processes combine (``max``, ``livesum``…)."""
+    result: Gauge = _metric(Gauge, name, documentation, labels, multiprocess_mode=aggregate)
+    return result
+
+
+def histogram(
+    name: str,
+    documentation: str,
+    labels: tuple[str, ...] = (),
+    buckets: tuple[float, ...] = Histogram.DEFAULT_BUCKETS,
+) -> Histogram:
+    result: Histogram = _metric(Histogram, name, documentation, labels, buckets=buckets)
+    return result
+
+
+DB_POOL_IN_USE = gauge(
+    "relais_db_pool_connections_in_use",
+    "Database connections checked out, by service (summed over processes)",
+    ("service",),
+    aggregate="livesum",
+)
+DB_POOL_CAPACITY = gauge(
+    "relais_db_pool_connections_max",
+    "Largest number of connections the pools may open (pool size + overflow), by service",
+    ("service",),
+    aggregate="livesum",
+)
+
+
+def instrument_pool(service: str, engine: Any, capacity: int) -> None:
+    """Count checked-out connections of a SQLAlchemy (async) engine's pool."""
+    from sqlalchemy import event
+
+    sync_engine = getattr(engine, "sync_engine", engine)
+    if getattr(sync_engine, "_relais_instrumented", False):
+        return
+    sync_engine._relais_instrumented = True
+    in_use = DB_POOL_IN_USE.labels(service)
+    DB_POOL_CAPACITY.labels(service).inc(capacity)
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checkout(*_: Any) -> None:
+        in_use.inc()
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checkin(*_: Any) -> None:
+        in_use.dec()
+
+    @event.listens_for(sync_engine, "engine_disposed")
+    def _disposed(*_: Any) -> None:
+        DB_POOL_CAPACITY.labels(service).dec(capacity)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -49,6 +143,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks,
@@ -58,6 +153,17 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Put the current OpenTelemetry trace and span ids on every log line (when tracing is on)."""
+    from services.kernel import tracing
+
+    ids = tracing.current_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
 
 
 access_log = structlog.get_logger("relais.access")
@@ -123,4 +229,14 @@ def _header(scope: Scope, name: str) -> str | None:
 
 
 def metrics_payload() -> tuple[bytes, str]:
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead() -> None:
+    """Drop this server process's live gauges from the shared metrics folder."""
+    if os.environ.get(MULTIPROC_ENV):
+        prometheus_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
