@@ -1,0 +1,409 @@
+"""Keep the database search tables in sync with the directory, in the caller's transaction.
+
+Write paths (CRUD, imports, moderation) call ``refresh_search_index(session, service_ids)`` after
+changing services, and ``refresh_structure_search_index(session, structure_ids)`` after changing
+structures (a structure's name, typology, networks and position are part of its services'
+documents). Both are idempotent and work in bulk: rows are read, analysed and written in chunks
+with one statement per table and chunk, so an import of 100k services costs a few hundred
+statements. Archived or deleted entries leave the index. Meilisearch, when configured, is fed
+from the outbox by the worker (see ``services.directory.search.meili``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.directory.models import Service, ServiceZone, Structure
+from services.directory.search import tables
+from services.directory.search.analysis import index_terms, term_list
+from services.kernel.reference import taxonomy
+from services.kernel.reference.taxonomies import category_of
+
+CHUNK = 500
+REMOTE_MODE = "a-distance"
+
+_SERVICE_COLUMNS = (
+    Service.id,
+    Service.structure_id,
+    Service.status,
+    Service.name,
+    Service.description,
+    Service.type,
+    Service.thematiques,
+    Service.publics,
+    Service.publics_details,
+    Service.fees,
+    Service.fees_details,
+    Service.access_conditions,
+    Service.documents_to_bring,
+    Service.reception_modes,
+    Service.appointment_required,
+    Service.capacity_status,
+    Service.commune_code,
+    Service.commune,
+    Service.latitude,
+    Service.longitude,
+    Service.updated_at,
+    Service.verified_at,
+)
+_STRUCTURE_COLUMNS = (
+    Structure.id,
+    Structure.status,
+    Structure.name,
+    Structure.typology,
+    Structure.networks,
+    Structure.description,
+    Structure.commune_code,
+    Structure.commune,
+    Structure.latitude,
+    Structure.longitude,
+    Structure.updated_at,
+    Structure.verified_at,
+)
+
+
+@cache
+def _labels(name: str) -> dict[str, str]:
+    labels = {t.value: t.label for t in taxonomy(name).terms}
+    if name == "thematiques":
+        labels.update({t.value: t.label for t in taxonomy("categories-thematiques").terms})
+    return labels
+
+
+def _label(name: str, value: str | None) -> str:
+    if not value:
+        return ""
+    return _labels(name).get(value, value.replace("-", " "))
+
+
+def _chunks(ids: Sequence[uuid.UUID], size: int = CHUNK) -> Iterator[Sequence[uuid.UUID]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    return bind.dialect.name if bind is not None else "sqlite"
+
+
+def effective_status(own: str, structure: str) -> str:
+    """A published service of an unpublished structure is not public: it takes the structure's
+    status (draft, suspended or archived)."""
+    if own == "published" and structure != "published":
+        return structure
+    return own
+
+
+async def refresh_search_index(session: AsyncSession, service_ids: Collection[uuid.UUID]) -> None:
+    """Re-index these services (and the structures they belong to) from the database."""
+    ids = sorted(set(service_ids))
+    structure_ids: set[uuid.UUID] = set()
+    for chunk in _chunks(ids):
+        structure_ids |= await _refresh_services(session, chunk)
+        stale = await session.scalars(
+            sa.select(tables.documents.c.structure_id).where(
+                tables.documents.c.kind == "service", tables.documents.c.entity_id.in_(chunk)
+            )
+        )
+        structure_ids |= set(stale)
+    await _refresh_structures(session, sorted(structure_ids))
+
+
+async def refresh_structure_search_index(
+    session: AsyncSession, structure_ids: Collection[uuid.UUID]
+) -> None:
+    """Re-index these structures and every one of their services."""
+    ids = sorted(set(structure_ids))
+    service_ids: set[uuid.UUID] = set()
+    for chunk in _chunks(ids):
+        found = await session.scalars(sa.select(Service.id).where(Service.structure_id.in_(chunk)))
+        service_ids |= set(found)
+        indexed = await session.scalars(
+            sa.select(tables.documents.c.entity_id).where(
+                tables.documents.c.kind == "service", tables.documents.c.structure_id.in_(chunk)
+            )
+        )
+        service_ids |= set(indexed)
+    for chunk in _chunks(sorted(service_ids)):
+        await _refresh_services(session, chunk)
+    await _refresh_structures(session, ids)
+
+
+async def _refresh_services(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    rows = (await session.execute(sa.select(*_SERVICE_COLUMNS).where(Service.id.in_(ids)))).all()
+    structure_ids = {row.structure_id for row in rows}
+    structures = {
+        row.id: row
+        for row in (
+            await session.execute(
+                sa.select(*_STRUCTURE_COLUMNS).where(Structure.id.in_(structure_ids))
+            )
+        ).all()
+    }
+    zones: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for service_id, zone in (
+        await session.execute(
+            sa.select(ServiceZone.service_id, ServiceZone.zone).where(
+                ServiceZone.service_id.in_(ids)
+            )
+        )
+    ).all():
+        zones[service_id].append(zone)
+    documents: list[dict[str, Any]] = []
+    facet_rows: list[list[tuple[str, str]]] = []
+    for row in rows:
+        structure = structures.get(row.structure_id)
+        if structure is None:
+            continue
+        status = effective_status(row.status, structure.status)
+        if status == "archived":
+            continue
+        document, facets = service_document(row, structure, zones.get(row.id, []), status)
+        documents.append(document)
+        facet_rows.append(facets)
+    await _write(session, "service", ids, documents, facet_rows)
+    return structure_ids
+
+
+def service_document(
+    row: Any, structure: Any, zones: list[str], status: str
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    thematiques: list[str] = list(row.thematiques or [])
+    categories = sorted({category_of(t) for t in thematiques})
+    publics: list[str] = list(row.publics or [])
+    modes: list[str] = list(row.reception_modes or [])
+    networks: list[str] = list(structure.networks or [])
+    commune_code = row.commune_code or structure.commune_code
+    has_own_position = row.latitude is not None and row.longitude is not None
+    latitude = row.latitude if has_own_position else structure.latitude
+    longitude = row.longitude if has_own_position else structure.longitude
+    name_text = row.name or ""
+    topic_text = " ; ".join(
+        part
+        for part in (
+            *(_label("thematiques", t) for t in [*thematiques, *categories]),
+            _label("types-de-services", row.type),
+            structure.name,
+            *(_label("reseaux-porteurs", n) for n in networks),
+            *(_label("publics", p) for p in publics),
+        )
+        if part
+    )
+    body_text = " ; ".join(
+        part
+        for part in (
+            row.description,
+            row.access_conditions,
+            row.publics_details,
+            row.fees_details,
+            *(row.documents_to_bring or []),
+            row.commune or structure.commune,
+            _label("typologies-de-structures", structure.typology),
+        )
+        if part
+    )
+    zone_values = zones or ([f"commune:{commune_code}"] if commune_code else [])
+    facets = (
+        [("thematique", t) for t in thematiques]
+        + [("categorie", c) for c in categories]
+        + [("public", p) for p in publics]
+        + [("reception", m) for m in modes]
+        + [("network", n) for n in networks]
+        + [("zone", z) for z in zone_values]
+    )
+    document = {
+        "kind": "service",
+        "entity_id": row.id,
+        "structure_id": row.structure_id,
+        "status": status,
+        "capacity_status": row.capacity_status or "accepting",
+        "type": row.type,
+        "fees": row.fees,
+        "appointment_required": row.appointment_required,
+        "typology": structure.typology,
+        "remote": REMOTE_MODE in modes,
+        "commune_code": commune_code,
+        "latitude": latitude,
+        "longitude": longitude,
+        "updated_at": row.updated_at,
+        "verified_at": row.verified_at,
+        "name": (row.name or "")[:300],
+        "name_text": name_text,
+        "topic_text": topic_text,
+        "body_text": body_text,
+        "name_terms": index_terms(name_text),
+        "topic_terms": index_terms(topic_text),
+        "body_terms": index_terms(body_text),
+    }
+    return document, _unique(facets)
+
+
+async def _refresh_structures(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
+    for chunk in _chunks(ids):
+        rows = (
+            await session.execute(sa.select(*_STRUCTURE_COLUMNS).where(Structure.id.in_(chunk)))
+        ).all()
+        services: dict[uuid.UUID, list[Any]] = defaultdict(list)
+        for service in (
+            await session.execute(
+                sa.select(
+                    Service.structure_id,
+                    Service.name,
+                    Service.thematiques,
+                    Service.publics,
+                    Service.reception_modes,
+                    Service.status,
+                ).where(Service.structure_id.in_(chunk), Service.status != "archived")
+            )
+        ).all():
+            services[service.structure_id].append(service)
+        service_ids = list(
+            await session.scalars(
+                sa.select(Service.id).where(
+                    Service.structure_id.in_(chunk), Service.status != "archived"
+                )
+            )
+        )
+        zones_by_structure: dict[uuid.UUID, set[str]] = defaultdict(set)
+        if service_ids:
+            for structure_id, zone in (
+                await session.execute(
+                    sa.select(Service.structure_id, ServiceZone.zone)
+                    .join(ServiceZone, ServiceZone.service_id == Service.id)
+                    .where(Service.structure_id.in_(chunk), Service.status != "archived")
+                )
+            ).all():
+                zones_by_structure[structure_id].add(zone)
+        documents: list[dict[str, Any]] = []
+        facet_rows: list[list[tuple[str, str]]] = []
+        for row in rows:
+            if row.status == "archived":
+                continue
+            document, facets = structure_document(
+                row, services.get(row.id, []), sorted(zones_by_structure.get(row.id, set()))
+            )
+            documents.append(document)
+            facet_rows.append(facets)
+        await _write(session, "structure", chunk, documents, facet_rows)
+
+
+def structure_document(
+    row: Any, services: list[Any], zones: list[str]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    public = [s for s in services if s.status == "published"] or services
+    thematiques = sorted({t for s in public for t in (s.thematiques or [])})
+    categories = sorted({category_of(t) for t in thematiques})
+    publics = sorted({p for s in public for p in (s.publics or [])})
+    modes = sorted({m for s in public for m in (s.reception_modes or [])})
+    networks: list[str] = list(row.networks or [])
+    name_text = row.name or ""
+    topic_text = " ; ".join(
+        part
+        for part in (
+            _label("typologies-de-structures", row.typology),
+            *(_label("reseaux-porteurs", n) for n in networks),
+            *(_label("thematiques", t) for t in [*thematiques, *categories]),
+            *(s.name for s in public),
+        )
+        if part
+    )
+    body_text = " ; ".join(part for part in (row.description, row.commune) if part)
+    zone_values = zones or ([f"commune:{row.commune_code}"] if row.commune_code else [])
+    facets = (
+        [("thematique", t) for t in thematiques]
+        + [("categorie", c) for c in categories]
+        + [("public", p) for p in publics]
+        + [("reception", m) for m in modes]
+        + [("network", n) for n in networks]
+        + [("zone", z) for z in zone_values]
+    )
+    document = {
+        "kind": "structure",
+        "entity_id": row.id,
+        "structure_id": row.id,
+        "status": row.status,
+        "capacity_status": "accepting",
+        "type": None,
+        "fees": None,
+        "appointment_required": None,
+        "typology": row.typology,
+        "remote": REMOTE_MODE in modes,
+        "commune_code": row.commune_code,
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "updated_at": row.updated_at,
+        "verified_at": row.verified_at,
+        "name": (row.name or "")[:300],
+        "name_text": name_text,
+        "topic_text": topic_text,
+        "body_text": body_text,
+        "name_terms": index_terms(name_text),
+        "topic_terms": index_terms(topic_text),
+        "body_terms": index_terms(body_text),
+    }
+    return document, _unique(facets)
+
+
+def _unique(facets: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((f, v[:120]) for f, v in facets if v))
+
+
+async def _write(
+    session: AsyncSession,
+    kind: str,
+    ids: Sequence[uuid.UUID],
+    documents: list[dict[str, Any]],
+    facet_rows: list[list[tuple[str, str]]],
+) -> None:
+    """Upsert the documents of ``ids`` that are still searchable, delete the others."""
+    docs = tables.documents
+    keep = {d["entity_id"] for d in documents}
+    gone = [i for i in ids if i not in keep]
+    if gone:
+        await session.execute(
+            sa.delete(docs).where(docs.c.kind == kind, docs.c.entity_id.in_(gone))
+        )
+    if not documents:
+        return
+    dialect = _dialect(session)
+    insert = postgresql.insert(docs) if dialect == "postgresql" else sqlite.insert(docs)
+    columns = [c for c in documents[0] if c not in ("kind", "entity_id")]
+    upsert = insert.on_conflict_do_update(
+        index_elements=["kind", "entity_id"],
+        set_={c: insert.excluded[c] for c in columns},
+    ).returning(docs.c.doc_id, docs.c.entity_id, sort_by_parameter_order=True)
+    result = await session.execute(upsert, documents)
+    doc_ids = {entity_id: doc_id for doc_id, entity_id in result.all()}
+    ordered = [doc_ids[d["entity_id"]] for d in documents]
+    await session.execute(sa.delete(tables.facets).where(tables.facets.c.doc_id.in_(ordered)))
+    facet_values = [
+        {"doc_id": doc_id, "facet": facet, "value": value}
+        for doc_id, pairs in zip(ordered, facet_rows, strict=True)
+        for facet, value in pairs
+    ]
+    if facet_values:
+        await session.execute(sa.insert(tables.facets), facet_values)
+    terms = set(
+        term_list(*(d[f] for d in documents for f in ("name_text", "topic_text", "body_text")))
+    )
+    await add_vocabulary(session, terms)
+
+
+async def add_vocabulary(session: AsyncSession, terms: Iterable[str]) -> None:
+    values = [{"term": t} for t in sorted(terms) if 1 < len(t) <= 64]
+    if not values:
+        return
+    if _dialect(session) == "postgresql":
+        pg = postgresql.insert(tables.vocabulary).on_conflict_do_nothing(index_elements=["term"])
+        await session.execute(pg, values)
+    else:
+        lite = sqlite.insert(tables.vocabulary).on_conflict_do_nothing(index_elements=["term"])
+        await session.execute(lite, values)
