@@ -47,29 +47,46 @@ def _names(services: list[str] | None) -> list[str]:
 @app.command()
 def serve(
     services: Annotated[
-        list[str] | None, typer.Argument(help="services to run (default: all)")
+        list[str] | None, typer.Argument(help="services to run (default: RELAIS_SERVICES or all)")
     ] = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="server processes (production)")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="server processes (default: SERVER_WORKERS)")
+    ] = None,
 ) -> None:
-    """Serve the given services (default: all, each under its prefix)."""
+    """Serve the given services (default: all, each under its prefix).
+
+    Production: several uvicorn processes (each with its own database pool), graceful shutdown
+    on SIGTERM (readiness off for SHUTDOWN_DRAIN_SECONDS, then SHUTDOWN_GRACE_SECONDS for
+    in-flight requests). Migrations run here only in embedded (SQLite) mode.
+    """
+    import os
+    import tempfile
+
     import uvicorn
 
     settings = settings_or_exit()
-    names = _names(services)
+    names = _names(services or system.served_names(settings))
+    # The server processes build their apps from the environment (services.system:serve_app).
+    os.environ["RELAIS_SERVICES"] = ",".join(names)
+    processes = workers or settings.server_workers
     if settings.embedded:
         asyncio.run(system.migrate(settings, names))
-    gateway = system.create_gateway(
-        settings, names, with_worker=settings.embedded and settings.worker_enabled
-    )
+    if processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="relais-metrics-")
     uvicorn.run(
-        gateway,
+        "services.system:serve_app",
+        factory=True,
         host=host,
         port=port,
         log_config=None,
         access_log=False,
-        workers=workers if workers > 1 else None,
+        workers=processes if processes > 1 else None,
+        timeout_graceful_shutdown=max(int(settings.shutdown_grace_seconds), 1),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
     )
 
 
@@ -84,26 +101,61 @@ def migrate(services: Annotated[list[str] | None, typer.Argument()] = None) -> N
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option(help="comma-separated queues (default: all)")] = "",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="/healthz, /readyz, /metrics port (default: setting)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address of that endpoint")] = "0.0.0.0",  # noqa: S104
 ) -> None:
-    """Run background jobs (outbox, webhooks, emails, expiries, link checks, purges)."""
-    from services.kernel.jobs import run_jobs
+    """Run background jobs (outbox, webhooks, emails, expiries, link checks, purges).
+
+    Any number of workers may run: each job runs in one of them at a time, under a lease in its
+    service's database. SIGTERM: nothing new starts, running jobs get SHUTDOWN_GRACE_SECONDS.
+    """
+    import signal
+    from contextlib import AsyncExitStack
+
+    from services.kernel.jobs import serve_endpoints
 
     settings = settings_or_exit()
     apps, _ = system.build_apps(settings)
-    jobs = system.service_jobs(apps, [q for q in queues.split(",") if q])
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    jobs = system.service_jobs(apps, wanted)
+    runner = system.make_worker(settings, jobs)
+    runner.databases = [a.state.db for a in apps.values()]
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+
+    async def ready() -> bool:
+        if runner.draining:
+            return False
+        return all([await db.ping() for db in runner.databases])
 
     async def main() -> None:
-        import signal
-        from contextlib import AsyncExitStack
-
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():  # second signal: stop now
+                runner.grace_seconds = 0
+                for task in list(runner.running.values()):
+                    task.cancel()
+            runner.draining = True
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         async with AsyncExitStack() as stack:
             for a in apps.values():
                 await stack.enter_async_context(a.lifespan())
-            await run_jobs(jobs, stop, poll_seconds=settings.worker_poll_seconds)
+            if port:
+                server = await serve_endpoints(port, host, ready)
+                stack.push_async_callback(server.wait_closed)
+                stack.callback(server.close)
+            typer.echo(
+                f"worker {runner.owner}: {len(jobs)} job(s)"
+                f" [{', '.join(sorted({j.queue for j, _ in jobs})) or '-'}]",
+                err=True,
+            )
+            await runner.run(stop)
 
     asyncio.run(main())
 

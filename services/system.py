@@ -11,11 +11,14 @@ from typing import Any
 from litestar import Litestar
 
 from services.gateway import Gateway
+from services.kernel import jobs as kernel_jobs
+from services.kernel import lifecycle
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
-from services.kernel.jobs import Job, run_jobs
+from services.kernel.jobs import Job, Worker
 from services.kernel.migrations import upgrade
-from services.kernel.settings import Settings
+from services.kernel.observability import mark_process_dead
+from services.kernel.settings import Settings, load_settings
 
 SERVICE_NAMES: tuple[str, ...] = ("directory", "referrals", "auth")
 
@@ -56,8 +59,18 @@ def service_jobs(apps: dict[str, Litestar], queues: Sequence[str] = ()) -> list[
     return jobs
 
 
+def make_worker(settings: Settings, jobs: list[tuple[Job, Any]]) -> Worker:
+    return Worker(
+        jobs,
+        poll_seconds=settings.worker_poll_seconds,
+        concurrency=settings.worker_concurrency,
+        lease_seconds=settings.worker_lease_seconds,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
 def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
-    """Run the background jobs inside the serving process (embedded mode)."""
+    """Run the background jobs inside the serving process (embedded mode), under leases."""
     jobs = service_jobs(apps)
     if not jobs:
         return
@@ -66,9 +79,7 @@ def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
     tasks: list[asyncio.Task[None]] = []
 
     async def start(_: Litestar) -> None:
-        tasks.append(
-            asyncio.create_task(run_jobs(jobs, stop, poll_seconds=settings.worker_poll_seconds))
-        )
+        tasks.append(asyncio.create_task(make_worker(settings, jobs).run(stop)))
 
     async def finish(_: Litestar) -> None:
         stop.set()
@@ -80,10 +91,40 @@ def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
 
 
 async def migrate(settings: Settings, names: Sequence[str] = SERVICE_NAMES) -> None:
+    """Each service's own history, then the kernel's job-lease table in that service's database."""
     for name in names:
         module = service_module(name)
         db = Database(settings, name)
         try:
             await upgrade(db, module.MIGRATIONS)
+            await upgrade(db, kernel_jobs.MIGRATIONS)
         finally:
             await db.dispose()
+
+
+def served_names(settings: Settings) -> list[str]:
+    return [n.strip() for n in settings.services.split(",") if n.strip()] or list(SERVICE_NAMES)
+
+
+def serve_app() -> Gateway:
+    """Factory of `relais serve`'s server processes (uvicorn imports it in each one).
+
+    Settings come from the environment (RELAIS_SERVICES names the services). The worker runs
+    inside only in embedded mode; SIGTERM first turns /readyz to 503 for SHUTDOWN_DRAIN_SECONDS.
+    """
+    settings = load_settings()
+    names = served_names(settings)
+    apps, _ = build_apps(settings, names)
+    if settings.embedded and settings.worker_enabled:
+        attach_worker(apps, settings)
+    first = next(iter(apps.values()))
+
+    async def on_start(_: Litestar) -> None:
+        lifecycle.install_drain_handler(settings.shutdown_drain_seconds)
+
+    async def on_stop(_: Litestar) -> None:
+        mark_process_dead()
+
+    first.on_startup.append(on_start)
+    first.on_shutdown.append(on_stop)
+    return Gateway(apps)

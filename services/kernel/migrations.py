@@ -43,8 +43,20 @@ def _run_upgrade(connection: sa.Connection, cfg: Config, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-def run_env(target_metadata: sa.MetaData) -> None:
-    """Body of every service's migrations/env.py."""
+KERNEL_TABLE_PREFIX = "kernel_"
+
+
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Autogenerate of a service ignores the kernel's tables that live beside its own."""
+    return not (
+        type_ == "table" and compare_to is None and (name or "").startswith(KERNEL_TABLE_PREFIX)
+    )
+
+
+def run_env(target_metadata: sa.MetaData, version_table: str = "alembic_version") -> None:
+    """Body of every service's migrations/env.py (and of the kernel's job-lease history)."""
     config = context.config
     connection: Any = config.attributes.get("connection")
     if connection is None:
@@ -54,6 +66,8 @@ def run_env(target_metadata: sa.MetaData) -> None:
             literal_binds=True,
             render_as_batch=True,
             user_module_prefix="services.kernel.db.",
+            version_table=version_table,
+            include_object=_include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -64,6 +78,8 @@ def run_env(target_metadata: sa.MetaData) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         user_module_prefix="services.kernel.db.",
         compare_type=True,
+        version_table=version_table,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -67,7 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     referrals_response_days: int = 8
     referrals_reminder_days: int = 2
     referrals_attachment_max_bytes: int = 1_000_000
+    services: str = ""
     server_workers: int = 1
+    forwarded_allow_ips: str = "127.0.0.1"
     shutdown_grace_seconds: float = 30.0
     shutdown_drain_seconds: float = 0.0
     worker_concurrency: int = 4
@@ -232,9 +234,19 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "largest attachment accepted on a referral",
     ),
     (
+        "RELAIS_SERVICES",
+        "services",
+        "services run by `relais serve` when none is named (comma-separated; default: all)",
+    ),
+    (
         "SERVER_WORKERS",
         "server_workers",
         "ASGI server processes of `relais serve` (each has its own database pool)",
+    ),
+    (
+        "FORWARDED_ALLOW_IPS",
+        "forwarded_allow_ips",
+        "proxies trusted for X-Forwarded-For/-Proto (comma-separated IPs or CIDRs, `*` for all)",
     ),
     (
         "SHUTDOWN_GRACE_SECONDS",
