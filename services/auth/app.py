@@ -1,4 +1,4 @@
-"""The auth service app."""
+"""The auth service: accounts, memberships and roles, OAuth2/OIDC authorization server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ from pathlib import Path
 
 from litestar import Litestar
 
+from services.auth.api.admin import AccountController, PasswordResetController
+from services.auth.api.federation import FederationPages
+from services.auth.api.oauth import DiscoveryController, TokenController
+from services.auth.api.web import AuthorizationPages
+from services.auth.federation import Upstream
+from services.auth.keys import KeyRing
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
@@ -14,15 +20,36 @@ from services.kernel.settings import Settings
 SERVICE_NAME = "auth"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+DESCRIPTION = """\
+Identity provider and OAuth2 authorization server of the Relais network.
+
+* Access tokens are JWTs (RFC 9068) signed ES256, verified offline by the other services
+  against `/auth/.well-known/jwks.json`. Claims: `iss`, `sub`, `aud`, `exp`, `iat`, `jti`,
+  `client_id`, `scope`, `structure_id`, `roles`. For `client_credentials`, `sub == client_id`.
+* Grants: `client_credentials` (third-party tools bound to a structure), `authorization_code`
+  with PKCE S256 (staff applications, French login and structure-choice pages), `refresh_token`
+  (rotated, reuse revokes the family).
+* Token, introspection and revocation endpoints answer errors in the RFC 6749 format
+  (`error`, `error_description`); the other endpoints use problem+json (RFC 9457).
+"""
+
 
 def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
     db = Database(settings, SERVICE_NAME)
     return create_service_app(
         service=SERVICE_NAME,
         title="Relais — authentification",
-        description="",
+        description=DESCRIPTION,
         settings=settings,
         db=db,
         locator=locator,
-        route_handlers=[],
+        route_handlers=[
+            DiscoveryController,
+            TokenController,
+            AccountController,
+            PasswordResetController,
+            AuthorizationPages,
+            FederationPages,
+        ],
+        state={"keyring": KeyRing(settings), "upstream": Upstream(settings)},
     )

@@ -1,0 +1,315 @@
+"""JSON API of the auth service: the caller, members, invitations, API clients, accounts.
+
+Callers present an access token issued here; on top of the signature the auth service checks
+live state it owns (token not revoked, account active, membership and role still current).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth import store
+from services.auth.api.web import request_password_reset
+from services.auth.mail import send_mail
+from services.auth.models import Account, Client, Invitation, Membership
+from services.auth.schemas import (
+    AccountStatusUpdate,
+    ClientCreate,
+    ClientCreated,
+    ClientRead,
+    InvitationCreate,
+    InvitationRead,
+    MemberRead,
+    MembershipRead,
+    MeRead,
+    PasswordResetRequest,
+)
+from services.auth.store import Principal
+from services.kernel.outbox import utcnow
+from services.kernel.problems import ProblemError, not_found
+from services.kernel.security import Caller
+from services.kernel.settings import Settings
+
+
+@dataclass(frozen=True)
+class Acting:
+    account: Account
+    principal: Principal
+
+    def admin_of(self, structure_id: uuid.UUID) -> bool:
+        roles = self.principal.roles
+        return "moderator" in roles or (
+            self.principal.structure_id == structure_id and "admin" in roles
+        )
+
+
+async def provide_acting(authenticated: Caller, session: AsyncSession) -> Acting:
+    """The person behind the token, checked against live state."""
+    if authenticated.kind != "user" or authenticated.token_id is None:
+        raise ProblemError(403, "Réservé aux personnes connectées (jeton utilisateur).")
+    record = await store.access_token(session, authenticated.token_id)
+    if record is None or not await store.token_is_live(session, record):
+        raise ProblemError(
+            401,
+            "Jeton révoqué ou compte désactivé.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    assert record.account_id is not None
+    principal = await store.principal(session, record.account_id, record.structure_id)
+    account = await session.get(Account, record.account_id)
+    if principal is None or account is None:
+        raise ProblemError(403, "Vous n’êtes plus membre de cette structure.")
+    return Acting(account=account, principal=principal)
+
+
+def _require_admin(acting: Acting, structure_id: uuid.UUID) -> None:
+    if not acting.admin_of(structure_id):
+        raise ProblemError(403, "Réservé aux administrateurs de cette structure.")
+
+
+class AccountController(Controller):
+    path = "/auth/v1"
+    tags = ("Comptes et structures",)
+    dependencies = {"acting": Provide(provide_acting)}  # noqa: RUF012
+    security = [{"bearer": []}]  # noqa: RUF012
+
+    @get("/me", operation_id="GetMe")
+    async def me(self, acting: Acting, session: AsyncSession) -> MeRead:
+        """The connected person, their structures and the structure they act for."""
+        memberships = await store.memberships_of(session, acting.account.id)
+        return MeRead(
+            id=acting.account.id,
+            email=acting.account.email,
+            name=acting.account.name,
+            status=acting.account.status,
+            is_moderator=acting.account.is_moderator,
+            memberships=[
+                MembershipRead(structure_id=m.structure_id, role=m.role)  # type: ignore[arg-type]
+                for m in memberships
+            ],
+            acting_for=acting.principal.structure_id,
+        )
+
+    @get("/structures/{structure_id:uuid}/members", operation_id="ListMembers")
+    async def members(
+        self, structure_id: uuid.UUID, acting: Acting, session: AsyncSession
+    ) -> list[MemberRead]:
+        """Members of a structure (its administrators and moderators)."""
+        _require_admin(acting, structure_id)
+        rows = await session.execute(
+            sa.select(Membership, Account)
+            .join(Account, Account.id == Membership.account_id)
+            .where(Membership.structure_id == structure_id)
+            .order_by(Account.email)
+        )
+        return [
+            MemberRead(
+                account_id=a.id,
+                email=a.email,
+                name=a.name,
+                status=a.status,
+                role=m.role,  # type: ignore[arg-type]
+                last_login_at=a.last_login_at,
+            )
+            for m, a in rows.tuples()
+        ]
+
+    @delete(
+        "/structures/{structure_id:uuid}/members/{account_id:uuid}",
+        operation_id="RemoveMember",
+        status_code=204,
+    )
+    async def remove_member(
+        self, structure_id: uuid.UUID, account_id: uuid.UUID, acting: Acting, session: AsyncSession
+    ) -> None:
+        """Remove someone from the structure; their tokens for it stop being renewed."""
+        _require_admin(acting, structure_id)
+        result = await session.execute(
+            sa.delete(Membership).where(
+                Membership.structure_id == structure_id, Membership.account_id == account_id
+            )
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise not_found("Membre")
+
+    @post(
+        "/structures/{structure_id:uuid}/invitations",
+        operation_id="CreateInvitation",
+        status_code=201,
+    )
+    async def invite(
+        self,
+        structure_id: uuid.UUID,
+        data: InvitationCreate,
+        acting: Acting,
+        session: AsyncSession,
+        request: Request[Any, Any, Any],
+    ) -> InvitationRead:
+        """Invite someone by e-mail (single-use link valid 7 days)."""
+        _require_admin(acting, structure_id)
+        invitation = await invite_by_email(
+            request.app.state.settings,
+            session,
+            email=data.email,
+            structure_id=structure_id,
+            role=data.role,
+            invited_by=acting.account.id,
+        )
+        return InvitationRead(
+            id=invitation.id,
+            email=invitation.email,
+            structure_id=invitation.structure_id,
+            role=invitation.role,  # type: ignore[arg-type]
+            expires_at=invitation.expires_at,
+        )
+
+    @post("/structures/{structure_id:uuid}/clients", operation_id="CreateClient", status_code=201)
+    async def create_client(
+        self, structure_id: uuid.UUID, data: ClientCreate, acting: Acting, session: AsyncSession
+    ) -> ClientCreated:
+        """Register an API client (client_credentials) for the structure. The secret is in
+        this answer only."""
+        _require_admin(acting, structure_id)
+        scopes = sorted({s.value for s in data.scopes})
+        client, secret = await store.create_client(
+            session,
+            name=data.name,
+            structure_id=structure_id,
+            scopes=scopes,
+            grant_types=["client_credentials"],
+            created_by=acting.account.id,
+        )
+        assert secret is not None
+        return ClientCreated(
+            client_id=client.client_id,
+            client_secret=secret,
+            name=client.name,
+            structure_id=structure_id,
+            scopes=scopes,
+            grant_types=list(client.grant_types),
+        )
+
+    @get("/structures/{structure_id:uuid}/clients", operation_id="ListClients")
+    async def clients(
+        self, structure_id: uuid.UUID, acting: Acting, session: AsyncSession
+    ) -> list[ClientRead]:
+        _require_admin(acting, structure_id)
+        rows = await session.scalars(
+            sa.select(Client).where(Client.structure_id == structure_id).order_by(Client.created_at)
+        )
+        return [
+            ClientRead(
+                client_id=c.client_id,
+                name=c.name,
+                structure_id=c.structure_id,
+                scopes=c.scopes.split(),
+                grant_types=list(c.grant_types),
+                created_at=c.created_at,
+                revoked_at=c.revoked_at,
+            )
+            for c in rows
+        ]
+
+    @delete(
+        "/structures/{structure_id:uuid}/clients/{client_id:str}",
+        operation_id="RevokeClient",
+        status_code=204,
+    )
+    async def revoke_client(
+        self, structure_id: uuid.UUID, client_id: str, acting: Acting, session: AsyncSession
+    ) -> None:
+        """Revoke a client: it can no longer obtain tokens; its tokens are reported inactive."""
+        _require_admin(acting, structure_id)
+        client = (
+            await session.scalars(
+                sa.select(Client).where(
+                    Client.client_id == client_id[:64],
+                    Client.structure_id == structure_id,
+                    Client.revoked_at.is_(None),
+                )
+            )
+        ).first()
+        if client is None:
+            raise not_found("Client")
+        await store.revoke_client(session, client)
+
+    @patch("/accounts/{account_id:uuid}", operation_id="UpdateAccountStatus")
+    async def set_status(
+        self,
+        account_id: uuid.UUID,
+        data: AccountStatusUpdate,
+        acting: Acting,
+        session: AsyncSession,
+    ) -> MeRead:
+        """Disable or re-enable an account (moderators). Disabling ends its sessions and
+        revokes its tokens."""
+        if "moderator" not in acting.principal.roles:
+            raise ProblemError(403, "Réservé aux modérateurs du réseau.")
+        account = await session.get(Account, account_id)
+        if account is None:
+            raise not_found("Compte")
+        if data.status == store.DISABLED:
+            account.status = store.DISABLED
+            await store.revoke_account_grants(session, account.id)
+        elif account.status == store.DISABLED:
+            account.status = store.ACTIVE if account.password_hash else store.INVITED
+        account.updated_at = utcnow()
+        memberships = await store.memberships_of(session, account.id)
+        return MeRead(
+            id=account.id,
+            email=account.email,
+            name=account.name,
+            status=account.status,
+            is_moderator=account.is_moderator,
+            memberships=[
+                MembershipRead(structure_id=m.structure_id, role=m.role)  # type: ignore[arg-type]
+                for m in memberships
+            ],
+            acting_for=None,
+        )
+
+
+class PasswordResetController(Controller):
+    path = "/auth/v1"
+    tags = ("Comptes et structures",)
+
+    @post("/password-resets", operation_id="RequestPasswordReset", status_code=202, security=[])
+    async def request_reset(
+        self, data: PasswordResetRequest, session: AsyncSession, request: Request[Any, Any, Any]
+    ) -> dict[str, str]:
+        """Send a reset link if an active account has this address (same answer otherwise)."""
+        await request_password_reset(request, session, data.email)
+        return {"detail": "Si un compte actif correspond à cette adresse, un lien a été envoyé."}
+
+
+async def invite_by_email(
+    settings: Settings,
+    session: AsyncSession,
+    *,
+    email: str,
+    structure_id: uuid.UUID,
+    role: str,
+    invited_by: uuid.UUID | None,
+) -> Invitation:
+    invitation, token = await store.create_invitation(
+        session, email=email, structure_id=structure_id, role=role, invited_by=invited_by
+    )
+    link = f"{settings.base_url.rstrip('/')}/auth/invitation?{urlencode({'token': token})}"
+    role_text = "administrateur ou administratrice" if role == "admin" else "membre"
+    await send_mail(
+        settings,
+        invitation.email,
+        "Relais : invitation à rejoindre votre structure",
+        "Bonjour,\n\nVous êtes invité·e à rejoindre Relais, le réseau d’orientation, en tant que "
+        f"{role_text} de votre structure.\n\nPour accepter, ouvrez ce lien (valable 7 jours, "
+        f"utilisable une seule fois) :\n\n{link}\n",
+    )
+    return invitation

@@ -1,0 +1,80 @@
+"""Hashing and random secrets of the auth service.
+
+Passwords: argon2id (argon2-cffi defaults, RFC 9106 low-memory profile). Everything else we store
+(client secrets, codes, refresh tokens, session ids, invitation and reset links) is a 256-bit
+random value, so a SHA-256 digest is enough and keeps the token endpoint fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(24))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def random_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_digest(value: str, expected_digest: str | None) -> bool:
+    return expected_digest is not None and hmac.compare_digest(digest(value), expected_digest)
+
+
+class SecretBox:
+    """AES-256-GCM for private keys at rest; a no-op box when no key is configured."""
+
+    def __init__(self, key_b64: str) -> None:
+        self._aead: AESGCM | None = None
+        if key_b64:
+            key = base64.urlsafe_b64decode(key_b64 + "=" * (-len(key_b64) % 4))
+            if len(key) != 32:
+                raise ValueError("AUTH_KEY_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
+            self._aead = AESGCM(key)
+
+    @property
+    def enabled(self) -> bool:
+        return self._aead is not None
+
+    def seal(self, plaintext: str) -> str:
+        if self._aead is None:
+            return plaintext
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), b"relais-signing-key")
+        return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, stored: str, *, encrypted: bool) -> str:
+        if not encrypted:
+            return stored
+        if self._aead is None or not stored.startswith("v1:"):
+            raise ValueError("encrypted signing key but no AUTH_KEY_ENCRYPTION_KEY")
+        raw = base64.urlsafe_b64decode(stored[3:])
+        return self._aead.decrypt(raw[:12], raw[12:], b"relais-signing-key").decode()

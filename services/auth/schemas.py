@@ -1,0 +1,113 @@
+"""Public contract of the auth service (msgspec Structs)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from services.kernel.security import Scope
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+MemberRole = Literal["member", "admin"]
+
+
+class OpenIDConfiguration(msgspec.Struct, kw_only=True):
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+    introspection_endpoint: str
+    revocation_endpoint: str
+    scopes_supported: list[str]
+    response_types_supported: list[str]
+    response_modes_supported: list[str]
+    grant_types_supported: list[str]
+    code_challenge_methods_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    subject_types_supported: list[str]
+    id_token_signing_alg_values_supported: list[str]
+    claims_supported: list[str]
+
+
+class UserInfo(msgspec.Struct, kw_only=True):
+    sub: str
+    email: str
+    email_verified: bool
+    name: str
+    structure_id: str | None
+    roles: list[str]
+
+
+class MembershipRead(msgspec.Struct, kw_only=True):
+    structure_id: uuid.UUID
+    role: MemberRole
+
+
+class MeRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    email: str
+    name: str
+    status: str
+    is_moderator: bool
+    memberships: list[MembershipRead]
+    acting_for: uuid.UUID | None
+
+
+class MemberRead(msgspec.Struct, kw_only=True):
+    account_id: uuid.UUID
+    email: str
+    name: str
+    status: str
+    role: MemberRole
+    last_login_at: datetime | None
+
+
+class InvitationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Email
+    role: MemberRole = "member"
+
+
+class InvitationRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    email: str
+    structure_id: uuid.UUID
+    role: MemberRole
+    expires_at: datetime
+
+
+class ClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=10)]
+
+
+class ClientRead(msgspec.Struct, kw_only=True):
+    client_id: str
+    name: str
+    structure_id: uuid.UUID | None
+    scopes: list[str]
+    grant_types: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ClientCreated(msgspec.Struct, kw_only=True):
+    """The secret is shown here once and never again (only its hash is stored)."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    structure_id: uuid.UUID
+    scopes: list[str]
+    grant_types: list[str]
+
+
+class AccountStatusUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    status: Literal["active", "disabled"]
+
+
+class PasswordResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=320)]
