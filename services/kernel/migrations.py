@@ -44,15 +44,17 @@ def _run_upgrade(connection: sa.Connection, cfg: Config, revision: str) -> None:
 
 
 KERNEL_TABLE_PREFIX = "kernel_"
+# Tables created by hand-written migrations, not by models: the kernel's, and the directory's
+# search index (FTS5 virtual tables and their shadow tables, generated tsvector column).
+UNMODELLED_TABLE_PREFIXES = (KERNEL_TABLE_PREFIX, "search_")
 
 
 def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
     """Autogenerate of a service ignores the kernel's tables that live beside its own."""
-    return not (
-        type_ == "table" and compare_to is None and (name or "").startswith(KERNEL_TABLE_PREFIX)
-    )
+    unmodelled = (name or "").startswith(UNMODELLED_TABLE_PREFIXES)
+    return not (type_ == "table" and compare_to is None and unmodelled)
 
 
 def run_env(target_metadata: sa.MetaData, version_table: str = "alembic_version") -> None:
