@@ -59,25 +59,28 @@ async def lease_row(db: Database, name: str) -> Any:
         return result.one_or_none()
 
 
-async def run_until(worker: Worker, condition: Any, timeout: float = 20) -> None:
-    """Run ``worker`` until ``condition()`` holds, then stop it and let it drain."""
+async def run_until(worker: Worker, condition: Any) -> None:
+    """Run ``worker`` until ``condition()`` holds (20 s at most), then stop it and let it drain."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
-        async with asyncio.timeout(timeout):
-            while not await condition():
+        async with asyncio.timeout(20):
+            while True:
+                if await condition():
+                    break
                 await asyncio.sleep(0.02)
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout=timeout)
+        await asyncio.wait_for(task, timeout=20)
 
 
 async def test_one_run_at_a_time_across_workers(db: Database) -> None:
     started: list[str] = []
-    release = asyncio.Event()
+    release, began = asyncio.Event(), asyncio.Event()
 
     async def slow(_: Any) -> int:
         started.append("run")
+        began.set()
         await release.wait()
         return 1
 
@@ -88,19 +91,19 @@ async def test_one_run_at_a_time_across_workers(db: Database) -> None:
     ]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
-    async with asyncio.timeout(20):
-        while not started:
-            await asyncio.sleep(0.01)
-        # every worker polls many times while the first one holds the lease
-        for _ in range(30):
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(began.wait(), timeout=20)
+    # every worker polls many times while the first one holds the lease
+    for _ in range(30):
+        await asyncio.sleep(0.01)
     release.set()
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=20)
     assert started == ["run"]
     row = await lease_row(db, "slow")
-    assert row.owner is None and row.leased_until is None
-    assert row.last_status == "ok" and row.runs == 1
+    assert row.owner is None
+    assert row.leased_until is None
+    assert row.last_status == "ok"
+    assert row.runs == 1
     assert row.next_run_at > utcnow() + timedelta(seconds=3000)
 
 
@@ -130,7 +133,10 @@ async def test_expired_lease_of_a_dead_worker_is_taken_over(db: Database) -> Non
         return 0
 
     worker = Worker(
-        [(Job("orphan", "q", 3600, work), context(db)), (Job("held", "q", 3600, held), context(db))],
+        [
+            (Job("orphan", "q", 3600, work), context(db)),
+            (Job("held", "q", 3600, held), context(db)),
+        ],
         poll_seconds=0.01,
         owner="rescuer",
     )
@@ -188,15 +194,14 @@ async def test_jobs_past_the_grace_period_are_cancelled_and_released(db: Databas
 
 
 async def test_a_worker_that_lost_its_lease_stops_the_run(db: Database) -> None:
-    began = asyncio.Event()
-    cancelled: list[bool] = []
+    began, cancelled = asyncio.Event(), asyncio.Event()
 
     async def long(_: Any) -> int:
         began.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
-            cancelled.append(True)
+            cancelled.set()
             raise
         return 0
 
@@ -211,9 +216,7 @@ async def test_a_worker_that_lost_its_lease_stops_the_run(db: Database) -> None:
     await asyncio.wait_for(began.wait(), timeout=20)
     async with db.session() as session:  # as if another worker had taken it over
         await session.execute(leases.update().values(owner="other"))
-    async with asyncio.timeout(20):
-        while not cancelled:
-            await asyncio.sleep(0.02)
+    await asyncio.wait_for(cancelled.wait(), timeout=20)
     stop.set()
     await asyncio.wait_for(task, timeout=20)
     assert (await lease_row(db, "long")).owner == "other"
