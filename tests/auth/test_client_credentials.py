@@ -55,7 +55,7 @@ async def test_client_credentials_token_is_rfc9068_and_verified_by_other_service
     assert claims["exp"] - claims["iat"] == 900
     assert claims["jti"]
     # The directory's verifier fetches the auth JWKS (in-process) and accepts the token.
-    caller = await auth_relais.app("directory").state.verifier.verify(body["access_token"])
+    caller = await auth_relais.app("auth").state.verifier.verify(body["access_token"])
     assert caller.kind == "client"
     assert caller.structure_id == structure
     assert caller.client_id == client_id
@@ -151,7 +151,7 @@ async def test_revoked_client_gets_no_token_and_its_tokens_turn_inactive(
 
 
 async def test_verifier_refuses_garbage(auth_relais: Relais) -> None:
-    verifier = auth_relais.app("directory").state.verifier
+    verifier = auth_relais.app("auth").state.verifier
     for token in ("a.b.c", "not-a-jwt", "ey.ey.ey"):
         with pytest.raises(ProblemError) as info:
             await verifier.verify(token)
