@@ -258,7 +258,9 @@ class _Checker:
             self.error(
                 "postal_code", f"le code postal {postal} ne correspond pas à la commune {name}"
             )
-        if self.wanted("commune_code") and code and not self.data.get("commune"):
+        name_sent = self.fields is not None and "commune" in self.fields
+        replace_name = self.fields is not None and "commune_code" in self.fields and not name_sent
+        if self.wanted("commune_code") and code and (replace_name or not self.data.get("commune")):
             commune = geography().commune(code)
             if commune is not None:
                 self.data["commune"] = commune.name

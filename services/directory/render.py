@@ -1,0 +1,150 @@
+"""ORM rows → public Read structs (``services.directory.schemas``); no ORM object on the wire.
+
+Computed fields: ``stale`` (review period), ``etag``/``version``, ``departement_code`` (from the
+COG reference), ``links`` (link-checker summary) and, for services, members-only contacts hidden
+unless the reader may see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from services.directory import models as m
+from services.directory import schemas as s
+from services.directory.domain.freshness import is_stale
+from services.kernel.reference import geography
+
+LINK_DEAD_AFTER = 3
+
+
+def etag(entity: m.Structure | m.Service | m.Place) -> str:
+    """Strong validator of an entry: its version (If-Match compares it)."""
+    return f'"{entity.version}"'
+
+
+def link_status(check: m.LinkCheck) -> s.LinkStatus:
+    if check.dead:
+        state = "dead"
+    elif check.last_checked_at is None:
+        state = "unchecked"
+    elif check.consecutive_failures:
+        state = "failing"
+    else:
+        state = "ok"
+    return s.LinkStatus(
+        field=check.field,
+        url=check.url,
+        state=state,  # type: ignore[arg-type]
+        http_status=check.last_status,
+        last_checked_at=check.last_checked_at,
+        last_ok_at=check.last_ok_at,
+    )
+
+
+def _area_codes(commune_code: str | None) -> dict[str, str | None]:
+    commune = geography().commune(commune_code) if commune_code else None
+    if commune is None:
+        return {"departement_code": None, "region_code": None, "epci_code": None}
+    current = geography().current(commune)
+    return {
+        "departement_code": commune.departement,
+        "region_code": commune.region,
+        "epci_code": commune.epci or current.epci,
+    }
+
+
+def _common(entity: Any, *, now: datetime, review_days: int) -> dict[str, Any]:
+    return {
+        "stale": is_stale(entity.updated_at, entity.verified_at, now=now, period_days=review_days),
+        "etag": etag(entity),
+    }
+
+
+_STRUCTURE_FIELDS = tuple(
+    f for f in s.StructureRead.__struct_fields__ if f not in ("stale", "etag", "links")
+)
+_SERVICE_FIELDS = tuple(
+    f
+    for f in s.ServiceRead.__struct_fields__
+    if f
+    not in (
+        "stale",
+        "etag",
+        "links",
+        "eligibility_zones",
+        "sessions",
+        "appointment_slots",
+        "contact_hidden",
+        "departement_code",
+    )
+)
+_PLACE_FIELDS = tuple(
+    f for f in s.PlaceRead.__struct_fields__ if f not in ("stale", "etag", "departement_code")
+)
+
+
+def structure_read(
+    row: m.Structure,
+    *,
+    now: datetime,
+    review_days: int,
+    links: Sequence[m.LinkCheck] = (),
+) -> s.StructureRead:
+    values: dict[str, Any] = {name: getattr(row, name, None) for name in _STRUCTURE_FIELDS}
+    values.update(_area_codes(row.commune_code))
+    values.update(_common(row, now=now, review_days=review_days))
+    values["links"] = [link_status(c) for c in links]
+    return s.StructureRead(**values)
+
+
+def service_read(
+    row: m.Service,
+    *,
+    now: datetime,
+    review_days: int,
+    contact_visible: bool,
+    links: Sequence[m.LinkCheck] = (),
+) -> s.ServiceRead:
+    values = {name: getattr(row, name) for name in _SERVICE_FIELDS}
+    values["departement_code"] = _area_codes(row.commune_code)["departement_code"]
+    values.update(_common(row, now=now, review_days=review_days))
+    values["links"] = [link_status(c) for c in links]
+    values["eligibility_zones"] = sorted(z.zone for z in row.zones)
+    values["sessions"] = [
+        s.ServiceSessionRead(
+            id=x.id, place_id=x.place_id, opening_hours=x.opening_hours, note=x.note
+        )
+        for x in row.sessions
+    ]
+    values["appointment_slots"] = msgspec.convert(
+        row.appointment_slots or [], list[s.AppointmentSlot]
+    )
+    has_contact = any((row.contact_name, row.contact_phone, row.contact_email))
+    if not row.contact_public and not contact_visible:
+        values.update(contact_name=None, contact_phone=None, contact_email=None)
+        values["contact_hidden"] = has_contact
+    return s.ServiceRead(**values)
+
+
+def place_read(row: m.Place, *, now: datetime, review_days: int) -> s.PlaceRead:
+    values = {name: getattr(row, name) for name in _PLACE_FIELDS}
+    values["departement_code"] = _area_codes(row.commune_code)["departement_code"]
+    values.update(_common(row, now=now, review_days=review_days))
+    return s.PlaceRead(**values)
+
+
+def history_read(row: m.HistoryEntry) -> s.HistoryRead:
+    return s.HistoryRead(
+        id=row.id,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        action=row.action,
+        at=row.at,
+        actor=row.actor,
+        actor_structure_id=row.actor_structure_id,
+        changes=row.changes or {},
+    )

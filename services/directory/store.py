@@ -1,0 +1,523 @@
+"""Queries and persistence of the native directory API (structures, services, places).
+
+Every write happens in the caller's transaction and, in that same transaction, appends a history
+row (who, when, which fields changed: before → after) and an outbox event
+(``structure.upserted|archived``, ``service.upserted|archived``, ``place.upserted|archived``;
+payload ``{"id", "structure_id"}``) consumed by the search indexer and webhooks.
+
+Optimistic concurrency: an update first bumps ``version`` with
+``UPDATE … WHERE id = :id AND version = :expected``; zero rows means somebody else won (412).
+The bump also takes the row's write lock, so the rest of the change cannot interleave with a
+concurrent writer (PostgreSQL row lock; SQLite database write lock).
+
+Pagination is keyset: by ``id`` (UUIDv7, creation order — new rows land after the last page, so
+browsing never duplicates nor skips) or, for synchronisation with ``updated_since``, by
+``(updated_at, id)`` (a row changed during the walk shows up again at the end, which is what a
+synchronising client needs).
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from services.directory import models as m
+from services.kernel.db import UTCDateTime, new_uuid
+from services.kernel.outbox import publish, utcnow
+from services.kernel.reference import expand_thematiques, geography
+
+Entity = m.Structure | m.Service | m.Place
+EntityT = TypeVar("EntityT", m.Structure, m.Service, m.Place)
+
+ENTITY_TYPES: dict[type[Any], str] = {
+    m.Structure: "structure",
+    m.Service: "service",
+    m.Place: "place",
+}
+
+# Columns never copied from client input.
+_PROTECTED = {"id", "version", "created_at", "updated_at", "created_by", "updated_by"}
+
+
+class VersionConflict(Exception):
+    """The entry changed since the version the client holds (or it vanished)."""
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__("stale version")
+        self.current = current
+
+
+class SourceConflict(Exception):
+    """Another entry already has this (source, source_id)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: subject (account or client id), and the structure it acts for."""
+
+    subject: str | None
+    structure_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads, for visibility filters.
+
+    ``moderator`` sees everything; ``structure_id`` (a member, or a client bound to it) also sees
+    the drafts and suspended entries of that structure and of its sites (child structures).
+    """
+
+    moderator: bool = False
+    structure_id: uuid.UUID | None = None
+
+
+@dataclass
+class ListQuery:
+    limit: int = 50
+    cursor: tuple[Any, ...] | None = None
+    statuses: Sequence[str] = ("published",)
+    structure_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    thematiques: Sequence[str] = ()
+    commune: str | None = None
+    updated_since: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def by_update(self) -> bool:
+        return self.updated_since is not None
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, model: type[EntityT], entity_id: uuid.UUID) -> EntityT | None:
+    return await session.get(model, entity_id)
+
+
+async def parents_of(
+    session: AsyncSession, structure_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    ids = set(structure_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        sa.select(m.Structure.id, m.Structure.parent_id).where(m.Structure.id.in_(ids))
+    )
+    return {row.id: row.parent_id for row in rows}
+
+
+def _owner_column(model: type[Entity]) -> Any:
+    return m.Structure.id if model is m.Structure else model.structure_id  # type: ignore[union-attr]
+
+
+def _visible(model: type[Entity], reader: Reader, statuses: Sequence[str]) -> Any:
+    """Published and archived entries are public; other statuses need an insider."""
+    wanted = model.status.in_(list(statuses))
+    if reader.moderator:
+        return wanted
+    public = [s for s in statuses if s in ("published", "archived")]
+    clauses: list[Any] = [model.status.in_(public)] if public else []
+    private = [s for s in statuses if s not in ("published", "archived")]
+    if private and reader.structure_id is not None:
+        own_sites = sa.select(m.Structure.id).where(
+            sa.or_(
+                m.Structure.id == reader.structure_id, m.Structure.parent_id == reader.structure_id
+            )
+        )
+        clauses.append(
+            sa.and_(
+                model.status.in_(private), _owner_column(model).in_(own_sites.scalar_subquery())
+            )
+        )
+    if not clauses:
+        return sa.false()
+    return sa.or_(*clauses)
+
+
+def _json_contains_any(session: AsyncSession, column: Any, values: Sequence[str]) -> Any:
+    """``column`` (a JSON array of strings) contains at least one of ``values``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return column.op("?|")(sa.literal(list(values), type_=postgresql.ARRAY(sa.Text())))
+    each = sa.func.json_each(column).table_valued("value")
+    return sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(list(values))))
+
+
+async def list_entities(
+    session: AsyncSession, model: type[EntityT], query: ListQuery, reader: Reader
+) -> tuple[list[EntityT], tuple[Any, ...] | None]:
+    """One page and the keyset of its last row when more rows follow."""
+    stmt = sa.select(model).where(_visible(model, reader, query.statuses))
+    if query.structure_id is not None:
+        stmt = stmt.where(_owner_column(model) == query.structure_id)
+    if query.parent_id is not None and model is m.Structure:
+        stmt = stmt.where(m.Structure.parent_id == query.parent_id)
+    if query.updated_since is not None:
+        stmt = stmt.where(model.updated_at >= query.updated_since)
+    if query.thematiques and model is m.Service:
+        values = sorted(expand_thematiques(query.thematiques))
+        stmt = stmt.where(_json_contains_any(session, m.Service.thematiques, values))
+    if query.commune is not None:
+        if model is m.Service:
+            zones = sorted(geography().zones_of(query.commune))
+            covered = sa.select(m.ServiceZone.service_id).where(m.ServiceZone.zone.in_(zones))
+            stmt = stmt.where(
+                sa.or_(m.Service.commune_code == query.commune, m.Service.id.in_(covered))
+            )
+        else:
+            stmt = stmt.where(model.commune_code == query.commune)
+    if query.by_update:
+        if query.cursor is not None:
+            at, last_id = query.cursor
+            stmt = stmt.where(
+                sa.tuple_(model.updated_at, model.id)
+                > sa.tuple_(sa.literal(at, UTCDateTime()), sa.literal(last_id, sa.Uuid()))
+            )
+        stmt = stmt.order_by(model.updated_at, model.id)
+    else:
+        if query.cursor is not None:
+            stmt = stmt.where(model.id > query.cursor[0])
+        stmt = stmt.order_by(model.id)
+    rows = list((await session.scalars(stmt.limit(query.limit + 1))).all())
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    last = rows[-1]
+    return rows, ((last.updated_at, last.id) if query.by_update else (last.id,))
+
+
+async def history(
+    session: AsyncSession, entity_id: uuid.UUID, *, limit: int, after: uuid.UUID | None
+) -> tuple[list[m.HistoryEntry], uuid.UUID | None]:
+    stmt = sa.select(m.HistoryEntry).where(m.HistoryEntry.entity_id == entity_id)
+    if after is not None:
+        stmt = stmt.where(m.HistoryEntry.id > after)
+    rows = list((await session.scalars(stmt.order_by(m.HistoryEntry.id).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1].id
+
+
+async def link_checks(
+    session: AsyncSession, entity_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[m.LinkCheck]]:
+    ids = set(entity_ids)
+    found: dict[uuid.UUID, list[m.LinkCheck]] = {}
+    if not ids:
+        return found
+    rows = await session.scalars(
+        sa.select(m.LinkCheck).where(m.LinkCheck.entity_id.in_(ids)).order_by(m.LinkCheck.field)
+    )
+    for row in rows:
+        found.setdefault(row.entity_id, []).append(row)
+    return found
+
+
+async def places_of(
+    session: AsyncSession, place_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, m.Place]:
+    ids = set(place_ids)
+    if not ids:
+        return {}
+    rows = await session.scalars(sa.select(m.Place).where(m.Place.id.in_(ids)))
+    return {p.id: p for p in rows}
+
+
+async def source_taken(
+    session: AsyncSession, model: type[Entity], source: str | None, source_id: str | None
+) -> bool:
+    if not source or not source_id:
+        return False
+    found = await session.scalar(
+        sa.select(model.id).where(model.source == source, model.source_id == source_id).limit(1)
+    )
+    return found is not None
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy of a value for history rows."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _record_history(
+    session: AsyncSession,
+    entity: Entity,
+    action: str,
+    actor: Actor,
+    changes: dict[str, Any],
+) -> None:
+    session.add(
+        m.HistoryEntry(
+            id=new_uuid(),
+            entity_type=ENTITY_TYPES[type(entity)],
+            entity_id=entity.id,
+            action=action,
+            actor=actor.subject,
+            actor_structure_id=actor.structure_id,
+            at=utcnow(),
+            changes=changes,
+        )
+    )
+
+
+def _owner_id(entity: Entity) -> uuid.UUID:
+    return entity.id if isinstance(entity, m.Structure) else entity.structure_id
+
+
+def _event(session: AsyncSession, entity: Entity, archived: bool = False) -> None:
+    kind = ENTITY_TYPES[type(entity)]
+    topic = f"{kind}.{'archived' if archived else 'upserted'}"
+    payload = {"id": str(entity.id), "structure_id": str(_owner_id(entity))}
+    publish(session, m.OutboxEvent, topic, entity.id, payload)
+
+
+_SEARCH_REFRESH: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Any]] | bool | None = False
+
+
+def _search_refresher() -> Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Any]] | None:
+    """``services.directory.search.indexing.refresh_search_index`` when the search is installed."""
+    global _SEARCH_REFRESH
+    if _SEARCH_REFRESH is False:
+        try:
+            module = importlib.import_module("services.directory.search.indexing")
+            _SEARCH_REFRESH = getattr(module, "refresh_search_index", None)
+        except ModuleNotFoundError:
+            _SEARCH_REFRESH = None
+    return _SEARCH_REFRESH or None  # type: ignore[return-value]
+
+
+async def _refresh_search(session: AsyncSession, service_ids: list[uuid.UUID]) -> None:
+    refresh = _search_refresher()
+    if refresh is not None and service_ids:
+        await session.flush()
+        await refresh(session, service_ids)
+
+
+async def _service_ids_of(session: AsyncSession, entity: Entity) -> list[uuid.UUID]:
+    """Services whose search document depends on this entry."""
+    if isinstance(entity, m.Service):
+        return [entity.id]
+    column = m.Service.structure_id
+    if isinstance(entity, m.Place):
+        rows = await session.scalars(
+            sa.select(m.ServiceSession.service_id).where(m.ServiceSession.place_id == entity.id)
+        )
+        return list(dict.fromkeys(rows))
+    rows = await session.scalars(sa.select(m.Service.id).where(column == entity.id))
+    return list(rows)
+
+
+def _sessions(values: Sequence[dict[str, Any]]) -> list[m.ServiceSession]:
+    return [
+        m.ServiceSession(
+            id=new_uuid(),
+            place_id=s["place_id"],
+            opening_hours=s.get("opening_hours"),
+            note=s.get("note"),
+        )
+        for s in values
+    ]
+
+
+def _assign(entity: Entity, values: dict[str, Any]) -> dict[str, Any]:
+    """Apply plain column values; return {field: [before, after]} for what really changed."""
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in _PROTECTED:
+            continue
+        if name == "eligibility_zones" and isinstance(entity, m.Service):
+            existing = {z.zone: z for z in entity.zones}
+            before = list(existing)
+            after = list(dict.fromkeys(value))
+            if sorted(before) != sorted(after):
+                # Keep the rows of kept zones: re-inserting the same key before the delete
+                # of the old row would break the primary key.
+                entity.zones = [existing.get(z) or m.ServiceZone(zone=z) for z in after]
+                changes[name] = [before, after]
+            continue
+        if name == "sessions" and isinstance(entity, m.Service):
+            before_s = [
+                {"place_id": str(s.place_id), "opening_hours": s.opening_hours, "note": s.note}
+                for s in entity.sessions
+            ]
+            after_s = [_plain(s) for s in value]
+            if before_s != after_s:
+                entity.sessions = _sessions(value)
+                changes[name] = [before_s, after_s]
+            continue
+        before_value = getattr(entity, name)
+        if before_value != value:
+            setattr(entity, name, value)
+            changes[name] = [_plain(before_value), _plain(value)]
+    return changes
+
+
+async def create(
+    session: AsyncSession, model: type[EntityT], values: dict[str, Any], actor: Actor
+) -> EntityT:
+    if await source_taken(session, model, values.get("source"), values.get("source_id")):
+        raise SourceConflict
+    now = utcnow()
+    entity = model(
+        id=new_uuid(),
+        created_at=now,
+        updated_at=now,
+        created_by=actor.subject,
+        updated_by=actor.subject,
+        version=1,
+    )
+    if isinstance(entity, m.Service):
+        entity.zones = []
+        entity.sessions = []
+    changes = _assign(entity, values)
+    session.add(entity)
+    _record_history(session, entity, "create", actor, changes)
+    _event(session, entity, archived=entity.status == "archived")
+    await session.flush()
+    await _refresh_search(session, await _service_ids_of(session, entity))
+    return entity
+
+
+async def _bump(
+    session: AsyncSession, entity: Entity, expected: int | None, actor: Actor, now: datetime
+) -> None:
+    model = type(entity)
+    version = entity.version if expected is None else expected
+    result = await session.execute(
+        sa.update(model)
+        .where(model.id == entity.id, model.version == version)
+        .values(version=version + 1, updated_at=now, updated_by=actor.subject)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        current = await session.scalar(sa.select(model.version).where(model.id == entity.id))
+        raise VersionConflict(current)
+    # Keep the loaded object in step with the row without another UPDATE for these columns.
+    set_committed_value(entity, "version", version + 1)
+    set_committed_value(entity, "updated_at", now)
+    set_committed_value(entity, "updated_by", actor.subject)
+
+
+async def update(
+    session: AsyncSession,
+    entity: EntityT,
+    values: dict[str, Any],
+    actor: Actor,
+    *,
+    expected_version: int | None,
+    action: str = "update",
+) -> EntityT:
+    """Apply ``values``; a no-op change still bumps nothing and records nothing."""
+    if expected_version is not None and entity.version != expected_version:
+        raise VersionConflict(entity.version)
+    preview = {k: v for k, v in values.items() if k not in _PROTECTED}
+    if not _differs(entity, preview):
+        return entity
+    now = utcnow()
+    await _bump(session, entity, expected_version, actor, now)
+    changes = _assign(entity, preview)
+    _record_history(session, entity, action, actor, changes)
+    archived = entity.status == "archived"
+    _event(session, entity, archived=archived)
+    await session.flush()
+    await _refresh_search(session, await _service_ids_of(session, entity))
+    return entity
+
+
+def _differs(entity: Entity, values: dict[str, Any]) -> bool:
+    for name, value in values.items():
+        if name == "eligibility_zones" and isinstance(entity, m.Service):
+            if sorted(z.zone for z in entity.zones) != sorted(dict.fromkeys(value)):
+                return True
+        elif name == "sessions" and isinstance(entity, m.Service):
+            current = [
+                {"place_id": str(s.place_id), "opening_hours": s.opening_hours, "note": s.note}
+                for s in entity.sessions
+            ]
+            if current != [_plain(s) for s in value]:
+                return True
+        elif getattr(entity, name) != value:
+            return True
+    return False
+
+
+async def verify(
+    session: AsyncSession, entity: EntityT, actor: Actor, *, expected_version: int | None
+) -> EntityT:
+    """The owner confirms the entry is still right: ``verified_at`` = now (a new version)."""
+    if expected_version is not None and entity.version != expected_version:
+        raise VersionConflict(entity.version)
+    now = utcnow()
+    await _bump(session, entity, expected_version, actor, now)
+    before = entity.verified_at
+    entity.verified_at = now
+    _record_history(
+        session, entity, "verify", actor, {"verified_at": [_plain(before), _plain(now)]}
+    )
+    _event(session, entity)
+    await session.flush()
+    return entity
+
+
+async def set_status(
+    session: AsyncSession,
+    entity: EntityT,
+    status: str,
+    action: str,
+    actor: Actor,
+    *,
+    expected_version: int | None,
+) -> EntityT:
+    if entity.status == status:
+        if expected_version is not None and entity.version != expected_version:
+            raise VersionConflict(entity.version)
+        return entity
+    entity = await update(
+        session, entity, {"status": status}, actor, expected_version=expected_version, action=action
+    )
+    if isinstance(entity, m.Structure) and status == "archived":
+        await _archive_children(session, entity, actor)
+    return entity
+
+
+async def _archive_children(session: AsyncSession, structure: m.Structure, actor: Actor) -> None:
+    """Archiving a structure archives its services and places (each with history and event)."""
+    services = await session.scalars(
+        sa.select(m.Service).where(
+            m.Service.structure_id == structure.id, m.Service.status != "archived"
+        )
+    )
+    for service in list(services):
+        await update(
+            session, service, {"status": "archived"}, actor, expected_version=None, action="archive"
+        )
+    places = await session.scalars(
+        sa.select(m.Place).where(m.Place.structure_id == structure.id, m.Place.status != "archived")
+    )
+    for place in list(places):
+        await update(
+            session, place, {"status": "archived"}, actor, expected_version=None, action="archive"
+        )
