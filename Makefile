@@ -10,7 +10,7 @@ PORT ?= 8000
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
-.PHONY: run install migrate seed test lint typecheck contracts pytest bench openapi clean
+.PHONY: run install migrate seed test lint typecheck contracts pytest bench openapi docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: install
 
 openapi: install
 	$(BIN)/relais openapi
+
+# README's configuration table, generated from services/kernel/settings.py.
+docs: install
+	$(BIN)/relais config-table --write README.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -352,7 +352,7 @@ def check_production(settings: Settings) -> None:
     problems += [
         f"{name} must be set in production" for name, value in required.items() if not value
     ]
-    values = msgspec.to_builtins(settings)
+    values = msgspec.to_builtins(settings, enc_hook=str)
     problems += [
         f"{variable} still holds the example value of deploy/.env.example"
         for variable, field, _ in ENVIRONMENT_VARIABLES
