@@ -1,18 +1,32 @@
-"""The referrals service app."""
+"""The referrals service app: consent-based referrals, handoffs relay by relay, timeline."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from litestar import Litestar
+from litestar.di import Provide
 
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
+from services.referrals.api import collect_routes
+from services.referrals.deps import KeyringHolder, provide_service
 
 SERVICE_NAME = "referrals"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+DESCRIPTION = """Orientations d'une personne vers des partenaires, avec son consentement, suivies
+transmission par transmission jusqu'à la prise en charge.
+
+- Chaque POST accepte un en-tête `Idempotency-Key` : une nouvelle tentative renvoie la première
+  réponse et ne crée rien ; la même clé avec un autre contenu donne 422.
+- Les transitions d'une transmission exigent `If-Match` avec son ETag (sa version) : en cas
+  d'écritures concurrentes, une seule réussit, les autres reçoivent 409 ou 412.
+- Les données personnelles ne sont visibles que dans les limites du consentement ; chaque lecture
+  est journalisée. Les erreurs suivent RFC 9457 (`application/problem+json`).
+"""
 
 
 def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
@@ -20,9 +34,11 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
     return create_service_app(
         service=SERVICE_NAME,
         title="Relais — orientations",
-        description="",
+        description=DESCRIPTION,
         settings=settings,
         db=db,
         locator=locator,
-        route_handlers=[],
+        route_handlers=collect_routes(),
+        dependencies={"svc": Provide(provide_service)},
+        state={"keyring": KeyringHolder(settings)},
     )

@@ -1,0 +1,1 @@
+"""Pure rules of the referrals service: state machine, consent, vocabulary (no I/O)."""

@@ -1,0 +1,68 @@
+"""Helpers shared by the referrals controllers (visibility, response building)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.kernel.outbox import utcnow
+from services.kernel.problems import ProblemError
+from services.referrals.deps import etag
+from services.referrals.domain.transitions import Actor
+from services.referrals.idempotency import Outcome
+from services.referrals.schemas import HandoffRead, ReferralRead
+from services.referrals.service import Loaded, ReferralService
+from services.referrals.views import can_see_handoff, can_see_referral, handoff_read, log_access
+from services.referrals.views import referral_read as _referral_read
+
+PREFIX = "/referrals/v1"
+
+
+def referral_not_found() -> ProblemError:
+    return ProblemError(404, "Orientation introuvable.")
+
+
+async def visible_referral(svc: ReferralService, referral_id: uuid.UUID, actor: Actor) -> Loaded:
+    """The referral if the actor's structure is involved; 404 otherwise (existence not revealed)."""
+    loaded = await svc.load(referral_id)
+    if loaded is None or not can_see_referral(loaded, actor.structure_id):
+        raise referral_not_found()
+    return loaded
+
+
+async def referral_outcome(
+    svc: ReferralService, referral_id: uuid.UUID, actor: Actor, status_code: int = 200
+) -> Outcome[ReferralRead]:
+    loaded = await svc.load(referral_id)
+    if loaded is None:  # pragma: no cover - just written
+        raise referral_not_found()
+    read, shown = _referral_read(svc, loaded, await svc.attachments(referral_id), actor, utcnow())
+    if shown:
+        log_access(svc, referral_id, actor, "referral", shown)
+    headers = {"ETag": etag(loaded.referral.version)}
+    if status_code == 201:
+        headers["Location"] = f"{PREFIX}/referrals/{referral_id}"
+    return Outcome(status_code, read, headers, referral_id)
+
+
+async def handoff_outcome(
+    svc: ReferralService,
+    referral_id: uuid.UUID,
+    handoff_id: uuid.UUID,
+    actor: Actor,
+    status_code: int = 200,
+) -> Outcome[HandoffRead]:
+    loaded = await svc.load(referral_id)
+    handoff = loaded.handoff(handoff_id) if loaded else None
+    if loaded is None or handoff is None:  # pragma: no cover - just written
+        raise referral_not_found()
+    headers = {"ETag": etag(handoff.version)}
+    if status_code == 201:
+        headers["Location"] = f"{PREFIX}/referrals/{referral_id}/handoffs/{handoff_id}"
+    body = handoff_read(svc, loaded, handoff, actor, utcnow())
+    return Outcome(status_code, body, headers, referral_id)
+
+
+def visible_handoff(loaded: Loaded, handoff_id: uuid.UUID, actor: Actor) -> None:
+    handoff = loaded.handoff(handoff_id)
+    if handoff is None or not can_see_handoff(loaded, handoff, actor.structure_id):
+        raise ProblemError(404, "Transmission introuvable.")

@@ -1,0 +1,48 @@
+"""`relais rotate-keys`: re-encrypt every personal value of the referrals service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from services.kernel.db import Database
+from services.kernel.settings import Settings, SettingsError, load_settings
+from services.referrals.crypto import add_key_to_file, load_keyring
+from services.referrals.rotation import rotate
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("rotate-keys")
+    def rotate_keys(
+        new_key: Annotated[
+            bool,
+            typer.Option(
+                "--new-key",
+                help="embedded mode: add a fresh key to RELAIS_HOME/keys and make it current",
+            ),
+        ] = False,
+    ) -> None:
+        """Re-encrypt the referrals' personal data under the current key (then old keys may go)."""
+        try:
+            settings = load_settings()
+            if new_key:
+                kid = add_key_to_file(settings)
+                typer.echo(f"nouvelle clé courante : {kid}")
+            counts = asyncio.run(run_rotation(settings))
+        except SettingsError as exc:
+            typer.echo(f"Configuration invalide : {exc}", err=True)
+            raise typer.Exit(2) from exc
+        total = sum(counts.values())
+        details = ", ".join(f"{name} {count}" for name, count in counts.items())
+        typer.echo(f"{total} valeurs rechiffrées ({details})")
+
+
+async def run_rotation(settings: Settings) -> dict[str, int]:
+    keyring = load_keyring(settings)
+    db = Database(settings, "referrals")
+    try:
+        return await rotate(db, keyring)
+    finally:
+        await db.dispose()

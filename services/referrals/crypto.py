@@ -1,0 +1,149 @@
+"""Field-level encryption of personal data at rest (AES-256-GCM, key id stored with each value).
+
+Keys come from ``REFERRALS_ENCRYPTION_KEYS`` (``kid:base64key,…``; the current one is
+``REFERRALS_ENCRYPTION_KEY_ID`` or the first listed). Without it, outside production, a key file
+is created under ``RELAIS_HOME/keys/referrals.json`` on first use. Each value is bound to where it
+lives (associated data such as ``referral:<id>:person``) so ciphertexts cannot be swapped between
+rows. ``relais rotate-keys`` re-encrypts every value under the current key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.kernel.settings import Settings, SettingsError
+
+NONCE_BYTES = 12
+KEY_FILE = Path("keys") / "referrals.json"
+
+
+class DecryptionError(Exception):
+    """A value cannot be decrypted (unknown key id or tampered ciphertext)."""
+
+
+class Keyring:
+    def __init__(self, keys: dict[str, bytes], current: str) -> None:
+        if current not in keys:
+            raise SettingsError(f"REFERRALS_ENCRYPTION_KEY_ID: unknown key id {current!r}")
+        for kid, key in keys.items():
+            if len(key) != 32:
+                raise SettingsError(
+                    f"REFERRALS_ENCRYPTION_KEYS: key {kid!r} must be 32 bytes (base64)"
+                )
+            if not kid or ":" in kid or "," in kid:
+                raise SettingsError(f"REFERRALS_ENCRYPTION_KEYS: bad key id {kid!r}")
+        self.keys = dict(keys)
+        self.current = current
+
+    # Text values: "kid:base64(nonce + ciphertext)"
+    def seal(self, value: str, context: str) -> str:
+        kid, blob = self.seal_bytes(value.encode(), context)
+        return f"{kid}:{base64.b64encode(blob).decode()}"
+
+    def open(self, token: str, context: str) -> str:
+        kid, _, data = token.partition(":")
+        try:
+            blob = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise DecryptionError("malformed ciphertext") from exc
+        return self.open_bytes(kid, blob, context).decode()
+
+    # Binary values (attachments): key id kept in its own column.
+    def seal_bytes(self, value: bytes, context: str) -> tuple[str, bytes]:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, value, context.encode())
+        return self.current, nonce + sealed
+
+    def open_bytes(self, kid: str, blob: bytes, context: str) -> bytes:
+        key = self.keys.get(kid)
+        if key is None:
+            raise DecryptionError(f"unknown key id {kid!r}")
+        try:
+            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
+        except InvalidTag as exc:
+            raise DecryptionError("ciphertext does not verify") from exc
+
+    @staticmethod
+    def key_id(token: str) -> str:
+        return token.partition(":")[0]
+
+
+def parse_keys(raw: str) -> dict[str, bytes]:
+    keys: dict[str, bytes] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kid, sep, encoded = item.partition(":")
+        if not sep:
+            raise SettingsError("REFERRALS_ENCRYPTION_KEYS: expected `kid:base64key,…`")
+        try:
+            keys[kid.strip()] = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SettingsError(f"REFERRALS_ENCRYPTION_KEYS: key {kid!r} is not base64") from exc
+    return keys
+
+
+def new_key() -> tuple[str, bytes]:
+    return f"k{secrets.token_hex(4)}", AESGCM.generate_key(bit_length=256)
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.home / KEY_FILE
+
+
+def _write_key_file(path: Path, current: str, keys: dict[str, bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = {"current": current, "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()}}
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+    tmp.replace(path)
+
+
+def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    keys = {k: base64.b64decode(v) for k, v in data["keys"].items()}
+    return str(data["current"]), keys
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    if settings.referrals_encryption_keys:
+        keys = parse_keys(settings.referrals_encryption_keys)
+        if not keys:
+            raise SettingsError("REFERRALS_ENCRYPTION_KEYS: no key given")
+        current = settings.referrals_encryption_key_id or next(iter(keys))
+        return Keyring(keys, current)
+    if settings.production:
+        raise SettingsError("REFERRALS_ENCRYPTION_KEYS must be set in production")
+    path = key_file(settings)
+    if not path.exists():
+        kid, key = new_key()
+        _write_key_file(path, kid, {kid: key})
+    current, keys = _read_key_file(path)
+    return Keyring(keys, current)
+
+
+def add_key_to_file(settings: Settings) -> str:
+    """Add a fresh key to the key file and make it current (embedded mode); returns its id."""
+    if settings.referrals_encryption_keys:
+        raise SettingsError(
+            "REFERRALS_ENCRYPTION_KEYS is set: add the new key there and set "
+            "REFERRALS_ENCRYPTION_KEY_ID instead"
+        )
+    load_keyring(settings)  # creates the file when missing
+    path = key_file(settings)
+    _, keys = _read_key_file(path)
+    kid, key = new_key()
+    keys[kid] = key
+    _write_key_file(path, kid, keys)
+    return kid

@@ -1,0 +1,61 @@
+"""Dependencies of the referrals controllers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kernel.problems import FieldError, ProblemError
+from services.kernel.settings import Settings
+from services.referrals.crypto import Keyring, load_keyring
+from services.referrals.service import ReferralService
+
+
+class KeyringHolder:
+    """Loads the keyring on first use (the key file is created only when data is written)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._keyring: Keyring | None = None
+
+    def get(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = load_keyring(self.settings)
+        return self._keyring
+
+
+async def provide_service(state: State, session: AsyncSession) -> ReferralService:
+    holder: KeyringHolder = state.keyring
+    return ReferralService(session, holder.get(), state.settings)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(request: Request[Any, Any, Any], *, required: bool) -> int | None:
+    """The handoff version the client last saw (``If-Match: "3"``); ``*`` matches any."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        if required:
+            raise ProblemError(
+                428,
+                "En-tête If-Match requis : renvoyez l'ETag (version) de la transmission lue.",
+            )
+        return None
+    value = raw.strip()
+    if value == "*":
+        return None
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit() or len(value) > 9:
+        raise ProblemError(
+            400,
+            'En-tête If-Match invalide : attendu l\'ETag de la transmission, par exemple "3".',
+            errors=[FieldError(field="If-Match", reason="format invalide", source="header")],
+        )
+    return int(value)

@@ -1,0 +1,120 @@
+"""Target validation through the directory's public HTTP API (see docs/contracts.md)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+import msgspec
+import structlog
+
+from services.kernel.http import ServiceLocator
+from services.kernel.problems import FieldError, ProblemError
+
+log = structlog.get_logger("relais.referrals.directory")
+T = TypeVar("T")
+
+
+class StructureInfo(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    status: str
+    accepts_referrals: bool = False
+
+
+class ServiceInfo(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    structure_id: uuid.UUID
+    name: str
+    status: str
+    capacity_status: str | None = None
+    accepts_referrals: bool = False
+    referral_response_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    structure_id: uuid.UUID
+    structure_name: str
+    service_id: uuid.UUID | None
+    service_name: str | None
+    response_days: int | None
+
+
+def unavailable() -> ProblemError:
+    return ProblemError(
+        503,
+        "L'annuaire est injoignable : la cible ne peut pas être vérifiée, rien n'a été "
+        "enregistré. Réessayez dans quelques instants.",
+        headers={"Retry-After": "30"},
+    )
+
+
+def _invalid(field: str, reason: str) -> ProblemError:
+    return ProblemError(422, f"{field} : {reason}", errors=[FieldError(field=field, reason=reason)])
+
+
+async def _fetch(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], kind: type[T]
+) -> T | None:
+    try:
+        response = await client.get(path, headers=headers)
+    except httpx.HTTPError as exc:
+        log.warning("directory_unreachable", error_type=type(exc).__name__)
+        raise unavailable() from exc
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        log.warning("directory_error", status=response.status_code)
+        raise unavailable()
+    try:
+        return msgspec.json.decode(response.content, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.warning("directory_bad_payload", error_type=type(exc).__name__)
+        raise unavailable() from exc
+
+
+async def resolve_target(
+    locator: ServiceLocator,
+    authorization: str | None,
+    structure_id: uuid.UUID,
+    service_id: uuid.UUID | None,
+    *,
+    field: str = "target",
+) -> Target:
+    """Check the target exists, is published, receives referrals and is not full."""
+    headers = {"Authorization": authorization} if authorization else {}
+    async with locator.client("directory") as client:
+        structure = await _fetch(
+            client, f"/directory/v1/structures/{structure_id}", headers, StructureInfo
+        )
+        if structure is None:
+            raise _invalid(f"{field}.structure_id", "structure inconnue de l'annuaire")
+        if structure.status != "published":
+            raise _invalid(f"{field}.structure_id", "structure non publiée dans l'annuaire")
+        if not structure.accepts_referrals:
+            raise _invalid(
+                f"{field}.structure_id", "cette structure ne reçoit pas d'orientations par Relais"
+            )
+        service: ServiceInfo | None = None
+        if service_id is not None:
+            service = await _fetch(
+                client, f"/directory/v1/services/{service_id}", headers, ServiceInfo
+            )
+            if service is None or service.structure_id != structure_id:
+                raise _invalid(f"{field}.service_id", "service inconnu pour cette structure")
+            if service.status != "published":
+                raise _invalid(f"{field}.service_id", "service non publié dans l'annuaire")
+            if not service.accepts_referrals:
+                raise _invalid(f"{field}.service_id", "ce service ne reçoit pas d'orientations")
+            if service.capacity_status == "full":
+                raise _invalid(f"{field}.service_id", "ce service est complet")
+    return Target(
+        structure_id=structure.id,
+        structure_name=structure.name,
+        service_id=service.id if service else None,
+        service_name=service.name if service else None,
+        response_days=service.referral_response_days if service else None,
+    )

@@ -1,0 +1,78 @@
+"""Closed lists of the referral model (codes are stable API values; labels are French)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class DeclineReason(enum.StrEnum):
+    OUT_OF_SCOPE = "out_of_scope"
+    NO_CAPACITY = "no_capacity"
+    PERSON_UNREACHABLE = "person_unreachable"
+    CONDITIONS_NOT_MET = "conditions_not_met"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class CancelReason(enum.StrEnum):
+    SOLVED_ELSEWHERE = "solved_elsewhere"
+    PERSON_CHANGED_MIND = "person_changed_mind"
+    WRONG_TARGET = "wrong_target"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class Outcome(enum.StrEnum):
+    SOLUTION_FOUND = "solution_found"
+    PARTIAL = "partial"
+    NO_SOLUTION = "no_solution"
+    DID_NOT_COME = "did_not_come"
+
+
+class Channel(enum.StrEnum):
+    WALK_IN = "walk_in"
+    PHONE = "phone"
+    EMAIL = "email"
+    OUTREACH = "outreach"
+    PARTNER = "partner"
+
+
+class Urgency(enum.StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class AgeBand(enum.StrEnum):
+    UNDER_18 = "under_18"
+    FROM_18_TO_25 = "18_25"
+    FROM_26_TO_44 = "26_44"
+    FROM_45_TO_59 = "45_59"
+    FROM_60_TO_74 = "60_74"
+    FROM_75 = "75_plus"
+    UNKNOWN = "unknown"
+
+
+class Sex(enum.StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class ConsentGivenBy(enum.StrEnum):
+    PERSON = "person"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+
+
+class ConsentMethod(enum.StrEnum):
+    ORAL = "oral"
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+
+
+class ContactMethod(enum.StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    POSTAL = "postal"
+    THROUGH_REFERRER = "through_referrer"

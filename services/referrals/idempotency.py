@@ -1,0 +1,134 @@
+"""``Idempotency-Key`` on every POST: a retry returns the first response and creates nothing.
+
+The key is scoped to the caller. The first successful response is stored (body encrypted, it may
+hold personal data) with a hash of the request; the same key with another request is a 422.
+Concurrent requests with one key: the second insert fails on the primary key, its transaction
+rolls back, and it answers with the stored response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from litestar import Request, Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kernel.problems import FieldError, ProblemError
+from services.referrals import models as m
+from services.referrals.crypto import Keyring
+from services.referrals.domain.transitions import Actor
+
+HEADER = "idempotency-key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    status_code: int
+    body: T
+    headers: dict[str, str] = field(default_factory=dict)
+    referral_id: uuid.UUID | None = None
+
+
+def _context(owner: str, key: str) -> str:
+    return f"idempotency:{owner}:{key}"
+
+
+async def _request_hash(request: Request[Any, Any, Any]) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b" ")
+    digest.update(request.url.path.encode())
+    digest.update(b"\n")
+    digest.update(request.headers.get("content-type", "").encode())
+    digest.update(b"\n")
+    digest.update(await request.body())
+    return digest.hexdigest()
+
+
+def _replay(
+    record: m.IdempotencyRecord, request_hash: str, keyring: Keyring, kind: type[T]
+) -> Response[T]:
+    if record.request_hash != request_hash:
+        raise ProblemError(
+            422,
+            "Cette clé Idempotency-Key a déjà servi pour une autre requête.",
+            errors=[
+                FieldError(
+                    field="Idempotency-Key",
+                    reason="clé déjà utilisée avec un autre contenu",
+                    source="header",
+                )
+            ],
+        )
+    if record.response_enc is None:
+        raise ProblemError(
+            410,
+            "La réponse d'origine contenait des données personnelles effacées depuis "
+            "(retrait du consentement) ; elle ne peut plus être rejouée.",
+        )
+    raw = keyring.open(record.response_enc, _context(record.owner, record.key))
+    body = msgspec.json.decode(raw.encode(), type=kind)
+    return Response(
+        body,
+        status_code=record.status_code,
+        headers={**record.headers, "Idempotent-Replayed": "true"},
+    )
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    keyring: Keyring,
+    actor: Actor,
+    kind: type[T],
+    run: Callable[[], Awaitable[Outcome[T]]],
+) -> Response[T]:
+    key = request.headers.get(HEADER)
+    if key is None:
+        outcome = await run()
+        return Response(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+    if not _KEY.match(key):
+        raise ProblemError(
+            400,
+            "En-tête Idempotency-Key invalide (1 à 255 caractères ASCII visibles).",
+            errors=[FieldError(field="Idempotency-Key", reason="format invalide", source="header")],
+        )
+    owner = f"{actor.kind.value}:{actor.subject}:{actor.structure_id}"
+    request_hash = await _request_hash(request)
+    existing = await session.get(m.IdempotencyRecord, (owner, key))
+    if existing is not None:
+        return _replay(existing, request_hash, keyring, kind)
+    outcome = await run()
+    encoded = msgspec.json.encode(outcome.body).decode()
+    session.add(
+        m.IdempotencyRecord(
+            owner=owner,
+            key=key,
+            request_hash=request_hash,
+            referral_id=outcome.referral_id,
+            status_code=outcome.status_code,
+            response_enc=keyring.seal(encoded, _context(owner, key)),
+            headers=outcome.headers,
+        )
+    )
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The same key raced us and won: forget our work, answer with the first response.
+        await session.rollback()
+        existing = await session.get(m.IdempotencyRecord, (owner, key), populate_existing=True)
+        if existing is None:
+            raise ProblemError(
+                409, "Une requête avec la même clé Idempotency-Key est en cours."
+            ) from None
+        return _replay(existing, request_hash, keyring, kind)
+    return Response(outcome.body, status_code=outcome.status_code, headers=outcome.headers)

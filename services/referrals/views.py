@@ -1,0 +1,288 @@
+"""Shaping responses: what a given structure may see of a referral (consent applied here)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from services.kernel.problems import ProblemError
+from services.kernel.security import Caller, Scope
+from services.referrals import models as m
+from services.referrals.domain.consent import (
+    ALL_CATEGORIES,
+    Category,
+    filter_person,
+    visible_categories,
+)
+from services.referrals.domain.transitions import (
+    AWAITING_ANSWER,
+    Actor,
+    ActorKind,
+    HandoffState,
+    Parties,
+    allowed_actions,
+)
+from services.referrals.schemas import (
+    AttachmentRead,
+    ConsentRead,
+    HandoffRead,
+    NeedRead,
+    OutcomeRead,
+    PersonRead,
+    ReferralRead,
+    TimelineEventRead,
+)
+from services.referrals.service import (
+    Loaded,
+    ReferralService,
+    attachment_context,
+    evaluation_context,
+    event_comment_context,
+    handoff_comment_context,
+    summary_context,
+)
+
+
+def actor_for(caller: Caller, *, write: bool) -> Actor:
+    """Users act through their role in their structure, clients through a scope bound to theirs."""
+    if caller.kind == "client":
+        needed = Scope.REFERRALS_WRITE if write else Scope.REFERRALS_READ
+        granted = caller.has_scope(needed) or caller.has_scope(Scope.REFERRALS_WRITE)
+        if not granted or caller.structure_id is None:
+            raise ProblemError(
+                403,
+                f"Ce client n'a pas la portée « {needed.value} » pour sa structure.",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{needed}"'},
+            )
+        return Actor(ActorKind.CLIENT, caller.structure_id, caller.subject)
+    if not caller.is_member_of(caller.structure_id):
+        raise ProblemError(
+            403, "Vous devez agir pour une structure dont vous êtes membre ou administrateur."
+        )
+    return Actor(ActorKind.USER, caller.structure_id, caller.subject)
+
+
+def can_see_referral(loaded: Loaded, structure_id: uuid.UUID | None) -> bool:
+    if structure_id is None:
+        return False
+    return structure_id == loaded.referral.structure_id or any(
+        structure_id in (h.from_structure_id, h.to_structure_id) for h in loaded.handoffs
+    )
+
+
+def can_see_handoff(loaded: Loaded, handoff: m.Handoff, structure_id: uuid.UUID | None) -> bool:
+    """The origin follows the whole journey; a partner sees the handoffs it is party to."""
+    return structure_id is not None and (
+        structure_id == loaded.referral.structure_id
+        or structure_id in (handoff.from_structure_id, handoff.to_structure_id)
+    )
+
+
+def categories_for(
+    loaded: Loaded, structure_id: uuid.UUID | None, now: datetime
+) -> frozenset[Category]:
+    return visible_categories(
+        loaded.terms(),
+        origin_structure_id=loaded.referral.structure_id,
+        receivers=[h.to_structure_id for h in loaded.handoffs],
+        structure_id=structure_id,
+        now=now,
+    )
+
+
+def handoff_read(
+    svc: ReferralService,
+    loaded: Loaded,
+    handoff: m.Handoff,
+    actor: Actor,
+    now: datetime,
+    *,
+    with_comment: bool = True,
+) -> HandoffRead:
+    state = HandoffState(handoff.state)
+    parties = Parties(
+        loaded.referral.structure_id, handoff.from_structure_id, handoff.to_structure_id
+    )
+    actions: list[str] = []
+    if loaded.referral.status not in ("closed", "withdrawn"):
+        actions = [
+            a.value
+            for a in allowed_actions(
+                state, actor, parties, onward_relay_allowed=loaded.referral.onward_relay_allowed
+            )
+        ]
+    return HandoffRead(
+        id=handoff.id,
+        referral_id=handoff.referral_id,
+        position=handoff.position,
+        from_structure_id=handoff.from_structure_id,
+        to_structure_id=handoff.to_structure_id,
+        to_service_id=handoff.to_service_id,
+        to_structure_name=handoff.to_structure_name,
+        to_service_name=handoff.to_service_name,
+        state=handoff.state,
+        version=handoff.version,
+        respond_by=handoff.respond_by,
+        overdue=state in AWAITING_ANSWER and handoff.respond_by <= now,
+        reminded_at=handoff.reminded_at,
+        decline_reason=handoff.decline_reason,  # type: ignore[arg-type]
+        cancel_reason=handoff.cancel_reason,
+        comment=(
+            svc.open_text(handoff.comment_enc, handoff_comment_context(handoff.id))
+            if with_comment
+            else None
+        ),
+        relayed_to_id=handoff.relayed_to_id,
+        created_at=handoff.created_at,
+        updated_at=handoff.updated_at,
+        allowed_actions=actions,
+    )
+
+
+def consent_status(loaded: Loaded, now: datetime) -> Literal["active", "expired", "withdrawn"]:
+    ref = loaded.referral
+    if ref.consent_withdrawn_at is not None:
+        return "withdrawn"
+    if ref.consent_expires_at is not None and ref.consent_expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def referral_read(
+    svc: ReferralService,
+    loaded: Loaded,
+    attachments: list[m.Attachment],
+    actor: Actor,
+    now: datetime,
+) -> tuple[ReferralRead, frozenset[Category]]:
+    """The referral as ``actor`` may see it, and the personal categories actually shown."""
+    ref = loaded.referral
+    categories = categories_for(loaded, actor.structure_id, now)
+    person_data = filter_person(svc.decrypt_person(ref), categories) if categories else {}
+    summary = (
+        svc.open_text(ref.summary_enc, summary_context(ref.id))
+        if Category.SITUATION in categories
+        else None
+    )
+    shown: set[Category] = (
+        {c for c in categories if c is not Category.SITUATION} if person_data else set()
+    )
+    if summary:
+        shown.add(Category.SITUATION)
+    files: list[AttachmentRead] = []
+    if Category.DOCUMENTS in categories:
+        files = [
+            AttachmentRead(
+                id=a.id,
+                content_type=a.content_type,
+                size=a.size,
+                filename=svc.open_text(a.filename_enc, attachment_context(a.id)),
+                created_at=a.created_at,
+                erased=a.erased_at is not None,
+            )
+            for a in attachments
+        ]
+        if any(f.filename for f in files):
+            shown.add(Category.DOCUMENTS)
+    if ref.erased_at is not None:
+        level: Literal["full", "partial", "none", "erased"] = "erased"
+    elif not categories:
+        level = "none"
+    elif categories == ALL_CATEGORIES:
+        level = "full"
+    else:
+        level = "partial"
+    outcome = None
+    if ref.outcome is not None:
+        outcome = OutcomeRead(
+            outcome=ref.outcome,  # type: ignore[arg-type]
+            evaluation_score=ref.evaluation_score,
+            evaluation_comment=svc.open_text(
+                ref.evaluation_comment_enc, evaluation_context(ref.id)
+            ),
+            closed_at=ref.closed_at,
+        )
+    visible = [h for h in loaded.handoffs if can_see_handoff(loaded, h, actor.structure_id)]
+    current = next(
+        (h.id for h in visible if h.state in ("sent", "acknowledged", "accepted", "taken_over")),
+        None,
+    )
+    read = ReferralRead(
+        id=ref.id,
+        status=ref.status,
+        structure_id=ref.structure_id,
+        referent=ref.referent,
+        created_by=ref.created_by,
+        created_at=ref.created_at,
+        updated_at=ref.updated_at,
+        version=ref.version,
+        personal_data=level,
+        person=msgspec.convert(person_data, PersonRead) if person_data else None,
+        need=NeedRead(
+            thematiques=list(ref.thematiques),
+            urgency=ref.urgency,  # type: ignore[arg-type]
+            channel=ref.channel,  # type: ignore[arg-type]
+            age_band=ref.age_band,  # type: ignore[arg-type]
+            sex=ref.sex,  # type: ignore[arg-type]
+            summary=summary,
+        ),
+        consent=ConsentRead(
+            status=consent_status(loaded, now),
+            given_by=ref.consent_given_by,  # type: ignore[arg-type]
+            method=ref.consent_method,  # type: ignore[arg-type]
+            captured_by=ref.consent_captured_by,
+            given_at=ref.consent_given_at,
+            purpose=ref.consent_purpose,
+            data_categories=[Category(c) for c in ref.consent_categories],
+            recipients=[uuid.UUID(r) for r in ref.consent_recipients],
+            further_partners=ref.consent_further_partners,
+            onward_relay_allowed=ref.onward_relay_allowed,
+            expires_at=ref.consent_expires_at,
+            withdrawn_at=ref.consent_withdrawn_at,
+        ),
+        current_handoff_id=current,
+        handoffs=[handoff_read(svc, loaded, h, actor, now) for h in visible],
+        outcome=outcome,
+        attachments=files,
+    )
+    return read, frozenset(shown)
+
+
+def event_read(svc: ReferralService, event: m.TimelineEvent) -> TimelineEventRead:
+    return TimelineEventRead(
+        id=event.id,
+        position=event.position,
+        type=event.type,
+        handoff_id=event.handoff_id,
+        actor_kind=event.actor_kind,
+        actor_subject=event.actor_subject,
+        actor_structure_id=event.actor_structure_id,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        reason=event.reason,
+        comment=svc.open_text(event.comment_enc, event_comment_context(event.id)),
+        occurred_at=event.occurred_at,
+    )
+
+
+def log_access(
+    svc: ReferralService,
+    referral_id: uuid.UUID,
+    actor: Actor,
+    resource: str,
+    categories: frozenset[Category] | set[str],
+) -> None:
+    """Record a read of personal data (who, for which structure, when, which referral)."""
+    svc.session.add(
+        m.AccessLogEntry(
+            referral_id=referral_id,
+            actor_kind=actor.kind.value,
+            actor_subject=actor.subject,
+            structure_id=actor.structure_id,
+            resource=resource,
+            categories=sorted(str(c) for c in categories),
+        )
+    )

@@ -1,0 +1,37 @@
+"""Background jobs of the referrals service: reminders before deadlines, expiry after them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.kernel.db import Database
+from services.kernel.jobs import Job
+from services.kernel.outbox import utcnow
+from services.referrals.deps import KeyringHolder
+from services.referrals.service import ReferralService
+
+
+async def _with_service(app: Any) -> tuple[Database, KeyringHolder]:
+    return app.state.db, app.state.keyring
+
+
+async def remind_handoffs(app: Any) -> int:
+    """Remind receivers (outbox event) of handoffs whose deadline is near."""
+    db, keyring = await _with_service(app)
+    async with db.session() as session:
+        service = ReferralService(session, keyring.get(), app.state.settings)
+        return await service.remind_due(utcnow())
+
+
+async def expire_handoffs(app: Any) -> int:
+    """Expire handoffs left unanswered after their deadline, and alert the referent."""
+    db, keyring = await _with_service(app)
+    async with db.session() as session:
+        service = ReferralService(session, keyring.get(), app.state.settings)
+        return await service.expire_due(utcnow())
+
+
+JOBS: list[Job] = [
+    Job("referrals.remind-handoffs", "referrals", 300.0, remind_handoffs),
+    Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
+]

@@ -1,0 +1,147 @@
+"""Fixtures of the referrals tests: the whole system per backend, partners in the directory,
+and callers of every kind for each structure."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import BACKENDS, Relais, start_relais
+from tests.referrals.directory_double import DirectoryDouble
+from tests.tokens import TokenFactory, bearer
+
+THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
+
+
+@dataclass
+class Org:
+    """A structure of the network and callers acting for it."""
+
+    id: uuid.UUID
+    name: str
+    tokens: TokenFactory
+    member_subject: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def member(self) -> dict[str, str]:
+        return bearer(self.tokens.user(self.id, ("member",), subject=self.member_subject))
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return bearer(self.tokens.user(self.id, ("admin",)))
+
+    def client(self, *scopes: str) -> dict[str, str]:
+        return bearer(self.tokens.client(self.id, scopes))
+
+
+@dataclass
+class World:
+    relais: Relais
+    directory: DirectoryDouble
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.relais.client
+
+    @property
+    def backend(self) -> str:
+        return self.relais.backend
+
+    def app(self) -> Any:
+        return self.relais.app("referrals")
+
+    async def org(
+        self, name: str = "Partenaire", *, status: str = "published", accepts: bool = True
+    ) -> Org:
+        structure_id = uuid.uuid4()
+        self.directory.structures[structure_id] = {
+            "id": str(structure_id),
+            "name": name,
+            "status": status,
+            "accepts_referrals": accepts,
+            "email": "accueil@example.org",
+            "commune_code": "75056",
+            "departement_code": "75",
+        }
+        return Org(structure_id, name, self.relais.tokens)
+
+    async def service(
+        self,
+        org: Org,
+        *,
+        capacity: str = "accepting",
+        days: int | None = None,
+        status: str = "published",
+        accepts: bool = True,
+    ) -> uuid.UUID:
+        service_id = uuid.uuid4()
+        self.directory.services[service_id] = {
+            "id": str(service_id),
+            "structure_id": str(org.id),
+            "name": "Accompagnement logement",
+            "status": status,
+            "capacity_status": capacity,
+            "accepts_referrals": accepts,
+            "referral_response_days": days,
+            "thematiques": [THEMATIQUE],
+        }
+        return service_id
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
+) -> AsyncIterator[World]:
+    home = tmp_path_factory.mktemp(f"referrals-{request.param}")
+    system, stack = await start_relais(request.param, home, tokens)
+    directory = DirectoryDouble()
+    system.app("referrals").state.locator.register("directory", directory.app)
+    async with stack:
+        yield World(system, directory)
+
+
+def referral_body(target: Org, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "person": {
+            "first_name": "Aïcha",
+            "last_name": "Benali-Testperson",
+            "birth_year": 1984,
+            "contact_method": "phone",
+            "phone": "06 12 34 56 78",
+            "preferred_language": "fr",
+        },
+        "need": {
+            "thematiques": [THEMATIQUE],
+            "summary": "Expulsion prévue fin du mois, deux enfants.",
+            "urgency": "high",
+            "channel": "walk_in",
+            "age_band": "26_44",
+            "sex": "female",
+        },
+        "consent": {
+            "given_by": "person",
+            "method": "oral",
+            "purpose": "Accompagnement vers un hébergement",
+            "data_categories": ["identity", "contact", "situation", "documents"],
+            "onward_relay_allowed": True,
+            "further_partners": True,
+        },
+        "target": {"structure_id": str(target.id)},
+    }
+    for key, value in overrides.items():
+        body[key] = value
+    return body
+
+
+PERSONAL_VALUES = (
+    "Aïcha",
+    "Benali-Testperson",
+    "+33612345678",
+    "06 12 34 56 78",
+    "Expulsion prévue",
+)
