@@ -343,9 +343,13 @@ def check_service(
 
 
 def _get(item: Any, name: str) -> Any:
-    if isinstance(item, Mapping):
-        return item.get(name)
-    return getattr(item, name, None)
+    value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+    if isinstance(value, str) and name.endswith("_at"):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def validate_structure(data: Mapping[str, Any]) -> list[FieldError]:

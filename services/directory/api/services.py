@@ -1,0 +1,347 @@
+"""Services: list (filters), read, create, update (If-Match), archive, verify, publish, suspend,
+history. Members-only contacts are hidden from outsiders (``contact_hidden`` says so)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.directory import models as m
+from services.directory import render, store
+from services.directory import schemas as s
+from services.directory.api import _common as c
+from services.directory.api.structures import Cursor, Limit, history_page
+from services.directory.domain.moderation import Action
+from services.directory.domain.validation import check_service
+from services.kernel.errors import FieldError
+from services.kernel.pagination import Page, check_limit
+from services.kernel.problems import ProblemError, field_error
+from services.kernel.reference import taxonomy
+from services.kernel.security import Caller
+
+
+class _Loaded:
+    def __init__(self, row: m.Service, parent_id: uuid.UUID | None) -> None:
+        self.row = row
+        self.parent_id = parent_id
+
+
+async def _visible(session: AsyncSession, caller: Caller | None, service_id: uuid.UUID) -> _Loaded:
+    row = await store.get(session, m.Service, service_id)
+    if row is None:
+        raise c.not_found("Service")
+    parent_id = (await store.parents_of(session, [row.structure_id])).get(row.structure_id)
+    if not c.can_see(caller, row.status, row.structure_id, parent_id):
+        raise c.not_found("Service")
+    return _Loaded(row, parent_id)
+
+
+async def render_services(
+    session: AsyncSession,
+    request: Request[Any, Any, Any],
+    caller: Caller | None,
+    rows: list[m.Service],
+    parents: dict[uuid.UUID, uuid.UUID | None] | None = None,
+) -> list[s.ServiceRead]:
+    settings = c.settings_of(request.app.state)
+    if parents is None:
+        parents = await store.parents_of(session, {r.structure_id for r in rows})
+    checks = await store.link_checks(session, [r.id for r in rows])
+    now = c.now()
+    return [
+        render.service_read(
+            r,
+            now=now,
+            review_days=settings.directory_review_period_days,
+            contact_visible=c.is_insider(caller, r.structure_id, parents.get(r.structure_id)),
+            links=checks.get(r.id, []),
+        )
+        for r in rows
+    ]
+
+
+async def _one(
+    session: AsyncSession, request: Request[Any, Any, Any], caller: Caller | None, item: _Loaded
+) -> Response[s.ServiceRead]:
+    [body] = await render_services(
+        session, request, caller, [item.row], {item.row.structure_id: item.parent_id}
+    )
+    return Response(body, headers=c.etag_header(item.row))
+
+
+async def _check_sessions(
+    session: AsyncSession, structure_id: uuid.UUID, values: dict[str, Any]
+) -> list[FieldError]:
+    sessions = values.get("sessions") or []
+    places = await store.places_of(session, [x["place_id"] for x in sessions])
+    errors = []
+    for i, item in enumerate(sessions):
+        place = places.get(item["place_id"])
+        if place is None or place.structure_id != structure_id or place.status == "archived":
+            errors.append(
+                FieldError(
+                    f"sessions[{i}].place_id",
+                    "lieu inconnu ou n'appartenant pas à la structure du service",
+                    value=str(item["place_id"]),
+                )
+            )
+    return errors
+
+
+def _thematiques(values: list[str] | None) -> list[str]:
+    if not values:
+        return []
+    known = taxonomy("thematiques").values | taxonomy("categories-thematiques").values
+    for value in values:
+        if value not in known:
+            raise field_error("thematique", f"valeur inconnue « {value} »", status=400)
+    return values
+
+
+class ServiceController(Controller):
+    path = f"{c.PREFIX}/services"
+    tags = ["services"]  # noqa: RUF012
+
+    @get(operation_id="ListServices", summary="Lister les services")
+    async def list_services(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        caller: Caller | None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        status: Annotated[
+            list[str] | None,
+            Parameter(description="statuts voulus (défaut : published) ; répétable"),
+        ] = None,
+        structure_id: uuid.UUID | None = None,
+        thematique: Annotated[
+            list[str] | None,
+            Parameter(description="thématique ou catégorie (couvre ses sous-thématiques)"),
+        ] = None,
+        commune: Annotated[
+            str | None,
+            Parameter(description="code INSEE : services situés dans la commune ou la couvrant"),
+        ] = None,
+        updated_since: Annotated[
+            datetime | None,
+            Parameter(description="modifiés depuis (RFC 3339) ; tri par date de mise à jour"),
+        ] = None,
+    ) -> Page[s.ServiceRead]:
+        """Services visibles par l'appelant, paginés par curseur (stable aux insertions)."""
+        query = store.ListQuery(
+            limit=check_limit(limit),
+            statuses=c.statuses(status),
+            structure_id=structure_id,
+            thematiques=_thematiques(thematique),
+            commune=c.commune_param(commune),
+            updated_since=updated_since,
+        )
+        query.cursor = c.decode(cursor, by_update=query.by_update)
+        rows, keyset = await store.list_entities(session, m.Service, query, c.reader(caller))
+        items = await render_services(session, request, caller, rows)
+        next_cursor = c.encode(keyset)
+        return Page(items=items, next=c.link(request, next_cursor), next_cursor=next_cursor)
+
+    @post(operation_id="CreateService", summary="Créer un service", status_code=201)
+    async def create_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        data: s.ServiceCreate,
+    ) -> Response[s.ServiceRead]:
+        """Par un administrateur de la structure (ou de sa parente), un client
+        `directory:write` lié à elle, ou la modération."""
+        structure = await store.get(session, m.Structure, data.structure_id)
+        if structure is None or not c.can_see(
+            authenticated, structure.status, structure.id, structure.parent_id
+        ):
+            raise c.invalid([FieldError("structure_id", "structure inconnue")])
+        who = c.actor(authenticated, structure.id, structure.parent_id)
+        if structure.status == "archived":
+            raise ProblemError(
+                409, "La structure est archivée : on ne peut plus y ajouter de service."
+            )
+        status = c.check_initial(data.status, who)
+        values, errors = check_service(c.to_values(data))
+        errors += await _check_sessions(session, structure.id, values)
+        if errors:
+            raise c.invalid(errors)
+        values["status"] = status
+        try:
+            row = await store.create(session, m.Service, values, c.store_actor(authenticated))
+        except store.SourceConflict:
+            raise c.source_conflict() from None
+        response = await _one(session, request, authenticated, _Loaded(row, structure.parent_id))
+        response.status_code = 201
+        response.headers["Location"] = f"{c.PREFIX}/services/{row.id}"
+        return response
+
+    @get("/{service_id:uuid}", operation_id="GetService", summary="Lire un service")
+    async def get_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        caller: Caller | None,
+        service_id: uuid.UUID,
+    ) -> Response[s.ServiceRead]:
+        return await _one(session, request, caller, await _visible(session, caller, service_id))
+
+    @patch("/{service_id:uuid}", operation_id="UpdateService", summary="Modifier un service")
+    async def update_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        service_id: uuid.UUID,
+        data: s.ServiceUpdate,
+    ) -> Response[s.ServiceRead]:
+        """Champs absents : inchangés ; `null` : effacés. En-tête `If-Match` obligatoire.
+        `eligibility_zones` et `sessions` sont remplacées en entier."""
+        item = await _visible(session, authenticated, service_id)
+        row = item.row
+        c.check(row.status, Action.EDIT, c.actor(authenticated, row.structure_id, item.parent_id))
+        expected = c.expected_version(request, row, required=True)
+        patch_values = c.to_values(data)
+        merged: dict[str, Any] = {
+            name: getattr(row, name)
+            for name in s.ServiceUpdate.__struct_fields__
+            if name not in ("eligibility_zones", "sessions", "appointment_slots")
+        }
+        merged["eligibility_zones"] = [z.zone for z in row.zones]
+        merged["appointment_slots"] = row.appointment_slots
+        merged.update(patch_values)
+        values, errors = check_service(merged, set(patch_values))
+        if "sessions" in patch_values:
+            errors += await _check_sessions(session, row.structure_id, values)
+        if errors:
+            raise c.invalid(errors)
+        changed = {k: values[k] for k in set(patch_values) | {"commune"} if k in values}
+        try:
+            row = await store.update(
+                session, row, changed, c.store_actor(authenticated), expected_version=expected
+            )
+        except store.VersionConflict as exc:
+            raise c.stale(exc.current) from None
+        return await _one(session, request, authenticated, _Loaded(row, item.parent_id))
+
+    @delete(
+        "/{service_id:uuid}",
+        operation_id="ArchiveService",
+        summary="Archiver un service",
+        status_code=200,
+    )
+    async def archive_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        service_id: uuid.UUID,
+    ) -> Response[s.ServiceRead]:
+        """Archivage logique : la fiche reste lisible avec le statut `archived`."""
+        return await self._status(
+            request, session, authenticated, service_id, Action.ARCHIVE, required=True
+        )
+
+    @post(
+        "/{service_id:uuid}/verify",
+        operation_id="VerifyService",
+        summary="Confirmer que la fiche est à jour",
+        status_code=200,
+    )
+    async def verify_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        service_id: uuid.UUID,
+    ) -> Response[s.ServiceRead]:
+        item = await _visible(session, authenticated, service_id)
+        row = item.row
+        c.check(row.status, Action.VERIFY, c.actor(authenticated, row.structure_id, item.parent_id))
+        expected = c.expected_version(request, row, required=False)
+        try:
+            row = await store.verify(
+                session, row, c.store_actor(authenticated), expected_version=expected
+            )
+        except store.VersionConflict as exc:
+            raise c.stale(exc.current) from None
+        return await _one(session, request, authenticated, item)
+
+    @post(
+        "/{service_id:uuid}/publish",
+        operation_id="PublishService",
+        summary="Publier un service",
+        status_code=200,
+    )
+    async def publish_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        service_id: uuid.UUID,
+    ) -> Response[s.ServiceRead]:
+        return await self._status(request, session, authenticated, service_id, Action.PUBLISH)
+
+    @post(
+        "/{service_id:uuid}/suspend",
+        operation_id="SuspendService",
+        summary="Suspendre un service (modération)",
+        status_code=200,
+    )
+    async def suspend_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        service_id: uuid.UUID,
+    ) -> Response[s.ServiceRead]:
+        return await self._status(request, session, authenticated, service_id, Action.SUSPEND)
+
+    @get(
+        "/{service_id:uuid}/history",
+        operation_id="ServiceHistory",
+        summary="Historique des modifications",
+    )
+    async def service_history(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        caller: Caller | None,
+        service_id: uuid.UUID,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[s.HistoryRead]:
+        await _visible(session, caller, service_id)
+        return await history_page(request, session, service_id, limit, cursor)
+
+    async def _status(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        caller: Caller,
+        service_id: uuid.UUID,
+        action: Action,
+        *,
+        required: bool = False,
+    ) -> Response[s.ServiceRead]:
+        item = await _visible(session, caller, service_id)
+        row = item.row
+        target = c.check(row.status, action, c.actor(caller, row.structure_id, item.parent_id))
+        expected = c.expected_version(request, row, required=required)
+        try:
+            row = await store.set_status(
+                session, row, target, action.value, c.store_actor(caller), expected_version=expected
+            )
+        except store.VersionConflict as exc:
+            raise c.stale(exc.current) from None
+        return await _one(session, request, caller, item)
+
+
+ROUTES = [ServiceController]
