@@ -1,0 +1,156 @@
+"""Directory commands of the ``relais`` CLI: import and export (data·inclusion v1, HSDS).
+
+``relais import data-inclusion PATH…`` exits 0 when every row was accepted, 1 when some rows
+were rejected (the valid ones are committed), 2 when the input cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.directory.app import MIGRATIONS, SERVICE_NAME
+from services.kernel.db import Database
+from services.kernel.migrations import upgrade
+from services.kernel.settings import Settings, SettingsError, load_settings
+
+import_app = typer.Typer(
+    help="Importer des données dans l'annuaire.", no_args_is_help=True, add_completion=False
+)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"Configuration invalide : {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+async def open_database(settings: Settings) -> Database:
+    """The directory's database, migrated first in embedded mode (like ``relais serve``)."""
+    db = Database(settings, SERVICE_NAME)
+    if settings.embedded:
+        await upgrade(db, MIGRATIONS)
+    return db
+
+
+@import_app.command("data-inclusion")
+def import_data_inclusion(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="fichiers data·inclusion v1 : structures et services (JSON ou CSV), "
+            "un objet JSON {structures, services}, ou le classeur xlsx du modèle producteur"
+        ),
+    ],
+    source: Annotated[
+        str | None,
+        typer.Option(help="source des lignes qui n'en donnent pas (ex. le nom du producteur)"),
+    ] = None,
+    actor: Annotated[str, typer.Option(help="auteur inscrit dans l'historique")] = "cli:import",
+    quiet: Annotated[
+        bool, typer.Option(help="résumé seulement, sans le détail des rejets")
+    ] = False,
+) -> None:
+    """Import data·inclusion v1 structures and services (upsert by source and id)."""
+    from services.directory.importer import import_datainclusion
+    from services.directory.interop.files import UnreadableInput, read_paths
+
+    settings = _settings()
+    try:
+        dataset = read_paths(paths)
+    except UnreadableInput as exc:
+        typer.echo(f"Entrée illisible : {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def run() -> int:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                report = await import_datainclusion(
+                    session,
+                    dataset.structures,
+                    dataset.services,
+                    actor=actor,
+                    default_source=source,
+                    structure_rows=dataset.structure_rows,
+                    service_rows=dataset.service_rows,
+                )
+        finally:
+            await db.dispose()
+        typer.echo(
+            f"structures : {report.structures.created} créées, {report.structures.updated} "
+            f"modifiées, {report.structures.unchanged} inchangées, "
+            f"{report.structures.rejected} rejetées"
+        )
+        typer.echo(
+            f"services : {report.services.created} créés, {report.services.updated} modifiés, "
+            f"{report.services.unchanged} inchangés, {report.services.rejected} rejetés"
+        )
+        if not quiet:
+            for error in report.errors:
+                value = "" if error.value is None else f" (valeur : {error.value!r})"
+                typer.echo(
+                    f"rejet {error.kind} ligne {error.row} id={error.source_id or '?'} "
+                    f"{error.field} : {error.reason}{value}"
+                )
+        return 0 if report.ok else 1
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the directory's commands to ``relais``."""
+    app.add_typer(import_app, name="import")
+    app.command("export")(export)
+
+
+def export(
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="datainclusion-json, datainclusion-csv ou hsds-json",
+        ),
+    ] = "datainclusion-json",
+    kind: Annotated[
+        str, typer.Option(help="structures ou services (formats data·inclusion)")
+    ] = "services",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="fichier de sortie (défaut : stdout)")
+    ] = None,
+) -> None:
+    """Export the published directory (data·inclusion v1 JSON/CSV, HSDS JSON), streamed."""
+    from services.directory import exporter
+
+    try:
+        stream = exporter.ExportFormat(fmt)
+    except ValueError:
+        known = ", ".join(f.value for f in exporter.ExportFormat)
+        typer.echo(f"Format inconnu : {fmt} (attendu : {known})", err=True)
+        raise typer.Exit(2) from None
+    if kind not in ("structures", "services"):
+        typer.echo("--kind : structures ou services", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def run() -> None:
+        db = await open_database(settings)
+        target = output.open("wb") if output is not None else sys.stdout.buffer
+        try:
+            async with db.session() as session:
+                async for chunk in exporter.export(session, stream, kind):
+                    target.write(chunk)
+        finally:
+            if output is not None:
+                target.close()
+            else:
+                target.flush()
+            await db.dispose()
+
+    asyncio.run(run())

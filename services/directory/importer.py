@@ -1,0 +1,529 @@
+"""data·inclusion v1 import: validate row by row, then upsert in bulk by (source, source id).
+
+The work is set-based so a 100k-service file takes seconds: rows are parsed and validated in
+Python (pure mapping, ``interop.datainclusion``), existing entries are read back in batches of
+``BATCH`` keys, and the differences are written with multi-row INSERT / executemany UPDATE
+statements. A row equal to what is stored is ``unchanged``: no write, no version bump, no history
+row, no event. Created and updated entries get a history row and an outbox event
+(``structure.upserted`` / ``service.upserted``) in the same transaction.
+
+Services name their structure by (source, ``structure_id``): a structure of the same file, or
+one already in the directory. The caller owns the transaction: nothing here commits, so the API
+(one transaction per request) and the CLI (commit at the end) share the same code.
+
+Scoping: ``allowed_structure_id`` restricts an import to one existing structure and its services
+(API clients and structure admins); rows outside it are rejected, not written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.directory.interop import datainclusion as di
+from services.directory.interop.datainclusion import RowError, ServiceRecord, StructureRecord
+from services.directory.models import HistoryEntry, OutboxEvent, Service, ServiceZone, Structure
+from services.directory.search import indexing
+from services.kernel.db import new_uuid
+from services.kernel.outbox import utcnow
+
+BATCH = 500
+IMPORT_STATUS = "published"
+CREATE = "import-create"
+UPDATE = "import-update"
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+class KindCounts(msgspec.Struct, kw_only=True):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+class ImportReport(msgspec.Struct, kw_only=True):
+    """Outcome of one import: counts (overall and per kind) and every rejected row's errors."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    structures: KindCounts = msgspec.field(default_factory=KindCounts)
+    services: KindCounts = msgspec.field(default_factory=KindCounts)
+    errors: list[RowError] = msgspec.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0
+
+    def total(self) -> None:
+        for name in ("created", "updated", "unchanged", "rejected"):
+            setattr(self, name, getattr(self.structures, name) + getattr(self.services, name))
+
+
+class _Plan:
+    """What one kind of entry needs: rows to insert, rows to update, history and events."""
+
+    def __init__(self) -> None:
+        self.inserts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.changed_structures: list[uuid.UUID] = []
+        self.service_structures: dict[uuid.UUID, uuid.UUID] = {}
+
+
+async def import_datainclusion(
+    session: AsyncSession,
+    structures: Sequence[Mapping[str, Any]],
+    services: Sequence[Mapping[str, Any]],
+    *,
+    actor: str | None = None,
+    actor_structure_id: uuid.UUID | None = None,
+    default_source: str | None = None,
+    structure_rows: Sequence[int] | None = None,
+    service_rows: Sequence[int] | None = None,
+    allowed_structure_id: uuid.UUID | None = None,
+) -> ImportReport:
+    """Upsert data·inclusion v1 rows; invalid rows are reported and never half-applied.
+
+    ``structure_rows`` / ``service_rows`` give each row's number in its file (default: 1-based
+    position). Nothing is committed here.
+    """
+    report = ImportReport()
+    now = utcnow()
+    context = _Context(session, report, now, actor, actor_structure_id, allowed_structure_id)
+
+    records = _parse_structures(structures, structure_rows, default_source, report)
+    structure_ids = await context.upsert_structures(records)
+
+    service_records = _parse_services(services, service_rows, default_source, report)
+    changed = await context.upsert_services(service_records, structure_ids)
+
+    await context.flush_side_tables()
+    await context.refresh_search(changed)
+    report.errors.sort(key=lambda e: (e.kind != "structure", e.row))
+    report.total()
+    return report
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _rows(count: int, rows: Sequence[int] | None) -> Sequence[int]:
+    if rows is not None and len(rows) == count:
+        return rows
+    return range(1, count + 1)
+
+
+def _raw_key(raw: Any, default_source: str | None) -> tuple[str, str] | None:
+    if not isinstance(raw, Mapping):
+        return None
+    source = raw.get("source") or default_source
+    source_id = raw.get("id")
+    if isinstance(source, str) and isinstance(source_id, str | int):
+        return source.strip(), str(source_id).strip()
+    return None
+
+
+def _reject(
+    report: ImportReport, counts: KindCounts, errors: list[RowError], row_errors: list[RowError]
+) -> None:
+    counts.rejected += 1
+    errors.extend(row_errors)
+
+
+def _parse_structures(
+    rows: Sequence[Mapping[str, Any]],
+    numbers: Sequence[int] | None,
+    default_source: str | None,
+    report: ImportReport,
+) -> dict[tuple[str, str], StructureRecord | list[RowError]]:
+    """Parsed rows by (source, source id); a rejected row keeps its key (services cite it)."""
+    records: dict[tuple[str, str], StructureRecord | list[RowError]] = {}
+    for raw, number in zip(rows, _rows(len(rows), numbers), strict=True):
+        parsed = di.parse_structure(raw, number, default_source=default_source)
+        key = (
+            (parsed.source, parsed.source_id)
+            if isinstance(parsed, StructureRecord)
+            else _raw_key(raw, default_source)
+        )
+        if key is not None and key in records:
+            first = records[key]
+            first_row = first.row if isinstance(first, StructureRecord) else first[0].row
+            parsed = [_duplicate("structure", number, key[1], first_row)]
+            key = None
+        if isinstance(parsed, list):
+            _reject(report, report.structures, report.errors, parsed)
+        if key is not None:
+            records[key] = parsed
+    return records
+
+
+def _parse_services(
+    rows: Sequence[Mapping[str, Any]],
+    numbers: Sequence[int] | None,
+    default_source: str | None,
+    report: ImportReport,
+) -> list[ServiceRecord]:
+    records: list[ServiceRecord] = []
+    seen: dict[tuple[str, str], int] = {}
+    for raw, number in zip(rows, _rows(len(rows), numbers), strict=True):
+        parsed = di.parse_service(raw, number, default_source=default_source)
+        key = _raw_key(raw, default_source)
+        if isinstance(parsed, ServiceRecord):
+            key = (parsed.source, parsed.source_id)
+        if key is not None and key in seen:
+            parsed = [_duplicate("service", number, key[1], seen[key])]
+        elif key is not None:
+            seen[key] = number
+        if isinstance(parsed, list):
+            _reject(report, report.services, report.errors, parsed)
+        else:
+            records.append(parsed)
+    return records
+
+
+def _duplicate(kind: di.Kind, row: int, source_id: str, first_row: int) -> RowError:
+    return RowError(
+        kind=kind,
+        row=row,
+        source_id=source_id,
+        field="id",
+        reason=f"identifiant en double dans cet import (déjà ligne {first_row})",
+        value=source_id,
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """History format of the directory: ``{field: [before, after]}``."""
+    return {
+        key: [_plain(old.get(key)), _plain(value)]
+        for key, value in new.items()
+        if old.get(key) != value
+    }
+
+
+def _created(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: [None, _plain(value)] for key, value in values.items() if value not in (None, [])}
+
+
+class _Context:
+    def __init__(
+        self,
+        session: AsyncSession,
+        report: ImportReport,
+        now: datetime,
+        actor: str | None,
+        actor_structure_id: uuid.UUID | None,
+        allowed_structure_id: uuid.UUID | None,
+    ) -> None:
+        self.session = session
+        self.report = report
+        self.now = now
+        self.actor = actor
+        self.actor_structure_id = actor_structure_id
+        self.allowed = allowed_structure_id
+        self.history: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.changed_structures: list[uuid.UUID] = []
+        self.service_structures: dict[uuid.UUID, uuid.UUID] = {}
+
+    def record(
+        self,
+        kind: str,
+        entity_id: uuid.UUID,
+        structure_id: uuid.UUID,
+        action: str,
+        changes: dict[str, Any],
+    ) -> None:
+        """History row and outbox event, in the same shapes as the native API's writes."""
+        self.history.append(
+            {
+                "id": new_uuid(),
+                "entity_type": kind,
+                "entity_id": entity_id,
+                "action": action,
+                "actor": self.actor,
+                "actor_structure_id": self.actor_structure_id,
+                "at": self.now,
+                "changes": changes,
+            }
+        )
+        self.events.append(
+            {
+                "id": new_uuid(),
+                "topic": f"{kind}.upserted",
+                "aggregate_id": str(entity_id),
+                "payload": {"id": str(entity_id), "structure_id": str(structure_id)},
+                "created_at": self.now,
+                "available_at": self.now,
+                "attempts": 0,
+            }
+        )
+
+    def out_of_scope(self, kind: di.Kind, row: int, source_id: str, field: str) -> RowError:
+        return RowError(
+            kind=kind,
+            row=row,
+            source_id=source_id,
+            field=field,
+            reason="hors du périmètre de l'appelant (seule sa propre structure peut être importée)",
+            value=source_id if field == "id" else None,
+        )
+
+    # -- structures --------------------------------------------------------------------
+
+    async def _existing(
+        self,
+        model: type[Structure] | type[Service],
+        keys: Iterable[tuple[str, str]],
+        extra: list[str],
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in keys:
+            by_source.setdefault(source, []).append(source_id)
+        columns = ["id", "source", "source_id", "version", *extra]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for source, ids in by_source.items():
+            for chunk in _chunks(ids):
+                query = sa.select(*(getattr(model, c) for c in columns)).where(
+                    model.source == source, model.source_id.in_(chunk)
+                )
+                for row in (await self.session.execute(query)).mappings():
+                    found[(row["source"], row["source_id"])] = dict(row)
+        return found
+
+    async def upsert_structures(
+        self, records: Mapping[tuple[str, str], StructureRecord | list[RowError]]
+    ) -> dict[tuple[str, str], uuid.UUID | list[RowError]]:
+        """Write valid structure rows; return every key's id (or the errors that rejected it)."""
+        counts = self.report.structures
+        existing = await self._existing(Structure, records.keys(), list(di.STRUCTURE_COLUMNS))
+        ids: dict[tuple[str, str], uuid.UUID | list[RowError]] = {}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for key, record in records.items():
+            current = existing.get(key)
+            if isinstance(record, list):
+                # Rejected here, but services may still attach to the stored entry.
+                ids[key] = current["id"] if current is not None else record
+                continue
+            if self.allowed is not None and (current is None or current["id"] != self.allowed):
+                error = self.out_of_scope("structure", record.row, record.source_id, "id")
+                _reject(self.report, counts, self.report.errors, [error])
+                ids[key] = current["id"] if current is not None else [error]
+                continue
+            values = record.values
+            if current is None:
+                entity_id = new_uuid()
+                inserts.append(self._new_row(entity_id, record.source, record.source_id, values))
+                self.record("structure", entity_id, entity_id, CREATE, _created(values))
+                self.changed_structures.append(entity_id)
+                counts.created += 1
+            else:
+                entity_id = current["id"]
+                changes = _changes(current, values)
+                if changes:
+                    version = current["version"] + 1
+                    updates.append(self._update_row(entity_id, version, values))
+                    self.record("structure", entity_id, entity_id, UPDATE, changes)
+                    self.changed_structures.append(entity_id)
+                    counts.updated += 1
+                else:
+                    counts.unchanged += 1
+            ids[key] = entity_id
+        await self._write(Structure, inserts, updates)
+        return ids
+
+    def _new_row(
+        self, entity_id: uuid.UUID, source: str, source_id: str, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "id": entity_id,
+            "source": source,
+            "source_id": source_id,
+            "status": IMPORT_STATUS,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "created_by": self.actor,
+            "updated_by": self.actor,
+            "version": 1,
+            **values,
+        }
+
+    def _update_row(
+        self, entity_id: uuid.UUID, version: int, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "id": entity_id,
+            "version": version,
+            "updated_at": self.now,
+            "updated_by": self.actor,
+            **values,
+        }
+
+    async def _write(
+        self,
+        model: type[Structure] | type[Service],
+        inserts: Sequence[dict[str, Any]],
+        updates: Sequence[dict[str, Any]],
+    ) -> None:
+        table = _table(model)
+        for chunk in _chunks(inserts):
+            await self.session.execute(sa.insert(table), list(chunk))
+        if updates:
+            columns = [c for c in updates[0] if c != "id"]
+            statement = (
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("_id"))
+                .values({c: sa.bindparam(f"_{c}") for c in columns})
+            )
+            for chunk in _chunks(updates):
+                params = [{f"_{k}": v for k, v in row.items()} for row in chunk]
+                await self.session.execute(statement, params)
+
+    # -- services ----------------------------------------------------------------------
+
+    async def upsert_services(
+        self,
+        records: Sequence[ServiceRecord],
+        structure_ids: Mapping[tuple[str, str], uuid.UUID | list[RowError]],
+    ) -> list[uuid.UUID]:
+        counts = self.report.services
+        resolved = dict(structure_ids)
+        missing = {
+            (r.source, r.structure_source_id)
+            for r in records
+            if (r.source, r.structure_source_id) not in resolved
+        }
+        for key, row in (await self._existing(Structure, missing, [])).items():
+            resolved[key] = row["id"]
+        existing = await self._existing(
+            Service,
+            [(r.source, r.source_id) for r in records],
+            [*di.SERVICE_COLUMNS, "structure_id"],
+        )
+        zones = await self._zones([row["id"] for row in existing.values()])
+
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        zone_rows: list[dict[str, Any]] = []
+        replaced_zones: list[uuid.UUID] = []
+        changed: list[uuid.UUID] = []
+        for record in records:
+            structure = resolved.get((record.source, record.structure_source_id))
+            if not isinstance(structure, uuid.UUID):
+                error = self._unresolved(record, structure)
+                _reject(self.report, counts, self.report.errors, [error])
+                continue
+            current = existing.get((record.source, record.source_id))
+            if self.allowed is not None and (
+                structure != self.allowed
+                or (current is not None and current["structure_id"] != self.allowed)
+            ):
+                error = self.out_of_scope("service", record.row, record.source_id, "structure_id")
+                _reject(self.report, counts, self.report.errors, [error])
+                continue
+            values = {**record.values, "structure_id": structure}
+            if current is None:
+                entity_id = new_uuid()
+                inserts.append(self._new_row(entity_id, record.source, record.source_id, values))
+                zone_rows += [{"service_id": entity_id, "zone": z} for z in record.zones]
+                self.record("service", entity_id, structure, CREATE, _created(values))
+                counts.created += 1
+                changed.append(entity_id)
+                self.service_structures[entity_id] = structure
+                continue
+            entity_id = current["id"]
+            changes = _changes(current, values)
+            old_zones = zones.get(entity_id, [])
+            if old_zones != record.zones:
+                changes["zones"] = {"from": old_zones, "to": record.zones}
+                replaced_zones.append(entity_id)
+                zone_rows += [{"service_id": entity_id, "zone": z} for z in record.zones]
+            if not changes:
+                counts.unchanged += 1
+                continue
+            version = current["version"] + 1
+            updates.append(self._update_row(entity_id, version, values))
+            self.record("service", entity_id, structure, UPDATE, changes)
+            counts.updated += 1
+            changed.append(entity_id)
+            self.service_structures[entity_id] = structure
+        await self._write(Service, inserts, updates)
+        zone_table = _table(ServiceZone)
+        for chunk in _chunks(replaced_zones):
+            await self.session.execute(
+                sa.delete(zone_table).where(zone_table.c.service_id.in_(list(chunk)))
+            )
+        for chunk in _chunks(zone_rows, BATCH * 4):
+            await self.session.execute(sa.insert(zone_table), list(chunk))
+        return changed
+
+    def _unresolved(self, record: ServiceRecord, structure: Any) -> RowError:
+        if isinstance(structure, list) and structure:
+            reason = f"structure rejetée dans cet import (ligne {structure[0].row})"
+        else:
+            reason = "structure inconnue (ni dans cet import ni dans l'annuaire pour cette source)"
+        return RowError(
+            kind="service",
+            row=record.row,
+            source_id=record.source_id,
+            field="structure_id",
+            reason=reason,
+            value=record.structure_source_id,
+        )
+
+    async def _zones(self, service_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        zones: dict[uuid.UUID, list[str]] = {}
+        for chunk in _chunks(service_ids):
+            query = (
+                sa.select(ServiceZone.service_id, ServiceZone.zone)
+                .where(ServiceZone.service_id.in_(list(chunk)))
+                .order_by(ServiceZone.service_id, ServiceZone.zone)
+            )
+            for service_id, zone in (await self.session.execute(query)).all():
+                zones.setdefault(service_id, []).append(zone)
+        return zones
+
+    async def refresh_search(self, services: Sequence[uuid.UUID]) -> None:
+        """Re-index what changed: structures with all their services, then other services."""
+        structures = set(self.changed_structures)
+        if structures:
+            await indexing.refresh_structure_search_index(self.session, structures)
+        rest = [s for s in services if self.service_structures.get(s) not in structures]
+        if rest:
+            await indexing.refresh_search_index(self.session, rest)
+
+    async def flush_side_tables(self) -> None:
+        for chunk in _chunks(self.history, BATCH * 2):
+            await self.session.execute(sa.insert(_table(HistoryEntry)), list(chunk))
+        for chunk in _chunks(self.events, BATCH * 2):
+            await self.session.execute(sa.insert(_table(OutboxEvent)), list(chunk))
