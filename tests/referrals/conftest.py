@@ -105,7 +105,7 @@ async def world(
         yield World(system, directory)
 
 
-def referral_body(target: Org, **overrides: Any) -> dict[str, Any]:
+def referral_body(receiver: Org, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "person": {
             "first_name": "Aïcha",
@@ -131,7 +131,7 @@ def referral_body(target: Org, **overrides: Any) -> dict[str, Any]:
             "onward_relay_allowed": True,
             "further_partners": True,
         },
-        "target": {"structure_id": str(target.id)},
+        "target": {"structure_id": str(receiver.id)},
     }
     for key, value in overrides.items():
         body[key] = value
@@ -145,3 +145,48 @@ PERSONAL_VALUES = (
     "06 12 34 56 78",
     "Expulsion prévue",
 )
+
+
+async def create_referral(
+    world: World,
+    sender: Org,
+    receiver: Org,
+    headers: dict[str, str] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    response = await world.client.post(
+        "/referrals/v1/referrals",
+        json=referral_body(receiver, **overrides),
+        headers=headers or sender.member,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def act(
+    world: World,
+    org_headers: dict[str, str],
+    referral_id: str,
+    handoff: dict[str, Any],
+    action: str,
+    body: dict[str, Any] | None = None,
+    *,
+    expect: int = 200,
+) -> dict[str, Any]:
+    """Run a handoff transition with the handoff's current version in If-Match."""
+    response = await world.client.post(
+        f"/referrals/v1/referrals/{referral_id}/handoffs/{handoff['id']}/{action}",
+        json=body,
+        headers={**org_headers, "If-Match": f'"{handoff["version"]}"'},
+    )
+    assert response.status_code == expect, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def read(world: World, headers: dict[str, str], referral_id: str) -> dict[str, Any]:
+    response = await world.client.get(f"/referrals/v1/referrals/{referral_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result

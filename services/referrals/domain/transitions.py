@@ -156,6 +156,10 @@ _SIDE_LABELS = {
 }
 
 
+def _de(verb: str) -> str:
+    return f"d'{verb}" if verb[0] in "aeéiou" else f"de {verb}"
+
+
 class RefusalKind(enum.StrEnum):
     NOT_ALLOWED = "not_allowed"  # the actor's side may not do this (403)
     WRONG_STATE = "wrong_state"  # the handoff's state does not allow it (409)
@@ -189,7 +193,7 @@ def decide(
     if entry is None:
         return Refused(
             RefusalKind.WRONG_STATE,
-            f"Impossible de {verb} une transmission {STATE_LABELS[state]}.",
+            f"Impossible {_de(verb)} une transmission {STATE_LABELS[state]}.",
         )
     new_state, allowed_sides = entry
     sides = sides_of(actor, parties)
