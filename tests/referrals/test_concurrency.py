@@ -1,0 +1,112 @@
+"""Concurrent transitions on one handoff: exactly one wins, the others get 409/412."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from services.referrals import models as m
+from tests.referrals.conftest import World, create_referral
+
+
+class OpenTransactions:
+    """Counts transactions open at once on an engine (proof that requests really overlap)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine.sync_engine
+        self.open = 0
+        self.peak = 0
+
+    def _begin(self, _conn: Any) -> None:
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+
+    def _end(self, _conn: Any) -> None:
+        self.open -= 1
+
+    def __enter__(self) -> OpenTransactions:
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "commit", self._end)
+        event.listen(self.engine, "rollback", self._end)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "commit", self._end)
+        event.remove(self.engine, "rollback", self._end)
+
+
+async def test_fifty_concurrent_answers_one_winner(world: World) -> None:
+    ccas, partner = await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    rid, handoff = created["id"], created["handoffs"][0]
+    base = f"/referrals/v1/referrals/{rid}/handoffs/{handoff['id']}"
+    rng = random.Random(6)
+
+    async def answer(i: int) -> tuple[str, int]:
+        if rng.random() < 0.5:
+            return "accept", (
+                await world.client.post(
+                    f"{base}/accept", headers={**partner.member, "If-Match": '"1"'}
+                )
+            ).status_code
+        response = await world.client.post(
+            f"{base}/decline",
+            json={"reason": "no_capacity", "comment": f"essai {i}"},
+            headers={**partner.member, "If-Match": '"1"'},
+        )
+        return "decline", response.status_code
+
+    with OpenTransactions(world.app().state.db.engine) as transactions:
+        results = await asyncio.gather(*(answer(i) for i in range(50)))
+    statuses = Counter(status for _, status in results)
+    assert statuses[200] == 1, statuses
+    assert statuses[409] + statuses[412] == 49, statuses
+    if world.backend == "postgresql":
+        assert transactions.peak > 1  # the transactions really overlapped
+
+    winner = next(action for action, status in results if status == 200)
+    async with world.app().state.db.session() as session:
+        row = await session.get(m.Handoff, __import__("uuid").UUID(handoff["id"]))
+        assert row is not None
+        assert row.state == ("accepted" if winner == "accept" else "declined")
+        assert row.version == 2
+        events = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.TimelineEvent)
+            .where(m.TimelineEvent.handoff_id == row.id, m.TimelineEvent.type != "handoff.sent")
+        )
+        assert events == 1
+        outbox = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.OutboxEvent)
+            .where(
+                m.OutboxEvent.aggregate_id == rid,
+                m.OutboxEvent.topic.in_(
+                    ["referrals.handoff.accepted", "referrals.handoff.declined"]
+                ),
+            )
+        )
+        assert outbox == 1
+
+
+async def test_concurrent_without_stale_version_still_one_winner(world: World) -> None:
+    """Clients that all read version 1 and race: the lock makes the losers see the new state."""
+    ccas, partner = await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    rid, handoff = created["id"], created["handoffs"][0]
+    url = f"/referrals/v1/referrals/{rid}/handoffs/{handoff['id']}/take-over"
+    accept = await world.client.post(
+        url.replace("take-over", "accept"), headers={**partner.member, "If-Match": '"1"'}
+    )
+    assert accept.status_code == 200
+    results = await asyncio.gather(
+        *(world.client.post(url, headers={**partner.member, "If-Match": "*"}) for _ in range(10))
+    )
+    statuses = Counter(r.status_code for r in results)
+    assert statuses == Counter({200: 1, 409: 9}), statuses
