@@ -312,6 +312,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         if value is not None:
             raw[field] = value
     raw.update(overrides)
+    # msgspec has no str -> Path conversion: do it for every Path-typed field.
+    for field in msgspec.structs.fields(Settings):
+        if field.type is Path and isinstance(raw.get(field.name), str):
+            raw[field.name] = Path(raw[field.name])
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -327,8 +331,19 @@ def _name_variable(message: str) -> str:
     return message
 
 
-def check_production(settings: Settings) -> None:
-    """Refuse development defaults in production and say which setting is wrong."""
+# Secrets a service cannot run without in production (checked for the services a process runs,
+# so that a directory pod needs no referral keys).
+PRODUCTION_REQUIRED: dict[str, tuple[str, ...]] = {
+    "auth": ("AUTH_KEY_ENCRYPTION_KEY", "SMTP_URL"),
+    "referrals": ("REFERRALS_ENCRYPTION_KEYS", "SMTP_URL"),
+}
+
+
+def check_production(settings: Settings, services: tuple[str, ...] | list[str] = ()) -> None:
+    """Refuse development defaults in production and say which setting is wrong.
+
+    ``services``: the services this process runs; their required secrets are checked too.
+    """
     if not settings.production:
         return
     problems = []
@@ -344,15 +359,12 @@ def check_production(settings: Settings) -> None:
         problems.append("LOG_LEVEL must not be DEBUG in production (debug output)")
     if settings.jwt_issuer.startswith("http://127.0.0.1"):
         problems.append("JWT_ISSUER must be the public URL of auth in production")
-    required = {
-        "AUTH_KEY_ENCRYPTION_KEY": settings.auth_key_encryption_key,
-        "REFERRALS_ENCRYPTION_KEYS": settings.referrals_encryption_keys,
-        "SMTP_URL": settings.smtp_url,
-    }
-    problems += [
-        f"{name} must be set in production" for name, value in required.items() if not value
-    ]
     values = msgspec.to_builtins(settings, enc_hook=str)
+    fields = {variable: field for variable, field, _ in ENVIRONMENT_VARIABLES}
+    required = sorted({name for s in services for name in PRODUCTION_REQUIRED.get(s, ())})
+    problems += [
+        f"{name} must be set in production" for name in required if not values.get(fields[name])
+    ]
     problems += [
         f"{variable} still holds the example value of deploy/.env.example"
         for variable, field, _ in ENVIRONMENT_VARIABLES
