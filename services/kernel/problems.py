@@ -144,9 +144,17 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
         field = ".".join(p for p in (key, path) if p) or key or "body"
         errors.append(FieldError(field=field, reason=reason, source=source))
     if not errors:
+        missing = _MISSING_PARAMETER.match(str(exc.detail))
+        if missing:
+            kind, name = missing.groups()
+            errors.append(FieldError(field=name, reason="paramètre obligatoire", source=kind))
+            return errors
         path, reason = _split_msgspec(str(exc.detail))
         errors.append(FieldError(field=path or "body", reason=reason))
     return errors
+
+
+_MISSING_PARAMETER = re.compile(r"^Missing required (query|header|cookie|path) parameter '([^']+)'")
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
