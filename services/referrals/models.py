@@ -188,3 +188,117 @@ class IdempotencyRecord(Base):
     response_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     headers: Mapped[dict[str, str]] = mapped_column(JSONType(), default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# ---- Issue #7: webhooks, notifications (tables of the integrations layer) -------------------
+
+
+class WebhookSubscription(Base):
+    """A structure's webhook endpoint: URL, event types, signing secret(s) (encrypted)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    event_types: Mapped[list[str]] = mapped_column(JSONType())  # empty: every type
+    description: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    secret_enc: Mapped[str] = mapped_column(sa.Text)
+    previous_secret_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="active", index=True)
+    consecutive_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One message to one subscription; retried until delivered or given up (at least once)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        sa.Index("ix_webhook_deliveries_order", "subscription_id", "referral_id", "seq"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    message_id: Mapped[str] = mapped_column(sa.String(80), index=True)  # webhook-id
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True, index=True)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    event_type: Mapped[str] = mapped_column(sa.String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType())
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replay_of: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: every HTTP attempt, its status code or error, and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    subscription_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    duration_ms: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class NotificationPreference(Base):
+    """Where and how a staff member wants referral mail: at once, a daily digest, or none."""
+
+    __tablename__ = "notification_preferences"
+
+    subject: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320))
+    mode: Mapped[str] = mapped_column(sa.String(20), default="immediate")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailMessage(Base):
+    """Outgoing mail, rendered when queued (no personal data: a reference and a link)."""
+
+    __tablename__ = "mail_queue"
+    __table_args__ = (sa.Index("ix_mail_queue_due", "status", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    to_address: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str] = mapped_column(sa.Text)
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True, index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DigestRun(Base):
+    """The last daily digest sent to a structure (one per day at most)."""
+
+    __tablename__ = "digest_runs"
+
+    structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

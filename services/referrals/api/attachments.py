@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
@@ -30,6 +31,23 @@ ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
 }
 
 
+_FILENAME_STAR = re.compile(r"filename\*\s*=\s*UTF-8''([^;]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)', re.IGNORECASE)
+
+
+def _filename(header: str | None) -> str:
+    name = ""
+    if header:
+        star = _FILENAME_STAR.search(header)
+        plain = _FILENAME.search(header)
+        if star:
+            name = unquote(star.group(1).strip())
+        elif plain:
+            name = (plain.group(1) or plain.group(2) or "").strip()
+    name = name.replace("/", "_").replace("\\", "_").strip()[:200]
+    return name or "document"
+
+
 class AttachmentController(Controller):
     path = PREFIX
     tags = ("attachments",)
@@ -46,10 +64,16 @@ class AttachmentController(Controller):
         svc: ReferralService,
         authenticated: Caller,
         referral_id: uuid.UUID,
-        filename: str = Parameter(default="document", min_length=1, max_length=200),
+        content_disposition: str | None = Parameter(
+            header="content-disposition",
+            default=None,
+            description='nom du fichier : `attachment; filename="courrier-caf.pdf"`',
+        ),
     ) -> Response[AttachmentRead]:
-        """Attach a document (raw body; PDF, PNG or JPEG), stored encrypted."""
+        """Attach a document: raw body (PDF, PNG or JPEG), name in Content-Disposition (not in
+        the URL, which proxies log). Stored encrypted."""
         actor = actor_for(authenticated, write=True)
+        filename = _filename(content_disposition)
         loaded = await visible_referral(svc, referral_id, actor)
         if actor.structure_id != loaded.referral.structure_id:
             raise ProblemError(
