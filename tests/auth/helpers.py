@@ -204,11 +204,21 @@ async def exchange_code(
 
 
 async def user_tokens(
-    relais: Relais, client_id: str, email_address: str, structure_id: uuid.UUID | None = None
+    relais: Relais,
+    client_id: str,
+    email_address: str,
+    structure_id: uuid.UUID | None = None,
+    *,
+    password: str = PASSWORD,
 ) -> dict[str, Any]:
     verifier, challenge = pkce()
     code, _ = await authorize_code(
-        relais, client_id, email_address, structure_id=structure_id, challenge=challenge
+        relais,
+        client_id,
+        email_address,
+        password=password,
+        structure_id=structure_id,
+        challenge=challenge,
     )
     response = await exchange_code(relais.client, client_id, code, verifier)
     assert response.status_code == 200, response.text

@@ -1,0 +1,207 @@
+"""CLI commands, signing key rotation (announce before use, keep until expiry), introspection."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from typer.testing import CliRunner
+
+from services.auth.keys import KeyRing
+from services.auth.models import SigningKey
+from services.kernel.outbox import utcnow
+from tests.auth.conftest import start_services
+from tests.auth.helpers import client_token, make_client
+from tests.conftest import BACKENDS, Relais
+from tests.tokens import TokenFactory
+
+ENV = {"LOG_LEVEL": "WARNING", "RELAIS_ENV": "development"}
+
+
+def _cli(*args: str) -> dict[str, object]:
+    from services.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=ENV)
+    assert result.exit_code == 0, result.output
+    payload: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return payload
+
+
+def test_cli_create_admin_client_and_rotate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.cli import app
+
+    # Embedded mode in a fresh folder (RELAIS_HOME defaults to ./var).
+    monkeypatch.chdir(tmp_path)
+    for name in ("RELAIS_HOME", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    env = ENV
+    home = tmp_path / "var"
+    assert runner.invoke(app, ["migrate", "auth"], env=env).exit_code == 0
+    structure = str(uuid.uuid4())
+    admin = _cli("create-admin", "--email", "Chef@CCAS.example.org", "--structure", structure)
+    assert admin["email"] == "chef@ccas.example.org"
+    assert admin["role"] == "admin"
+    mails = list((home / "mail").glob("*.eml"))
+    assert len(mails) == 1
+    assert "/auth/invitation?token=" in mails[0].read_text()
+    client = _cli(
+        "create-client",
+        "--structure",
+        structure,
+        "--scopes",
+        "directory:read directory:write",
+    )
+    assert str(client["client_id"]).startswith("rls_")
+    assert len(str(client["client_secret"])) >= 40
+    assert client["scopes"] == ["directory:read", "directory:write"]
+    rotated = _cli("rotate-signing-key")
+    assert rotated["kid"]
+    bad = runner.invoke(
+        app, ["create-client", "--structure", structure, "--scopes", "root"], env=env
+    )
+    assert bad.exit_code == 2
+    bad = runner.invoke(app, ["create-admin", "--email", "x@y.z", "--structure", "nope"], env=env)
+    assert bad.exit_code == 2
+
+
+@pytest.fixture(params=BACKENDS)
+async def own_relais(
+    request: pytest.FixtureRequest, tmp_path: Path, tokens: TokenFactory
+) -> AsyncIterator[Relais]:
+    """A system of its own: rotating keys must not disturb the shared one's caches."""
+    system_under_test, stack = await start_services(request.param, tmp_path, tokens)
+    async with stack:
+        yield system_under_test
+
+
+async def test_key_rotation_announces_then_switches_then_retires(own_relais: Relais) -> None:
+    auth_relais = own_relais
+    app = auth_relais.app("auth")
+    ring = KeyRing(auth_relais.settings)
+    async with app.state.db.session() as session:
+        current = (await ring.snapshot(session)).signer.kid
+        await session.execute(
+            sa.update(SigningKey)
+            .where(SigningKey.kid != current)
+            .values(usable_from=utcnow() - timedelta(days=30))
+        )
+        await session.execute(
+            sa.update(SigningKey)
+            .where(SigningKey.kid == current)
+            .values(usable_from=utcnow() - timedelta(days=1))
+        )
+        ring.invalidate()
+        announced = await ring.add_key(session, usable_from=utcnow() + timedelta(minutes=10))
+        snapshot = await ring.snapshot(session)
+        published = {k["kid"] for k in snapshot.jwks["keys"]}
+        assert snapshot.signer.kid == current  # not used before its time...
+        assert {current, announced.kid} <= published  # ...but already announced
+        # Time passes: the new key signs, the old one stays until its tokens have expired.
+        await session.execute(
+            sa.update(SigningKey)
+            .where(SigningKey.kid == announced.kid)
+            .values(usable_from=utcnow() - timedelta(seconds=1))
+        )
+        ring.invalidate()
+        snapshot = await ring.snapshot(session)
+        assert snapshot.signer.kid == announced.kid
+        assert current in {k["kid"] for k in snapshot.jwks["keys"]}
+        await session.execute(
+            sa.update(SigningKey)
+            .where(SigningKey.kid == announced.kid)
+            .values(usable_from=utcnow() - ring.keep_for - timedelta(seconds=1))
+        )
+        ring.invalidate()
+        snapshot = await ring.snapshot(session)
+        assert current not in {k["kid"] for k in snapshot.jwks["keys"]}
+        assert snapshot.signer.kid == announced.kid
+    # The app's own cache picks up the new key; the other services follow via unknown kid.
+    app.state.keyring.invalidate()
+    client_id, secret = await make_client(auth_relais, uuid.uuid4(), ["directory:read"])
+    assert secret
+    token = (await client_token(auth_relais.client, client_id, secret)).json()["access_token"]
+    jwks = (await auth_relais.client.get("/auth/.well-known/jwks.json")).json()
+    assert jwt.decode(token, KeySet.import_key_set(jwks)).header["kid"] == announced.kid
+    caller = await app.state.verifier.verify(token)
+    assert caller.client_id == client_id
+
+
+async def test_private_keys_are_encrypted_when_a_key_is_configured(auth_relais: Relais) -> None:
+    import base64
+    import os
+
+    import msgspec
+
+    settings = msgspec.structs.replace(
+        auth_relais.settings,
+        auth_key_encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    )
+    ring = KeyRing(settings)
+    async with auth_relais.app("auth").state.db.session() as session:
+        row = await ring.add_key(session, usable_from=utcnow() + timedelta(days=3650))
+        assert row.encrypted
+        assert row.private_jwk.startswith("v1:")
+        assert '"d"' not in row.private_jwk
+        assert ring._private(row).as_dict(private=False)["x"] == row.public_jwk["x"]
+        await session.delete(row)
+
+
+async def test_introspection_and_revocation(auth_relais: Relais) -> None:
+    client_id, secret = await make_client(auth_relais, uuid.uuid4(), ["directory:read"])
+    other_id, other_secret = await make_client(auth_relais, uuid.uuid4(), ["directory:read"])
+    assert secret
+    assert other_secret
+    token = (await client_token(auth_relais.client, client_id, secret)).json()["access_token"]
+    http = auth_relais.client
+    active = await http.post("/auth/introspect", data={"token": token}, auth=(client_id, secret))
+    assert active.status_code == 200
+    body = active.json()
+    assert body["active"] is True
+    assert body["client_id"] == client_id
+    assert body["scope"] == "directory:read"
+    # Another client learns nothing about it.
+    foreign = await http.post(
+        "/auth/introspect", data={"token": token}, auth=(other_id, other_secret)
+    )
+    assert foreign.json() == {"active": False}
+    unauthenticated = await http.post("/auth/introspect", data={"token": token})
+    assert unauthenticated.status_code in (400, 401)
+    for junk in ("", "x" * 5000, "a.b.c", "ey.ey.ey"):
+        response = await http.post(
+            "/auth/introspect", data={"token": junk}, auth=(client_id, secret)
+        )
+        assert response.status_code in (200, 400), response.text
+    revoked = await http.post("/auth/revoke", data={"token": token}, auth=(client_id, secret))
+    assert revoked.status_code == 200
+    after = await http.post("/auth/introspect", data={"token": token}, auth=(client_id, secret))
+    assert after.json() == {"active": False}
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("court", False),
+        ("motdepasse123", False),
+        ("Azertyuiop123!", False),
+        ("aaaaaaaaaaaaaaaa", False),
+        ("123456789012345", False),
+        ("camille.agent2025", False),
+        ("le vélo bleu du facteur", True),
+        ("Tr0ub4dor&3-cheval", True),
+    ],
+)
+def test_password_policy(password: str, ok: bool) -> None:
+    from services.auth.domain.passwords import password_problems
+
+    problems = password_problems(password, email="camille.agent@ccas.example.org", name="Camille")
+    assert (not problems) is ok, problems
