@@ -106,10 +106,12 @@ def test_places_hours_and_phones_are_plausible(territory: Any) -> None:
     for row in territory.structures + territory.services:
         if row["code_insee"] is not None:
             commune = geo.commune(row["code_insee"])
-            assert commune is not None and commune.departement == "26"
+            assert commune is not None
+            assert commune.departement == "26"
             assert row["code_postal"] in commune.postal_codes
             lat, lon = COORDINATES[row["code_insee"]]
-            assert abs(row["latitude"] - lat) < 0.01 and abs(row["longitude"] - lon) < 0.01
+            assert abs(row["latitude"] - lat) < 0.01
+            assert abs(row["longitude"] - lon) < 0.01
         if row["horaires_accueil"]:
             OpeningHours(row["horaires_accueil"])
         if row["telephone"]:
@@ -126,7 +128,8 @@ def test_freshness_capacity_dead_links_and_drafts(territory: Any) -> None:
     assert len(recent) > 0.15 * len(rows)
     extras = territory.service_extras
     capacity = Counter(e["capacity_status"] for e in extras.values())
-    assert capacity["full"] >= 3 and capacity["waiting_list"] >= 3
+    assert capacity["full"] >= 3
+    assert capacity["waiting_list"] >= 3
     links = [r.get("site_web") or r.get("lien_mobilisation") for r in rows]
     links += [e["appointment_url"] for e in extras.values()]
     dead = [u for u in links if u and u.startswith("https://lien-mort.invalid/")]

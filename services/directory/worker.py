@@ -1,0 +1,21 @@
+"""Background jobs of the directory service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.directory.linkcheck import check_links
+from services.kernel.jobs import Job
+
+LINK_CHECK_INTERVAL_SECONDS = 24 * 3600.0
+
+
+async def check_links_job(app: Any) -> int:
+    """Daily pass of the link checker over every website, referral and booking link."""
+    summary = await check_links(app.state.db, app.state.settings)
+    return summary.links
+
+
+JOBS: list[Job] = [
+    Job("directory.check-links", "directory", LINK_CHECK_INTERVAL_SECONDS, check_links_job),
+]
