@@ -13,7 +13,7 @@ import html
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -140,11 +140,16 @@ def synonyms() -> Synonyms:
 
 @dataclass(frozen=True)
 class Alternative:
-    """One way a clause may match: every term present (terms are stems, or a word prefix)."""
+    """One way a clause may match: every word present (compared by stem), or a word prefix."""
 
-    terms: tuple[str, ...]
+    words: tuple[str, ...]
     exact: bool = True
     prefix: bool = False
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """What to look for in analysed fields: stems, or the prefix itself."""
+        return self.words if self.prefix else tuple(stem(w) for w in self.words)
 
 
 @dataclass(frozen=True)
@@ -169,18 +174,18 @@ class ParsedQuery:
     def empty(self) -> bool:
         return not self.clauses
 
-    def with_typos(self, corrections: dict[str, Sequence[str]]) -> ParsedQuery:
+    def with_typos(self, corrections: Mapping[str, Sequence[str]]) -> ParsedQuery:
         """Add typo corrections (word → known words) as inexact alternatives."""
         clauses = []
         for clause in self.clauses:
             word = clause.single_word
             extra = [
-                Alternative((stem(c),), exact=False)
+                Alternative((c,), exact=False)
                 for c in corrections.get(word or "", ())
                 if word is not None
             ]
-            known = set(clause.alternatives)
-            extra = [a for a in extra if a not in known and replace(a, exact=True) not in known]
+            known = {(a.terms, a.prefix) for a in clause.alternatives}
+            extra = [a for a in extra if (a.terms, a.prefix) not in known]
             clauses.append(replace(clause, alternatives=clause.alternatives + tuple(extra)))
         return replace(self, clauses=tuple(clauses))
 
@@ -211,10 +216,10 @@ def parse_query(text: str) -> ParsedQuery:
             targets = syn.table.get(tuple(stem(w) for w in window))
             if targets is None:
                 continue
-            alternatives = [Alternative(tuple(stem(w) for w in window))]
+            alternatives = [Alternative(window)]
             for target, exact in targets:
-                alt = Alternative(tuple(stem(w) for w in target), exact=exact)
-                if alt.terms != alternatives[0].terms:
+                alt = Alternative(target, exact=exact)
+                if alt.terms not in {a.terms for a in alternatives}:
                     alternatives.append(alt)
             clauses.append(Clause(window, tuple(alternatives)))
             i += n
@@ -222,7 +227,7 @@ def parse_query(text: str) -> ParsedQuery:
             break
         if not matched:
             word = all_words[i]
-            clauses.append(Clause((word,), (Alternative((stem(word),)),)))
+            clauses.append(Clause((word,), (Alternative((word,)),)))
             i += 1
     if typing and clauses and i == len(all_words) and clauses[-1].single_word:
         last = clauses[-1]

@@ -218,6 +218,7 @@ def service_document(
         + [("reception", m) for m in modes]
         + [("network", n) for n in networks]
         + [("zone", z) for z in zone_values]
+        + [("type", row.type or ""), ("fees", row.fees or "")]
     )
     document = {
         "kind": "service",

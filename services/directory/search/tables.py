@@ -4,7 +4,7 @@
   filter columns, the raw text of each field (PostgreSQL builds its French ``tsvector`` from it)
   and the analysed terms of each field (ranking, identical on every backend).
 - ``search_facets``: (document, facet, value) rows for multi-valued filters and facet counts
-  (thematique, categorie, public, reception, network, zone).
+  (thematique, categorie, public, reception, network, zone, type, fees).
 - ``search_vocabulary``: every indexed term, for typo correction through a trigram index.
 - SQLite only: ``search_fts`` (FTS5, ``unicode61 remove_diacritics 2``) mirrors the terms of
   each document and ``search_vocabulary_trigrams`` (FTS5 ``trigram``) mirrors the vocabulary,
@@ -21,7 +21,7 @@ from services.kernel.db import UTCDateTime
 metadata = sa.MetaData()
 
 KINDS = ("service", "structure")
-FACETS = ("thematique", "categorie", "public", "reception", "network", "zone")
+FACETS = ("thematique", "categorie", "public", "reception", "network", "zone", "type", "fees")
 TABLE_PREFIX = "search_"
 # SQLite needs exactly INTEGER for a rowid alias (FTS5 rows share it); PostgreSQL gets a bigint.
 DOC_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -1,0 +1,77 @@
+"""Public shapes of search responses (msgspec): a page of hits, facets, and the backend used."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class Highlights(msgspec.Struct, kw_only=True):
+    """HTML-escaped text with the matched words in ``<mark>…</mark>``."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+class ServiceHit(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    structure_id: uuid.UUID
+    structure_name: str
+    name: str
+    description: str
+    type: str | None
+    thematiques: list[str]
+    publics: list[str]
+    fees: str | None
+    reception_modes: list[str]
+    appointment_required: bool | None
+    capacity_status: str
+    accepts_referrals: bool
+    status: str
+    commune_code: str | None
+    commune: str | None
+    latitude: float | None
+    longitude: float | None
+    distance_km: float | None
+    stale: bool
+    updated_at: datetime
+    verified_at: datetime | None
+    score: int
+    highlights: Highlights | None = None
+
+
+class StructureHit(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    typology: str | None
+    networks: list[str]
+    description: str | None
+    thematiques: list[str]
+    accepts_referrals: bool
+    status: str
+    commune_code: str | None
+    commune: str | None
+    latitude: float | None
+    longitude: float | None
+    distance_km: float | None
+    stale: bool
+    updated_at: datetime
+    verified_at: datetime | None
+    score: int
+    highlights: Highlights | None = None
+
+
+class SearchPage(msgspec.Struct, Generic[T], kw_only=True):
+    items: list[T]
+    total: int
+    facets: dict[str, dict[str, int]]
+    next: str | None = None
+    next_cursor: str | None = None
+    backend: str
+    # Query words unknown to the index, and the close words searched instead.
+    corrections: dict[str, list[str]] = msgspec.field(default_factory=dict)

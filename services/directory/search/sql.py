@@ -1,0 +1,349 @@
+"""Database search backends: SQLite FTS5 and PostgreSQL full text, over the search tables.
+
+Candidates come from the engine's text index (FTS5 ``MATCH`` on analysed terms; ``tsvector @@
+to_tsquery('relais_fr', …)`` with French stemming and unaccent), typo corrections from the
+vocabulary's trigram index (FTS5 ``trigram``; pg_trgm). Ranking is one SQL expression shared by
+both engines: for each query clause, the best field it matches (name > thematiques/structure >
+description, exact > typo/prefix), plus freshness and capacity. Distances are equirectangular
+(accurate to well under 1 % within the maximum radius) and computed the same way on both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.directory.search import backend as b
+from services.directory.search import tables
+from services.directory.search.analysis import (
+    Alternative,
+    Clause,
+    ParsedQuery,
+    allowed_typos,
+    stem,
+    trigrams,
+    typo_candidates,
+)
+from services.directory.search.backend import Hit, SearchRequest, SearchResult
+
+D = tables.documents
+F = tables.facets
+V = tables.vocabulary
+NO_DISTANCE = 1e12
+
+
+class SqlSearchBackend:
+    """Search in the request's own database session (SQLite or PostgreSQL)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        bind = session.bind
+        self.name = bind.dialect.name if bind is not None else "sqlite"
+        self.postgres = self.name == "postgresql"
+
+    # --- typos --------------------------------------------------------------------------
+
+    async def correct(self, query: ParsedQuery) -> tuple[ParsedQuery, dict[str, list[str]]]:
+        """Replace nothing, add close known words for query words the index has never seen."""
+        words = {
+            c.single_word
+            for c in query.clauses
+            if c.single_word and allowed_typos(c.single_word) and len(c.alternatives) <= 2
+        }
+        words.discard(None)
+        if not words:
+            return query, {}
+        probes = {w for w in words if w} | {stem(w) for w in words if w}
+        known = set(await self.session.scalars(sa.select(V.c.term).where(V.c.term.in_(probes))))
+        corrections: dict[str, list[str]] = {}
+        for word in sorted(w for w in words if w and w not in known and stem(w) not in known):
+            candidates = await self._similar_terms(word)
+            found = typo_candidates(word, candidates)
+            if found:
+                corrections[word] = found
+        return query.with_typos(corrections), corrections
+
+    async def _similar_terms(self, word: str) -> list[str]:
+        if self.postgres:
+            await self.session.execute(sa.text("SET LOCAL pg_trgm.similarity_threshold = 0.2"))
+            terms = await self.session.scalars(
+                sa.select(V.c.term)
+                .where(V.c.term.op("%")(word))
+                .order_by(sa.func.similarity(V.c.term, word).desc(), V.c.term)
+                .limit(100)
+            )
+            return list(terms)
+        grams = [g for g in trigrams(word) if " " not in g]
+        if not grams:
+            return []
+        match = " OR ".join(f'"{g}"' for g in grams)
+        rows = await self.session.execute(
+            sa.text(
+                "SELECT term FROM search_vocabulary_trigrams WHERE search_vocabulary_trigrams "
+                "MATCH :match ORDER BY rank LIMIT 100"
+            ),
+            {"match": match},
+        )
+        return [row[0] for row in rows]
+
+    # --- search -------------------------------------------------------------------------
+
+    async def search(self, request: SearchRequest) -> SearchResult:
+        query, corrections = await self.correct(request.query)
+        conditions = self._filters(request)
+        text = self._text_condition(query, all_clauses=True)
+        if text is not None:
+            strict = [*conditions, text]
+            total = await self._count(strict)
+            if total == 0 and len(query.clauses) > 1:
+                # No entry has every word: rank entries by how many words they have.
+                loose = self._text_condition(query, all_clauses=False)
+                assert loose is not None
+                strict = [*conditions, loose]
+                total = await self._count(strict)
+            conditions = strict
+        else:
+            total = await self._count(conditions)
+        score = _score(query, request) if text is not None else _quality(request)
+        distance = _distance2(request.origin)
+        inner = (
+            sa.select(
+                D.c.entity_id.label("entity_id"),
+                score.label("score"),
+                (distance if distance is not None else sa.literal(NO_DISTANCE)).label("dist2"),
+            )
+            .where(*conditions)
+            .subquery("hits")
+        )
+        key = inner.c.dist2 if request.sort == "distance" else -inner.c.score
+        page = sa.select(inner.c.entity_id, inner.c.score, inner.c.dist2)
+        if request.after is not None:
+            page = page.where(
+                sa.or_(
+                    key > request.after.key,
+                    sa.and_(key == request.after.key, inner.c.entity_id > request.after.entity_id),
+                )
+            )
+        page = page.order_by(key, inner.c.entity_id).limit(request.limit + 1)
+        rows = (await self.session.execute(page)).all()
+        hits = [
+            Hit(
+                entity_id=row.entity_id,
+                score=int(row.score),
+                distance_km=(
+                    math.sqrt(row.dist2)
+                    if request.origin is not None and row.dist2 < NO_DISTANCE
+                    else None
+                ),
+                key=float(row.dist2) if request.sort == "distance" else -float(row.score),
+            )
+            for row in rows[: request.limit]
+        ]
+        facets = await self._facets(conditions) if request.facets else {}
+        return SearchResult(
+            hits=hits,
+            total=total,
+            facets=facets,
+            has_more=len(rows) > request.limit,
+            corrections=corrections,
+        )
+
+    async def _count(self, conditions: list[ColumnElement[bool]]) -> int:
+        count = await self.session.scalar(
+            sa.select(sa.func.count()).select_from(D).where(*conditions)
+        )
+        return int(count or 0)
+
+    async def _facets(self, conditions: list[ColumnElement[bool]]) -> dict[str, dict[str, int]]:
+        matched = sa.select(D.c.doc_id).where(*conditions)
+        rows = await self.session.execute(
+            sa.select(F.c.facet, F.c.value, sa.func.count())
+            .where(F.c.doc_id.in_(matched), F.c.facet.in_(list(b.FACET_NAMES.values())))
+            .group_by(F.c.facet, F.c.value)
+        )
+        facets: dict[str, dict[str, int]] = {name: {} for name in b.FACET_NAMES}
+        by_facet = {v: k for k, v in b.FACET_NAMES.items()}
+        for facet, value, count in rows:
+            if value:
+                facets[by_facet[facet]][value] = int(count)
+        return {
+            name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+            for name, values in facets.items()
+        }
+
+    # --- conditions ---------------------------------------------------------------------
+
+    def _filters(self, request: SearchRequest) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [D.c.kind == request.kind]
+        visible: ColumnElement[bool] = D.c.status.in_(sorted(request.statuses))
+        if request.own_structure is not None and request.own_statuses:
+            visible = sa.or_(
+                visible,
+                sa.and_(
+                    D.c.structure_id == request.own_structure,
+                    D.c.status.in_(sorted(request.own_statuses)),
+                ),
+            )
+        conditions.append(visible)
+        for facet, values in (
+            ("thematique", request.thematiques),
+            ("public", request.publics),
+            ("reception", request.reception_modes),
+            ("network", request.networks),
+        ):
+            if values:
+                conditions.append(_has_facet(facet, values))
+        if request.types:
+            conditions.append(D.c.type.in_(sorted(request.types)))
+        if request.fees:
+            conditions.append(D.c.fees.in_(sorted(request.fees)))
+        if request.typologies:
+            conditions.append(D.c.typology.in_(sorted(request.typologies)))
+        if request.capacity:
+            conditions.append(D.c.capacity_status.in_(sorted(request.capacity)))
+        if request.appointment_required is not None:
+            conditions.append(D.c.appointment_required.is_(request.appointment_required))
+        if request.exclude_stale:
+            conditions.append(
+                sa.or_(
+                    D.c.updated_at >= request.stale_before, D.c.verified_at >= request.stale_before
+                )
+            )
+        eligible = _has_facet("zone", request.zones) if request.zones is not None else None
+        if eligible is not None:
+            conditions.append(eligible)
+        if request.origin is not None and request.radius_km is not None:
+            near = _within(request.origin, request.radius_km)
+            # A remote service (à distance) is reachable from anywhere it is eligible.
+            remote_ok = sa.and_(
+                D.c.remote.is_(True),
+                eligible if eligible is not None else _has_facet("zone", {"france"}),
+            )
+            conditions.append(sa.or_(near, remote_ok))
+        return conditions
+
+    def _text_condition(
+        self, query: ParsedQuery, *, all_clauses: bool
+    ) -> ColumnElement[bool] | None:
+        if query.empty:
+            return None
+        if self.postgres:
+            joiner = " & " if all_clauses else " | "
+            expression = joiner.join(_tsquery_clause(c) for c in query.clauses)
+            tsv: ColumnElement[Any] = sa.literal_column("search_documents.tsv")
+            return tsv.op("@@")(sa.func.to_tsquery(sa.literal_column("'relais_fr'"), expression))
+        joiner = " AND " if all_clauses else " OR "
+        expression = joiner.join(_fts_clause(c) for c in query.clauses)
+        fts: sa.Select[Any] = (
+            sa.select(sa.literal_column("rowid"))
+            .select_from(sa.table("search_fts"))
+            .where(sa.text("search_fts MATCH :fts").bindparams(fts=expression))
+        )
+        return D.c.doc_id.in_(fts)
+
+
+def _has_facet(facet: str, values: frozenset[str] | set[str]) -> ColumnElement[bool]:
+    return D.c.doc_id.in_(
+        sa.select(F.c.doc_id).where(F.c.facet == facet, F.c.value.in_(sorted(values)))
+    )
+
+
+def _fts_alternative(alt: Alternative) -> str:
+    # Terms are [a-z0-9]+ (analysis output): quoting makes every one a plain FTS5 string.
+    if alt.prefix:
+        return f'"{alt.terms[0]}"*'
+    return " AND ".join(f'"{t}"' for t in alt.terms)
+
+
+def _fts_clause(clause: Clause) -> str:
+    return "(" + " OR ".join(f"({_fts_alternative(a)})" for a in clause.alternatives) + ")"
+
+
+def _tsquery_alternative(alt: Alternative) -> str:
+    # Words are [a-z0-9]+; to_tsquery('relais_fr') stems them as it stemmed the documents.
+    if alt.prefix:
+        return f"{alt.words[0]}:*"
+    return "(" + " & ".join(alt.words) + ")"
+
+
+def _tsquery_clause(clause: Clause) -> str:
+    return "(" + " | ".join(_tsquery_alternative(a) for a in clause.alternatives) + ")"
+
+
+def _field_has(column: sa.Column[Any], alternatives: list[Alternative]) -> ColumnElement[bool]:
+    options = []
+    for alt in alternatives:
+        patterns = [f" {t}" if alt.prefix else f" {t} " for t in alt.terms]
+        options.append(sa.and_(*[column.contains(p) for p in patterns]))
+    return sa.or_(*options) if options else sa.false()
+
+
+def _clause_score(clause: Clause) -> ColumnElement[int]:
+    exact = [a for a in clause.alternatives if a.exact]
+    fuzzy = [a for a in clause.alternatives if not a.exact]
+    whens: list[tuple[ColumnElement[bool], int]] = []
+    for column, exact_points, fuzzy_points in (
+        (D.c.name_terms, b.NAME_EXACT, b.NAME_FUZZY),
+        (D.c.topic_terms, b.TOPIC_EXACT, b.TOPIC_FUZZY),
+        (D.c.body_terms, b.BODY_EXACT, b.BODY_FUZZY),
+    ):
+        if exact:
+            whens.append((_field_has(column, exact), exact_points))
+        if fuzzy:
+            whens.append((_field_has(column, fuzzy), fuzzy_points))
+    return sa.case(*whens, else_=0)
+
+
+def _quality(request: SearchRequest) -> ColumnElement[int]:
+    fresh = sa.case(
+        (D.c.verified_at >= request.stale_before, b.VERIFIED_BONUS),
+        (D.c.updated_at >= request.stale_before, b.FRESH_BONUS),
+        else_=0,
+    )
+    capacity = sa.case(
+        (D.c.capacity_status == "accepting", b.ACCEPTING_BONUS),
+        (D.c.capacity_status == "waiting_list", b.WAITING_BONUS),
+        else_=0,
+    )
+    return fresh + capacity
+
+
+def _score(query: ParsedQuery, request: SearchRequest) -> ColumnElement[int]:
+    text: ColumnElement[int] = sa.literal(0)
+    for clause in query.clauses:
+        text = text + _clause_score(clause)
+    return text * b.TEXT_FACTOR + _quality(request)
+
+
+def _scales(origin: b.Origin) -> tuple[float, float]:
+    return b.KM_PER_DEGREE, b.KM_PER_DEGREE * math.cos(math.radians(origin.latitude))
+
+
+def _distance2(origin: b.Origin | None) -> ColumnElement[float] | None:
+    """Squared distance in km² (no square root needed in SQL: SQLite may lack math functions)."""
+    if origin is None:
+        return None
+    ky, kx = _scales(origin)
+    dy = (D.c.latitude - origin.latitude) * ky
+    dx = (D.c.longitude - origin.longitude) * kx
+    return sa.case(
+        (sa.or_(D.c.latitude.is_(None), D.c.longitude.is_(None)), NO_DISTANCE),
+        else_=dy * dy + dx * dx,
+    )
+
+
+def _within(origin: b.Origin, radius_km: float) -> ColumnElement[bool]:
+    ky, kx = _scales(origin)
+    dlat = radius_km / ky
+    dlon = radius_km / max(kx, 1e-6)
+    distance = _distance2(origin)
+    assert distance is not None
+    return sa.and_(
+        D.c.latitude.between(origin.latitude - dlat, origin.latitude + dlat),
+        D.c.longitude.between(origin.longitude - dlon, origin.longitude + dlon),
+        distance <= radius_km * radius_km,
+    )
