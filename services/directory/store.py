@@ -18,9 +18,8 @@ synchronising client needs).
 
 from __future__ import annotations
 
-import importlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,6 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.directory import models as m
+from services.directory.search.indexing import (
+    refresh_search_index,
+    refresh_structure_search_index,
+)
 from services.kernel.db import UTCDateTime, new_uuid
 from services.kernel.outbox import publish, utcnow
 from services.kernel.reference import expand_thematiques, geography
@@ -294,40 +297,20 @@ def _event(session: AsyncSession, entity: Entity, archived: bool = False) -> Non
     publish(session, m.OutboxEvent, topic, entity.id, payload)
 
 
-_SEARCH_REFRESH: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Any]] | bool | None = False
-
-
-def _search_refresher() -> Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Any]] | None:
-    """``services.directory.search.indexing.refresh_search_index`` when the search is installed."""
-    global _SEARCH_REFRESH
-    if _SEARCH_REFRESH is False:
-        try:
-            module = importlib.import_module("services.directory.search.indexing")
-            _SEARCH_REFRESH = getattr(module, "refresh_search_index", None)
-        except ModuleNotFoundError:
-            _SEARCH_REFRESH = None
-    return _SEARCH_REFRESH or None  # type: ignore[return-value]
-
-
-async def _refresh_search(session: AsyncSession, service_ids: list[uuid.UUID]) -> None:
-    refresh = _search_refresher()
-    if refresh is not None and service_ids:
-        await session.flush()
-        await refresh(session, service_ids)
-
-
-async def _service_ids_of(session: AsyncSession, entity: Entity) -> list[uuid.UUID]:
-    """Services whose search document depends on this entry."""
-    if isinstance(entity, m.Service):
-        return [entity.id]
-    column = m.Service.structure_id
-    if isinstance(entity, m.Place):
+async def _refresh_search(session: AsyncSession, entity: Entity) -> None:
+    """Keep the database search tables in step, in this transaction."""
+    await session.flush()
+    if isinstance(entity, m.Structure):
+        await refresh_structure_search_index(session, [entity.id])
+    elif isinstance(entity, m.Service):
+        await refresh_search_index(session, [entity.id])
+    else:
         rows = await session.scalars(
             sa.select(m.ServiceSession.service_id).where(m.ServiceSession.place_id == entity.id)
         )
-        return list(dict.fromkeys(rows))
-    rows = await session.scalars(sa.select(m.Service.id).where(column == entity.id))
-    return list(rows)
+        service_ids = list(dict.fromkeys(rows))
+        if service_ids:
+            await refresh_search_index(session, service_ids)
 
 
 def _sessions(values: Sequence[dict[str, Any]]) -> list[m.ServiceSession]:
@@ -397,7 +380,7 @@ async def create(
     _record_history(session, entity, "create", actor, changes)
     _event(session, entity, archived=entity.status == "archived")
     await session.flush()
-    await _refresh_search(session, await _service_ids_of(session, entity))
+    await _refresh_search(session, entity)
     return entity
 
 
@@ -443,7 +426,7 @@ async def update(
     archived = entity.status == "archived"
     _event(session, entity, archived=archived)
     await session.flush()
-    await _refresh_search(session, await _service_ids_of(session, entity))
+    await _refresh_search(session, entity)
     return entity
 
 
@@ -478,7 +461,7 @@ async def verify(
         session, entity, "verify", actor, {"verified_at": [_plain(before), _plain(now)]}
     )
     _event(session, entity)
-    await session.flush()
+    await _refresh_search(session, entity)
     return entity
 
 
