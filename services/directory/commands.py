@@ -108,6 +108,9 @@ def register(app: typer.Typer) -> None:
     """Add the directory's commands to ``relais``."""
     app.add_typer(import_app, name="import")
     app.command("export")(export)
+    from services.directory import maintenance
+
+    maintenance.register(app)  # seed-demo, check-links
 
 
 def export(

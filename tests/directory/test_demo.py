@@ -11,13 +11,17 @@ from typing import Any
 import jsonschema
 import phonenumbers
 import pytest
+import sqlalchemy as sa
 from opening_hours import OpeningHours
 
 from services.directory.demo import SOURCE, build_territory, generate_territory
 from services.directory.demo.geo import COORDINATES
 from services.directory.demo.notable import NOTABLE
+from services.directory.demo.seed import seed_demo
 from services.directory.demo.structures import STRUCTURES
+from services.directory.models import HistoryEntry, Service, Structure
 from services.kernel.reference import geography, taxonomy
+from tests.conftest import start_relais
 
 TODAY = date(2026, 11, 20)
 STANDARDS = Path(__file__).resolve().parents[3] / "shared" / "standards" / "data-inclusion-v1"
@@ -147,3 +151,63 @@ def test_notable_services_exist_and_are_published(territory: Any) -> None:
         for service_id in ids:
             assert service_id in services, (query, service_id)
             assert territory.service_extras[service_id]["status"] == "published", service_id
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def demo_system(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tokens: Any
+) -> Any:
+    home = tmp_path_factory.mktemp(f"demo-{request.param}")
+    system, stack = await start_relais(request.param, home, tokens)
+    async with stack:
+        yield system
+
+
+async def test_seed_demo_imports_everything_and_is_idempotent(demo_system: Any) -> None:
+    db = demo_system.app("directory").state.db
+    async with db.session() as session:
+        first = await seed_demo(session, today=TODAY)
+    assert first.imported.rejected == 0, first.imported.errors[:3]
+    assert first.imported.created == first.structures + first.services
+    assert first.drafts >= 4
+    assert first.stale > 10
+    async with db.session() as session:
+        versions = dict((await session.execute(sa.select(Service.id, Service.version))).all())
+        history = await session.scalar(sa.select(sa.func.count()).select_from(HistoryEntry))
+    async with db.session() as session:
+        second = await seed_demo(session, today=TODAY)
+    assert second.imported.unchanged == first.imported.created
+    assert second.imported.created == second.imported.updated == 0
+    assert second.adjusted == 0
+    async with db.session() as session:
+        assert dict((await session.execute(sa.select(Service.id, Service.version))).all()) == (
+            versions
+        )
+        assert await session.scalar(sa.select(sa.func.count()).select_from(HistoryEntry)) == history
+        # Relais-only facts landed: parent network, documents, capacity, drafts, stale dates.
+        site = await session.scalar(
+            sa.select(Structure).where(Structure.source_id == "drome-pimms-romans-la-monnaie")
+        )
+        parent = await session.scalar(
+            sa.select(Structure).where(Structure.source_id == "drome-pimms-drome")
+        )
+        assert site is not None
+        assert parent is not None
+        assert site.parent_id == parent.id
+        assert site.typology == "PIMMS"
+        retraite = await session.scalar(
+            sa.select(Service).where(
+                Service.source_id == "drome-carsat-agence-retraite-valence--preparer-retraite"
+            )
+        )
+        assert retraite is not None
+        assert retraite.status == "published"
+        assert retraite.documents_to_bring
+        full = await session.scalar(
+            sa.select(sa.func.count()).select_from(Service).where(Service.capacity_status == "full")
+        )
+        assert full
+    # The API shows the demo: a published notable service is readable anonymously.
+    response = await demo_system.client.get(f"/directory/v1/services/{retraite.id}")
+    assert response.status_code == 200
+    assert response.json()["name"].startswith(("Préparer", "Agence retraite"))

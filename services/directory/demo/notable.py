@@ -48,9 +48,7 @@ NOTABLE: dict[str, tuple[str, ...]] = {
         "drome-croix-rouge-nyons--colis-alimentaires",
         "drome-epicerie-solidaire-diois--epicerie-solidaire",
     ),
-    "surendettement / dettes / budget": (
-        "drome-udaf-drome--point-conseil-budget",
-    ),
+    "surendettement / dettes / budget": ("drome-udaf-drome--point-conseil-budget",),
     "violences conjugales": ("drome-cidff-drome--violences",),
     "avocat gratuit / conseil juridique": (
         "drome-point-justice-valence--consultation-avocat",
