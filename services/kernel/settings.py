@@ -67,6 +67,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     referrals_response_days: int = 8
     referrals_reminder_days: int = 2
     referrals_attachment_max_bytes: int = 1_000_000
+    referrals_retention_months: int = 24
+    referrals_attachment_retention_months: int = 6
+    referrals_inactive_months: int = 24
+    referrals_digest_hour: int = 7
+    stats_min_cell: int = 5
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_payload_bytes: int = 65_536
+    webhook_retry_hours: float = 72.0
+    webhook_retry_base_seconds: float = 5.0
+    webhook_disable_after_failures: int = 15
+    webhook_secret_overlap_hours: float = 24.0
     services: str = ""
     server_workers: int = 1
     forwarded_allow_ips: str = "127.0.0.1"
@@ -234,6 +246,59 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "largest attachment accepted on a referral",
     ),
     (
+        "REFERRALS_RETENTION_MONTHS",
+        "referrals_retention_months",
+        "months after the last event before personal data of ended referrals is erased",
+    ),
+    (
+        "REFERRALS_ATTACHMENT_RETENTION_MONTHS",
+        "referrals_attachment_retention_months",
+        "months after the last event before attachments of ended referrals are erased",
+    ),
+    (
+        "REFERRALS_INACTIVE_MONTHS",
+        "referrals_inactive_months",
+        "months without activity after which an open referral is anonymised",
+    ),
+    (
+        "REFERRALS_DIGEST_HOUR",
+        "referrals_digest_hour",
+        "hour (UTC) after which the daily digest of each structure is sent",
+    ),
+    ("STATS_MIN_CELL", "stats_min_cell", "statistics: counts below this are suppressed"),
+    (
+        "WEBHOOK_ALLOW_PRIVATE",
+        "webhook_allow_private",
+        "allow webhook URLs on loopback, link-local or private addresses (tests, intranets)",
+    ),
+    ("WEBHOOK_TIMEOUT_SECONDS", "webhook_timeout_seconds", "timeout of one webhook delivery"),
+    (
+        "WEBHOOK_MAX_PAYLOAD_BYTES",
+        "webhook_max_payload_bytes",
+        "largest webhook body sent (larger events are cut down to ids and states)",
+    ),
+    (
+        "WEBHOOK_RETRY_HOURS",
+        "webhook_retry_hours",
+        "how long a failing webhook message is retried (exponential backoff with jitter)",
+    ),
+    (
+        "WEBHOOK_RETRY_BASE_SECONDS",
+        "webhook_retry_base_seconds",
+        "first retry delay of a webhook message; doubled at each attempt (capped at 6 h)",
+    ),
+    (
+        "WEBHOOK_DISABLE_AFTER_FAILURES",
+        "webhook_disable_after_failures",
+        "consecutive failed attempts, failing for WEBHOOK_RETRY_HOURS, before a subscription "
+        "is disabled (its admins are told)",
+    ),
+    (
+        "WEBHOOK_SECRET_OVERLAP_HOURS",
+        "webhook_secret_overlap_hours",
+        "after a secret rotation, how long the previous secret still signs (two signatures)",
+    ),
+    (
         "RELAIS_SERVICES",
         "services",
         "services run by `relais serve` when none is named (comma-separated; default: all)",
@@ -313,9 +378,9 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
             raw[field] = value
     raw.update(overrides)
     # msgspec has no str -> Path conversion: do it for every Path-typed field.
-    for field in msgspec.structs.fields(Settings):
-        if field.type is Path and isinstance(raw.get(field.name), str):
-            raw[field.name] = Path(raw[field.name])
+    for info in msgspec.structs.fields(Settings):
+        if info.type is Path and isinstance(raw.get(info.name), str):
+            raw[info.name] = Path(raw[info.name])
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
