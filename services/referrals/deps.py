@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
 from services.referrals.crypto import Keyring, load_keyring
 from services.referrals.service import ReferralService
+
+# Documented headers (read by the handlers through the request; declared for the OpenAPI).
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        description="clé d'idempotence : une nouvelle tentative renvoie la première réponse",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Parameter(
+        header="If-Match",
+        required=False,
+        description="ETag (version) lu ; requis pour les transitions (428 sinon, 412 si périmé)",
+    ),
+]
 
 
 class KeyringHolder:

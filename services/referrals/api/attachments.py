@@ -16,6 +16,7 @@ from services.kernel.problems import FieldError, ProblemError
 from services.kernel.security import Caller
 from services.referrals import models as m
 from services.referrals.api.common import PREFIX, visible_referral
+from services.referrals.deps import IdempotencyKey
 from services.referrals.domain.consent import Category
 from services.referrals.domain.lifecycle import Event
 from services.referrals.idempotency import Outcome, idempotent
@@ -69,6 +70,7 @@ class AttachmentController(Controller):
             default=None,
             description='nom du fichier : `attachment; filename="courrier-caf.pdf"`',
         ),
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[AttachmentRead]:
         """Attach a document: raw body (PDF, PNG or JPEG), name in Content-Disposition (not in
         the URL, which proxies log). Stored encrypted."""

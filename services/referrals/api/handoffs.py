@@ -16,7 +16,7 @@ from services.referrals.api.common import (
     visible_handoff,
     visible_referral,
 )
-from services.referrals.deps import etag, if_match
+from services.referrals.deps import IdempotencyKey, IfMatch, etag, if_match
 from services.referrals.directory import Target, resolve_target
 from services.referrals.domain.transitions import Action
 from services.referrals.idempotency import Outcome, idempotent
@@ -101,6 +101,8 @@ class HandoffController(Controller):
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
         data: TransitionIn | None = None,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
         """The receiver has seen the referral (no decision yet)."""
         return await _transition(
@@ -117,6 +119,8 @@ class HandoffController(Controller):
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
         data: TransitionIn | None = None,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
         """The receiver agrees to see the person."""
         return await _transition(
@@ -133,6 +137,8 @@ class HandoffController(Controller):
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
         data: DeclineIn,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
         """The receiver declines, with a reason code and a comment; the sender may re-orient."""
         return await _transition(
@@ -149,6 +155,8 @@ class HandoffController(Controller):
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
         data: TransitionIn | None = None,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
         """The receiver confirms it has taken the person over."""
         return await _transition(
@@ -165,6 +173,8 @@ class HandoffController(Controller):
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
         data: CancelIn,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
         """The sender withdraws the handoff, with a reason."""
         return await _transition(
@@ -181,6 +191,8 @@ class HandoffController(Controller):
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
         data: RelayIn,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
         """The receiver passes the person on (if the consent allows it); returns the new handoff."""
         return await _transition(

@@ -27,7 +27,7 @@ from services.referrals.api.common import (
     referral_outcome,
     visible_referral,
 )
-from services.referrals.deps import if_match
+from services.referrals.deps import IdempotencyKey, IfMatch, if_match
 from services.referrals.directory import resolve_target
 from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import (
@@ -58,6 +58,7 @@ class ReferralController(Controller):
         svc: ReferralService,
         authenticated: Caller,
         data: ReferralCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[ReferralRead]:
         """Record a person's request, their consent, and send it to a partner."""
         actor = actor_for(authenticated, write=True)
@@ -95,6 +96,7 @@ class ReferralController(Controller):
         authenticated: Caller,
         referral_id: uuid.UUID,
         data: ReorientIn,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[HandoffRead]:
         """After a decline, cancellation or expiry: send the person to another partner."""
         actor = actor_for(authenticated, write=True)
@@ -122,6 +124,8 @@ class ReferralController(Controller):
         authenticated: Caller,
         referral_id: uuid.UUID,
         data: CloseIn,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[ReferralRead]:
         """Record the outcome once a partner has taken the person over."""
         actor = actor_for(authenticated, write=True)
@@ -142,6 +146,8 @@ class ReferralController(Controller):
         authenticated: Caller,
         referral_id: uuid.UUID,
         data: ReferentIn,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[ReferralRead]:
         """Hand the follow-up to another member of the sending structure."""
         actor = actor_for(authenticated, write=True)
@@ -166,6 +172,8 @@ class ReferralController(Controller):
         authenticated: Caller,
         referral_id: uuid.UUID,
         data: WithdrawIn | None = None,
+        idempotency_key: IdempotencyKey = None,
+        if_match_header: IfMatch = None,
     ) -> Response[ReferralRead]:
         """The person withdraws consent: personal data erased, open handoffs cancelled."""
         actor = actor_for(authenticated, write=True)
