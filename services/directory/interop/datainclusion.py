@@ -732,7 +732,7 @@ def _day(value: datetime | None) -> str | None:
     return value.astimezone(UTC).date().isoformat() if value is not None else None
 
 
-def structure_to_datainclusion(row: Mapping[str, Any]) -> dict[str, Any]:
+def structure_to_datainclusion(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A Relais structure (a mapping of its columns) as a data·inclusion v1 structure."""
     return {
         "source": export_source(row["source"]),
@@ -759,7 +759,7 @@ def structure_to_datainclusion(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def service_to_datainclusion(
-    row: Mapping[str, Any], structure_id: str, zones: Iterable[str]
+    row: Mapping[Any, Any], structure_id: str, zones: Iterable[str]
 ) -> dict[str, Any]:
     """A Relais service as a data·inclusion v1 service; members-only contacts are left out."""
     public = bool(row["contact_public"])

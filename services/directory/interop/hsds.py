@@ -158,11 +158,11 @@ def term_label(name: str, value: str) -> str:
 # --------------------------------------------------------------------------- addresses
 
 
-def has_address(row: Mapping[str, Any]) -> bool:
+def has_address(row: Mapping[Any, Any]) -> bool:
     return any(row.get(k) is not None for k in ("address", "commune_code", "latitude"))
 
 
-def _address(row: Mapping[str, Any], location_id: str) -> list[dict[str, Any]]:
+def _address(row: Mapping[Any, Any], location_id: str) -> list[dict[str, Any]]:
     """A physical address, when the entry holds everything HSDS requires of one."""
     code = row.get("commune_code")
     commune = geography().commune(code) if code else None
@@ -209,7 +209,7 @@ def _phone(owner: str, owner_id: str, number: str | None) -> list[dict[str, Any]
 
 
 def location(
-    row: Mapping[str, Any], *, kind: str, organization_id: Any, full: bool = True
+    row: Mapping[Any, Any], *, kind: str, organization_id: Any, full: bool = True
 ) -> dict[str, Any]:
     """An HSDS location from a place, a structure or a service row (each holds an address)."""
     location_id = str(row["id"])
@@ -241,7 +241,7 @@ def location(
 # --------------------------------------------------------------------------- organizations
 
 
-def organization(row: Mapping[str, Any], *, full: bool = False) -> dict[str, Any]:
+def organization(row: Mapping[Any, Any], *, full: bool = False) -> dict[str, Any]:
     org_id = str(row["id"])
     data: dict[str, Any] = {
         "id": org_id,
@@ -294,7 +294,7 @@ def _attribute(entity: str, link_id: str, name: str, value: str) -> dict[str, An
     )
 
 
-def _service_terms(row: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+def _service_terms(row: Mapping[Any, Any]) -> Iterable[tuple[str, str]]:
     for field, name in SERVICE_TAXONOMY_FIELDS.items():
         value = row.get(field)
         for item in value if isinstance(value, list) else [value] if value else []:
@@ -307,11 +307,11 @@ def _join(*parts: str | None) -> str | None:
 
 
 def service(
-    row: Mapping[str, Any],
+    row: Mapping[Any, Any],
     *,
     zones: Sequence[str] = (),
     full: bool = False,
-    organization_row: Mapping[str, Any] | None = None,
+    organization_row: Mapping[Any, Any] | None = None,
     service_at_locations: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     service_id = str(row["id"])
@@ -391,7 +391,7 @@ def service(
 def service_at_location(
     sal_id: Any,
     service_id: Any,
-    location_row: Mapping[str, Any] | None,
+    location_row: Mapping[Any, Any] | None,
     *,
     location_kind: str,
     organization_id: Any,
