@@ -32,6 +32,17 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def checked_for(settings: Settings, names: list[str]) -> None:
+    """Production checks of the services this process runs (their required secrets)."""
+    from services.kernel.settings import check_production
+
+    try:
+        check_production(settings, names)
+    except SettingsError as exc:
+        typer.echo(f"Configuration invalide : {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _names(services: list[str] | None) -> list[str]:
     names = services or list(system.SERVICE_NAMES)
     unknown = [n for n in names if n not in system.SERVICE_NAMES]
@@ -68,6 +79,7 @@ def serve(
 
     settings = settings_or_exit()
     names = _names(services or system.served_names(settings))
+    checked_for(settings, names)
     # The server processes build their apps from the environment (services.system:serve_app).
     os.environ["RELAIS_SERVICES"] = ",".join(names)
     processes = workers or settings.server_workers
@@ -117,6 +129,7 @@ def worker(
     from services.kernel.jobs import serve_endpoints
 
     settings = settings_or_exit()
+    checked_for(settings, list(system.SERVICE_NAMES))
     apps, _ = system.build_apps(settings)
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     jobs = system.service_jobs(apps, wanted)

@@ -18,7 +18,7 @@ from services.kernel.http import ServiceLocator
 from services.kernel.jobs import Job, Worker
 from services.kernel.migrations import upgrade
 from services.kernel.observability import mark_process_dead
-from services.kernel.settings import Settings, load_settings
+from services.kernel.settings import Settings, check_production, load_settings
 
 SERVICE_NAMES: tuple[str, ...] = ("directory", "referrals", "auth")
 
@@ -32,6 +32,7 @@ def service_module(name: str) -> ModuleType:
 def build_apps(
     settings: Settings, names: Sequence[str] = SERVICE_NAMES
 ) -> tuple[dict[str, Litestar], ServiceLocator]:
+    check_production(settings, list(names))
     locator = ServiceLocator(settings)
     apps = {name: service_module(name).create_app(settings, locator) for name in names}
     for name, app in apps.items():
