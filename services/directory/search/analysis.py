@@ -186,7 +186,13 @@ class ParsedQuery:
             ]
             known = {(a.terms, a.prefix) for a in clause.alternatives}
             extra = [a for a in extra if (a.terms, a.prefix) not in known]
-            clauses.append(replace(clause, alternatives=clause.alternatives + tuple(extra)))
+            alternatives = clause.alternatives
+            if extra:
+                # The unknown word's own stem is no better a guess than the corrections.
+                alternatives = tuple(
+                    replace(a, exact=False) if a.words == clause.words else a for a in alternatives
+                )
+            clauses.append(replace(clause, alternatives=alternatives + tuple(extra)))
         return replace(self, clauses=tuple(clauses))
 
     def highlight_terms(self) -> tuple[frozenset[str], tuple[str, ...]]:

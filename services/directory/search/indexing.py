@@ -240,7 +240,8 @@ def service_document(
         "name_text": name_text,
         "topic_text": topic_text,
         "body_text": body_text,
-        "name_terms": index_terms(name_text),
+        # A service is known by its own name and its structure's ("CAF de la Drôme").
+        "name_terms": index_terms(name_text, structure.name),
         "topic_terms": index_terms(topic_text),
         "body_terms": index_terms(body_text),
     }

@@ -24,7 +24,6 @@ from services.directory.search.analysis import (
     Clause,
     ParsedQuery,
     allowed_typos,
-    stem,
     trigrams,
     typo_candidates,
 )
@@ -57,10 +56,12 @@ class SqlSearchBackend:
         words.discard(None)
         if not words:
             return query, {}
-        probes = {w for w in words if w} | {stem(w) for w in words if w}
+        # A word the index has never seen is a typo even when its stem exists elsewhere
+        # ("domicilation" → stem "domicil" of "domicile"; meant "domiciliation").
+        probes = {w for w in words if w}
         known = set(await self.session.scalars(sa.select(V.c.term).where(V.c.term.in_(probes))))
         corrections: dict[str, list[str]] = {}
-        for word in sorted(w for w in words if w and w not in known and stem(w) not in known):
+        for word in sorted(w for w in words if w and w not in known):
             candidates = await self._similar_terms(word)
             found = typo_candidates(word, candidates)
             if found:
