@@ -111,6 +111,9 @@ def register(app: typer.Typer) -> None:
     from services.directory import maintenance
 
     maintenance.register(app)  # seed-demo, check-links
+    from services.directory.search import commands as search_commands
+
+    search_commands.register(app)  # reindex
 
 
 def export(
