@@ -10,10 +10,13 @@ import typer
 from services.kernel.db import Database
 from services.kernel.settings import Settings, SettingsError, load_settings
 from services.referrals.crypto import add_key_to_file, load_keyring
+from services.referrals.purge_command import register as register_purge
 from services.referrals.rotation import rotate
 
 
 def register(app: typer.Typer) -> None:
+    register_purge(app)  # issue #7: relais purge
+
     @app.command("rotate-keys")
     def rotate_keys(
         new_key: Annotated[

@@ -270,6 +270,7 @@ class NotificationPreference(Base):
     structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(320))
     mode: Mapped[str] = mapped_column(sa.String(20), default="immediate")
+    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -18,6 +18,7 @@ from services.referrals.service import (
     person_context,
     summary_context,
 )
+from services.referrals.webhooks.delivery import previous_secret_context, secret_context
 
 BATCH = 200
 
@@ -30,6 +31,9 @@ TEXT_COLUMNS: list[tuple[type[Any], str, Callable[[Any], str]]] = [
     (m.TimelineEvent, "comment_enc", lambda r: event_comment_context(r.id)),
     (m.Attachment, "filename_enc", lambda r: attachment_context(r.id)),
     (m.IdempotencyRecord, "response_enc", lambda r: f"idempotency:{r.owner}:{r.key}"),
+    # Issue #7: webhook signing secrets.
+    (m.WebhookSubscription, "secret_enc", lambda r: secret_context(r.id)),
+    (m.WebhookSubscription, "previous_secret_enc", lambda r: previous_secret_context(r.id)),
 ]
 
 

@@ -607,6 +607,15 @@ class ReferralService:
                 row.payload = {
                     k: v for k, v in row.payload.items() if k not in PERSONAL_PAYLOAD_KEYS
                 }
+        # Webhook messages not delivered yet (issue #7) keep ids and states only.
+        deliveries = await session.scalars(
+            sa.select(m.WebhookDelivery).where(
+                m.WebhookDelivery.referral_id == referral_id,
+                m.WebhookDelivery.status == "pending",
+            )
+        )
+        for delivery in deliveries.all():
+            delivery.payload = scrub_payload(delivery.payload)
         await session.flush()
 
     # -- worker --------------------------------------------------------------------------------
@@ -669,6 +678,17 @@ class ReferralService:
             done += 1
         await self.session.flush()
         return done
+
+
+def scrub_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A webhook payload without any personal key, at top level or in ``data``/``details``."""
+    clean = {k: v for k, v in payload.items() if k not in PERSONAL_PAYLOAD_KEYS}
+    data = clean.get("data")
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in PERSONAL_PAYLOAD_KEYS}
+        data["details"] = {}
+        clean["data"] = data
+    return clean
 
 
 def _person_dict(person: PersonIn) -> dict[str, Any]:

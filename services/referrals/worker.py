@@ -7,6 +7,7 @@ from typing import Any
 from services.kernel.db import Database
 from services.kernel.jobs import Job
 from services.kernel.outbox import utcnow
+from services.referrals import background
 from services.referrals.deps import KeyringHolder
 from services.referrals.service import ReferralService
 
@@ -34,4 +35,10 @@ async def expire_handoffs(app: Any) -> int:
 JOBS: list[Job] = [
     Job("referrals.remind-handoffs", "referrals", 300.0, remind_handoffs),
     Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
+    # Issue #7: outbox fan-out, webhooks, mail, digest, retention.
+    Job("referrals.dispatch-outbox", "referrals", 1.0, background.dispatch_outbox),
+    Job("referrals.deliver-webhooks", "referrals", 1.0, background.deliver_webhooks),
+    Job("referrals.send-mail", "referrals", 10.0, background.send_mail),
+    Job("referrals.digest", "referrals", 600.0, background.send_digests),
+    Job("referrals.purge", "referrals", 86_400.0, background.purge),
 ]

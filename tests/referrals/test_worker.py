@@ -31,7 +31,7 @@ async def _topics(world: World, referral_id: str) -> list[str]:
 
 async def test_jobs_are_declared() -> None:
     names = {job.name for job in worker.JOBS}
-    assert names == {"referrals.remind-handoffs", "referrals.expire-handoffs"}
+    assert {"referrals.remind-handoffs", "referrals.expire-handoffs"} <= names
     assert all(job.queue == "referrals" for job in worker.JOBS)
 
 

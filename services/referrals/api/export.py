@@ -1,0 +1,39 @@
+"""Data-subject access: export everything Relais holds about the person of one referral."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get
+
+from services.kernel.outbox import utcnow
+from services.kernel.problems import ProblemError
+from services.kernel.security import Caller
+from services.referrals.api.common import PREFIX, visible_referral
+from services.referrals.domain.consent import ALL_CATEGORIES
+from services.referrals.retention import SubjectAccessExport, subject_access
+from services.referrals.service import ReferralService
+from services.referrals.views import actor_for, log_access
+
+
+class SubjectAccessController(Controller):
+    path = PREFIX
+    tags = ("Droits des personnes",)
+    security = [{"bearer": []}]  # noqa: RUF012
+
+    @get("/referrals/{referral_id:uuid}/export", operation_id="ExportReferralSubjectData")
+    async def export(
+        self, svc: ReferralService, authenticated: Caller, referral_id: uuid.UUID
+    ) -> SubjectAccessExport:
+        """Right of access (RGPD art. 15): the person's data, the journey, the timeline, the
+        attachments and the access log, as JSON. Staff members of a structure involved only;
+        each export is written to the access log."""
+        if authenticated.kind != "user":
+            raise ProblemError(403, "L'export pour la personne est réservé aux membres.")
+        actor = actor_for(authenticated, write=False)
+        await visible_referral(svc, referral_id, actor)
+        log_access(svc, referral_id, actor, "export", ALL_CATEGORIES)
+        return await subject_access(svc, referral_id, utcnow())
+
+
+ROUTES = [SubjectAccessController]

@@ -1,0 +1,165 @@
+"""Who gets which mail, decided when an event is fanned out of the outbox.
+
+- New handoff (``handoff.sent``) and reminder before its deadline (``handoff.reminder``): the
+  receiving structure's inbox address (from the directory, looked up when sending) and its
+  members who chose immediate mail.
+- Acknowledged, accepted, declined (with the reason), taken over, expired: the referent, if they
+  chose immediate mail.
+- A webhook disabled after repeated failure: the structure's inbox and its admins.
+- Members who chose the daily digest get ``digest.py``'s summary instead of single mails.
+
+Mails carry a referral reference and a link, never the person's data or free-text comments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kernel.settings import Settings
+from services.referrals import models as m
+from services.referrals.notifications.render import reference, referral_link, render
+
+STRUCTURE_INBOX = "structure:"  # to_address placeholder resolved through the directory
+
+DECLINE_REASONS = {
+    "out_of_scope": "hors du champ d'intervention",
+    "no_capacity": "plus de place disponible",
+    "person_unreachable": "personne injoignable",
+    "conditions_not_met": "conditions d'accès non remplies",
+    "duplicate": "orientation en double",
+    "other": "autre motif",
+}
+
+UPDATES: dict[str, tuple[str, str | None]] = {
+    "handoff.acknowledged": ("{partner} en a accusé réception", None),
+    "handoff.accepted": ("{partner} l'a acceptée", None),
+    "handoff.declined": (
+        "{partner} l'a refusée",
+        "Vous pouvez réorienter la personne vers un autre partenaire.",
+    ),
+    "handoff.taken_over": (
+        "{partner} a pris la personne en charge",
+        "Pensez à clôturer l'orientation en indiquant son issue.",
+    ),
+    "handoff.expired": (
+        "{partner} n'a pas répondu avant l'échéance ; la transmission a expiré",
+        "Vous pouvez réorienter la personne vers un autre partenaire.",
+    ),
+}
+
+
+def queue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    template: str,
+    referral_id: uuid.UUID | None,
+    **context: Any,
+) -> None:
+    text, html = render(template, subject=subject, **context)
+    session.add(
+        m.MailMessage(
+            id=uuid.uuid4(),
+            kind=kind,
+            to_address=to,
+            subject=subject,
+            text_body=text,
+            html_body=html,
+            referral_id=referral_id,
+            status="pending",
+            attempts=0,
+        )
+    )
+
+
+async def members(
+    session: AsyncSession, structure_id: uuid.UUID, *, mode: str, admins_only: bool = False
+) -> list[str]:
+    query = sa.select(m.NotificationPreference.email).where(
+        m.NotificationPreference.structure_id == structure_id,
+        m.NotificationPreference.mode == mode,
+    )
+    if admins_only:
+        query = query.where(m.NotificationPreference.is_admin.is_(True))
+    return sorted(set((await session.scalars(query)).all()))
+
+
+async def plan_mails(session: AsyncSession, settings: Settings, event: m.TimelineEvent) -> None:
+    if event.handoff_id is None:
+        return
+    if event.type not in ("handoff.sent", "handoff.reminder", *UPDATES):
+        return
+    handoff = await session.get(m.Handoff, event.handoff_id)
+    referral = await session.get(m.Referral, event.referral_id)
+    if handoff is None or referral is None or referral.erased_at is not None:
+        return
+    ref = reference(referral.id)
+    link = referral_link(settings.base_url, referral.id)
+    respond_by = f"{handoff.respond_by:%d/%m/%Y}"
+    if event.type in ("handoff.sent", "handoff.reminder"):
+        sent = event.type == "handoff.sent"
+        to = [f"{STRUCTURE_INBOX}{handoff.to_structure_id}"]
+        to += await members(session, handoff.to_structure_id, mode="immediate")
+        subject = f"Nouvelle orientation reçue ({ref})" if sent else f"Rappel : orientation {ref}"
+        for address in to:
+            queue(
+                session,
+                kind="handoff_received" if sent else "reminder",
+                to=address,
+                subject=subject,
+                template="handoff_received" if sent else "reminder",
+                referral_id=referral.id,
+                reference=ref,
+                link=link,
+                respond_by=respond_by,
+                structure_name=handoff.to_structure_name,
+            )
+        return
+    headline, next_step = UPDATES[event.type]
+    preference = await session.get(
+        m.NotificationPreference, (referral.referent, referral.structure_id)
+    )
+    if preference is None or preference.mode != "immediate":
+        return
+    reason = DECLINE_REASONS.get(event.reason or "") if event.type == "handoff.declined" else None
+    queue(
+        session,
+        kind=event.type.replace(".", "_"),
+        to=preference.email,
+        subject=f"Orientation {ref} : {headline.format(partner=handoff.to_structure_name)}",
+        template="handoff_update",
+        referral_id=referral.id,
+        reference=ref,
+        link=link,
+        headline=headline.format(partner=handoff.to_structure_name),
+        reason=reason,
+        next_step=next_step,
+    )
+
+
+async def plan_webhook_disabled(
+    session: AsyncSession, settings: Settings, subscription: m.WebhookSubscription
+) -> None:
+    to = [f"{STRUCTURE_INBOX}{subscription.structure_id}"]
+    to += await members(session, subscription.structure_id, mode="immediate", admins_only=True)
+    to += await members(session, subscription.structure_id, mode="digest", admins_only=True)
+    link = f"{settings.base_url.rstrip('/')}/referrals/v1/webhooks/{subscription.id}"
+    for address in sorted(set(to)):
+        queue(
+            session,
+            kind="webhook_disabled",
+            to=address,
+            subject="Webhook désactivé après des échecs répétés",
+            template="webhook_disabled",
+            referral_id=None,
+            url=subscription.url,
+            structure_name="votre structure",
+            reason=subscription.disabled_reason or "échecs répétés",
+            link=link,
+        )

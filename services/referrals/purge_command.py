@@ -1,0 +1,45 @@
+"""`relais purge`: apply the retention periods now (or report them with --dry-run)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from services.kernel.db import Database
+from services.kernel.outbox import utcnow
+from services.kernel.settings import Settings, SettingsError, load_settings
+from services.referrals.crypto import load_keyring
+from services.referrals.retention import PurgeReport, purge
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("purge")
+    def purge_command(
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="report what would be erased, change nothing")
+        ] = False,
+    ) -> None:
+        """Erase personal data and attachments kept longer than the retention periods."""
+        try:
+            settings = load_settings()
+            report = asyncio.run(run_purge(settings, dry_run=dry_run))
+        except SettingsError as exc:
+            typer.echo(f"Configuration invalide : {exc}", err=True)
+            raise typer.Exit(2) from exc
+        verb = "seraient effacées" if dry_run else "effacées"
+        typer.echo(f"orientations terminées dont les données {verb} : {len(report.erased)}")
+        typer.echo(f"orientations inactives anonymisées : {len(report.anonymised)}")
+        typer.echo(f"pièces jointes {verb} : {report.attachments}")
+        if dry_run:
+            for referral_id in [*report.erased, *report.anonymised]:
+                typer.echo(f"  {referral_id}")
+
+
+async def run_purge(settings: Settings, *, dry_run: bool) -> PurgeReport:
+    db = Database(settings, "referrals")
+    try:
+        return await purge(db, load_keyring(settings), settings, utcnow(), dry_run=dry_run)
+    finally:
+        await db.dispose()

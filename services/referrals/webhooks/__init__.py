@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks) fed by the referrals' transactional outbox."""
