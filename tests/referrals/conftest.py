@@ -1,18 +1,16 @@
-"""Fixtures of the referrals tests: the whole system per backend, partners in the directory,
-and callers of every kind for each structure."""
+"""Fixtures of the referrals tests: the whole system per backend (the shared ``relais``), partners
+created in the real directory through its API, and callers of every kind for each structure."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, Relais, start_relais
-from tests.referrals.directory_double import DirectoryDouble
+from tests.conftest import Relais
 from tests.tokens import TokenFactory, bearer
 
 THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
@@ -41,8 +39,10 @@ class Org:
 
 @dataclass
 class World:
+    """The running system, with partners created in the real directory through its public API."""
+
     relais: Relais
-    directory: DirectoryDouble
+    moderator_subject: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -55,20 +55,28 @@ class World:
     def app(self) -> Any:
         return self.relais.app("referrals")
 
+    @property
+    def moderator(self) -> dict[str, str]:
+        token = self.relais.tokens.user(
+            uuid.uuid4(), ("moderator",), subject=self.moderator_subject
+        )
+        return bearer(token)
+
     async def org(
         self, name: str = "Partenaire", *, status: str = "published", accepts: bool = True
     ) -> Org:
-        structure_id = uuid.uuid4()
-        self.directory.structures[structure_id] = {
-            "id": str(structure_id),
-            "name": name,
-            "status": status,
-            "accepts_referrals": accepts,
-            "email": "accueil@example.org",
-            "commune_code": "75056",
-            "departement_code": "75",
-        }
-        return Org(structure_id, name, self.relais.tokens)
+        response = await self.client.post(
+            "/directory/v1/structures",
+            json={
+                "name": f"{name} {uuid.uuid4().hex[:6]}",
+                "status": status,
+                "accepts_referrals": accepts,
+                "email": "accueil@example.org",
+            },
+            headers=self.moderator,
+        )
+        assert response.status_code == 201, response.text
+        return Org(uuid.UUID(response.json()["id"]), name, self.relais.tokens)
 
     async def service(
         self,
@@ -79,30 +87,33 @@ class World:
         status: str = "published",
         accepts: bool = True,
     ) -> uuid.UUID:
-        service_id = uuid.uuid4()
-        self.directory.services[service_id] = {
-            "id": str(service_id),
-            "structure_id": str(org.id),
-            "name": "Accompagnement logement",
-            "status": status,
-            "capacity_status": capacity,
-            "accepts_referrals": accepts,
-            "referral_response_days": days,
-            "thematiques": [THEMATIQUE],
-        }
+        response = await self.client.post(
+            "/directory/v1/services",
+            json={
+                "structure_id": str(org.id),
+                "name": "Accompagnement logement",
+                "status": "published" if status == "suspended" else status,
+                "capacity_status": capacity,
+                "accepts_referrals": accepts,
+                "referral_response_days": days,
+                "thematiques": [THEMATIQUE],
+            },
+            headers=self.moderator,
+        )
+        assert response.status_code == 201, response.text
+        service_id = uuid.UUID(response.json()["id"])
+        if status == "suspended":
+            suspended = await self.client.post(
+                f"/directory/v1/services/{service_id}/suspend",
+                headers={**self.moderator, "If-Match": response.headers["etag"]},
+            )
+            assert suspended.status_code == 200, suspended.text
         return service_id
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-async def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
-) -> AsyncIterator[World]:
-    home = tmp_path_factory.mktemp(f"referrals-{request.param}")
-    system, stack = await start_relais(request.param, home, tokens)
-    directory = DirectoryDouble()
-    system.app("referrals").state.locator.register("directory", directory.app)
-    async with stack:
-        yield World(system, directory)
+@pytest.fixture
+def world(relais: Relais) -> World:
+    return World(relais)
 
 
 def referral_body(receiver: Org, **overrides: Any) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from services.referrals.crypto import (
 from services.referrals.deps import KeyringHolder
 from tests.conftest import BACKENDS, start_relais
 from tests.referrals.conftest import World, act, create_referral, read
-from tests.referrals.directory_double import DirectoryDouble
 from tests.tokens import TokenFactory
 
 
@@ -84,10 +83,8 @@ async def test_rotate_keys_reencrypts_everything(
         backend, tmp_path, tokens, referrals_encryption_keys=f"{old}:{old_key}"
     )
     async with stack:
-        directory = DirectoryDouble()
         app = system.app("referrals")
-        app.state.locator.register("directory", directory.app)
-        world = World(system, directory)
+        world = World(system)
         ccas, partner = await world.org(), await world.org()
         created = await create_referral(world, ccas, partner)
         await act(

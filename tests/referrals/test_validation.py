@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from services.referrals import models as m
 from tests.conftest import BACKENDS, start_relais
 from tests.referrals.conftest import World, create_referral, referral_body
+from tests.referrals.directory_double import DirectoryDouble
 from tests.tokens import TokenFactory, bearer
 
 
@@ -174,19 +175,27 @@ async def test_unknown_target_and_service_of_another_structure(world: World) -> 
     assert own.status_code == 422
 
 
-async def test_directory_errors_are_503_and_write_nothing(world: World) -> None:
-    ccas, partner = await world.org(), await world.org()
-    before = await _count(world.app())
-    world.directory.fail_with = 500
-    try:
-        response = await world.client.post(
-            "/referrals/v1/referrals", json=referral_body(partner), headers=ccas.member
-        )
-    finally:
-        world.directory.fail_with = None
-    assert response.status_code == 503
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert await _count(world.app()) == before
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_directory_errors_are_503_and_write_nothing(
+    backend: str, tmp_path: Path, tokens: TokenFactory
+) -> None:
+    system, stack = await start_relais(backend, tmp_path, tokens)
+    async with stack:
+        # A directory answering 5xx or garbage (a double serving the contract's paths).
+        double = DirectoryDouble()
+        system.app("referrals").state.locator.register("directory", double.app)
+        broken = uuid.uuid4()
+        double.structures[broken] = {"id": "pas un uuid"}
+        headers = bearer(tokens.user(uuid.uuid4()))
+        body = referral_body(type("O", (), {"id": broken})())  # type: ignore[arg-type]
+        garbage = await system.client.post("/referrals/v1/referrals", json=body, headers=headers)
+        assert garbage.status_code == 503, garbage.text
+        double.fail_with = 502
+        down = await system.client.post("/referrals/v1/referrals", json=body, headers=headers)
+        assert down.status_code == 503
+        assert down.headers["content-type"].startswith("application/problem+json")
+        assert down.headers["retry-after"] == "30"
+        assert await _count(system.app("referrals")) == (0, 0)
 
 
 def _closed_port() -> int:
