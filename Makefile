@@ -54,9 +54,10 @@ bench: install
 openapi: install
 	$(BIN)/relais openapi
 
-# README's configuration table, generated from services/kernel/settings.py.
+# README's configuration table, generated from services/kernel/settings.py; new variables are
+# also appended (with their defaults) to deploy/.env.example and the base ConfigMap.
 docs: install
-	$(BIN)/relais config-table --write README.md
+	$(BIN)/relais config-table --write README.md --sync-deploy deploy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
