@@ -1,0 +1,301 @@
+"""Referrals benchmark (PostgreSQL): full lifecycles per second through the real HTTP server.
+
+1. migrates a scratch set of schemas and runs ``relais serve referrals directory`` (uvicorn, one
+   process) on a localhost port;
+2. drives it with a bounded number of full lifecycles — create (with the directory check) →
+   acknowledge → accept → take over → close, each with If-Match — from several concurrent
+   clients, and records the latency of every transition;
+3. in the same run, replays the same number of lifecycles as raw SQL on a scratch table
+   (1 INSERT + 4 conditional UPDATEs per lifecycle, one transaction each, same concurrency):
+   the floor that the database alone allows;
+4. prints lifecycles/s, p50/p99 per transition, and the ratios to the baseline.
+
+Run: ``.venv/bin/python -m bench referrals`` (PostgreSQL at TEST_DATABASE_URL or the default
+127.0.0.1:5432/test). Bounded: BENCH_LIFECYCLES (default 400) and BENCH_MAX_SECONDS (default 60)
+for the HTTP phase; the schemas it creates are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from services import system
+from services.kernel.settings import load_settings
+from tests.tokens import TokenFactory, bearer
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+LIFECYCLES = int(os.environ.get("BENCH_LIFECYCLES", "400"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+MAX_SECONDS = float(os.environ.get("BENCH_MAX_SECONDS", "60"))
+ROOT = Path(__file__).resolve().parent.parent
+THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
+STEPS = ("create", "acknowledge", "accept", "take_over", "close")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _body(target: uuid.UUID, i: int) -> dict[str, Any]:
+    return {
+        "person": {"first_name": "Personne", "last_name": f"Banc-{i}", "birth_year": 1980},
+        "need": {
+            "thematiques": [THEMATIQUE],
+            "summary": "Situation décrite pour le banc d'essai.",
+            "channel": "walk_in",
+        },
+        "consent": {
+            "given_by": "person",
+            "method": "oral",
+            "purpose": "Banc d'essai",
+            "data_categories": ["identity", "contact", "situation"],
+        },
+        "target": {"structure_id": str(target)},
+    }
+
+
+async def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError("the server exited while starting")
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+async def _http_phase(base: str, tokens: TokenFactory) -> tuple[float, int, dict[str, list[float]]]:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        moderator = bearer(tokens.user(uuid.uuid4(), ("moderator",)))
+        orgs = []
+        for name in ("CCAS du banc", "Partenaire du banc"):
+            response = await client.post(
+                "/directory/v1/structures",
+                json={"name": name, "status": "published", "accepts_referrals": True},
+                headers=moderator,
+            )
+            response.raise_for_status()
+            orgs.append(uuid.UUID(response.json()["id"]))
+        sender, receiver = orgs
+        sender_h = bearer(tokens.user(sender, ("member",)))
+        receiver_h = bearer(tokens.user(receiver, ("member",)))
+        latencies: dict[str, list[float]] = {step: [] for step in STEPS}
+
+        async def timed(step: str, call: Any) -> httpx.Response:
+            started = time.perf_counter()
+            response: httpx.Response = await call
+            latencies[step].append(time.perf_counter() - started)
+            if response.status_code >= 300:
+                raise RuntimeError(f"{step}: {response.status_code} {response.text[:200]}")
+            return response
+
+        async def lifecycle(i: int) -> None:
+            created = await timed(
+                "create",
+                client.post("/referrals/v1/referrals", json=_body(receiver, i), headers=sender_h),
+            )
+            rid = created.json()["id"]
+            handoff = created.json()["handoffs"][0]["id"]
+            etag = '"1"'
+            for step, path in (
+                ("acknowledge", "acknowledge"),
+                ("accept", "accept"),
+                ("take_over", "take-over"),
+            ):
+                response = await timed(
+                    step,
+                    client.post(
+                        f"/referrals/v1/referrals/{rid}/handoffs/{handoff}/{path}",
+                        headers={**receiver_h, "If-Match": etag},
+                    ),
+                )
+                etag = response.headers["etag"]
+            await timed(
+                "close",
+                client.post(
+                    f"/referrals/v1/referrals/{rid}/close",
+                    json={"outcome": "solution_found"},
+                    headers=sender_h,
+                ),
+            )
+
+        # Warm-up (connections, caches), not measured.
+        await asyncio.gather(*(lifecycle(-i) for i in range(1, CONCURRENCY + 1)))
+        for values in latencies.values():
+            values.clear()
+
+        counter = iter(range(LIFECYCLES))
+        done = 0
+        deadline = time.monotonic() + MAX_SECONDS
+
+        async def worker() -> None:
+            nonlocal done
+            for i in counter:
+                if time.monotonic() > deadline:
+                    return
+                await lifecycle(i)
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return elapsed, done, latencies
+
+
+async def _baseline(schema: str, lifecycles: int) -> tuple[float, list[float]]:
+    """The same number of lifecycles as raw statements: 1 INSERT + 4 conditional UPDATEs."""
+    pool = await asyncpg.create_pool(
+        POSTGRES_URL, min_size=CONCURRENCY, max_size=CONCURRENCY,
+        server_settings={"search_path": schema},
+    )  # fmt: skip
+    assert pool is not None
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE bench_baseline (id uuid PRIMARY KEY, state text NOT NULL, "
+            "version int NOT NULL, payload text, updated_at timestamptz NOT NULL DEFAULT now())"
+        )
+    latencies: list[float] = []
+    counter = iter(range(lifecycles))
+
+    async def worker() -> None:
+        for _ in counter:
+            rid = uuid.uuid4()
+            async with pool.acquire() as conn:
+                started = time.perf_counter()
+                await conn.execute(
+                    "INSERT INTO bench_baseline (id, state, version, payload) "
+                    "VALUES ($1, 'sent', 1, $2)",
+                    rid,
+                    "x" * 400,
+                )
+                latencies.append(time.perf_counter() - started)
+                for version, state in enumerate(
+                    ("acknowledged", "accepted", "taken_over", "closed"), 1
+                ):
+                    started = time.perf_counter()
+                    await conn.execute(
+                        "UPDATE bench_baseline SET state = $1, version = version + 1, "
+                        "updated_at = now() WHERE id = $2 AND version = $3",
+                        state,
+                        rid,
+                        version,
+                    )
+                    latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return elapsed, latencies
+
+
+async def _drop(prefix: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        for name in system.SERVICE_NAMES:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def run() -> None:
+    tokens = TokenFactory()
+    prefix = f"bench{uuid.uuid4().hex[:6]}_"
+    port = _free_port()
+    home = Path(tempfile.mkdtemp(prefix="relais-bench-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": POSTGRES_URL,
+        "DATABASE_SCHEMA_PREFIX": prefix,
+        "DATABASE_POOL_SIZE": str(CONCURRENCY),
+        "JWT_JWKS": tokens.jwks,
+        "LOG_LEVEL": "WARNING",
+        "WORKER_ENABLED": "false",
+        "RELAIS_HOME": str(home),
+        "REFERRALS_ENCRYPTION_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
+    }
+    settings = load_settings(environ=env)
+    await system.migrate(settings)
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for below
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "serve",
+            "referrals",
+            "directory",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(base, process)
+        elapsed, done, latencies = await _http_phase(base, tokens)
+        base_elapsed, base_latencies = await _baseline(f"{prefix}referrals", done)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        await _drop(prefix)
+
+    rate = done / elapsed
+    base_rate = done / base_elapsed
+    base_p99 = _quantile(base_latencies, 0.99)
+    print(f"lifecycles: {done} (5 HTTP requests each), concurrency {CONCURRENCY}")
+    print(f"HTTP full lifecycles/s: {rate:8.1f}   ({done * 5 / elapsed:.0f} requests/s)")
+    print(f"raw SQL lifecycles/s:   {base_rate:8.1f}   (1 INSERT + 4 UPDATE each)")
+    print(f"ratio HTTP / raw:       {rate / base_rate:8.3f}")
+    base_p50 = _quantile(base_latencies, 0.5)
+    print(f"raw statement p50/p99:  {base_p50 * 1000:.2f} / {base_p99 * 1000:.2f} ms")
+    for step in STEPS:
+        values = latencies[step]
+        p50, p99 = _quantile(values, 0.5), _quantile(values, 0.99)
+        print(
+            f"  {step:<12} p50 {p50 * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms   "
+            f"p99 ratio to raw statement {p99 / base_p99:6.1f}"
+        )
+    mean = statistics.fmean(v for values in latencies.values() for v in values)
+    print(f"mean transition latency {mean * 1000:.2f} ms")
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
