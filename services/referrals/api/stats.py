@@ -1,0 +1,103 @@
+"""``GET /referrals/v1/stats``: anonymous statistics, as JSON or CSV."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from services.kernel.outbox import utcnow
+from services.kernel.problems import ProblemError
+from services.kernel.security import Caller, Scope
+from services.referrals.api.common import PREFIX
+from services.referrals.service import ReferralService
+from services.referrals.stats.service import GroupBy, Query, compute, to_csv
+
+
+def stats_scope(caller: Caller, structure_id: uuid.UUID | None) -> uuid.UUID | None:
+    """Whose referrals the caller may count: the network (moderators, `stats:read` clients,
+    optionally narrowed to one structure) or their own structure (its members)."""
+    network = caller.is_moderator or (
+        caller.kind == "client" and caller.has_scope(Scope.STATS_READ)
+    )
+    if network:
+        return structure_id
+    if caller.kind == "user" and caller.is_member_of(caller.structure_id):
+        if structure_id is not None and structure_id != caller.structure_id:
+            raise ProblemError(
+                403, "Vous ne pouvez consulter que les statistiques de votre structure."
+            )
+        return caller.structure_id
+    raise ProblemError(
+        403,
+        "Statistiques réservées aux membres d'une structure (pour elle), aux modérateurs "
+        "et aux clients ayant la portée « stats:read ».",
+    )
+
+
+def _aware(value: datetime | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class StatsController(Controller):
+    path = PREFIX
+    tags = ("Statistiques",)
+    security = [{"bearer": []}]  # noqa: RUF012
+
+    @get(
+        "/stats",
+        operation_id="GetStats",
+        responses=None,
+    )
+    async def stats(
+        self,
+        request: Request[Any, Any, State],
+        svc: ReferralService,
+        authenticated: Caller,
+        since: datetime | None = Parameter(
+            default=None, description="début (défaut : il y a un an)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="fin exclue (défaut : maintenant)"
+        ),
+        group_by: GroupBy = "none",
+        structure_id: uuid.UUID | None = None,
+        format: Literal["json", "csv"] | None = Parameter(
+            default=None, description="`csv` pour un fichier CSV (ou Accept: text/csv)"
+        ),
+    ) -> Response[Any]:
+        """Referrals created over a period: counts by status, thematique, channel, age band,
+        sex, outcome and number of handoffs; handoffs by state and decline reason; median and p90
+        delays from sending to acknowledgement, acceptance and takeover; expiry and solution
+        rates. Grouped by structure, service or territory (département) if asked. Counts below
+        the threshold (`min_cell`) are hidden (`null`, « secret » in CSV), and so are the
+        counts that would let one recompute them from totals."""
+        scope = stats_scope(authenticated, structure_id)
+        now = utcnow()
+        query = Query(
+            since=_aware(since, now - timedelta(days=365)),
+            until=_aware(until, now),
+            group_by=group_by,
+            structure_id=scope,
+            threshold=svc.settings.stats_min_cell,
+        )
+        report = await compute(svc.session, request.app.state.locator, query)
+        wants_csv = format == "csv" or (
+            format is None and "text/csv" in request.headers.get("accept", "")
+        )
+        if wants_csv:
+            return Response(
+                to_csv(report).encode("utf-8-sig"),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="statistiques-relais.csv"'},
+            )
+        return Response(report)
+
+
+ROUTES = [StatsController]

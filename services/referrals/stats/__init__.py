@@ -1,0 +1,1 @@
+"""Anonymous referral statistics with statistical secrecy (small cells suppressed)."""
