@@ -85,7 +85,9 @@ def middleware(settings: Settings) -> DefineMiddleware | None:
         return None
     from litestar.plugins.opentelemetry import OpenTelemetryConfig
 
-    config = OpenTelemetryConfig(tracer_provider=provider, exclude=list(_EXCLUDED))
+    config = OpenTelemetryConfig(
+        tracer_provider=provider, exclude=list(_EXCLUDED), exclude_spans=["receive", "send"]
+    )
     return config.middleware
 
 
