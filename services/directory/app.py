@@ -7,6 +7,7 @@ from pathlib import Path
 from litestar import Litestar
 
 from services.directory.api import collect_routes
+from services.directory.search import meili
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
@@ -18,6 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
     db = Database(settings, SERVICE_NAME)
+    search_primary = meili.create_backend(settings, db)
     return create_service_app(
         service=SERVICE_NAME,
         title="Relais — annuaire",
@@ -26,4 +28,6 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         db=db,
         locator=locator,
         route_handlers=collect_routes(),
+        state={"search_primary": search_primary},
+        on_shutdown=[search_primary.close] if search_primary is not None else [],
     )

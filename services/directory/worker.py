@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.directory.linkcheck import check_links
+from services.directory.search.meili import sync_job
 from services.kernel.jobs import Job
 
 LINK_CHECK_INTERVAL_SECONDS = 24 * 3600.0
+# Directory changes reach Meilisearch within a few seconds (see search/meili.py).
+SEARCH_SYNC_INTERVAL_SECONDS = 1.0
 
 
 async def check_links_job(app: Any) -> int:
@@ -18,4 +21,5 @@ async def check_links_job(app: Any) -> int:
 
 JOBS: list[Job] = [
     Job("directory.check-links", "directory", LINK_CHECK_INTERVAL_SECONDS, check_links_job),
+    Job("directory.search-sync", "directory", SEARCH_SYNC_INTERVAL_SECONDS, sync_job),
 ]

@@ -28,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_echo: bool = False
     meili_url: str = ""
     meili_key: str = ""
+    meili_index_prefix: str = "relais_"
+    meili_max_lag_seconds: float = 30.0
     base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
@@ -125,6 +127,16 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("DATABASE_ECHO", "database_echo", "log SQL statements (development only)"),
     ("MEILI_URL", "meili_url", "Meilisearch URL; the database search is used when empty"),
     ("MEILI_KEY", "meili_key", "Meilisearch API key"),
+    (
+        "MEILI_INDEX_PREFIX",
+        "meili_index_prefix",
+        "prefix of the Meilisearch index names (several deployments can share one server)",
+    ),
+    (
+        "MEILI_MAX_LAG_SECONDS",
+        "meili_max_lag_seconds",
+        "search falls back to the database while a directory change older than this is not indexed",
+    ),
     ("RELAIS_BASE_URL", "base_url", "public base URL, used in links and `next` pages"),
     ("RELAIS_MAX_BODY_BYTES", "max_body_bytes", "largest accepted request body (413 above)"),
     ("LOG_LEVEL", "log_level", "DEBUG, INFO, WARNING or ERROR"),

@@ -6,6 +6,7 @@ Run with ``-s`` to print the per-query figures.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 from services.directory.demo.seed import seed_demo
 from services.directory.models import Service
 from tests.conftest import BACKENDS, Relais, start_relais
+from tests.directory.search_support import MEILI_URL
 from tests.tokens import TokenFactory
 
 JUDGEMENTS = Path(__file__).with_name("search_relevance.yaml")
@@ -25,16 +27,31 @@ PRECISION_FLOOR = 0.88  # reached: 0.885 on SQLite and PostgreSQL
 RECALL_FLOOR = 0.91  # reached: 0.911 on SQLite and PostgreSQL
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=[*BACKENDS, "meilisearch"])
 async def demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
 ) -> AsyncIterator[tuple[Relais, dict[str, str]]]:
+    backend, overrides = request.param, {}
+    if backend == "meilisearch":
+        if not MEILI_URL:
+            pytest.skip("Meilisearch relevance test needs MEILI_URL (no Meilisearch here)")
+        backend = "postgresql"
+        overrides = {
+            "meili_url": MEILI_URL,
+            "meili_key": os.environ.get("MEILI_KEY", ""),
+            "meili_index_prefix": f"t{os.urandom(4).hex()}_",
+        }
     home = tmp_path_factory.mktemp(f"relevance-{request.param}")
-    relais, stack = await start_relais(request.param, home, tokens)
+    relais, stack = await start_relais(backend, home, tokens, **overrides)
     async with stack:
         db = relais.app("directory").state.db
         async with db.session() as session:
             await seed_demo(session)
+        if request.param == "meilisearch":
+            from services.directory.search.meili import reindex, sync_outbox
+
+            await reindex(relais.app("directory"))
+            await sync_outbox(relais.app("directory"), wait=True)  # the seed's events
         async with db.session() as session:
             rows = await session.execute(
                 sa.select(Service.id, Service.source_id).where(Service.status == "published")

@@ -36,6 +36,9 @@ TEXT_FACTOR = 10
 VERIFIED_BONUS, FRESH_BONUS = 4, 2
 ACCEPTING_BONUS, WAITING_BONUS = 3, 1
 KM_PER_DEGREE = 111.195
+# Cursor keys at or above this are positions (Meilisearch has no keyset); below, they are the
+# database's sort keys (-score, or squared distance up to sql.NO_DISTANCE = 1e12).
+POSITION_KEY_BASE = 1e13
 
 
 @dataclass(frozen=True)

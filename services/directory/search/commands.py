@@ -1,4 +1,5 @@
-"""``relais reindex``: rebuild the database search index from the directory's tables."""
+"""``relais reindex``: rebuild the database search index from the directory's tables, then,
+when ``MEILI_URL`` is set, a new Meilisearch index swapped atomically with the live one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 import typer
 
 from services.directory.models import Structure
+from services.directory.search import meili
 from services.directory.search.indexing import refresh_structure_search_index
 
 BATCH = 500
@@ -34,6 +36,24 @@ def reindex() -> None:
 
     count = asyncio.run(run())
     typer.echo(f"index de recherche reconstruit : {count} structures et leurs services")
+    if settings.meili_url:
+
+        async def rebuild_meili() -> int:
+            db = await open_database(settings)
+            try:
+                return await meili.rebuild(settings, db)
+            finally:
+                await db.dispose()
+
+        try:
+            documents = asyncio.run(rebuild_meili())
+        except meili.FAILURES as exc:
+            typer.echo(f"Meilisearch : reconstruction impossible ({type(exc).__name__})", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"Meilisearch : nouvel index de {documents} documents, échangé avec "
+            f"{meili.index_name(settings)} (l'ancien est supprimé)"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from services.directory.models import Service, Structure
 from services.directory.search import tables
 from services.directory.search.analysis import MAX_QUERY_CHARS, highlight, parse_query
 from services.directory.search.backend import (
+    POSITION_KEY_BASE,
     After,
     Kind,
     Origin,
@@ -362,8 +363,19 @@ async def search(
             headers[FALLBACK_HEADER] = f"{primary.name}: {exc}"[:200]
     if result is None:
         fallback = SqlSearchBackend(session)
+        if request.after is not None and request.after.key >= POSITION_KEY_BASE:
+            # A Meilisearch cursor (a position) means nothing to the database's keyset: the
+            # database answers from the first page, and says so.
+            request = replace(request, after=None)
+            headers[FALLBACK_HEADER] = (
+                headers.get(FALLBACK_HEADER, "") + "; pagination reprise au début"
+            ).lstrip("; ")[:200]
         result = await fallback.search(request)
         backend_name = fallback.name
+    elif not result.corrections and not request.query.empty:
+        # Meilisearch tolerates typos without naming them: the same vocabulary lookup as the
+        # database backends names the corrections.
+        _, result.corrections = await SqlSearchBackend(session).correct(request.query)
     headers[BACKEND_HEADER] = backend_name
     items = await hydrate(session, request, result, with_highlights=params.highlight)
     cursor = None

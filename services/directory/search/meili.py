@@ -1,12 +1,732 @@
-"""Meilisearch backend (when MEILI_URL is set)."""
+"""Meilisearch backend (when ``MEILI_URL`` is set), fed from the directory outbox.
+
+One index (``{MEILI_INDEX_PREFIX}directory``) holds services and structures (``kind``). Its
+documents are built from the database search tables (``search_documents`` + ``search_facets``),
+which the write paths keep in step in their own transaction: Meilisearch sees exactly what the
+database backend sees, analysed by Meilisearch itself (typos, prefixes, French words), with the
+synonyms and stop words of ``synonyms.toml`` / ``stopwords-fr.txt``.
+
+- Search returns ids, positions and distances only; the engine hydrates and highlights the page
+  from the database, so every backend gives the same response shape.
+- Ranking: Meilisearch's text rules (words, typo, proximity, attribute order name > topics >
+  body, exactness), then capacity (accepting > waiting list > full) and the last review date
+  (``max(updated_at, verified_at)``); the database's freshness bonus depends on "now", so here a
+  more recent review simply ranks higher. With ``sort=distance`` the ``sort`` rule (placed right
+  after ``words``) orders by ``_geoPoint`` among the entries matching the query.
+- Pagination: Meilisearch has no keyset, so the cursor key is an absolute position
+  (``POSITION_KEY_BASE`` + position); the next page is read from a window around it and starts
+  right after the cursor's entry wherever it now is (entries added or removed before it while
+  paging move it by up to ``WINDOW_SLACK``), so pages have no duplicates or gaps. Deep pages stop
+  at ``MAX_TOTAL_HITS``.
+- Availability: any error, a timeout, or a directory change older than
+  ``MEILI_MAX_LAG_SECONDS`` still waiting in the outbox raises ``SearchUnavailable``; the engine
+  then answers from the database and says so in ``X-Search-Fallback``. After a connection
+  failure Meilisearch is not asked again for ``RETRY_AFTER_SECONDS``.
+- Feeding: ``sync_outbox`` (worker job ``directory.search-sync``) claims the outbox events of
+  services and structures, pushes their current documents (or deletions), waits until
+  Meilisearch has applied them and marks the events processed. Without Meilisearch the events are
+  marked processed at once (nothing else consumes them; ``relais reindex`` rebuilds a new index
+  from the database when Meilisearch is configured later). On failure events are retried with
+  backoff; meanwhile search falls back to the database once they are older than the maximum lag.
+- ``reindex``: full rebuild into a new index, atomic swap with the live one, old one deleted;
+  changes made during the rebuild are pushed again after the swap.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.directory.search.backend import SearchBackend
+import httpx2
+import sqlalchemy as sa
+import structlog
+from meilisearch_python_sdk import AsyncClient
+from meilisearch_python_sdk.errors import MeilisearchError
+from meilisearch_python_sdk.index import AsyncIndex
+from meilisearch_python_sdk.models.search import SearchResults
+from meilisearch_python_sdk.models.settings import (
+    Faceting,
+    MeilisearchSettings,
+    MinWordSizeForTypos,
+    Pagination,
+    TypoTolerance,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.directory.models import OutboxEvent, Service
+from services.directory.search import backend as b
+from services.directory.search import tables
+from services.directory.search.analysis import stopwords, synonyms
+from services.directory.search.backend import (
+    Hit,
+    SearchBackend,
+    SearchRequest,
+    SearchResult,
+    SearchUnavailable,
+)
+from services.kernel.db import Database
+from services.kernel.outbox import claim_batch, utcnow
+from services.kernel.settings import Settings
+
+log = structlog.get_logger("relais.search.meili")
+
+INDEX_SUFFIX = "directory"
+PRIMARY_KEY = "id"
+TOPICS = ("service.upserted", "service.archived", "structure.upserted", "structure.archived")
+POSITION_KEY_BASE = b.POSITION_KEY_BASE
+WINDOW_SLACK = 20
+MAX_TOTAL_HITS = 10_000
+SEARCH_TIMEOUT_SECONDS = 2.0
+HTTP_TIMEOUT_SECONDS = 10
+TASK_TIMEOUT_MS = 30_000
+RETRY_AFTER_SECONDS = 5.0
+LAG_CHECK_SECONDS = 1.0
+SYNC_BATCH = 200
+SYNC_MAX_BATCHES = 20
+REINDEX_BATCH = 2_000
+MAX_BACKOFF_SECONDS = 60
+CAPACITY_RANK = {"accepting": 2, "waiting_list": 1, "full": 0}
+LIST_FACETS = ("thematique", "categorie", "public", "reception", "network", "zone")
+FACET_ATTRIBUTES = tuple(b.FACET_NAMES.values())  # categorie, type, public, fees, reception
+SEARCHABLE = ("name_text", "topic_text", "body_text")
+FILTERABLE = (
+    "kind",
+    "status",
+    "structure_id",
+    "capacity_status",
+    "type",
+    "fees",
+    "appointment_required",
+    "typology",
+    "remote",
+    "updated_at",
+    "verified_at",
+    *LIST_FACETS,
+    "_geo",
+)
+SORTABLE = ("_geo", "capacity_rank", "reviewed_at")
+RANKING_RULES = (
+    "words",
+    "sort",
+    "typo",
+    "proximity",
+    "attribute",
+    "exactness",
+    "capacity_rank:desc",
+    "reviewed_at:desc",
+)
+# Meilisearch errors, transport errors (the SDK speaks through httpx2) and timeouts: all mean
+# "cannot answer now".
+FAILURES: tuple[type[BaseException], ...] = (
+    MeilisearchError,
+    httpx2.HTTPError,
+    asyncio.TimeoutError,
+    OSError,
+)
+
+
+def index_name(settings: Settings) -> str:
+    return f"{settings.meili_index_prefix}{INDEX_SUFFIX}"
+
+
+def document_id(kind: str, entity_id: uuid.UUID | str) -> str:
+    """Meilisearch ids allow ``[A-Za-z0-9_-]``: ``service-<uuid>``."""
+    return f"{kind}-{entity_id}"
+
+
+# --- documents and settings (pure) ---------------------------------------------------------------
+
+
+def _timestamp(value: datetime | None) -> int:
+    if value is None:
+        return 0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+def meili_document(row: Mapping[Any, Any], facets: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The Meilisearch document of one ``search_documents`` row and its ``search_facets``."""
+    lists: dict[str, list[str]] = {name: [] for name in LIST_FACETS}
+    for facet, value in facets:
+        if facet in lists and value not in lists[facet]:
+            lists[facet].append(value)
+    updated = _timestamp(row["updated_at"])
+    verified = _timestamp(row["verified_at"])
+    document: dict[str, Any] = {
+        PRIMARY_KEY: document_id(row["kind"], row["entity_id"]),
+        "kind": row["kind"],
+        "entity_id": str(row["entity_id"]),
+        "structure_id": str(row["structure_id"]),
+        "status": row["status"],
+        "capacity_status": row["capacity_status"],
+        "capacity_rank": CAPACITY_RANK.get(row["capacity_status"], 0),
+        "type": row["type"],
+        "fees": row["fees"],
+        "typology": row["typology"],
+        "remote": bool(row["remote"]),
+        "commune_code": row["commune_code"],
+        "updated_at": updated,
+        "verified_at": verified,
+        "reviewed_at": max(updated, verified),
+        "name": row["name"],
+        "name_text": row["name_text"],
+        "topic_text": row["topic_text"],
+        "body_text": row["body_text"],
+        **{name: sorted(values) for name, values in lists.items()},
+    }
+    if row["appointment_required"] is not None:
+        document["appointment_required"] = bool(row["appointment_required"])
+    latitude, longitude = row["latitude"], row["longitude"]
+    if (
+        latitude is not None
+        and longitude is not None
+        and math.isfinite(latitude)
+        and math.isfinite(longitude)
+        and -90 <= latitude <= 90
+        and -180 <= longitude <= 180
+    ):
+        document["_geo"] = {"lat": float(latitude), "lng": float(longitude)}
+    return document
+
+
+def synonym_table() -> dict[str, list[str]]:
+    """``synonyms.toml`` as Meilisearch synonyms: each equivalent term finds the others; a
+    one-way rule's ``from`` finds its ``to`` terms."""
+    table: dict[str, list[str]] = defaultdict(list)
+
+    def add(source: str, target: str) -> None:
+        key, value = source.casefold().strip(), target.casefold().strip()
+        if key and value and key != value and value not in table[key]:
+            table[key].append(value)
+
+    syn = synonyms()
+    for group in syn.groups:
+        for source in group:
+            for target in group:
+                add(source, target)
+    for source, targets in syn.oneway:
+        for target in targets:
+            add(source, target)
+    return dict(table)
+
+
+def index_settings() -> MeilisearchSettings:
+    """The index settings: what is searched, filtered, sorted and how it ranks."""
+    return MeilisearchSettings(
+        searchable_attributes=list(SEARCHABLE),
+        displayed_attributes=["*"],
+        filterable_attributes=list(FILTERABLE),
+        sortable_attributes=list(SORTABLE),
+        ranking_rules=list(RANKING_RULES),
+        stop_words=sorted(stopwords()),
+        synonyms=synonym_table(),
+        typo_tolerance=TypoTolerance(
+            enabled=True,
+            # The issue's rule: one typo from 4 letters (up to 8), two beyond.
+            min_word_size_for_typos=MinWordSizeForTypos(one_typo=4, two_typos=9),
+            disable_on_attributes=[],
+        ),
+        faceting=Faceting(max_values_per_facet=200),
+        pagination=Pagination(max_total_hits=MAX_TOTAL_HITS),
+    )
+
+
+def quote(value: str) -> str:
+    """A Meilisearch filter string literal: double quotes, ``\\`` and ``"`` escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _in(attribute: str, values: Collection[str]) -> str:
+    return f"{attribute} IN [{', '.join(quote(v) for v in sorted(values))}]"
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError("filter numbers must be finite")
+    return repr(float(value))
+
+
+def filter_expression(request: SearchRequest) -> list[str]:
+    """The request's filters as Meilisearch filter expressions (ANDed by Meilisearch).
+
+    Every user value is quoted (``quote``); numbers come from validated floats."""
+    filters: list[str] = [f"kind = {quote(request.kind)}"]
+    visible = _in("status", request.statuses) if request.statuses else "status IN []"
+    if request.own_structure is not None and request.own_statuses:
+        own = (
+            f"(structure_id = {quote(str(request.own_structure))} AND "
+            f"{_in('status', request.own_statuses)})"
+        )
+        visible = f"({visible} OR {own})"
+    filters.append(visible)
+    for attribute, values in (
+        ("thematique", request.thematiques),
+        ("public", request.publics),
+        ("reception", request.reception_modes),
+        ("network", request.networks),
+        ("type", request.types),
+        ("fees", request.fees),
+        ("typology", request.typologies),
+        ("capacity_status", request.capacity),
+    ):
+        if values:
+            filters.append(_in(attribute, values))
+    if request.appointment_required is not None:
+        filters.append(f"appointment_required = {str(request.appointment_required).lower()}")
+    if request.exclude_stale:
+        since = _timestamp(request.stale_before)
+        filters.append(f"(updated_at >= {since} OR verified_at >= {since})")
+    if request.zones is not None:
+        filters.append(_in("zone", request.zones))
+    if request.origin is not None and request.radius_km is not None:
+        near = (
+            f"_geoRadius({_number(request.origin.latitude)}, {_number(request.origin.longitude)}, "
+            f"{_number(request.radius_km * 1000)})"
+        )
+        zones = request.zones if request.zones is not None else frozenset({"france"})
+        filters.append(f"({near} OR (remote = true AND {_in('zone', zones)}))")
+    return filters
+
+
+def sort_expression(request: SearchRequest) -> list[str] | None:
+    if request.sort == "distance" and request.origin is not None:
+        lat, lon = _number(request.origin.latitude), _number(request.origin.longitude)
+        return [f"_geoPoint({lat}, {lon}):asc"]
+    return None
+
+
+def query_text(request: SearchRequest) -> str:
+    """The analysed words of the query (no quotes, no ``-``: nothing is Meilisearch syntax)."""
+    return " ".join(request.query.words)
+
+
+def distance_km(request: SearchRequest, hit: Mapping[str, Any]) -> float | None:
+    """Same equirectangular distance as the database backends."""
+    origin = request.origin
+    geo = hit.get("_geo")
+    if origin is None or not isinstance(geo, Mapping):
+        return None
+    try:
+        lat, lon = float(geo["lat"]), float(geo["lng"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    ky = b.KM_PER_DEGREE
+    kx = b.KM_PER_DEGREE * math.cos(math.radians(origin.latitude))
+    return math.hypot((lat - origin.latitude) * ky, (lon - origin.longitude) * kx)
+
+
+def position_of(after: b.After | None) -> int | None:
+    """The absolute position in a Meilisearch cursor key; None for a database cursor."""
+    if after is None or after.key < POSITION_KEY_BASE:
+        return None
+    return round(after.key - POSITION_KEY_BASE)
+
+
+def facet_counts(distribution: Mapping[str, Any] | None) -> dict[str, dict[str, int]]:
+    facets: dict[str, dict[str, int]] = {name: {} for name in b.FACET_NAMES}
+    by_attribute = {v: k for k, v in b.FACET_NAMES.items()}
+    for attribute, values in (distribution or {}).items():
+        name = by_attribute.get(attribute)
+        if name is None or not isinstance(values, Mapping):
+            continue
+        facets[name] = {str(v): int(c) for v, c in values.items() if v and int(c) > 0}
+    return {
+        name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+        for name, values in facets.items()
+    }
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+@dataclass
+class MeiliSearchBackend:
+    """The primary backend of the search endpoints when Meilisearch is configured."""
+
+    settings: Settings
+    db: Database
+    name: str = "meilisearch"
+    client: AsyncClient = field(init=False)
+    _down_until: float = field(default=0.0, init=False)
+    _lag_checked_at: float = field(default=-math.inf, init=False)
+    _lagging: int = field(default=0, init=False)
+    _ready: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.client = AsyncClient(
+            self.settings.meili_url,
+            self.settings.meili_key or None,
+            timeout=HTTP_TIMEOUT_SECONDS,
+        )
+
+    @property
+    def index_uid(self) -> str:
+        return index_name(self.settings)
+
+    def index(self) -> AsyncIndex:
+        return self.client.index(self.index_uid)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def close(self, _app: Any = None) -> None:
+        """Shutdown hook of the directory app."""
+        await self.aclose()
+
+    async def ensure_index(self) -> AsyncIndex:
+        """The live index, created with its settings when missing (once per process)."""
+        if self._ready:
+            return self.index()
+        if await self.client.get_raw_index(self.index_uid) is None:
+            await self.client.create_index(
+                self.index_uid,
+                PRIMARY_KEY,
+                settings=index_settings(),
+                wait=True,
+                timeout_in_ms=TASK_TIMEOUT_MS,
+            )
+        self._ready = True
+        return self.index()
+
+    async def lagging_events(self) -> int:
+        """Search-relevant outbox events older than the maximum lag and still not indexed."""
+        now = time.monotonic()
+        if now - self._lag_checked_at < LAG_CHECK_SECONDS:
+            return self._lagging
+        limit = utcnow() - timedelta(seconds=self.settings.meili_max_lag_seconds)
+        async with self.db.session() as session:
+            count = await session.scalar(
+                sa.select(sa.func.count()).select_from(
+                    sa.select(OutboxEvent.id)
+                    .where(
+                        OutboxEvent.processed_at.is_(None),
+                        OutboxEvent.topic.in_(TOPICS),
+                        OutboxEvent.created_at < limit,
+                    )
+                    .limit(1000)
+                    .subquery()
+                )
+            )
+        self._lagging = int(count or 0)
+        self._lag_checked_at = now
+        return self._lagging
+
+    async def search(self, request: SearchRequest) -> SearchResult:
+        if time.monotonic() < self._down_until:
+            raise SearchUnavailable("indisponible (nouvel essai dans quelques secondes)")
+        start = position_of(request.after)
+        if request.after is not None and start is None:
+            # A cursor of the database backend: that backend continues its own keyset.
+            raise SearchUnavailable("curseur de la base de données, pagination poursuivie")
+        lagging = await self.lagging_events()
+        if lagging:
+            raise SearchUnavailable(f"index en retard ({lagging} modifications en attente)")
+        try:
+            return await asyncio.wait_for(self._search(request, start), SEARCH_TIMEOUT_SECONDS)
+        except FAILURES as exc:
+            self._down_until = time.monotonic() + RETRY_AFTER_SECONDS
+            log.warning("meilisearch unavailable", error=type(exc).__name__)
+            raise SearchUnavailable(f"indisponible ({type(exc).__name__})") from None
+
+    async def _query(
+        self, request: SearchRequest, offset: int, limit: int, strategy: str
+    ) -> SearchResults[Any]:
+        return await self.index().search(
+            query_text(request) or None,
+            offset=offset,
+            limit=limit,
+            filter=filter_expression(request),  # type: ignore[arg-type]
+            facets=list(FACET_ATTRIBUTES) if request.facets else None,
+            attributes_to_retrieve=["entity_id", "_geo"],
+            sort=sort_expression(request),
+            matching_strategy="all" if strategy == "all" else "last",
+        )
+
+    async def _search(self, request: SearchRequest, start: int | None) -> SearchResult:
+        position = 0 if start is None else start + 1
+        window_start = max(0, position - WINDOW_SLACK) if start is not None else 0
+        fetch = (position - window_start) + request.limit + 1
+        if start is not None:
+            fetch += WINDOW_SLACK + 1
+        fetch = max(1, min(fetch, MAX_TOTAL_HITS - window_start))
+        strategy = "all"
+        found = await self._query(request, window_start, fetch, strategy)
+        total = _total(found)
+        if total == 0 and len(request.query.clauses) > 1:
+            # No entry has every word: rank entries by how many words they have.
+            strategy = "last"
+            found = await self._query(request, window_start, fetch, strategy)
+            total = _total(found)
+        hits: list[Mapping[str, Any]] = list(found.hits)
+        begin = position - window_start
+        if request.after is not None:
+            anchor = str(request.after.entity_id)
+            for i, hit in enumerate(hits):
+                if hit.get("entity_id") == anchor:
+                    begin = i + 1
+                    break
+        page = hits[begin : begin + request.limit]
+        result_hits = []
+        for offset, hit in enumerate(page):
+            absolute = window_start + begin + offset
+            result_hits.append(
+                Hit(
+                    entity_id=uuid.UUID(str(hit["entity_id"])),
+                    score=max(0, total - absolute),
+                    distance_km=distance_km(request, hit),
+                    key=POSITION_KEY_BASE + absolute,
+                )
+            )
+        more = len(hits) > begin + request.limit and window_start + begin + request.limit < (
+            MAX_TOTAL_HITS
+        )
+        return SearchResult(
+            hits=result_hits,
+            total=total,
+            facets=facet_counts(found.facet_distribution) if request.facets else {},
+            has_more=more,
+        )
+
+
+def _total(found: SearchResults[Any]) -> int:
+    if found.total_hits is not None:
+        return found.total_hits
+    return found.estimated_total_hits or 0
 
 
 def primary_backend(state: Any) -> SearchBackend | None:
     backend: SearchBackend | None = getattr(state, "search_primary", None)
     return backend
+
+
+def create_backend(settings: Settings, db: Database) -> MeiliSearchBackend | None:
+    return MeiliSearchBackend(settings, db) if settings.meili_url else None
+
+
+# --- feeding ---------------------------------------------------------------------------------
+
+
+async def load_documents(
+    session: AsyncSession, kind: str, entity_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Meilisearch documents of these entities, from the database search tables."""
+    d = tables.documents
+    out: dict[uuid.UUID, dict[str, Any]] = {}
+    ids = sorted(set(entity_ids))
+    for i in range(0, len(ids), REINDEX_BATCH):
+        chunk = ids[i : i + REINDEX_BATCH]
+        rows = (
+            (await session.execute(sa.select(d).where(d.c.kind == kind, d.c.entity_id.in_(chunk))))
+            .mappings()
+            .all()
+        )
+        out.update(await _with_facets(session, rows))
+    return out
+
+
+async def _with_facets(
+    session: AsyncSession, rows: Sequence[Mapping[Any, Any]]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    f = tables.facets
+    by_doc: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    doc_ids = [row["doc_id"] for row in rows]
+    if doc_ids:
+        for doc_id, facet, value in await session.execute(
+            sa.select(f.c.doc_id, f.c.facet, f.c.value).where(
+                f.c.doc_id.in_(doc_ids), f.c.facet.in_(LIST_FACETS)
+            )
+        ):
+            by_doc[doc_id].append((facet, value))
+    return {row["entity_id"]: meili_document(row, by_doc[row["doc_id"]]) for row in rows}
+
+
+@dataclass
+class Changes:
+    """Entities whose Meilisearch documents must be refreshed."""
+
+    services: set[uuid.UUID] = field(default_factory=set)
+    structures: set[uuid.UUID] = field(default_factory=set)
+
+    def add_event(self, topic: str, payload: Mapping[str, Any]) -> None:
+        try:
+            entity = uuid.UUID(str(payload.get("id")))
+            owner = uuid.UUID(str(payload.get("structure_id") or payload.get("id")))
+        except ValueError:
+            return
+        if topic.startswith("service."):
+            self.services.add(entity)
+            self.structures.add(owner)  # a structure's document sums up its services
+        elif topic.startswith("structure."):
+            self.structures.add(entity)
+
+
+async def _wait_all(client: AsyncClient, task_uids: Sequence[int]) -> None:
+    for uid in task_uids:
+        await client.wait_for_task(uid, timeout_in_ms=TASK_TIMEOUT_MS, raise_for_status=True)
+
+
+async def push_changes(
+    session: AsyncSession, client: AsyncClient, index: AsyncIndex, changes: Changes
+) -> int:
+    """Send the current documents of these entities (a structure brings all its services), and
+    delete those that left the database index; wait until Meilisearch applied them."""
+    services = set(changes.services)
+    structures = sorted(changes.structures)
+    d = tables.documents
+    for i in range(0, len(structures), REINDEX_BATCH):
+        chunk = structures[i : i + REINDEX_BATCH]
+        services |= set(
+            await session.scalars(sa.select(Service.id).where(Service.structure_id.in_(chunk)))
+        )
+        services |= set(
+            await session.scalars(
+                sa.select(d.c.entity_id).where(d.c.kind == "service", d.c.structure_id.in_(chunk))
+            )
+        )
+    documents: list[dict[str, Any]] = []
+    deleted: list[str] = []
+    for kind, ids in (("service", services), ("structure", set(structures))):
+        found = await load_documents(session, kind, ids)
+        documents.extend(found.values())
+        deleted.extend(document_id(kind, i) for i in sorted(ids) if i not in found)
+    uids: list[int] = []
+    for i in range(0, len(documents), REINDEX_BATCH):
+        task = await index.add_documents(documents[i : i + REINDEX_BATCH], PRIMARY_KEY)
+        uids.append(task.task_uid)
+    if deleted:
+        uids.append((await index.delete_documents(deleted)).task_uid)
+    await _wait_all(client, uids)
+    return len(documents) + len(deleted)
+
+
+def _backend(app: Any) -> MeiliSearchBackend | None:
+    backend = getattr(app.state, "search_primary", None)
+    return backend if isinstance(backend, MeiliSearchBackend) else None
+
+
+async def sync_outbox(app: Any, *, wait: bool = False) -> int:
+    """Push the directory changes waiting in the outbox to Meilisearch; mark them processed.
+
+    Returns how many events were handled. Without Meilisearch the events are only marked
+    processed. ``wait``: keep going until no due event is left (tests, ``relais reindex``);
+    otherwise at most ``SYNC_MAX_BATCHES`` batches per run."""
+    db: Database = app.state.db
+    backend = _backend(app)
+    handled = 0
+    batches = 0
+    while wait or batches < SYNC_MAX_BATCHES:
+        batches += 1
+        async with db.session() as session:
+            events = await claim_batch(session, OutboxEvent, topics=list(TOPICS), limit=SYNC_BATCH)
+            if not events:
+                break
+            now = utcnow()
+            if backend is None:
+                for event in events:
+                    event.processed_at = now
+                handled += len(events)
+                continue
+            changes = Changes()
+            for event in events:
+                changes.add_event(event.topic, event.payload or {})
+            try:
+                index = await backend.ensure_index()
+                await push_changes(session, backend.client, index, changes)
+            except FAILURES as exc:
+                for event in events:
+                    event.attempts = (event.attempts or 0) + 1
+                    event.last_error = f"meilisearch: {type(exc).__name__}"[:500]
+                    delay = min(MAX_BACKOFF_SECONDS, 2 ** min(event.attempts, 6))
+                    event.available_at = now + timedelta(seconds=delay)
+                log.warning("meilisearch sync failed", error=type(exc).__name__, events=len(events))
+                break
+            for event in events:
+                event.processed_at = now
+                event.last_error = None
+            handled += len(events)
+        if len(events) < SYNC_BATCH:
+            break
+    return handled
+
+
+async def sync_job(app: Any) -> int:
+    """Worker job: the outbox → Meilisearch feed (see ``sync_outbox``)."""
+    return await sync_outbox(app)
+
+
+# --- full rebuild --------------------------------------------------------------------------------
+
+
+async def rebuild(settings: Settings, db: Database) -> int:
+    """Build a new index from the database search tables, swap it with the live one atomically,
+    delete the old one, then push again what changed during the rebuild. Returns the number of
+    documents indexed."""
+    backend = MeiliSearchBackend(settings, db)
+    client = backend.client
+    live = backend.index_uid
+    fresh = f"{live}_{datetime.now(UTC):%Y%m%d%H%M%S}_{uuid.uuid4().hex[:6]}"
+    started = utcnow()
+    count = 0
+    try:
+        index = await client.create_index(
+            fresh, PRIMARY_KEY, settings=index_settings(), wait=True, timeout_in_ms=TASK_TIMEOUT_MS
+        )
+        d = tables.documents
+        last: int | None = None
+        uids: list[int] = []
+        while True:
+            async with db.session() as session:
+                query = sa.select(d).order_by(d.c.doc_id).limit(REINDEX_BATCH)
+                if last is not None:
+                    query = query.where(d.c.doc_id > last)
+                rows = (await session.execute(query)).mappings().all()
+                if not rows:
+                    break
+                last = rows[-1]["doc_id"]
+                documents = list((await _with_facets(session, rows)).values())
+            uids.append((await index.add_documents(documents, PRIMARY_KEY)).task_uid)
+            count += len(documents)
+        await _wait_all(client, uids)
+        if await client.get_raw_index(live) is None:
+            await client.create_index(
+                live,
+                PRIMARY_KEY,
+                settings=index_settings(),
+                wait=True,
+                timeout_in_ms=TASK_TIMEOUT_MS,
+            )
+        swap = await client.swap_indexes([(live, fresh)])
+        await _wait_all(client, [swap.task_uid])
+        # ``fresh`` now holds the previous live index.
+        await _wait_all(client, [(await client.index(fresh).delete()).task_uid])
+        changes = Changes()
+        async with db.session() as session:
+            for topic, payload in await session.execute(
+                sa.select(OutboxEvent.topic, OutboxEvent.payload).where(
+                    OutboxEvent.topic.in_(TOPICS), OutboxEvent.created_at >= started
+                )
+            ):
+                changes.add_event(topic, payload or {})
+            if changes.services or changes.structures:
+                await push_changes(session, client, client.index(live), changes)
+    except BaseException:
+        with contextlib.suppress(*FAILURES):
+            await client.delete_index_if_exists(fresh)
+        raise
+    finally:
+        await backend.aclose()
+    return count
+
+
+async def reindex(app: Any) -> int:
+    """Full Meilisearch rebuild for a running directory app (tests, embedded tools)."""
+    return await rebuild(app.state.settings, app.state.db)
