@@ -376,3 +376,14 @@ async def _setup_in(env: dict[str, str]) -> tuple[str, str]:
             return account.email, app.client_id
     finally:
         await db.dispose()
+
+
+async def test_sigterm_stops_a_worker_after_its_running_jobs(topology: Topology) -> None:
+    process = topology.processes["worker-2"]
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.wait, 60) == 0, topology.log("worker-2")
+    schema = f"{topology.prefix}referrals"
+    held = await query(
+        f"SELECT name FROM \"{schema}\".kernel_job_leases WHERE owner LIKE '%:{process.pid}:%'"
+    )
+    assert held == [], "a stopped worker releases its leases"
