@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.kernel.db import new_uuid
 from services.kernel.outbox import publish, utcnow
@@ -90,6 +91,23 @@ class Loaded:
         for h in self.handoffs:
             ids.update((str(h.from_structure_id), str(h.to_structure_id)))
         return sorted(ids)
+
+
+def can_see_referral(loaded: Loaded, structure_id: uuid.UUID | None) -> bool:
+    """Structures involved in the referral see it; everyone else gets a 404."""
+    if structure_id is None:
+        return False
+    return structure_id == loaded.referral.structure_id or any(
+        structure_id in (h.from_structure_id, h.to_structure_id) for h in loaded.handoffs
+    )
+
+
+def can_see_handoff(loaded: Loaded, handoff: m.Handoff, structure_id: uuid.UUID | None) -> bool:
+    """The origin follows the whole journey; a partner sees the handoffs it is party to."""
+    return structure_id is not None and (
+        structure_id == loaded.referral.structure_id
+        or structure_id in (handoff.from_structure_id, handoff.to_structure_id)
+    )
 
 
 def refusal_problem(refusal: Refusal, handoff: m.Handoff | None = None) -> ProblemError:
@@ -202,6 +220,10 @@ class ReferralService:
                 current_state=handoff.state,
                 current_version=handoff.version,
             )
+        # Keep the loaded row in step without a reload (and without marking it dirty).
+        changed = {"state": to_state.value, "version": expected_version + 1, "updated_at": now}
+        for key, value in {**changed, **values}.items():
+            set_committed_value(handoff, key, value)
 
     def record(
         self,
@@ -397,10 +419,17 @@ class ReferralService:
         reason: str | None = None,
         comment: str | None = None,
         relay_target: Target | None = None,
-    ) -> uuid.UUID:
-        """Apply one handoff action; returns the handoff to show (the new one on relay)."""
+    ) -> tuple[uuid.UUID, Loaded]:
+        """Apply one handoff action; returns the handoff to show (the new one on relay) and the
+        referral as it now stands."""
         loaded = await self.lock(referral_id)
         handoff = loaded.handoff(handoff_id)
+        if actor.kind is not ActorKind.SYSTEM:
+            # Checked on the locked, fresh state: other structures learn nothing (404).
+            if not can_see_referral(loaded, actor.structure_id):
+                raise ProblemError(404, "Orientation introuvable.")
+            if handoff is not None and not can_see_handoff(loaded, handoff, actor.structure_id):
+                handoff = None
         if handoff is None:
             raise ProblemError(404, "Transmission introuvable.")
         if if_match is not None and if_match != handoff.version:
@@ -434,7 +463,7 @@ class ReferralService:
         if comment:
             values["comment_enc"] = self.keyring.seal(comment, handoff_comment_context(handoff.id))
         await self._persist(loaded, plan, actor, values, comment=comment, relay_target=relay_target)
-        return relay_id or handoff_id
+        return relay_id or handoff_id, loaded
 
     async def _persist(
         self,
@@ -460,12 +489,16 @@ class ReferralService:
                 loaded, plan.new_handoff, relay_target, actor, new_handoff_comment
             )
         changes = {"status": plan.status.value, **(referral_values or {})}
-        await self.session.execute(
-            sa.update(m.Referral)
-            .where(m.Referral.id == loaded.referral.id)
-            .values(**changes)
-            .execution_options(synchronize_session=False)
-        )
+        if referral_values or plan.status.value != loaded.referral.status:
+            # (The version and updated_at were bumped by the lock.)
+            await self.session.execute(
+                sa.update(m.Referral)
+                .where(m.Referral.id == loaded.referral.id)
+                .values(**changes)
+                .execution_options(synchronize_session=False)
+            )
+            for key, value in changes.items():
+                set_committed_value(loaded.referral, key, value)
         for index, event in enumerate(plan.events):
             self.record(loaded, event, actor, comment=comment if index == 0 else None)
         await self.session.flush()

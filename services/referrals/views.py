@@ -39,6 +39,7 @@ from services.referrals.service import (
     Loaded,
     ReferralService,
     attachment_context,
+    can_see_handoff,
     evaluation_context,
     event_comment_context,
     handoff_comment_context,
@@ -63,22 +64,6 @@ def actor_for(caller: Caller, *, write: bool) -> Actor:
             403, "Vous devez agir pour une structure dont vous êtes membre ou administrateur."
         )
     return Actor(ActorKind.USER, caller.structure_id, caller.subject)
-
-
-def can_see_referral(loaded: Loaded, structure_id: uuid.UUID | None) -> bool:
-    if structure_id is None:
-        return False
-    return structure_id == loaded.referral.structure_id or any(
-        structure_id in (h.from_structure_id, h.to_structure_id) for h in loaded.handoffs
-    )
-
-
-def can_see_handoff(loaded: Loaded, handoff: m.Handoff, structure_id: uuid.UUID | None) -> bool:
-    """The origin follows the whole journey; a partner sees the handoffs it is party to."""
-    return structure_id is not None and (
-        structure_id == loaded.referral.structure_id
-        or structure_id in (handoff.from_structure_id, handoff.to_structure_id)
-    )
 
 
 def categories_for(

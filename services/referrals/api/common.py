@@ -10,8 +10,8 @@ from services.referrals.deps import etag
 from services.referrals.domain.transitions import Actor
 from services.referrals.idempotency import Outcome
 from services.referrals.schemas import HandoffRead, ReferralRead
-from services.referrals.service import Loaded, ReferralService
-from services.referrals.views import can_see_handoff, can_see_referral, handoff_read, log_access
+from services.referrals.service import Loaded, ReferralService, can_see_handoff, can_see_referral
+from services.referrals.views import handoff_read, log_access
 from services.referrals.views import referral_read as _referral_read
 
 PREFIX = "/referrals/v1"

@@ -12,7 +12,6 @@ from services.kernel.outbox import utcnow
 from services.kernel.security import Caller
 from services.referrals.api.common import (
     PREFIX,
-    handoff_outcome,
     visible_handoff,
     visible_referral,
 )
@@ -40,8 +39,6 @@ async def _transition(
     relay: RelayIn | None = None,
 ) -> Response[HandoffRead]:
     actor = actor_for(caller, write=True)
-    loaded = await visible_referral(svc, referral_id, actor)
-    visible_handoff(loaded, handoff_id, actor)
     expected = if_match(request, required=True)
 
     async def run() -> Outcome[HandoffRead]:
@@ -53,7 +50,7 @@ async def _transition(
                 relay.target.structure_id,
                 relay.target.service_id,
             )
-        shown = await svc.transition(
+        shown, loaded = await svc.transition(
             actor,
             referral_id,
             handoff_id,
@@ -63,9 +60,15 @@ async def _transition(
             comment=comment,
             relay_target=target,
         )
-        return await handoff_outcome(
-            svc, referral_id, shown, actor, 201 if action is Action.RELAY else 200
-        )
+        handoff = loaded.handoff(shown)
+        assert handoff is not None
+        headers = {"ETag": etag(handoff.version)}
+        status = 200
+        if action is Action.RELAY:
+            status = 201
+            headers["Location"] = f"{PREFIX}/referrals/{referral_id}/handoffs/{shown}"
+        body = handoff_read(svc, loaded, handoff, actor, utcnow())
+        return Outcome(status, body, headers, referral_id)
 
     return await idempotent(request, svc.session, svc.keyring, actor, HandoffRead, run)
 
