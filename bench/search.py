@@ -1,0 +1,737 @@
+"""Search benchmark: the database search backends at 100k and 1M services, through the real HTTP
+server, against a bare Litestar handler returning a precomputed page of the same size, in the
+same run.
+
+1. Generates realistic services: each one copies a service of the demo territory
+   (``services.directory.demo``: names, descriptions, thematiques, publics, fees, types, modes —
+   so their distributions are the demo's), gets extra description words drawn from the demo's
+   word frequencies, a structure modelled on a demo structure, and a commune drawn from the
+   COG by population (metropolitan France); eligibility zones (commune, EPCI, département,
+   région, France), capacity and freshness follow fixed shares. Positions are synthetic (Relais
+   ships no commune centroids): a pseudo-centre per département, communes within ~35 km of it.
+2. Loads them fast: documents and facets come from the real indexing code
+   (``indexing.service_document`` / ``structure_document``: same analysis, same rows), and are
+   written with PostgreSQL ``COPY`` (asyncpg) into the directory tables and the search tables,
+   secondary indexes dropped during the load and rebuilt after (``tsv`` is computed by
+   PostgreSQL, as in production). SQLite: batched multi-row INSERTs, FTS5 triggers as usual.
+3. Serves the directory with ``relais serve directory`` (uvicorn, one process, localhost) and a
+   bare Litestar app in another process, and drives both with a bounded keep-alive load loop
+   (fixed duration and request cap per case): p50/p99 latency and throughput of a query mix —
+   text only, text + filters, geo radius sorted by distance, facets (filters + counts).
+
+Sizes: 100k on PostgreSQL, then 1M (the 900k extra rows are appended to the same schema); when
+the 100k load shows 1M would not fit ``BENCH_LOAD_BUDGET`` seconds, the big size is scaled down
+and the output says so. SQLite at 100k. Everything lives in a ``bench…_`` schema / a temporary
+directory, dropped at the end.
+
+Run: ``.venv/bin/python -m bench search`` (PostgreSQL at TEST_DATABASE_URL or the default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from bisect import bisect
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SIZES = [int(s) for s in os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000").split(",")]
+SQLITE_SIZE = int(os.environ.get("BENCH_SQLITE_SIZE", "100000"))
+LOAD_BUDGET = float(os.environ.get("BENCH_LOAD_BUDGET", "600"))
+DURATION = float(os.environ.get("BENCH_SECONDS", "6"))
+MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "3000"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+BATCH = 5_000
+ROOT = Path(__file__).resolve().parent.parent
+SEARCH = "/directory/v1/search/services"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+QUERIES = [
+    "aide dossier retraite",
+    "logement urgence",
+    "ecrivain public",
+    "caf",
+    "aide alimentaire",
+    "rsa",
+    "atelier numerique",
+    "hebergement",
+    "mission locale jeunes",
+    "violences conjugales",
+    "surendettement",
+    "permis de conduire",
+    "domiciliation",
+    "apl",
+    "cpam carte vitale",
+    "france travail",
+    "logemnt social",
+    "retraitte",
+    "soutien parentalite",
+    "acces aux droits",
+]
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+@dataclass
+class Corpus:
+    services: list[dict[str, Any]]
+    structures: list[dict[str, Any]]
+    words: list[str]
+    word_weights: list[int]
+    communes: list[Any]
+    commune_weights: list[float]
+    positions: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def position(self, code: str, departement: str) -> tuple[float, float]:
+        found = self.positions.get(code)
+        if found is None:
+            lat0, lon0 = _centre(departement)
+            h = int(hashlib.sha256(code.encode()).hexdigest()[:8], 16)
+            found = (
+                lat0 + ((h % 1000) / 1000 - 0.5) * 0.6,
+                lon0 + ((h // 1000 % 1000) / 1000 - 0.5) * 0.8,
+            )
+            self.positions[code] = found
+        return found
+
+
+def _centre(departement: str) -> tuple[float, float]:
+    h = int(hashlib.sha256(f"dep{departement}".encode()).hexdigest()[:8], 16)
+    return 43.0 + (h % 7000) / 1000, -1.0 + (h // 7000 % 7500) / 1000
+
+
+def corpus() -> Corpus:
+    from services.directory.demo.generator import generate_territory
+    from services.kernel.reference import geography
+
+    structures, services = generate_territory(seed=26)
+    counts: Counter[str] = Counter()
+    for service in services:
+        text = f"{service['nom']} {service.get('description') or ''}"
+        counts.update(w for w in re.findall(r"\w+", text.lower()) if len(w) > 3)
+    words, weights = zip(*counts.most_common(), strict=True)
+    communes = [
+        c
+        for c in geography().communes.values()
+        if c.type == "commune-actuelle"
+        and (c.population or 0) > 0
+        and len(c.departement) == 2
+        and c.departement < "96"
+    ]
+    return Corpus(
+        services=services,
+        structures=structures,
+        words=list(words),
+        word_weights=list(accumulate(weights)),
+        communes=communes,
+        commune_weights=list(accumulate(float(c.population or 0) for c in communes)),
+    )
+
+
+def _pick(rng: random.Random, items: list[Any], cumulative: list[Any]) -> Any:
+    return items[bisect(cumulative, rng.random() * cumulative[-1])]
+
+
+@dataclass
+class Batch:
+    structures: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    zones: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
+    facets: list[dict[str, Any]]
+    terms: set[str]
+
+
+def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterator[Batch]:
+    """Batches of about ``BATCH`` services (with their structures), documents and facets."""
+    from services.directory.search.analysis import term_list
+    from services.directory.search.indexing import service_document, structure_document
+    from services.kernel.reference import geography
+
+    geography()  # loaded once, before the timed loop
+    rng = random.Random(seed)
+    doc_id = first_doc_id
+    made = 0
+    while made < count:
+        batch = Batch([], [], [], [], [], set())
+        while len(batch.services) < BATCH and made < count:
+            commune = _pick(rng, corpus.communes, corpus.commune_weights)
+            lat, lon = corpus.position(commune.code, commune.departement)
+            lat += rng.uniform(-0.01, 0.01)
+            lon += rng.uniform(-0.01, 0.01)
+            template = rng.choice(corpus.structures)
+            name = str(template["nom"])
+            if template.get("commune") and template["commune"] in name:
+                name = name.replace(template["commune"], commune.name)
+            else:
+                name = f"{name} – {commune.name}"
+            structure_id = uuid.uuid4()
+            updated = NOW - timedelta(days=rng.choice([3, 20, 60, 120, 170, 250, 500]))
+            structure = {
+                "id": structure_id,
+                "name": name[:300],
+                "typology": None,
+                "networks": list(template.get("reseaux_porteurs") or []),
+                "labels": [],
+                "accepts_referrals": True,
+                "status": "published",
+                "description": template.get("description"),
+                "commune_code": commune.code,
+                "commune": commune.name,
+                "postal_code": commune.postal_codes[0] if commune.postal_codes else None,
+                "latitude": lat,
+                "longitude": lon,
+                "created_at": updated,
+                "updated_at": updated,
+                "verified_at": updated if rng.random() < 0.6 else None,
+                "version": 1,
+            }
+            srow = SimpleNamespace(**structure)
+            members: list[Any] = []
+            for _ in range(min(rng.choice([1, 2, 3, 4, 5, 6, 8]), count - made)):
+                t = rng.choice(corpus.services)
+                extra = " ".join(
+                    _pick(rng, corpus.words, corpus.word_weights) for _ in range(rng.randint(4, 12))
+                )
+                service_updated = NOW - timedelta(
+                    days=rng.choice([1, 10, 40, 90, 150, 200, 400, 700])
+                )
+                capacity = rng.choices(["accepting", "waiting_list", "full"], [80, 12, 8])[0]
+                level = rng.choices(
+                    ["commune", "epci", "departement", "region", "france"], [50, 20, 25, 3, 2]
+                )[0]
+                zone = {
+                    "commune": f"commune:{commune.code}",
+                    "epci": f"epci:{commune.epci}" if commune.epci else f"commune:{commune.code}",
+                    "departement": f"departement:{commune.departement}",
+                    "region": f"region:{commune.region}",
+                    "france": "france",
+                }[level]
+                service = {
+                    "id": uuid.uuid4(),
+                    "structure_id": structure_id,
+                    "name": str(t["nom"])[:300],
+                    "description": f"{t.get('description') or ''} {extra}",
+                    "type": t.get("type"),
+                    "thematiques": list(t.get("thematiques") or []),
+                    "publics": list(t.get("publics") or []),
+                    "publics_details": t.get("publics_precisions"),
+                    "fees": t.get("frais"),
+                    "fees_details": t.get("frais_precisions"),
+                    "access_conditions": t.get("conditions_acces"),
+                    "documents_to_bring": [],
+                    "reception_modes": list(t.get("modes_accueil") or []),
+                    "appointment_slots": [],
+                    "referral_modes": list(t.get("modes_mobilisation") or []),
+                    "referable_by": list(t.get("mobilisable_par") or []),
+                    "appointment_required": rng.choice([None, True, False]),
+                    "accepts_referrals": True,
+                    "capacity_status": capacity,
+                    "contact_public": False,
+                    "status": "published",
+                    "commune_code": None,
+                    "commune": None,
+                    "latitude": None,
+                    "longitude": None,
+                    "created_at": service_updated,
+                    "updated_at": service_updated,
+                    "verified_at": service_updated if rng.random() < 0.5 else None,
+                    "version": 1,
+                }
+                row = SimpleNamespace(**service)
+                document, facets = service_document(row, srow, [zone], "published")
+                doc_id += 1
+                batch.documents.append({"doc_id": doc_id, **document})
+                batch.facets.extend({"doc_id": doc_id, "facet": f, "value": v} for f, v in facets)
+                batch.terms.update(
+                    term_list(document["name_text"], document["topic_text"], document["body_text"])
+                )
+                batch.services.append(service)
+                batch.zones.append({"service_id": service["id"], "zone": zone})
+                members.append(row)
+                made += 1
+            document, facets = structure_document(
+                srow, members, sorted({z["zone"] for z in batch.zones[-len(members) :]})
+            )
+            doc_id += 1
+            batch.documents.append({"doc_id": doc_id, **document})
+            batch.facets.extend({"doc_id": doc_id, "facet": f, "value": v} for f, v in facets)
+            batch.structures.append(structure)
+        yield batch
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _tables(batch: Batch) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+    """The directory and search tables a batch fills, in foreign-key order."""
+    from services.directory.models import Service, ServiceZone, Structure
+    from services.directory.search import tables
+
+    out = []
+    for table, rows in (
+        (Structure.__table__, batch.structures),
+        (Service.__table__, batch.services),
+        (ServiceZone.__table__, batch.zones),
+        (tables.documents, batch.documents),
+        (tables.facets, batch.facets),
+    ):
+        assert isinstance(table, sa.Table)
+        out.append((table, rows))
+    return out
+
+
+def _columns(table: sa.Table, rows: list[dict[str, Any]]) -> list[str]:
+    return [c.name for c in table.columns if c.name in rows[0]]
+
+
+class PostgresLoader:
+    def __init__(self, schema: str, vocabulary: set[str]) -> None:
+        self.schema = schema
+        self.vocabulary = vocabulary  # terms already in search_vocabulary
+        self.indexes: list[tuple[str, str]] = []
+
+    async def __aenter__(self) -> PostgresLoader:
+        import asyncpg  # type: ignore[import-untyped]
+
+        self.conn = await asyncpg.connect(
+            POSTGRES_URL, server_settings={"search_path": f'"{self.schema}",public'}
+        )
+        rows = await self.conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename IN "
+            "('search_documents', 'search_facets', 'services', 'structures', 'service_zones') "
+            "AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE 'uq_%'",
+            self.schema,
+        )
+        self.indexes = [(r["indexname"], r["indexdef"]) for r in rows]
+        for name, _ in self.indexes:
+            await self.conn.execute(f'DROP INDEX "{self.schema}"."{name}"')
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for _name, definition in self.indexes:
+            await self.conn.execute(definition)
+        await self.conn.execute("ANALYZE")
+        await self.conn.close()
+
+    async def write(self, batch: Batch) -> None:
+        for table, rows in _tables(batch):
+            columns = _columns(table, rows)
+            json_columns = {
+                c.name for c in table.columns if "JSON" in type(c.type).__name__.upper()
+            }
+            records = [
+                tuple(json.dumps(r[c]) if c in json_columns else r[c] for c in columns)
+                for r in rows
+            ]
+            await self.conn.copy_records_to_table(table.name, records=records, columns=columns)
+        new = sorted(t for t in batch.terms - self.vocabulary if 1 < len(t) <= 64)
+        self.vocabulary.update(new)
+        if new:
+            await self.conn.copy_records_to_table(
+                "search_vocabulary", records=[(t,) for t in new], columns=["term"]
+            )
+
+
+async def load_sqlite(db: Any, batches: Iterator[Batch]) -> None:
+    from services.directory.search.indexing import add_vocabulary
+
+    for batch in batches:
+        async with db.session() as session:
+            for table, rows in _tables(batch):
+                await session.execute(sa.insert(table), rows)
+            await add_vocabulary(session, batch.terms)
+
+
+# --------------------------------------------------------------------------- load loop
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, path: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                if conn.recv(12).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+async def get(port: int, path: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"{path}: {head[:200]!r} {body[:300]!r}")
+    return body
+
+
+async def _worker(
+    port: int, paths: list[str], stop: float, budget: list[int], latencies: list[float]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = random.randrange(len(paths))
+    try:
+        while time.perf_counter() < stop and budget[0] > 0:
+            budget[0] -= 1
+            path = paths[i % len(paths)]
+            i += 1
+            started = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            status = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if not status.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"{path}: {status!r}")
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+async def load(port: int, paths: list[str]) -> dict[str, float]:
+    warm = [min(200, MAX_REQUESTS)]
+    await asyncio.gather(
+        *(_worker(port, paths, time.perf_counter() + 2, warm, []) for _ in range(CONNECTIONS))
+    )
+    latencies: list[float] = []
+    budget = [MAX_REQUESTS]
+    started = time.perf_counter()
+    stop = started + DURATION
+    await asyncio.gather(
+        *(_worker(port, paths, stop, budget, latencies) for _ in range(CONNECTIONS))
+    )
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "n": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)] * 1000,
+    }
+
+
+BARE_SOURCE = """
+import sys
+from litestar import Litestar, get
+from litestar.response import Response
+import uvicorn
+
+pages = {int(n): b'{"x":"' + b"a" * max(int(n) - 8, 0) + b'"}' for n in sys.argv[2].split(",")}
+
+@get("/page/{size:int}", sync_to_thread=False)
+def page(size: int) -> Response[bytes]:
+    return Response(pages[size], media_type="application/json")
+
+@get("/ready", sync_to_thread=False)
+def ready() -> Response[bytes]:
+    return Response(b"{}", media_type="application/json")
+
+uvicorn.run(Litestar([page, ready]), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", access_log=False)
+"""
+
+
+def query_mix(corpus: Corpus, seed: int) -> dict[str, list[str]]:
+    from services.kernel.reference.taxonomies import category_of
+
+    rng = random.Random(seed)
+    big = sorted(corpus.communes, key=lambda c: -c.population)[:60]
+    # Filter values as people pick them: the demo's most used categories, publics and fees.
+    categories = [
+        c
+        for c, _ in Counter(
+            category_of(t) for s in corpus.services for t in s.get("thematiques") or []
+        ).most_common(8)
+    ]
+    publics = [
+        p
+        for p, _ in Counter(p for s in corpus.services for p in s.get("publics") or []).most_common(
+            4
+        )
+    ]
+    fees = sorted({str(s["frais"]) for s in corpus.services if s.get("frais")})
+
+    def url(**params: Any) -> str:
+        return f"{SEARCH}?{urllib.parse.urlencode(params)}"
+
+    text = [url(q=q, facets="false") for q in QUERIES]
+    filtered = [
+        url(q=q, thematiques=rng.choice(categories), fees=rng.choice(fees), facets="false")
+        for q in QUERIES
+    ] + [url(q=q, publics=rng.choice(publics), facets="false") for q in QUERIES[:10]]
+    geo = []
+    for commune in big[:30]:
+        lat, lon = corpus.position(commune.code, commune.departement)
+        params: dict[str, Any] = {"lat": f"{lat:.4f}", "lon": f"{lon:.4f}"}
+        params.update(radius_km=rng.choice([5, 10, 20]), sort="distance", facets="false")
+        if rng.random() < 0.5:
+            params["q"] = rng.choice(QUERIES)
+        geo.append(url(**params))
+    facets = [url(commune=c.code, thematiques=rng.choice(categories)) for c in big[:20]] + [
+        url(q=q) for q in QUERIES[:10]
+    ]
+    return {"text": text, "text+filters": filtered, "geo radius+sort": geo, "facets": facets}
+
+
+@dataclass
+class Measure:
+    label: str
+    size: int
+    cases: dict[str, tuple[dict[str, float], dict[str, float], int]]
+
+
+async def measure(label: str, size: int, env: dict[str, str], corpus: Corpus) -> Measure:
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        port = free_port()
+        processes.append(
+            subprocess.Popen(  # noqa: ASYNC220
+                [
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    "directory",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "1",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        wait_ready(port, "/readyz")
+        mix = query_mix(corpus, 7)
+        sizes: dict[str, int] = {}
+        for name, paths in mix.items():
+            bodies = [await get(port, p) for p in paths]
+            sizes[name] = int(statistics.median(len(b) for b in bodies))
+            hits = statistics.median(json.loads(b)["total"] for b in bodies)
+            print(
+                f"  {name}: {len(paths)} queries, median {hits:,.0f} matches, page {sizes[name]} B",
+                flush=True,
+            )
+        bare_port = free_port()
+        processes.append(
+            subprocess.Popen(  # noqa: ASYNC220
+                [
+                    sys.executable,
+                    "-c",
+                    BARE_SOURCE,
+                    str(bare_port),
+                    ",".join(map(str, sizes.values())),
+                ],
+                cwd=ROOT,
+            )
+        )
+        wait_ready(bare_port, "/ready")
+        cases: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
+        for name, paths in mix.items():
+            real = await load(port, paths)
+            bare = await load(bare_port, [f"/page/{sizes[name]}"])
+            cases[name] = (real, bare, sizes[name])
+            _print_case(name, real, bare)
+        everything = [p for paths in mix.values() for p in paths]
+        real = await load(port, everything)
+        bare = await load(bare_port, [f"/page/{s}" for s in sizes.values()])
+        cases["mix"] = (real, bare, 0)
+        _print_case("mix", real, bare)
+        return Measure(label, size, cases)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _print_case(name: str, real: dict[str, float], bare: dict[str, float]) -> None:
+    print(
+        f"  {name:16} {real['rps']:7,.0f} req/s p50 {real['p50']:7.1f} ms p99 {real['p99']:7.1f} ms"
+        f" ({real['n']:,.0f} req) | bare {bare['rps']:6,.0f} req/s p50 {bare['p50']:5.1f} ms"
+        f" p99 {bare['p99']:5.1f} ms | p50 ×{real['p50'] / bare['p50']:.1f} p99 "
+        f"×{real['p99'] / bare['p99']:.1f} throughput {real['rps'] / bare['rps']:.0%}",
+        flush=True,
+    )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+async def run() -> None:
+    corpus_ = corpus()
+    print(
+        f"corpus: {len(corpus_.services)} demo services as templates, {len(corpus_.words):,} "
+        f"words, {len(corpus_.communes):,} communes weighted by population; {CONNECTIONS} "
+        f"connections, ≤ {DURATION:.0f} s and ≤ {MAX_REQUESTS:,} requests per case",
+        flush=True,
+    )
+    results: list[Measure] = []
+    results += await run_postgres(corpus_)
+    results += await run_sqlite(corpus_)
+    print("\nsummary (targets: p50 ≤ 3× and p99 ≤ 10× the bare floor at 100k; 100k→1M p50 ≤ 2×)")
+    for m in results:
+        real, bare, _ = m.cases["mix"]
+        print(
+            f"  {m.label:10} {m.size:>9,} services: mix p50 ×{real['p50'] / bare['p50']:.1f} "
+            f"p99 ×{real['p99'] / bare['p99']:.1f} ({real['p50']:.1f} / {real['p99']:.1f} ms; "
+            f"bare {bare['p50']:.1f} / {bare['p99']:.1f} ms), {real['rps']:,.0f} req/s"
+        )
+    pg = [m for m in results if m.label == "postgresql"]
+    if len(pg) == 2:
+        small, large = pg
+        for name in large.cases:
+            growth = large.cases[name][0]["p50"] / small.cases[name][0]["p50"]
+            print(f"  postgresql {small.size:,}→{large.size:,} {name}: p50 ×{growth:.2f}")
+
+
+async def run_postgres(corpus_: Corpus) -> list[Measure]:
+    from services import system
+    from services.kernel.settings import load_settings
+
+    prefix = f"bench{uuid.uuid4().hex[:6]}_"
+    schema = f"{prefix}directory"
+    settings = load_settings(
+        environ={},
+        database_url=POSTGRES_URL,
+        database_schema_prefix=prefix,
+        log_level="WARNING",
+        worker_enabled=False,
+    )
+    try:
+        await system.migrate(settings, ["directory"])
+    except OSError as exc:
+        print(f"PostgreSQL unreachable at {POSTGRES_URL}: {exc}")
+        return []
+    env = {
+        **os.environ,
+        "DATABASE_URL": POSTGRES_URL,
+        "DATABASE_SCHEMA_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+        "WORKER_ENABLED": "false",
+    }
+    env.pop("RELAIS_HOME", None)
+    env.pop("MEILI_URL", None)
+    results: list[Measure] = []
+    try:
+        loaded = 0
+        doc_id = 0
+        vocabulary: set[str] = set()
+        rate = 0.0
+        for target in SIZES:
+            extra = target - loaded
+            if loaded and rate:
+                affordable = int(LOAD_BUDGET * rate)
+                if affordable < extra:
+                    print(
+                        f"postgresql: {target:,} would take ~{extra / rate:,.0f} s to load at "
+                        f"{rate:,.0f} services/s; loading {affordable:,} more instead "
+                        f"(BENCH_LOAD_BUDGET={LOAD_BUDGET:.0f} s)",
+                        flush=True,
+                    )
+                    extra = affordable
+            started = time.perf_counter()
+            async with PostgresLoader(schema, vocabulary) as loader:
+                for batch in generate(corpus_, extra, seed=target, first_doc_id=doc_id):
+                    await loader.write(batch)
+                    doc_id = batch.documents[-1]["doc_id"]
+                copy_time = time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            loaded += extra
+            rate = extra / elapsed
+            print(
+                f"postgresql: +{extra:,} services generated, indexed and copied in "
+                f"{copy_time:.0f} s, indexes rebuilt + ANALYZE in {elapsed - copy_time:.0f} s "
+                f"({rate:,.0f} services/s) → {loaded:,} services",
+                flush=True,
+            )
+            results.append(await measure("postgresql", loaded, env, corpus_))
+    finally:
+        engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+    return results
+
+
+async def run_sqlite(corpus_: Corpus) -> list[Measure]:
+    from services import system
+    from services.kernel.db import Database
+    from services.kernel.settings import load_settings
+
+    if SQLITE_SIZE <= 0:
+        return []
+    home = Path(tempfile.mkdtemp(prefix="relais-bench-search-"))
+    try:
+        settings = load_settings(environ={}, home=home, log_level="WARNING", worker_enabled=False)
+        await system.migrate(settings, ["directory"])
+        db = Database(settings, "directory")
+        started = time.perf_counter()
+        await load_sqlite(db, generate(corpus_, SQLITE_SIZE, seed=SQLITE_SIZE, first_doc_id=0))
+        await db.dispose()
+        elapsed = time.perf_counter() - started
+        print(
+            f"sqlite: {SQLITE_SIZE:,} services generated, indexed and inserted in {elapsed:.0f} s",
+            flush=True,
+        )
+        env = {
+            **os.environ,
+            "RELAIS_HOME": str(home),
+            "LOG_LEVEL": "WARNING",
+            "WORKER_ENABLED": "false",
+        }
+        for name in ("DATABASE_URL", "DATABASE_SCHEMA_PREFIX", "MEILI_URL"):
+            env.pop(name, None)
+        return [await measure("sqlite", SQLITE_SIZE, env, corpus_)]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
