@@ -13,6 +13,7 @@ from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
 from services.referrals.api import collect_routes
 from services.referrals.deps import KeyringHolder, provide_service
+from services.referrals.webhooks.openapi import describe as describe_webhooks
 
 SERVICE_NAME = "referrals"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +32,7 @@ transmission par transmission jusqu'à la prise en charge.
 
 def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
     db = Database(settings, SERVICE_NAME)
-    return create_service_app(
+    app = create_service_app(
         service=SERVICE_NAME,
         title="Relais — orientations",
         description=DESCRIPTION,
@@ -42,3 +43,4 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         dependencies={"svc": Provide(provide_service)},
         state={"keyring": KeyringHolder(settings)},
     )
+    return describe_webhooks(app)  # issue #7: OpenAPI webhooks section

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from services.kernel.outbox import utcnow
@@ -15,7 +16,7 @@ from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX
 from services.referrals.service import ReferralService
-from services.referrals.stats.service import GroupBy, Query, compute, to_csv
+from services.referrals.stats.service import GroupBy, Query, StatsRead, compute, to_csv
 
 
 def stats_scope(caller: Caller, structure_id: uuid.UUID | None) -> uuid.UUID | None:
@@ -53,7 +54,13 @@ class StatsController(Controller):
     @get(
         "/stats",
         operation_id="GetStats",
-        responses=None,
+        responses={
+            200: ResponseSpec(
+                StatsRead,
+                generate_examples=False,
+                description="statistiques (JSON) ; CSV avec `format=csv` ou `Accept: text/csv`",
+            )
+        },
     )
     async def stats(
         self,
