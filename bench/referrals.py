@@ -52,6 +52,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report CPU per request."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -91,7 +100,9 @@ async def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-async def _http_phase(base: str, tokens: TokenFactory) -> tuple[float, int, dict[str, list[float]]]:
+async def _http_phase(
+    base: str, tokens: TokenFactory, pid: int
+) -> tuple[float, int, dict[str, list[float]], float]:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         moderator = bearer(tokens.user(uuid.uuid4(), ("moderator",)))
@@ -164,10 +175,12 @@ async def _http_phase(base: str, tokens: TokenFactory) -> tuple[float, int, dict
                 await lifecycle(i)
                 done += 1
 
+        cpu_before = _cpu_seconds(pid)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - started
-    return elapsed, done, latencies
+        cpu = _cpu_seconds(pid) - cpu_before
+    return elapsed, done, latencies, cpu
 
 
 async def _baseline(schema: str, lifecycles: int) -> tuple[float, list[float]]:
@@ -263,7 +276,7 @@ async def run() -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         await _wait_ready(base, process)
-        elapsed, done, latencies = await _http_phase(base, tokens)
+        elapsed, done, latencies, cpu = await _http_phase(base, tokens, process.pid)
         base_elapsed, base_latencies = await _baseline(f"{prefix}referrals", done)
     finally:
         process.terminate()
@@ -280,6 +293,11 @@ async def run() -> None:
     print(f"HTTP full lifecycles/s: {rate:8.1f}   ({done * 5 / elapsed:.0f} requests/s)")
     print(f"raw SQL lifecycles/s:   {base_rate:8.1f}   (1 INSERT + 4 UPDATE each)")
     print(f"ratio HTTP / raw:       {rate / base_rate:8.3f}")
+    print(
+        f"server CPU per request: {cpu / (done * 5) * 1000:.1f} ms "
+        f"(server process busy {cpu / elapsed * 100:.0f} % of one core; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     base_p50 = _quantile(base_latencies, 0.5)
     print(f"raw statement p50/p99:  {base_p50 * 1000:.2f} / {base_p99 * 1000:.2f} ms")
     for step in STEPS:
