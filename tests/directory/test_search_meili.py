@@ -190,12 +190,11 @@ def test_sort_and_query_text() -> None:
     assert meili.sort_expression(request()) is None
     near = request(origin=Origin(43.6, 3.9), sort="distance")
     assert meili.sort_expression(near) == ["_geoPoint(43.6, 3.9):asc"]
-    # Meilisearch syntax (phrases, negation) never reaches it: only the analysed words do.
-    text = meili.query_text(request(query=parse_query('"logement -urgence" NEAR(caf)')))
-    assert '"' not in text
-    assert "-" not in text
-    assert "(" not in text
-    assert text.split() == ["logement", "urgence", "near", "caf"]
+    # Meilisearch syntax (phrases, negation) never reaches it; words stay as typed.
+    text = meili.query_text(request(query=parse_query('"logement -urgence" NEAR(caf) d\'accès')))
+    assert text == "logement urgence NEAR(caf) d'accès"
+    assert meili.query_text(request(query=parse_query("rendez-vous CAF"))) == "rendez-vous CAF"
+    assert meili.query_text(request(query=parse_query("de la -"))) is None
 
 
 def test_cursor_positions_and_distances() -> None:
@@ -260,7 +259,10 @@ def test_outbox_events_name_the_documents_to_refresh() -> None:
     changes.add_event("structure.upserted", {"id": str(structure)})
     changes.add_event("service.upserted", {"id": "not-a-uuid"})
     assert changes.services == {service}
-    assert changes.structures == {structure}
+    assert changes.structures == {structure}  # its summary document
+    assert changes.trees == {structure}  # and, for a structure change, all its services
+    assert changes
+    assert not meili.Changes()
 
 
 def test_the_worker_runs_the_feed() -> None:

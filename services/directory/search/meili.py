@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -304,9 +305,17 @@ def sort_expression(request: SearchRequest) -> list[str] | None:
     return None
 
 
-def query_text(request: SearchRequest) -> str:
-    """The analysed words of the query (no quotes, no ``-``: nothing is Meilisearch syntax)."""
-    return " ".join(request.query.words)
+_PHRASE_OR_NEGATION = re.compile(r'"|(?:(?<=\s)|^)-+')
+
+
+def query_text(request: SearchRequest) -> str | None:
+    """The query as people typed it (Meilisearch matches synonyms and stop words on the real
+    words), minus Meilisearch's only syntax: ``"phrases"`` and ``-negation``. None when the query
+    has no content word (a placeholder search, like the database backends' "no text")."""
+    if request.query.empty:
+        return None
+    text = _PHRASE_OR_NEGATION.sub(" ", request.query.text)
+    return " ".join(text.split()) or None
 
 
 def distance_km(request: SearchRequest, hit: Mapping[str, Any]) -> float | None:
@@ -441,7 +450,7 @@ class MeiliSearchBackend:
         self, request: SearchRequest, offset: int, limit: int, strategy: str
     ) -> SearchResults[Any]:
         return await self.index().search(
-            query_text(request) or None,
+            query_text(request),
             offset=offset,
             limit=limit,
             filter=filter_expression(request),  # type: ignore[arg-type]
@@ -551,10 +560,13 @@ async def _with_facets(
 
 @dataclass
 class Changes:
-    """Entities whose Meilisearch documents must be refreshed."""
+    """Entities whose Meilisearch documents must be refreshed: services, structures, and
+    structures with all their services (a structure's name, position, networks and status are
+    part of its services' documents)."""
 
     services: set[uuid.UUID] = field(default_factory=set)
     structures: set[uuid.UUID] = field(default_factory=set)
+    trees: set[uuid.UUID] = field(default_factory=set)
 
     def add_event(self, topic: str, payload: Mapping[str, Any]) -> None:
         try:
@@ -566,7 +578,10 @@ class Changes:
             self.services.add(entity)
             self.structures.add(owner)  # a structure's document sums up its services
         elif topic.startswith("structure."):
-            self.structures.add(entity)
+            self.trees.add(entity)
+
+    def __bool__(self) -> bool:
+        return bool(self.services or self.structures or self.trees)
 
 
 async def _wait_all(client: AsyncClient, task_uids: Sequence[int]) -> None:
@@ -580,10 +595,11 @@ async def push_changes(
     """Send the current documents of these entities (a structure brings all its services), and
     delete those that left the database index; wait until Meilisearch applied them."""
     services = set(changes.services)
-    structures = sorted(changes.structures)
+    structures = sorted(changes.structures | changes.trees)
+    trees = sorted(changes.trees)
     d = tables.documents
-    for i in range(0, len(structures), REINDEX_BATCH):
-        chunk = structures[i : i + REINDEX_BATCH]
+    for i in range(0, len(trees), REINDEX_BATCH):
+        chunk = trees[i : i + REINDEX_BATCH]
         services |= set(
             await session.scalars(sa.select(Service.id).where(Service.structure_id.in_(chunk)))
         )
@@ -716,7 +732,7 @@ async def rebuild(settings: Settings, db: Database) -> int:
                 )
             ):
                 changes.add_event(topic, payload or {})
-            if changes.services or changes.structures:
+            if changes:
                 await push_changes(session, client, client.index(live), changes)
     except BaseException:
         with contextlib.suppress(*FAILURES):
