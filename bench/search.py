@@ -50,6 +50,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from types import SimpleNamespace
@@ -167,13 +168,47 @@ class Batch:
     terms: set[str]
 
 
+_SAFE_SPLIT = re.compile(r" ; |\. ")
+
+
+@lru_cache(maxsize=400_000)
+def _part_terms(text: str) -> tuple[str, ...]:
+    from services.directory.search.analysis import term_list
+
+    return tuple(term_list(text))
+
+
+def memo_index_terms(*texts: str | None) -> str:
+    """``analysis.index_terms`` with a memo per text part. Identical output: words never span
+    " ; " or ". " (the parts are joined in order and deduplicated the same way), and the
+    parts — demo descriptions, taxonomy labels, commune and structure names — repeat a lot."""
+    terms: dict[str, None] = {}
+    for text in texts:
+        if text:
+            for part in _SAFE_SPLIT.split(text):
+                terms.update(dict.fromkeys(_part_terms(part)))
+    return f" {' '.join(terms)} " if terms else " "
+
+
+def use_memo_analysis() -> None:
+    """Install the memo in the real indexing module (self-checked against the original)."""
+    from services.directory.search import analysis, indexing
+
+    samples = ["Écrivain public ; Aide aux courriers. Le CCAS de Valence", "l'APL. de ; la", ""]
+    for sample in samples:
+        assert memo_index_terms(sample, "CCAS de Die") == analysis.index_terms(
+            sample, "CCAS de Die"
+        )
+    indexing.index_terms = memo_index_terms  # type: ignore[attr-defined]
+
+
 def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterator[Batch]:
     """Batches of about ``BATCH`` services (with their structures), documents and facets."""
-    from services.directory.search.analysis import term_list
     from services.directory.search.indexing import service_document, structure_document
     from services.kernel.reference import geography
 
     geography()  # loaded once, before the timed loop
+    use_memo_analysis()
     rng = random.Random(seed)
     doc_id = first_doc_id
     made = 0
@@ -268,9 +303,8 @@ def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterat
                 doc_id += 1
                 batch.documents.append({"doc_id": doc_id, **document})
                 batch.facets.extend({"doc_id": doc_id, "facet": f, "value": v} for f, v in facets)
-                batch.terms.update(
-                    term_list(document["name_text"], document["topic_text"], document["body_text"])
-                )
+                for terms in ("name_terms", "topic_terms", "body_terms"):
+                    batch.terms.update(document[terms].split())
                 batch.services.append(service)
                 batch.zones.append({"service_id": service["id"], "zone": zone})
                 members.append(row)
