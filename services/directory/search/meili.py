@@ -24,9 +24,11 @@ synonyms and stop words of ``synonyms.toml`` / ``stopwords-fr.txt``.
   failure Meilisearch is not asked again for ``RETRY_AFTER_SECONDS``.
 - Feeding: ``sync_outbox`` (worker job ``directory.search-sync``) claims the outbox events of
   services and structures, pushes their current documents (or deletions), waits until
-  Meilisearch has applied them and marks the events processed. Without Meilisearch the events are
-  marked processed at once (nothing else consumes them; ``relais reindex`` rebuilds a new index
-  from the database when Meilisearch is configured later). On failure events are retried with
+  Meilisearch has applied them and marks the events processed. Without Meilisearch, or while the
+  live index does not exist (before the first ``relais reindex``, after a lost volume), the
+  events are marked processed at once: nothing else consumes them, and ``relais reindex``
+  builds the whole index from the database anyway (searches fail over to the database until
+  then, the missing index being an error). On failure events are retried with
   backoff; meanwhile search falls back to the database once they are older than the maximum lag.
 - ``reindex``: full rebuild into a new index, atomic swap with the live one, old one deleted;
   changes made during the rebuild are pushed again after the swap.
@@ -368,7 +370,6 @@ class MeiliSearchBackend:
     _down_until: float = field(default=0.0, init=False)
     _lag_checked_at: float = field(default=-math.inf, init=False)
     _lagging: int = field(default=0, init=False)
-    _ready: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.client = AsyncClient(
@@ -391,19 +392,13 @@ class MeiliSearchBackend:
         """Shutdown hook of the directory app."""
         await self.aclose()
 
-    async def ensure_index(self) -> AsyncIndex:
-        """The live index, created with its settings when missing (once per process)."""
-        if self._ready:
-            return self.index()
+    async def live_index(self) -> AsyncIndex | None:
+        """The live index, or None when it does not exist. Only ``relais reindex`` creates it
+        (with its settings and every document): adding documents to a missing index would
+        create a misconfigured, partial one that answers searches wrongly instead of failing
+        over to the database."""
         if await self.client.get_raw_index(self.index_uid) is None:
-            await self.client.create_index(
-                self.index_uid,
-                PRIMARY_KEY,
-                settings=index_settings(),
-                wait=True,
-                timeout_in_ms=TASK_TIMEOUT_MS,
-            )
-        self._ready = True
+            return None
         return self.index()
 
     async def lagging_events(self) -> int:
@@ -655,8 +650,13 @@ async def sync_outbox(app: Any, *, wait: bool = False) -> int:
             for event in events:
                 changes.add_event(event.topic, event.payload or {})
             try:
-                index = await backend.ensure_index()
-                await push_changes(session, backend.client, index, changes)
+                index = await backend.live_index()
+                if index is not None:
+                    await push_changes(session, backend.client, index, changes)
+                else:
+                    log.warning(
+                        "meilisearch index missing: run `relais reindex`", events=len(events)
+                    )
             except FAILURES as exc:
                 for event in events:
                     event.attempts = (event.attempts or 0) + 1
