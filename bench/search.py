@@ -37,6 +37,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -635,6 +636,8 @@ def _print_case(name: str, real: dict[str, float], bare: dict[str, float]) -> No
 
 
 def main() -> None:
+    # A terminated run still drops its schema and directory (the ``finally`` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     asyncio.run(run())
 
 

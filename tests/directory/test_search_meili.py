@@ -434,3 +434,70 @@ async def test_structure_writes_refresh_their_services_search_documents(
     found = await client.get(SEARCH, params={"q": word})
     assert service["id"] in [i["id"] for i in found.json()["items"]]
     assert found.json()["items"][0]["structure_name"] == f"Maison {word}"
+
+
+# --- positional pagination (a stand-in index: the ranking is Meilisearch's business) -------------
+
+
+class StandInIndex:
+    """Answers ``search`` from an ordered list of entity ids, as Meilisearch would page it."""
+
+    def __init__(self, ids: list[uuid.UUID]) -> None:
+        self.ids = ids
+
+    async def search(self, query: str | None, *, offset: int, limit: int, **_: Any) -> Any:
+        from types import SimpleNamespace
+
+        hits = [{"entity_id": str(i)} for i in self.ids[offset : offset + limit]]
+        return SimpleNamespace(
+            hits=hits, total_hits=None, estimated_total_hits=len(self.ids), facet_distribution={}
+        )
+
+
+async def _pages(backend: meili.MeiliSearchBackend, index: StandInIndex, change: Any) -> list[str]:
+    seen: list[uuid.UUID] = []
+    after: After | None = None
+    page_number = 0
+    while True:
+        req = request(query=parse_query("atelier"), limit=5, after=after)
+        result = await backend._search(req, meili.position_of(after))
+        seen += [h.entity_id for h in result.hits]
+        page_number += 1
+        if page_number == 2:
+            change(index)
+        if not result.has_more:
+            return [str(i) for i in seen]
+        last = result.hits[-1]
+        after = After(key=last.key, entity_id=last.entity_id)
+
+
+@pytest.mark.parametrize("change", ["none", "insert-top", "remove-seen", "remove-ahead"])
+async def test_positional_cursors_have_no_duplicates_or_gaps(
+    change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.kernel.settings import load_settings
+
+    ids = [uuid.uuid4() for _ in range(23)]
+    index = StandInIndex(list(ids))
+    backend = meili.MeiliSearchBackend(
+        load_settings(environ={}, meili_url="http://127.0.0.1:9"),
+        db=None,  # type: ignore[arg-type]
+    )
+    monkeypatch.setattr(backend, "index", lambda: index)
+    newcomer = uuid.uuid4()
+
+    def mutate(target: StandInIndex) -> None:
+        if change == "insert-top":
+            target.ids.insert(0, newcomer)
+        elif change == "remove-seen":
+            target.ids.remove(ids[1])
+        elif change == "remove-ahead":
+            target.ids.remove(ids[15])
+
+    try:
+        seen = await _pages(backend, index, mutate)
+    finally:
+        await backend.aclose()
+    assert len(seen) == len(set(seen))
+    expected = [str(i) for i in ids if not (change == "remove-ahead" and i == ids[15])]
+    assert seen == expected
