@@ -244,6 +244,7 @@ class TimelineEventRead(msgspec.Struct, kw_only=True):
 
 class AccessLogRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
+    referral_id: uuid.UUID
     actor_kind: str
     actor_subject: str
     structure_id: uuid.UUID | None

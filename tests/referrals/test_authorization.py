@@ -172,6 +172,16 @@ ENDPOINTS = [
             "client_read": 403,
         },
     ),
+    Endpoint(
+        "structure access log",
+        "GET",
+        "/referrals/v1/access-log",
+        {
+            **{caller: 403 for caller in READ},
+            "anonymous": 401,
+            "sender_admin": 200,
+        },
+    ),
     Endpoint("inbox", "GET", "/referrals/v1/inbox", {**READ, "unrelated_member": 200}),
     Endpoint("outbox", "GET", "/referrals/v1/outbox", {**READ, "unrelated_member": 200}),
     Endpoint("acknowledge", "POST", H + "/acknowledge", answer(200)),

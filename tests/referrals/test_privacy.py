@@ -182,6 +182,36 @@ async def test_every_personal_read_is_logged_and_admin_reads_the_log(world: Worl
     assert (str(ccas.id), "referral") in by_structure  # the creation response carried it too
     assert all(set(e) >= {"actor_subject", "at", "categories"} for e in entries)
 
+    # The structure-wide log covers every referral the structure sent, and only those.
+    other = await create_referral(world, ccas, partner)
+    await read(world, partner.member, other["id"])
+    wide = await world.client.get(
+        "/referrals/v1/access-log", params={"limit": 2}, headers=ccas.admin
+    )
+    assert wide.status_code == 200
+    seen: list[dict[str, Any]] = []
+    page = wide.json()
+    while True:
+        seen += page["items"]
+        if not page["next_cursor"]:
+            break
+        page = (
+            await world.client.get(
+                "/referrals/v1/access-log",
+                params={"limit": 2, "cursor": page["next_cursor"]},
+                headers=ccas.admin,
+            )
+        ).json()
+    assert {e["referral_id"] for e in seen} == {rid, other["id"]}
+    assert len({e["id"] for e in seen}) == len(seen)
+    assert (await world.client.get("/referrals/v1/access-log", headers=partner.admin)).json()[
+        "items"
+    ] == []
+    bad = await world.client.get(
+        "/referrals/v1/access-log", params={"cursor": "WyJub3BlIl0"}, headers=ccas.admin
+    )
+    assert bad.status_code == 400
+
 
 async def test_withdrawal_erases_everything_personal(world: World) -> None:
     ccas, partner, other = await world.org(), await world.org(), await world.org()

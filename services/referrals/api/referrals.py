@@ -18,7 +18,7 @@ from services.kernel.pagination import (
     encode_cursor,
     next_link,
 )
-from services.kernel.problems import ProblemError
+from services.kernel.problems import ProblemError, field_error
 from services.kernel.security import Caller
 from services.referrals import models as m
 from services.referrals.api.common import (
@@ -242,40 +242,65 @@ class ReferralController(Controller):
                 "Seul un administrateur de la structure à l'origine de l'orientation peut "
                 "consulter le journal des accès.",
             )
-        check_limit(limit)
-        query = (
-            sa.select(m.AccessLogEntry)
-            .where(m.AccessLogEntry.referral_id == referral_id)
-            .order_by(m.AccessLogEntry.id)
-            .limit(limit + 1)
+        return await _access_page(
+            svc,
+            m.AccessLogEntry.referral_id == referral_id,
+            cursor,
+            limit,
+            f"{PREFIX}/referrals/{referral_id}/access-log",
         )
-        if cursor:
+
+    @get("/access-log", operation_id="ListAccessLog")
+    async def structure_access_log(
+        self,
+        svc: ReferralService,
+        authenticated: Caller,
+        cursor: str | None = None,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=200),
+    ) -> Page[AccessLogRead]:
+        """Reads of personal data in every referral my structure sent (its admins only)."""
+        actor_for(authenticated, write=False)
+        if not authenticated.is_admin_of(authenticated.structure_id):
+            raise ProblemError(
+                403, "Seul un administrateur de la structure peut consulter le journal des accès."
+            )
+        mine = sa.select(m.Referral.id).where(m.Referral.structure_id == authenticated.structure_id)
+        return await _access_page(
+            svc, m.AccessLogEntry.referral_id.in_(mine), cursor, limit, f"{PREFIX}/access-log"
+        )
+
+
+async def _access_page(
+    svc: ReferralService, where: Any, cursor: str | None, limit: int, path: str
+) -> Page[AccessLogRead]:
+    check_limit(limit)
+    query = sa.select(m.AccessLogEntry).where(where).order_by(m.AccessLogEntry.id).limit(limit + 1)
+    if cursor:
+        try:
             after = uuid.UUID(str(decode_cursor(cursor, [str])[0]))
-            query = query.where(m.AccessLogEntry.id > after)
-        rows = list((await svc.session.scalars(query)).all())
-        page = rows[:limit]
-        nxt = encode_cursor([str(page[-1].id)]) if len(rows) > limit else None
-        return Page(
-            items=[
-                AccessLogRead(
-                    id=r.id,
-                    actor_kind=r.actor_kind,
-                    actor_subject=r.actor_subject,
-                    structure_id=r.structure_id,
-                    resource=r.resource,
-                    categories=list(r.categories),
-                    at=r.at,
-                )
-                for r in page
-            ],
-            next=next_link(
-                svc.settings.base_url,
-                f"{PREFIX}/referrals/{referral_id}/access-log",
-                {"limit": limit},
-                nxt,
-            ),
-            next_cursor=nxt,
-        )
+        except ValueError:
+            raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+        query = query.where(m.AccessLogEntry.id > after)
+    rows = list((await svc.session.scalars(query)).all())
+    page = rows[:limit]
+    nxt = encode_cursor([str(page[-1].id)]) if len(rows) > limit else None
+    return Page(
+        items=[
+            AccessLogRead(
+                id=r.id,
+                referral_id=r.referral_id,
+                actor_kind=r.actor_kind,
+                actor_subject=r.actor_subject,
+                structure_id=r.structure_id,
+                resource=r.resource,
+                categories=list(r.categories),
+                at=r.at,
+            )
+            for r in page
+        ],
+        next=next_link(svc.settings.base_url, path, {"limit": limit}, nxt),
+        next_cursor=nxt,
+    )
 
 
 ROUTES = [ReferralController]
