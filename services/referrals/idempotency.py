@@ -13,9 +13,11 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
+import sqlalchemy as sa
 from litestar import Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +28,8 @@ from services.referrals.crypto import Keyring
 from services.referrals.domain.transitions import Actor
 
 HEADER = "idempotency-key"
+# How long a key is remembered (a retry after that is a new request).
+RETENTION = timedelta(hours=24)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 T = TypeVar("T")
 
@@ -132,3 +136,11 @@ async def idempotent(
             ) from None
         return _replay(existing, request_hash, keyring, kind)
     return Response(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+
+
+async def forget_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete the records older than ``RETENTION``; returns how many went."""
+    result = await session.execute(
+        sa.delete(m.IdempotencyRecord).where(m.IdempotencyRecord.created_at < now - RETENTION)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

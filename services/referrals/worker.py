@@ -7,7 +7,7 @@ from typing import Any
 from services.kernel.db import Database
 from services.kernel.jobs import Job
 from services.kernel.outbox import utcnow
-from services.referrals import background
+from services.referrals import background, idempotency
 from services.referrals.deps import KeyringHolder
 from services.referrals.service import ReferralService
 
@@ -32,9 +32,17 @@ async def expire_handoffs(app: Any) -> int:
         return await service.expire_due(utcnow())
 
 
+async def forget_idempotency_keys(app: Any) -> int:
+    """Forget Idempotency-Key records past their retention (24 hours)."""
+    db: Database = app.state.db
+    async with db.session() as session:
+        return await idempotency.forget_expired(session, utcnow())
+
+
 JOBS: list[Job] = [
     Job("referrals.remind-handoffs", "referrals", 300.0, remind_handoffs),
     Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
+    Job("referrals.forget-idempotency-keys", "referrals", 3600.0, forget_idempotency_keys),
     # Issue #7: outbox fan-out, webhooks, mail, digest, retention.
     Job("referrals.dispatch-outbox", "referrals", 1.0, background.dispatch_outbox),
     Job("referrals.deliver-webhooks", "referrals", 1.0, background.deliver_webhooks),

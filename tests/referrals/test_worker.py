@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from services.referrals import models as m
 from services.referrals import worker
-from tests.referrals.conftest import World, act, create_referral, read
+from tests.referrals.conftest import World, act, create_referral, read, referral_body
 
 
 async def _set_deadline(world: World, handoff_id: str, when: datetime) -> None:
@@ -99,3 +99,22 @@ async def test_answered_handoffs_do_not_expire(world: World) -> None:
     await _set_deadline(world, h["id"], datetime.now(UTC) - timedelta(days=1))
     await worker.expire_handoffs(world.app())
     assert (await read(world, ccas.member, rid))["handoffs"][0]["state"] == "accepted"
+
+
+async def test_idempotency_keys_are_forgotten_after_a_day(world: World) -> None:
+    ccas, partner = await world.org(), await world.org()
+    key = f"old-{uuid.uuid4()}"
+    headers = {**ccas.member, "Idempotency-Key": key}
+    body = referral_body(partner)
+    first = await world.client.post("/referrals/v1/referrals", json=body, headers=headers)
+    assert first.status_code == 201
+    async with world.app().state.db.session() as session:
+        await session.execute(
+            sa.update(m.IdempotencyRecord)
+            .where(m.IdempotencyRecord.key == key)
+            .values(created_at=datetime.now(UTC) - timedelta(hours=25))
+        )
+    assert await worker.forget_idempotency_keys(world.app()) >= 1
+    again = await world.client.post("/referrals/v1/referrals", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.json()["id"] != first.json()["id"]  # a new request after the retention
