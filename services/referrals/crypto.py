@@ -103,7 +103,7 @@ def key_file(settings: Settings) -> Path:
 def _write_key_file(path: Path, current: str, keys: dict[str, bytes]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = {"current": current, "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()}}
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
@@ -127,10 +127,23 @@ def load_keyring(settings: Settings) -> Keyring:
         raise SettingsError("REFERRALS_ENCRYPTION_KEYS must be set in production")
     path = key_file(settings)
     if not path.exists():
-        kid, key = new_key()
-        _write_key_file(path, kid, {kid: key})
+        _create_key_file(path)
     current, keys = _read_key_file(path)
     return Keyring(keys, current)
+
+
+def _create_key_file(path: Path) -> None:
+    """Create the key file once, even when several processes start at the same time: each
+    writes its own candidate and links it into place; the first link wins, the others read it."""
+    kid, key = new_key()
+    candidate = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    _write_key_file(candidate, kid, {kid: key})
+    try:
+        os.link(candidate, path)
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink(missing_ok=True)
 
 
 def add_key_to_file(settings: Settings) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
@@ -58,6 +59,14 @@ def test_bad_key_settings_are_named(tmp_path: Path) -> None:
                 referrals_encryption_key_id="k2",
             )
         )
+
+
+def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, home=tmp_path)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        rings = list(pool.map(lambda _: load_keyring(settings), range(16)))
+    assert len({ring.current for ring in rings}) == 1
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == ["referrals.json"]
 
 
 def test_embedded_key_file_is_created_once(tmp_path: Path) -> None:
