@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -383,3 +383,15 @@ async def test_full_lifecycle_logs_no_personal_data(world: World, all_logs: Any)
     assert "request" in text  # the access log was captured
     for value in (*PERSONAL_VALUES, "Aïcha", "Benali", "relogée", "courrier-caf"):
         assert value not in text, value
+
+
+async def test_consent_expiry_keeps_its_instant_whatever_the_offset(world: World) -> None:
+    ccas, partner = await world.org(), await world.org()
+    paris = datetime.now(UTC).astimezone(timezone(timedelta(hours=2))) + timedelta(hours=1)
+    created = await create_referral(
+        world, ccas, partner, consent=consent(expires_at=paris.isoformat())
+    )
+    stored = datetime.fromisoformat(created["consent"]["expires_at"])
+    assert stored == paris  # the same instant, given in UTC
+    # Still one hour to go: the receiver sees the person.
+    assert (await read(world, partner.member, created["id"]))["consent"]["status"] == "active"
