@@ -74,6 +74,11 @@ def sync_url(url: str) -> str:
     return url
 
 
+def application_name(schema: str) -> str:
+    """``application_name`` of a service's PostgreSQL sessions (at most 63 bytes)."""
+    return f"relais-{schema}"[:63]
+
+
 class Database:
     """Engine + session factory of one service."""
 
@@ -94,7 +99,14 @@ class Database:
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_max_overflow,
                 pool_pre_ping=True,
-                connect_args={"server_settings": {"search_path": f"{self.schema},public"}},
+                connect_args={
+                    "server_settings": {
+                        "search_path": f"{self.schema},public",
+                        # Names the service's sessions in pg_stat_activity (ops, and the
+                        # referrals feed's commit-order horizon).
+                        "application_name": application_name(self.schema),
+                    }
+                },
             )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

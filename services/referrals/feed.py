@@ -3,11 +3,18 @@
 Commit order, not id order. Event ``position`` comes from an identity column, so a transaction
 that took position 10 may commit after another one that took 11. Reading ``position > cursor``
 would then skip 10 for good. Each event row also keeps ``txid`` (``pg_current_xact_id()`` of the
-transaction that wrote it). The feed orders by ``(txid, position)`` and only shows rows with
-``txid`` below ``pg_snapshot_xmin(pg_current_snapshot())``. Every transaction with a smaller id
-has then finished, so no event can appear later below the cursor. An event shows up as soon as
-every transaction older than the one that wrote it has ended. A long transaction holds the feed
-back; it never makes it skip an event.
+transaction that wrote it). The feed orders by ``(txid, position)`` and shows only rows whose
+``txid`` is below a horizon: no transaction of this service with a smaller id may still be
+running. No event can then appear later below the cursor.
+
+The horizon is the smallest id among this service's transactions still running. They are found
+by intersecting the snapshot's in-progress ids (``pg_snapshot_xip``) with the ``backend_xid`` of
+sessions named after this service's schema (``application_name``, set by the kernel). The
+snapshot's ``xmax`` is the bound when none is running. The snapshot is taken first, so a
+transaction is either seen in both, or finished, or newer than ``xmax``. A plain
+``pg_snapshot_xmin`` would also work, but a long transaction anywhere on the cluster (a
+directory import) would then hold the feed back. Here only this service's own transactions can,
+and they are short.
 
 SQLite allows one writer at a time, and a write transaction holds the lock until it commits, so
 positions are already in commit order there (``txid`` stays NULL and counts as 0).
@@ -130,17 +137,48 @@ def visible_to(session: AsyncSession, structure_id: uuid.UUID) -> Any:
     return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == sid))
 
 
-def committed_order(session: AsyncSession, query: Any, after: tuple[int, int]) -> Any:
-    """Restrict ``query`` over events to those after ``after`` that no running transaction can
-    precede, ordered by commit order."""
+XID_WRAP = 1 << 32
+
+
+async def horizon(session: AsyncSession) -> int | None:
+    """PostgreSQL: every transaction of this service with a smaller id has finished (see the
+    module docstring). None on SQLite, where positions are already in commit order."""
+    if not _is_postgres(session):
+        return None
+    xmax, running = (
+        await session.execute(
+            sa.text(
+                "SELECT pg_snapshot_xmax(s)::text::bigint,"
+                " ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x)"
+                " FROM (SELECT pg_current_snapshot() AS s) AS snap"
+            )
+        )
+    ).one()
+    if not running:
+        return int(xmax)
+    await session.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    ours = set(
+        (
+            await session.scalars(
+                sa.text(
+                    # application_name = services.kernel.db.application_name(schema)
+                    "SELECT backend_xid::text::bigint FROM pg_stat_activity"
+                    " WHERE application_name = left('relais-' || current_schema(), 63)"
+                    " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+                )
+            )
+        ).all()
+    )
+    mine = [int(x) for x in running if int(x) % XID_WRAP in ours]
+    return min([int(xmax), *mine])
+
+
+def committed_order(query: Any, after: tuple[int, int], limit: int | None) -> Any:
+    """Events after ``after`` in commit order, below ``limit`` (the horizon) when given."""
     txid = sa.func.coalesce(m.TimelineEvent.txid, 0)
     query = query.where(sa.tuple_(txid, m.TimelineEvent.position) > sa.tuple_(*after))
-    if _is_postgres(session):
-        horizon = sa.cast(
-            sa.cast(sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text),
-            sa.BigInteger,
-        )
-        query = query.where(m.TimelineEvent.txid < horizon)
+    if limit is not None:
+        query = query.where(m.TimelineEvent.txid < limit)
     return query.order_by(txid, m.TimelineEvent.position)
 
 
@@ -160,7 +198,9 @@ async def read_feed(
     query = sa.select(m.TimelineEvent).where(visible_to(session, structure_id))
     if types:
         query = query.where(m.TimelineEvent.type.in_(types))
-    rows = list((await session.scalars(committed_order(session, query, after).limit(limit))).all())
+    below = await horizon(session)
+    ordered = committed_order(query, after, below).limit(limit)
+    rows = list((await session.scalars(ordered)).all())
     items = [
         FeedItem(
             id=r.id,

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from services.referrals import models as m
 from tests.referrals.conftest import PERSONAL_VALUES, Org, World, act, create_referral
@@ -187,3 +188,24 @@ async def test_concurrent_transactions_never_make_a_poller_miss_an_event(world: 
     await polling
     assert len(seen) == len(set(seen)) == 30
     assert set(seen) == {str(i) for i in written}
+
+
+async def test_a_long_transaction_elsewhere_does_not_hold_the_feed(world: World) -> None:
+    if world.backend != "postgresql":
+        pytest.skip("transaction ids exist on PostgreSQL only")
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.conftest import POSTGRES_URL
+
+    ccas, partner = await world.org("CCAS"), await world.org("P")
+    _, cursor = await drain(world, partner.member)
+    other = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with other.connect() as conn, conn.begin():
+            # Another application (e.g. a long directory import) holds an old transaction id.
+            await conn.execute(sa.text("SELECT pg_current_xact_id()"))
+            created = await create_referral(world, ccas, partner)
+            items, _ = await drain(world, partner.member, cursor)
+            assert [i["data"]["referral_id"] for i in items] == [created["id"]] * 2
+    finally:
+        await other.dispose()

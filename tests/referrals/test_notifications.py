@@ -219,7 +219,8 @@ async def test_embedded_mode_writes_eml_files(world: World) -> None:
     created = await create_referral(world, ccas, partner)
     ref = reference(uuid.UUID(created["id"]))
     await background.dispatch_outbox(world.app())
-    await background.send_mail(world.app())
+    while await background.send_mail(world.app()):  # the shared system may have a backlog
+        pass
     folder = world.relais.settings.home / "mail"
     files = [p for p in folder.glob("*.eml") if ref in p.read_bytes().decode("utf-8", "replace")]
     if world.backend == "postgresql":

@@ -49,7 +49,8 @@ async def structure_inbox(locator: ServiceLocator, structure_id: uuid.UUID) -> I
 async def send_due(
     db: Database, settings: Settings, locator: ServiceLocator, *, limit: int = 50
 ) -> int:
-    """Send queued mails (leased before sending, so a crash resends at most a few)."""
+    """Send queued mails (leased before sending, so a crash resends at most a few); returns
+    how many were handled (sent, skipped for want of an address, or rescheduled)."""
     now = utcnow()
     async with db.session() as session:
         query = (
@@ -67,7 +68,6 @@ async def send_due(
         claimed = [
             (r.id, r.to_address, r.subject, r.text_body, r.html_body, r.attempts) for r in rows
         ]
-    sent = 0
     inboxes: dict[str, Inbox | None] = {}
     for mail_id, to, subject, text, html, attempts in claimed:
         values: dict[str, object]
@@ -87,7 +87,6 @@ async def send_due(
                 await mailer.send(settings, mailer.build(settings, address, subject, text, html))
                 values = {"status": "sent", "sent_at": utcnow(), "last_error": None}
                 MAILS.labels("sent").inc()
-                sent += 1
         except (OSError, httpx.HTTPError, ValueError) as exc:
             error = type(exc).__name__
             gave_up = attempts >= MAX_ATTEMPTS
@@ -102,7 +101,7 @@ async def send_due(
             await session.execute(
                 sa.update(m.MailMessage).where(m.MailMessage.id == mail_id).values(**values)
             )
-    return sent
+    return len(claimed)
 
 
 async def digest(db: Database, settings: Settings, now: datetime) -> int:
