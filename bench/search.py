@@ -371,7 +371,14 @@ class PostgresLoader:
     async def __aexit__(self, *_: object) -> None:
         for _name, definition in self.indexes:
             await self.conn.execute(definition)
-        await self.conn.execute("ANALYZE")
+        for table in (
+            "structures",
+            "services",
+            "service_zones",
+            "search_documents",
+            "search_facets",
+        ):
+            await self.conn.execute(f'ANALYZE "{self.schema}"."{table}"')
         await self.conn.close()
 
     async def write(self, batch: Batch) -> None:
