@@ -287,6 +287,10 @@ async def test_structure_scope_and_grouping(scenario: Scenario) -> None:
         for category in rows[0]["cells"]:
             column = [row["cells"][category] for row in rows]
             assert column.count(None) != 1
+    # By territory: the département of each structure, from the directory (none set here).
+    territory = await stats(scenario, moderator(scenario.world), group_by="territory")
+    assert territory["groups"] == ["inconnu"]
+    assert table(territory, "statut", "inconnu")["total"] == 14
     # A member may not read another structure's statistics.
     other = await scenario.world.client.get(
         "/referrals/v1/stats",

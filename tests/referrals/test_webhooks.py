@@ -463,3 +463,32 @@ def test_backoff_grows_with_jitter() -> None:
     assert all(120 <= d <= 200 for d in fifth)
     assert len(set(first)) > 1
     assert delivery.backoff(settings, 40) <= delivery.MAX_BACKOFF_SECONDS * 1.25
+
+
+def test_oversized_payload_is_cut_down_to_ids_and_states() -> None:
+    from services.kernel.settings import load_settings
+
+    settings = load_settings(environ={}, webhook_max_payload_bytes=400)
+    referral_id, handoff_id = uuid.uuid4(), uuid.uuid4()
+    payload = {
+        "id": str(uuid.uuid4()),
+        "type": "handoff.accepted",
+        "timestamp": utcnow().isoformat(),
+        "data": {
+            "referral_id": str(referral_id),
+            "handoff_id": str(handoff_id),
+            "from_state": "acknowledged",
+            "to_state": "accepted",
+            "actor_kind": "user",
+            "structures": [str(uuid.uuid4()) for _ in range(10)],
+            "details": {"respond_by": "2026-12-01"},
+        },
+    }
+    body = delivery.encode_body(payload, settings)
+    assert len(body) <= 400
+    decoded = msgspec.json.decode(body)
+    assert decoded["data"]["referral_id"] == str(referral_id)
+    assert decoded["data"]["to_state"] == "accepted"
+    assert decoded["data"]["structures"] == []
+    small = delivery.encode_body(payload, load_settings(environ={}))
+    assert len(msgspec.json.decode(small)["data"]["structures"]) == 10

@@ -14,6 +14,7 @@ Mails carry a referral reference and a link, never the person's data or free-tex
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,10 +91,58 @@ async def members(
     return sorted(set((await session.scalars(query)).all()))
 
 
-async def plan_mails(session: AsyncSession, settings: Settings, event: m.TimelineEvent) -> None:
-    if event.handoff_id is None:
-        return
-    if event.type not in ("handoff.sent", "handoff.reminder", *UPDATES):
+MAILED_TYPES = frozenset({"handoff.sent", "handoff.reminder", *UPDATES})
+
+
+@dataclass
+class Preloaded:
+    """Preferences of the structures a batch of events touches (one query, not one per event)."""
+
+    preferences: dict[uuid.UUID, list[m.NotificationPreference]] = field(default_factory=dict)
+
+    def members(self, structure_id: uuid.UUID, mode: str) -> list[str]:
+        rows = self.preferences.get(structure_id, [])
+        return sorted({p.email for p in rows if p.mode == mode})
+
+    def preference(self, subject: str, structure_id: uuid.UUID) -> m.NotificationPreference | None:
+        rows = self.preferences.get(structure_id, [])
+        return next((p for p in rows if p.subject == subject), None)
+
+
+async def preload(session: AsyncSession, events: list[m.TimelineEvent]) -> Preloaded:
+    """Load, for a batch of events, the referrals, handoffs and preferences mails need."""
+    wanted = [e for e in events if e.type in MAILED_TYPES and e.handoff_id is not None]
+    if not wanted:
+        return Preloaded()
+    referrals = (
+        await session.scalars(
+            sa.select(m.Referral).where(m.Referral.id.in_({e.referral_id for e in wanted}))
+        )
+    ).all()
+    handoffs = (
+        await session.scalars(
+            sa.select(m.Handoff).where(m.Handoff.id.in_({e.handoff_id for e in wanted}))
+        )
+    ).all()
+    structures = {r.structure_id for r in referrals} | {h.to_structure_id for h in handoffs}
+    found = Preloaded()
+    rows = await session.scalars(
+        sa.select(m.NotificationPreference).where(
+            m.NotificationPreference.structure_id.in_(structures)
+        )
+    )
+    for row in rows.all():
+        found.preferences.setdefault(row.structure_id, []).append(row)
+    return found
+
+
+async def plan_mails(
+    session: AsyncSession,
+    settings: Settings,
+    event: m.TimelineEvent,
+    preloaded: Preloaded | None = None,
+) -> None:
+    if event.handoff_id is None or event.type not in MAILED_TYPES:
         return
     handoff = await session.get(m.Handoff, event.handoff_id)
     referral = await session.get(m.Referral, event.referral_id)
@@ -105,7 +154,11 @@ async def plan_mails(session: AsyncSession, settings: Settings, event: m.Timelin
     if event.type in ("handoff.sent", "handoff.reminder"):
         sent = event.type == "handoff.sent"
         to = [f"{STRUCTURE_INBOX}{handoff.to_structure_id}"]
-        to += await members(session, handoff.to_structure_id, mode="immediate")
+        to += (
+            preloaded.members(handoff.to_structure_id, "immediate")
+            if preloaded is not None
+            else await members(session, handoff.to_structure_id, mode="immediate")
+        )
         subject = f"Nouvelle orientation reçue ({ref})" if sent else f"Rappel : orientation {ref}"
         for address in to:
             queue(
@@ -122,8 +175,10 @@ async def plan_mails(session: AsyncSession, settings: Settings, event: m.Timelin
             )
         return
     headline, next_step = UPDATES[event.type]
-    preference = await session.get(
-        m.NotificationPreference, (referral.referent, referral.structure_id)
+    preference = (
+        preloaded.preference(referral.referent, referral.structure_id)
+        if preloaded is not None
+        else await session.get(m.NotificationPreference, (referral.referent, referral.structure_id))
     )
     if preference is None or preference.mode != "immediate":
         return

@@ -40,6 +40,7 @@ from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
 from services.referrals.feed import EventData, EventMessage, event_message
+from services.referrals.notifications.planner import plan_mails, plan_webhook_disabled, preload
 from services.referrals.webhooks import guard, signing
 
 log = structlog.get_logger("relais.referrals.webhooks")
@@ -103,8 +104,6 @@ def delivery_for(
 
 async def dispatch(db: Database, settings: Settings, *, limit: int = 200) -> int:
     """Fan one batch of outbox rows out into deliveries and mails; returns rows handled."""
-    from services.referrals.notifications.planner import plan_mails
-
     async with db.session() as session:
         rows = await claim_batch(session, m.OutboxEvent, limit=limit)
         if not rows:
@@ -128,13 +127,14 @@ async def dispatch(db: Database, settings: Settings, *, limit: int = 200) -> int
             ).all()
         )
         now = utcnow()
+        mail_context = await preload(session, list(events.values()))
         for row, event_id in zip(rows, ids, strict=True):
             event = events.get(event_id) if event_id else None
             if event is not None:
                 for subscription in subscriptions:
                     if wants(subscription, event.type, event.structures):
                         session.add(delivery_for(subscription, event))
-                await plan_mails(session, settings, event)
+                await plan_mails(session, settings, event, mail_context)
             row.processed_at = now
             row.attempts += 1
         return len(rows)
@@ -325,8 +325,6 @@ async def record(
     session: AsyncSession, settings: Settings, results: list[Result]
 ) -> list[uuid.UUID]:
     """Write the attempts to the log and schedule retries; returns subscriptions disabled now."""
-    from services.referrals.notifications.planner import plan_webhook_disabled
-
     now = utcnow()
     window = timedelta(hours=settings.webhook_retry_hours)
     disabled: list[uuid.UUID] = []
