@@ -96,6 +96,9 @@ def serve(
         access_log=False,
         workers=processes if processes > 1 else None,
         timeout_graceful_shutdown=max(int(settings.shutdown_grace_seconds), 1),
+        # A spawned server process imports the whole system before it answers the supervisor's
+        # ping; on a busy node that takes longer than uvicorn's 5 s default (restart loop).
+        timeout_worker_healthcheck=120,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
