@@ -11,6 +11,11 @@ same size, served the same way in the same run.
 
 Run: ``.venv/bin/python -m bench directory`` (needs PostgreSQL at TEST_DATABASE_URL or the
 default 127.0.0.1:5432/test). Bounded to a few minutes; the schema it creates is dropped.
+
+While iterating on the HTTP side, ``BENCH_SCHEMA_PREFIX=benchkeep_`` keeps the schema between
+runs: the first run migrates and imports as usual, later runs find the services already there,
+skip both import measurements and go straight to the load (the bare floor is still measured in
+the same run). ``BENCH_SKIP_LOAD=1`` measures only the import.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ STRUCTURES = int(os.environ.get("BENCH_STRUCTURES", "2000"))
 SERVICES_PER_STRUCTURE = int(os.environ.get("BENCH_SERVICES_PER_STRUCTURE", "50"))
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+KEEP_PREFIX = os.environ.get("BENCH_SCHEMA_PREFIX", "")
+SKIP_LOAD = os.environ.get("BENCH_SKIP_LOAD", "") not in ("", "0")
 ROOT = Path(__file__).resolve().parent.parent
 
 THEMES = [
@@ -191,12 +198,11 @@ def main() -> None:
 
 async def run() -> None:
     from services import system
-    from services.directory.importer import import_datainclusion
     from services.kernel.db import Database
     from services.kernel.reference import geography
     from services.kernel.settings import load_settings
 
-    prefix = f"bench{uuid.uuid4().hex[:6]}_"
+    prefix = KEEP_PREFIX or f"bench{uuid.uuid4().hex[:6]}_"
     settings = load_settings(
         environ={},
         database_url=POSTGRES_URL,
@@ -218,26 +224,15 @@ async def run() -> None:
         )
         structures, services = dataset(communes)
         db = Database(settings, "directory")
-        started = time.perf_counter()
         async with db.session() as session:
-            report = await import_datainclusion(session, structures, services, actor="bench")
-        elapsed = time.perf_counter() - started
-        rows = len(structures) + len(services)
-        print(
-            f"import: {len(services):,} services + {len(structures):,} structures in "
-            f"{elapsed:.1f} s → {len(services) / elapsed:,.0f} services/s "
-            f"({rows / elapsed:,.0f} rows/s); created {report.created:,}, rejected "
-            f"{report.rejected}",
-            flush=True,
-        )
-        started = time.perf_counter()
-        async with db.session() as session:
-            again = await import_datainclusion(session, structures, services, actor="bench")
-        elapsed = time.perf_counter() - started
-        print(
-            f"re-import (unchanged {again.unchanged:,}): {len(services) / elapsed:,.0f} services/s",
-            flush=True,
-        )
+            loaded = await session.scalar(sa.text("SELECT count(*) FROM services"))
+        if loaded:
+            print(f"reusing {prefix}directory ({loaded:,} services): import not measured")
+        else:
+            await _import(db, structures, services)
+        if SKIP_LOAD:
+            await db.dispose()
+            return
         async with db.session() as session:
             ids = [
                 str(i)
@@ -300,10 +295,42 @@ async def run() -> None:
         for process in processes:
             process.terminate()
             process.wait(timeout=30)
-        engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{prefix}directory" CASCADE'))
-        await engine.dispose()
+        if not KEEP_PREFIX:
+            await _drop_schema(prefix)
+
+
+async def _drop_schema(prefix: str) -> None:
+    engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{prefix}directory" CASCADE'))
+    await engine.dispose()
+
+
+async def _import(
+    db: Any, structures: list[dict[str, Any]], services: list[dict[str, Any]]
+) -> None:
+    from services.directory.importer import import_datainclusion
+
+    started = time.perf_counter()
+    async with db.session() as session:
+        report = await import_datainclusion(session, structures, services, actor="bench")
+    elapsed = time.perf_counter() - started
+    rows = len(structures) + len(services)
+    print(
+        f"import: {len(services):,} services + {len(structures):,} structures in "
+        f"{elapsed:.1f} s → {len(services) / elapsed:,.0f} services/s "
+        f"({rows / elapsed:,.0f} rows/s); created {report.created:,}, rejected "
+        f"{report.rejected}",
+        flush=True,
+    )
+    started = time.perf_counter()
+    async with db.session() as session:
+        again = await import_datainclusion(session, structures, services, actor="bench")
+    elapsed = time.perf_counter() - started
+    print(
+        f"re-import (unchanged {again.unchanged:,}): {len(services) / elapsed:,.0f} services/s",
+        flush=True,
+    )
 
 
 async def _size(port: int, path: str) -> int:
