@@ -89,6 +89,9 @@ class Service(TrackedMixin, AddressMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("source", "source_id", name="uq_services_source"),
         sa.Index("ix_services_updated", "updated_at", "id"),
+        # ``thematiques ?| :values`` (list filter, exports) on PostgreSQL (a plain, unused index
+        # on SQLite).
+        sa.Index("ix_services_thematiques", "thematiques", postgresql_using="gin"),
     )
 
     structure_id: Mapped[uuid.UUID] = mapped_column(

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.directory import models as m
@@ -107,6 +108,21 @@ async def get(session: AsyncSession, model: type[EntityT], entity_id: uuid.UUID)
     return await session.get(model, entity_id)
 
 
+async def service_with_parent(
+    session: AsyncSession, service_id: uuid.UUID
+) -> tuple[m.Service, uuid.UUID | None] | None:
+    """A service with its zones and sessions, and its structure's parent, in one statement
+    (instead of the row, two selectin loads and a lookup of the parent)."""
+    stmt = (
+        sa.select(m.Service, m.Structure.parent_id)
+        .join(m.Structure, m.Structure.id == m.Service.structure_id)
+        .where(m.Service.id == service_id)
+        .options(joinedload(m.Service.zones), joinedload(m.Service.sessions))
+    )
+    row = (await session.execute(stmt)).unique().first()
+    return None if row is None else (row[0], row[1])
+
+
 async def parents_of(
     session: AsyncSession, structure_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID | None]:
@@ -173,10 +189,16 @@ async def list_entities(
     if query.commune is not None:
         if model is m.Service:
             zones = sorted(geography().zones_of(query.commune))
-            covered = sa.select(m.ServiceZone.service_id).where(m.ServiceZone.zone.in_(zones))
-            stmt = stmt.where(
-                sa.or_(m.Service.commune_code == query.commune, m.Service.id.in_(covered))
+            # A correlated scalar subquery (one primary-key probe per candidate row), not
+            # ``id IN (…)`` / EXISTS: inside the OR, PostgreSQL hashes those, i.e. reads every
+            # zone row matching the commune's département, région and "france" on each request.
+            covered = (
+                sa.select(sa.true())
+                .where(m.ServiceZone.service_id == m.Service.id, m.ServiceZone.zone.in_(zones))
+                .limit(1)
+                .scalar_subquery()
             )
+            stmt = stmt.where(sa.or_(m.Service.commune_code == query.commune, covered))
         else:
             stmt = stmt.where(model.commune_code == query.commune)
     if query.by_update:

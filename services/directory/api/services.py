@@ -32,10 +32,10 @@ class _Loaded:
 
 
 async def _visible(session: AsyncSession, caller: Caller | None, service_id: uuid.UUID) -> _Loaded:
-    row = await store.get(session, m.Service, service_id)
-    if row is None:
+    found = await store.service_with_parent(session, service_id)
+    if found is None:
         raise c.not_found("Service")
-    parent_id = (await store.parents_of(session, [row.structure_id])).get(row.structure_id)
+    row, parent_id = found
     if not c.can_see(caller, row.status, row.structure_id, parent_id):
         raise c.not_found("Service")
     return _Loaded(row, parent_id)
