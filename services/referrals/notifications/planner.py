@@ -99,6 +99,9 @@ class Preloaded:
     """Preferences of the structures a batch of events touches (one query, not one per event)."""
 
     preferences: dict[uuid.UUID, list[m.NotificationPreference]] = field(default_factory=dict)
+    # Held here: the session's identity map keeps only weak references.
+    referrals: dict[uuid.UUID, m.Referral] = field(default_factory=dict)
+    handoffs: dict[uuid.UUID, m.Handoff] = field(default_factory=dict)
 
     def members(self, structure_id: uuid.UUID, mode: str) -> list[str]:
         rows = self.preferences.get(structure_id, [])
@@ -125,7 +128,7 @@ async def preload(session: AsyncSession, events: list[m.TimelineEvent]) -> Prelo
         )
     ).all()
     structures = {r.structure_id for r in referrals} | {h.to_structure_id for h in handoffs}
-    found = Preloaded()
+    found = Preloaded(referrals={r.id: r for r in referrals}, handoffs={h.id: h for h in handoffs})
     rows = await session.scalars(
         sa.select(m.NotificationPreference).where(
             m.NotificationPreference.structure_id.in_(structures)
@@ -144,8 +147,12 @@ async def plan_mails(
 ) -> None:
     if event.handoff_id is None or event.type not in MAILED_TYPES:
         return
-    handoff = await session.get(m.Handoff, event.handoff_id)
-    referral = await session.get(m.Referral, event.referral_id)
+    if preloaded is not None:
+        handoff = preloaded.handoffs.get(event.handoff_id)
+        referral = preloaded.referrals.get(event.referral_id)
+    else:
+        handoff = await session.get(m.Handoff, event.handoff_id)
+        referral = await session.get(m.Referral, event.referral_id)
     if handoff is None or referral is None or referral.erased_at is not None:
         return
     ref = reference(referral.id)

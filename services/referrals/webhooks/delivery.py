@@ -19,13 +19,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
@@ -56,6 +58,7 @@ DELIVERY_DELAY = histogram(
 )
 
 MAX_BACKOFF_SECONDS = 6 * 3600.0
+MAX_RESPONSE_BYTES = 65_536  # read from a receiver's answer (then dropped)
 ALERT_TOPIC = "referrals.alert.referent"
 
 
@@ -246,7 +249,10 @@ async def claim_due(
     rows = (await session.execute(query)).tuples().all()
     lease_until = now + timedelta(seconds=lease_seconds(settings))
     claimed: list[Claimed] = []
+    secrets: dict[uuid.UUID, list[str]] = {}
     for delivery, subscription in rows:
+        if subscription.id not in secrets:
+            secrets[subscription.id] = signing_secrets(subscription, keyring, now)
         delivery.next_attempt_at = lease_until
         delivery.attempts += 1
         claimed.append(
@@ -255,7 +261,7 @@ async def claim_due(
                 message_id=delivery.message_id,
                 subscription_id=subscription.id,
                 url=subscription.url,
-                secrets=signing_secrets(subscription, keyring, now),
+                secrets=secrets[subscription.id],
                 body=encode_body(delivery.payload, settings),
                 attempts=delivery.attempts,
                 created_at=delivery.created_at,
@@ -304,7 +310,14 @@ async def attempt(client: httpx.AsyncClient, claimed: Claimed, settings: Setting
         )
         response = await client.send(request, stream=True)
         status_code = response.status_code
-        await response.aclose()  # the body is not read: a receiver cannot make us buffer it
+        try:  # read a little of the body so the connection can be reused, never more
+            received = 0
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > MAX_RESPONSE_BYTES:
+                    break
+        finally:
+            await response.aclose()
         if not 200 <= status_code < 300:
             error = (
                 f"redirection non suivie ({status_code})"
@@ -328,6 +341,7 @@ async def record(
     now = utcnow()
     window = timedelta(hours=settings.webhook_retry_hours)
     disabled: list[uuid.UUID] = []
+    updates: list[dict[str, Any]] = []
     for result in results:
         claimed = result.claimed
         session.add(
@@ -341,27 +355,38 @@ async def record(
             )
         )
         values: dict[str, Any] = {
-            "last_status_code": result.status_code,
-            "last_error": result.error,
+            "b_id": claimed.id,
+            "b_code": result.status_code,
+            "b_error": result.error,
+            "b_status": "pending",
+            "b_delivered_at": None,
+            "b_next": now,
         }
         if result.ok:
-            values |= {"status": "delivered", "delivered_at": now}
+            values |= {"b_status": "delivered", "b_delivered_at": now}
             DELIVERIES.labels("delivered").inc()
             if claimed.event_at is not None:
                 DELIVERY_DELAY.observe(max((now - claimed.event_at).total_seconds(), 0.0))
         elif now - claimed.created_at >= window:
-            values |= {"status": "failed"}
+            values |= {"b_status": "failed"}
             DELIVERIES.labels("given_up").inc()
         else:
-            values |= {
-                "next_attempt_at": now + timedelta(seconds=backoff(settings, claimed.attempts))
-            }
+            values |= {"b_next": now + timedelta(seconds=backoff(settings, claimed.attempts))}
             DELIVERIES.labels("failed").inc()
+        updates.append(values)
+    if updates:  # one executemany for the whole batch
+        table = cast(sa.Table, m.WebhookDelivery.__table__)
         await session.execute(
-            sa.update(m.WebhookDelivery)
-            .where(m.WebhookDelivery.id == claimed.id, m.WebhookDelivery.status == "pending")
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_id"), table.c.status == "pending")
+            .values(
+                status=sa.bindparam("b_status"),
+                delivered_at=sa.bindparam("b_delivered_at"),
+                next_attempt_at=sa.bindparam("b_next"),
+                last_status_code=sa.bindparam("b_code"),
+                last_error=sa.bindparam("b_error"),
+            ),
+            updates,
         )
     by_subscription: dict[uuid.UUID, list[Result]] = {}
     for result in results:
@@ -432,8 +457,15 @@ async def deliver(
     return handled
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """Building a TLS context loads the CA bundle (~0.1 s): once per process."""
+    return httpx.create_ssl_context()
+
+
 def new_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
+        verify=_tls(),
         follow_redirects=False,
         timeout=httpx.Timeout(settings.webhook_timeout_seconds),
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
