@@ -260,6 +260,12 @@ async def test_replay_one_event_and_a_range(hooks: World) -> None:
             f"/referrals/v1/webhooks/{sub['id']}/replay", json={}, headers=partner.admin
         )
         assert bad.status_code == 422
+        naive = await hooks.client.post(
+            f"/referrals/v1/webhooks/{sub['id']}/replay",
+            json={"since": "2026-01-01T00:00:00"},
+            headers=partner.admin,
+        )
+        assert naive.status_code == 422
     finally:
         await receiver.stop()
 

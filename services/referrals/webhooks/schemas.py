@@ -13,6 +13,7 @@ class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]  # with its UTC offset
 URL = Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
 EventTypes = Annotated[
     list[Annotated[str, msgspec.Meta(max_length=60)]], msgspec.Meta(max_length=40)
@@ -63,8 +64,8 @@ class ReplayIn(_In):
     """Replay one event (``event_id``) or every event of a time range (``since``/``until``)."""
 
     event_id: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
 
 
 class ReplayRead(msgspec.Struct, kw_only=True):
