@@ -23,8 +23,11 @@ from tests.tokens import TokenFactory
 
 JUDGEMENTS = Path(__file__).with_name("search_relevance.yaml")
 SEARCH = "/directory/v1/search/services"
-PRECISION_FLOOR = 0.88  # reached: 0.885 on SQLite and PostgreSQL
-RECALL_FLOOR = 0.91  # reached: 0.911 on SQLite and PostgreSQL
+# Reached: precision@5 0.885, recall@5 0.907-0.911 on SQLite and PostgreSQL. Ties in score are
+# broken by id, and ids (UUIDv7) differ between runs, so a tie at the 5th place can move one
+# judged service in or out: the floors sit one such swap below the level reached.
+PRECISION_FLOOR = 0.87
+RECALL_FLOOR = 0.90
 
 
 @pytest.fixture(scope="session", params=[*BACKENDS, "meilisearch"])
