@@ -4,15 +4,15 @@ Kubernetes sends SIGTERM and removes the pod from its Service endpoints at about
 requests may still arrive for a few seconds. ``install_drain_handler`` (used by ``relais serve``)
 makes the first SIGTERM turn ``/readyz`` to 503 for ``SHUTDOWN_DRAIN_SECONDS`` while requests are
 still served, then hands the signal to the server, which stops accepting connections and gives
-in-flight requests ``SHUTDOWN_GRACE_SECONDS`` to finish. A second SIGTERM/SIGINT stops at once.
+in-flight requests ``SHUTDOWN_GRACE_SECONDS`` to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from types import FrameType
-from typing import Any
 
 import structlog
 
@@ -37,27 +37,24 @@ def reset() -> None:
 
 
 def install_drain_handler(drain_seconds: float) -> None:
-    """Wrap the server's SIGTERM/SIGINT handlers (call from a lifespan startup hook)."""
-    loop = asyncio.get_running_loop()
-    originals: dict[int, Any] = {
-        sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
+    """Wrap the server's SIGTERM handler (call from a lifespan startup hook).
 
-    def forward(sig: int, frame: FrameType | None) -> None:
-        handler = originals[sig]
-        if callable(handler):
-            handler(sig, frame)
-        elif handler == signal.SIG_DFL:
-            signal.signal(sig, signal.SIG_DFL)
-            signal.raise_signal(sig)
+    The first SIGTERM starts draining and gives the server its own handler back; the signal is
+    sent again to this process after ``drain_seconds``, so the server shuts down exactly as on
+    a plain SIGTERM. A SIGTERM or SIGINT during the drain reaches the server at once.
+    """
+    loop = asyncio.get_running_loop()
+    original = signal.getsignal(signal.SIGTERM)
 
     def on_signal(sig: int, frame: FrameType | None) -> None:
-        if _draining or drain_seconds <= 0 or sig == signal.SIGINT:
-            start_draining()
-            forward(sig, frame)
-            return
         start_draining()
-        loop.call_soon_threadsafe(loop.call_later, drain_seconds, forward, sig, None)
+        signal.signal(signal.SIGTERM, original)
+        if drain_seconds <= 0:
+            signal.raise_signal(signal.SIGTERM)
+            return
+        loop.call_soon_threadsafe(
+            loop.call_later, drain_seconds, os.kill, os.getpid(), signal.SIGTERM
+        )
 
-    for sig in originals:
-        signal.signal(sig, on_signal)
+    if callable(original):
+        signal.signal(signal.SIGTERM, on_signal)
