@@ -97,84 +97,120 @@ class SqlSearchBackend:
         query, corrections = await self.correct(request.query)
         conditions = self._filters(request)
         text = self._text_condition(query, all_clauses=True)
-        if text is not None:
-            strict = [*conditions, text]
-            total = await self._count(strict)
-            if total == 0 and len(query.clauses) > 1:
+        if text is None:
+            result = await self._run(request, conditions, _quality(request))
+        else:
+            score = _score(query, request)
+            result = await self._run(request, [*conditions, text], score)
+            if result.total == 0 and len(query.clauses) > 1:
                 # No entry has every word: rank entries by how many words they have.
                 loose = self._text_condition(query, all_clauses=False)
                 assert loose is not None
-                strict = [*conditions, loose]
-                total = await self._count(strict)
-            conditions = strict
-        else:
-            total = await self._count(conditions)
-        score = _score(query, request) if text is not None else _quality(request)
+                result = await self._run(request, [*conditions, loose], score)
+        result.corrections = corrections
+        return result
+
+    async def _run(
+        self,
+        request: SearchRequest,
+        conditions: list[ColumnElement[bool]],
+        score: ColumnElement[int],
+    ) -> SearchResult:
+        """One statement: the matched set is evaluated (and scored) once, in a materialised
+        CTE, and the page, the total and the facet counts are all read from it."""
         distance = _distance2(request.origin)
-        inner = (
+        hits = (
             sa.select(
+                D.c.doc_id.label("doc_id"),
                 D.c.entity_id.label("entity_id"),
                 score.label("score"),
                 (distance if distance is not None else sa.literal(NO_DISTANCE)).label("dist2"),
             )
             .where(*conditions)
-            .subquery("hits")
+            .cte("hits")
+            .prefix_with("MATERIALIZED")
         )
-        key = inner.c.dist2 if request.sort == "distance" else -inner.c.score
-        page = sa.select(inner.c.entity_id, inner.c.score, inner.c.dist2)
+        key = hits.c.dist2 if request.sort == "distance" else -hits.c.score
+        page = sa.select(
+            sa.literal("p").label("part"),
+            hits.c.entity_id.label("entity_id"),
+            hits.c.score.label("n"),
+            hits.c.dist2.label("dist2"),
+            sa.null().label("facet"),
+            sa.null().label("value"),
+        )
         if request.after is not None:
             page = page.where(
                 sa.or_(
                     key > request.after.key,
-                    sa.and_(key == request.after.key, inner.c.entity_id > request.after.entity_id),
+                    sa.and_(key == request.after.key, hits.c.entity_id > request.after.entity_id),
                 )
             )
-        page = page.order_by(key, inner.c.entity_id).limit(request.limit + 1)
-        rows = (await self.session.execute(page)).all()
-        hits = [
+        page_sq = page.order_by(key, hits.c.entity_id).limit(request.limit + 1).subquery("page")
+        parts: list[Any] = [
+            sa.select(*page_sq.c),
+            sa.select(
+                sa.literal("c"),
+                sa.null(),
+                sa.func.count(),
+                sa.null(),
+                sa.null(),
+                sa.null(),
+            ).select_from(hits),
+        ]
+        if request.facets:
+            parts.append(
+                sa.select(
+                    sa.literal("f"),
+                    sa.null(),
+                    sa.func.count(),
+                    sa.null(),
+                    F.c.facet,
+                    F.c.value,
+                )
+                .select_from(F.join(hits, F.c.doc_id == hits.c.doc_id))
+                .where(F.c.facet.in_(list(b.FACET_NAMES.values())))
+                .group_by(F.c.facet, F.c.value)
+            )
+        rows = (await self.session.execute(sa.union_all(*parts))).all()
+        page_rows = sorted(
+            (row for row in rows if row.part == "p"),
+            key=lambda row: (
+                float(row.dist2) if request.sort == "distance" else -float(row.n),
+                row.entity_id,
+            ),
+        )
+        total = next((int(row.n) for row in rows if row.part == "c"), 0)
+        hits_out = [
             Hit(
                 entity_id=row.entity_id,
-                score=int(row.score),
+                score=int(row.n),
                 distance_km=(
                     math.sqrt(row.dist2)
                     if request.origin is not None and row.dist2 < NO_DISTANCE
                     else None
                 ),
-                key=float(row.dist2) if request.sort == "distance" else -float(row.score),
+                key=float(row.dist2) if request.sort == "distance" else -float(row.n),
             )
-            for row in rows[: request.limit]
+            for row in page_rows[: request.limit]
         ]
-        facets = await self._facets(conditions) if request.facets else {}
+        facets: dict[str, dict[str, int]] = {}
+        if request.facets:
+            facets = {name: {} for name in b.FACET_NAMES}
+            by_facet = {v: k for k, v in b.FACET_NAMES.items()}
+            for row in rows:
+                if row.part == "f" and row.value:
+                    facets[by_facet[row.facet]][row.value] = int(row.n)
+            facets = {
+                name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+                for name, values in facets.items()
+            }
         return SearchResult(
-            hits=hits,
+            hits=hits_out,
             total=total,
             facets=facets,
-            has_more=len(rows) > request.limit,
-            corrections=corrections,
+            has_more=len(page_rows) > request.limit,
         )
-
-    async def _count(self, conditions: list[ColumnElement[bool]]) -> int:
-        count = await self.session.scalar(
-            sa.select(sa.func.count()).select_from(D).where(*conditions)
-        )
-        return int(count or 0)
-
-    async def _facets(self, conditions: list[ColumnElement[bool]]) -> dict[str, dict[str, int]]:
-        matched = sa.select(D.c.doc_id).where(*conditions)
-        rows = await self.session.execute(
-            sa.select(F.c.facet, F.c.value, sa.func.count())
-            .where(F.c.doc_id.in_(matched), F.c.facet.in_(list(b.FACET_NAMES.values())))
-            .group_by(F.c.facet, F.c.value)
-        )
-        facets: dict[str, dict[str, int]] = {name: {} for name in b.FACET_NAMES}
-        by_facet = {v: k for k, v in b.FACET_NAMES.items()}
-        for facet, value, count in rows:
-            if value:
-                facets[by_facet[facet]][value] = int(count)
-        return {
-            name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
-            for name, values in facets.items()
-        }
 
     # --- conditions ---------------------------------------------------------------------
 
