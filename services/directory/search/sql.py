@@ -98,15 +98,15 @@ class SqlSearchBackend:
         conditions = self._filters(request)
         text = self._text_condition(query, all_clauses=True)
         if text is None:
-            result = await self._run(request, conditions, _quality(request))
+            result = await self._run(request, conditions, _quality(request), text=False)
         else:
             score = _score(query, request)
-            result = await self._run(request, [*conditions, text], score)
+            result = await self._run(request, [*conditions, text], score, text=True)
             if result.total == 0 and len(query.clauses) > 1:
                 # No entry has every word: rank entries by how many words they have.
                 loose = self._text_condition(query, all_clauses=False)
                 assert loose is not None
-                result = await self._run(request, [*conditions, loose], score)
+                result = await self._run(request, [*conditions, loose], score, text=True)
         result.corrections = corrections
         return result
 
@@ -115,6 +115,8 @@ class SqlSearchBackend:
         request: SearchRequest,
         conditions: list[ColumnElement[bool]],
         score: ColumnElement[int],
+        *,
+        text: bool,
     ) -> SearchResult:
         """One statement: the matched set is evaluated (and scored) once, in a materialised
         CTE, and the page, the total and the facet counts are all read from it."""
@@ -159,20 +161,41 @@ class SqlSearchBackend:
             ).select_from(hits),
         ]
         if request.facets:
-            parts.append(
-                sa.select(
-                    sa.literal("f"),
-                    sa.null(),
-                    sa.func.count(),
-                    sa.null(),
-                    F.c.facet,
-                    F.c.value,
+            wanted = F.c.facet.in_(list(b.FACET_NAMES.values()))
+            if self.postgres:
+                # One primary-key probe per matched document (a LATERAL the planner cannot
+                # flatten), rather than hashing the whole facet table for a big matched set.
+                values = (
+                    sa.select(F.c.facet, F.c.value)
+                    .where(F.c.doc_id == hits.c.doc_id, wanted)
+                    .offset(0)
+                    .lateral("doc_facets")
                 )
-                .select_from(F.join(hits, F.c.doc_id == hits.c.doc_id))
-                .where(F.c.facet.in_(list(b.FACET_NAMES.values())))
-                .group_by(F.c.facet, F.c.value)
+                source: Any = hits.join(values, sa.true())
+                facet, value = values.c.facet, values.c.value
+            else:
+                source = F.join(hits, F.c.doc_id == hits.c.doc_id)
+                facet, value = F.c.facet, F.c.value
+            facet_rows = sa.select(
+                sa.literal("f"), sa.null(), sa.func.count(), sa.null(), facet, value
+            ).select_from(source)
+            if not self.postgres:
+                facet_rows = facet_rows.where(wanted)
+            parts.append(facet_rows.group_by(facet, value))
+        if self.postgres:
+            # JIT compilation costs more than it saves on these index-driven statements; and the
+            # planner prices ``tsv @@ query`` as cheap, so for a common word it prefers a
+            # sequential scan that detoasts every document's tsvector over the GIN index.
+            await self.session.execute(
+                sa.text(
+                    "SELECT set_config('jit', 'off', true), "
+                    "set_config('enable_seqscan', :seqscan, true)"
+                ),
+                {"seqscan": "off" if text else "on"},
             )
         rows = (await self.session.execute(sa.union_all(*parts))).all()
+        if self.postgres and text:
+            await self.session.execute(sa.text("SELECT set_config('enable_seqscan', 'on', true)"))
         page_rows = sorted(
             (row for row in rows if row.part == "p"),
             key=lambda row: (
