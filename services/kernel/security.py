@@ -129,14 +129,32 @@ class KeyProvider:
             log.warning("jwks_refresh_failed", error_type=type(exc).__name__)
 
 
+class _Verified(msgspec.Struct, frozen=True):
+    kid: str | None
+    keyset: KeySet
+    claims: dict[str, Any]
+    caller: Caller
+
+
 class TokenVerifier:
+    """Verifies access tokens. A token whose signature was checked is remembered (bounded) with
+    the key set that checked it: while the provider returns that same key set for its ``kid``,
+    a repeat skips parsing and the signature; the time claims are validated on every call."""
+
+    CACHE_SIZE = 2048
+
     def __init__(self, keys: KeyProvider, *, issuer: str, audience: str, leeway: int) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self._verified: dict[str, _Verified] = {}
 
     async def verify(self, token: str) -> Caller:
+        known = self._verified.get(token)
+        if known is not None and await self.keys.keyset_for(known.kid) is known.keyset:
+            self._validate(known.claims)
+            return known.caller
         try:
             header = (
                 jws.extract_compact(token.encode()).protected if token.count(".") == 2 else None
@@ -154,6 +172,14 @@ class TokenVerifier:
         except (JoseError, ValueError) as exc:
             raise unauthorized("Jeton d'accès invalide.") from exc
         claims = decoded.claims
+        self._validate(claims)
+        caller = caller_from_claims(claims)
+        if len(self._verified) >= self.CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = _Verified(header.get("kid"), keyset, claims, caller)
+        return caller
+
+    def _validate(self, claims: dict[str, Any]) -> None:
         registry = jwt.JWTClaimsRegistry(
             now=int(time.time()),
             leeway=self.leeway,
@@ -167,7 +193,6 @@ class TokenVerifier:
             registry.validate(claims)
         except JoseError as exc:
             raise unauthorized("Jeton d'accès expiré ou non valable pour ce service.") from exc
-        return caller_from_claims(claims)
 
 
 def caller_from_claims(claims: dict[str, Any]) -> Caller:

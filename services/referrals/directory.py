@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -76,6 +78,17 @@ async def _fetch(
         raise unavailable() from exc
 
 
+# Targets that passed every check, remembered briefly per locator (one directory round trip
+# per target every few seconds, not per referral). Refusals are never remembered: a target that
+# becomes valid is usable at once; one that stops being valid may still be accepted for at most
+# TARGET_CACHE_SECONDS. What is remembered is public (published, receiving) directory data.
+TARGET_CACHE_SECONDS = 10.0
+TARGET_CACHE_SIZE = 1024
+_targets: weakref.WeakKeyDictionary[
+    ServiceLocator, dict[tuple[uuid.UUID, uuid.UUID | None], tuple[float, Target]]
+] = weakref.WeakKeyDictionary()
+
+
 async def resolve_target(
     locator: ServiceLocator,
     authorization: str | None,
@@ -85,6 +98,28 @@ async def resolve_target(
     field: str = "target",
 ) -> Target:
     """Check the target exists, is published, receives referrals and is not full."""
+    cache = _targets.setdefault(locator, {})
+    key = (structure_id, service_id)
+    now = time.monotonic()
+    known = cache.get(key)
+    if known is not None and now - known[0] < TARGET_CACHE_SECONDS:
+        return known[1]
+    target = await _resolve(locator, authorization, structure_id, service_id, field=field)
+    cache.pop(key, None)
+    if len(cache) >= TARGET_CACHE_SIZE:
+        del cache[next(iter(cache))]  # the oldest
+    cache[key] = (now, target)
+    return target
+
+
+async def _resolve(
+    locator: ServiceLocator,
+    authorization: str | None,
+    structure_id: uuid.UUID,
+    service_id: uuid.UUID | None,
+    *,
+    field: str,
+) -> Target:
     headers = {"Authorization": authorization} if authorization else {}
     async with locator.client("directory") as client:
         structure = await _fetch(

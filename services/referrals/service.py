@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -154,13 +154,16 @@ class ReferralService:
         referral = await self.session.get(m.Referral, referral_id, populate_existing=True)
         if referral is None:
             return None
+        return Loaded(referral, await self._handoffs(referral_id))
+
+    async def _handoffs(self, referral_id: uuid.UUID) -> list[m.Handoff]:
         handoffs = await self.session.scalars(
             sa.select(m.Handoff)
             .where(m.Handoff.referral_id == referral_id)
             .order_by(m.Handoff.position)
             .execution_options(populate_existing=True)
         )
-        return Loaded(referral, list(handoffs.all()))
+        return list(handoffs.all())
 
     async def attachments(self, referral_id: uuid.UUID) -> list[m.Attachment]:
         rows = await self.session.scalars(
@@ -182,16 +185,34 @@ class ReferralService:
 
     # -- writing primitives --------------------------------------------------------------------
 
-    async def lock(self, referral_id: uuid.UUID, expected_version: int | None = None) -> Loaded:
-        """Serialise writers of one referral (bumping its version), then read its fresh state."""
-        await self.session.execute(
-            sa.update(m.Referral)
-            .where(m.Referral.id == referral_id)
-            .values(version=m.Referral.version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        loaded = await self.load(referral_id)
-        if loaded is None:  # pragma: no cover - checked by the caller before
+    async def lock(
+        self,
+        referral_id: uuid.UUID,
+        expected_version: int | None = None,
+        *,
+        visible_to: Actor | None = None,
+    ) -> Loaded:
+        """Serialise writers of one referral (bumping its version), then read its fresh state.
+
+        The locking UPDATE returns the fresh row (one round trip); with ``visible_to``, a referral
+        that actor's structure cannot see is a 404, checked before the version."""
+        referral = (
+            await self.session.scalars(
+                sa.update(m.Referral)
+                .where(m.Referral.id == referral_id)
+                .values(version=m.Referral.version + 1, updated_at=utcnow())
+                .returning(m.Referral)
+                .execution_options(populate_existing=True, synchronize_session=False)
+            )
+        ).one_or_none()
+        if referral is None:
+            raise ProblemError(404, "Orientation introuvable.")
+        loaded = Loaded(referral, await self._handoffs(referral_id))
+        if (
+            visible_to is not None
+            and visible_to.kind is not ActorKind.SYSTEM
+            and not can_see_referral(loaded, visible_to.structure_id)
+        ):
             raise ProblemError(404, "Orientation introuvable.")
         previous = loaded.referral.version - 1
         if expected_version is not None and expected_version != previous:
@@ -342,7 +363,8 @@ class ReferralService:
 
     # -- flows ---------------------------------------------------------------------------------
 
-    async def create(self, actor: Actor, body: ReferralCreate, target: Target) -> uuid.UUID:
+    async def create(self, actor: Actor, body: ReferralCreate, target: Target) -> Loaded:
+        """Record the referral and its first handoff; returns them as written (no reload)."""
         assert actor.structure_id is not None
         now = utcnow()
         referral_id, handoff_id = new_uuid(), new_uuid()
@@ -386,13 +408,16 @@ class ReferralService:
             consent_given_by=body.consent.given_by.value,
             consent_method=body.consent.method.value,
             consent_captured_by=actor.subject,
-            consent_given_at=body.consent.given_at or now,
+            # In UTC, as stored and read back: the response is built from this very row.
+            consent_given_at=(body.consent.given_at or now).astimezone(UTC),
             consent_purpose=body.consent.purpose,
             consent_categories=sorted({c.value for c in body.consent.data_categories}),
             consent_recipients=recipients,
             consent_further_partners=body.consent.further_partners,
             onward_relay_allowed=body.consent.onward_relay_allowed,
-            consent_expires_at=body.consent.expires_at,
+            consent_expires_at=(
+                body.consent.expires_at.astimezone(UTC) if body.consent.expires_at else None
+            ),
             created_at=now,
             updated_at=now,
         )
@@ -406,7 +431,7 @@ class ReferralService:
         for event in plan.events:
             self.record(loaded, event, actor)
         await self.session.flush()
-        return referral_id
+        return loaded
 
     async def transition(
         self,
@@ -540,8 +565,8 @@ class ReferralService:
         body: CloseIn,
         *,
         expected_version: int | None = None,
-    ) -> None:
-        loaded = await self.lock(referral_id, expected_version)
+    ) -> Loaded:
+        loaded = await self.lock(referral_id, expected_version, visible_to=actor)
         try:
             plan = lifecycle.close(loaded.snapshot(), actor, outcome=body.outcome.value)
         except Refusal as refusal:
@@ -562,6 +587,7 @@ class ReferralService:
                 "closed_at": now,
             },
         )
+        return loaded
 
     async def change_referent(
         self,
@@ -570,19 +596,20 @@ class ReferralService:
         referent: str,
         *,
         expected_version: int | None = None,
-    ) -> None:
-        loaded = await self.lock(referral_id, expected_version)
+    ) -> Loaded:
+        loaded = await self.lock(referral_id, expected_version, visible_to=actor)
         try:
             plan = lifecycle.change_referent(loaded.snapshot(), actor)
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
         await self._persist(loaded, plan, actor, referral_values={"referent": referent})
+        return loaded
 
     async def withdraw(
         self, actor: Actor, referral_id: uuid.UUID, *, expected_version: int | None = None
     ) -> None:
         """Consent withdrawn: erase every personal value of the referral in this transaction."""
-        loaded = await self.lock(referral_id, expected_version)
+        loaded = await self.lock(referral_id, expected_version, visible_to=actor)
         try:
             plan = lifecycle.withdraw(loaded.snapshot(), actor)
         except Refusal as refusal:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+from litestar import Request
 
 from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
-from services.referrals.deps import etag
+from services.referrals import models as m
+from services.referrals.deps import etag, if_match
+from services.referrals.domain.consent import Category
 from services.referrals.domain.transitions import Actor
+from services.referrals.idempotency import HEADER as IDEMPOTENCY_HEADER
 from services.referrals.idempotency import Outcome
 from services.referrals.schemas import HandoffRead, ReferralRead
 from services.referrals.service import Loaded, ReferralService, can_see_handoff, can_see_referral
-from services.referrals.views import handoff_read, log_access
+from services.referrals.views import categories_for, handoff_read, log_access
 from services.referrals.views import referral_read as _referral_read
 
 PREFIX = "/referrals/v1"
@@ -29,13 +35,46 @@ async def visible_referral(svc: ReferralService, referral_id: uuid.UUID, actor: 
     return loaded
 
 
+async def visible_then_if_match(
+    svc: ReferralService, request: Request[Any, Any, Any], referral_id: uuid.UUID, actor: Actor
+) -> int | None:
+    """``visible_referral`` then ``If-Match``, in that order (404 before 400). The visibility read
+    is skipped when the service's lock checks it anyway: no Idempotency-Key (a replay answers
+    before any lock) and a well-formed If-Match."""
+    if request.headers.get(IDEMPOTENCY_HEADER) is not None:
+        await visible_referral(svc, referral_id, actor)
+        return if_match(request, required=False)
+    try:
+        return if_match(request, required=False)
+    except ProblemError:
+        await visible_referral(svc, referral_id, actor)
+        raise
+
+
 async def referral_outcome(
-    svc: ReferralService, referral_id: uuid.UUID, actor: Actor, status_code: int = 200
+    svc: ReferralService,
+    referral_id: uuid.UUID,
+    actor: Actor,
+    status_code: int = 200,
+    *,
+    loaded: Loaded | None = None,
+    attachments: list[m.Attachment] | None = None,
 ) -> Outcome[ReferralRead]:
-    loaded = await svc.load(referral_id)
+    """The response of a referral; ``loaded`` (kept in step with what the transaction wrote)
+    saves a reload, ``attachments`` (when known, e.g. none yet) a query."""
+    if loaded is None:
+        loaded = await svc.load(referral_id)
     if loaded is None:  # pragma: no cover - just written
         raise referral_not_found()
-    read, shown = _referral_read(svc, loaded, await svc.attachments(referral_id), actor, utcnow())
+    now = utcnow()
+    # Attachments are shown only under the documents category: read them only then.
+    if attachments is None:
+        attachments = (
+            await svc.attachments(referral_id)
+            if Category.DOCUMENTS in categories_for(loaded, actor.structure_id, now)
+            else []
+        )
+    read, shown = _referral_read(svc, loaded, attachments, actor, now)
     if shown:
         log_access(svc, referral_id, actor, "referral", shown)
     headers = {"ETag": etag(loaded.referral.version)}

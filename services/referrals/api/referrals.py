@@ -26,8 +26,9 @@ from services.referrals.api.common import (
     handoff_outcome,
     referral_outcome,
     visible_referral,
+    visible_then_if_match,
 )
-from services.referrals.deps import IdempotencyKey, IfMatch, if_match
+from services.referrals.deps import IdempotencyKey, IfMatch
 from services.referrals.directory import resolve_target
 from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import (
@@ -71,8 +72,10 @@ class ReferralController(Controller):
                 body.target.structure_id,
                 body.target.service_id,
             )
-            referral_id = await svc.create(actor, body, target)
-            return await referral_outcome(svc, referral_id, actor, 201)
+            loaded = await svc.create(actor, body, target)
+            return await referral_outcome(
+                svc, loaded.referral.id, actor, 201, loaded=loaded, attachments=[]
+            )
 
         return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
 
@@ -129,12 +132,11 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """Record the outcome once a partner has taken the person over."""
         actor = actor_for(authenticated, write=True)
-        await visible_referral(svc, referral_id, actor)
-        expected = if_match(request, required=False)
+        expected = await visible_then_if_match(svc, request, referral_id, actor)
 
         async def run() -> Outcome[ReferralRead]:
-            await svc.close(actor, referral_id, data, expected_version=expected)
-            return await referral_outcome(svc, referral_id, actor)
+            loaded = await svc.close(actor, referral_id, data, expected_version=expected)
+            return await referral_outcome(svc, referral_id, actor, loaded=loaded)
 
         return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
 
@@ -151,12 +153,13 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """Hand the follow-up to another member of the sending structure."""
         actor = actor_for(authenticated, write=True)
-        await visible_referral(svc, referral_id, actor)
-        expected = if_match(request, required=False)
+        expected = await visible_then_if_match(svc, request, referral_id, actor)
 
         async def run() -> Outcome[ReferralRead]:
-            await svc.change_referent(actor, referral_id, data.referent, expected_version=expected)
-            return await referral_outcome(svc, referral_id, actor)
+            loaded = await svc.change_referent(
+                actor, referral_id, data.referent, expected_version=expected
+            )
+            return await referral_outcome(svc, referral_id, actor, loaded=loaded)
 
         return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
 
@@ -177,10 +180,10 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """The person withdraws consent: personal data erased, open handoffs cancelled."""
         actor = actor_for(authenticated, write=True)
-        await visible_referral(svc, referral_id, actor)
-        expected = if_match(request, required=False)
+        expected = await visible_then_if_match(svc, request, referral_id, actor)
 
         async def run() -> Outcome[ReferralRead]:
+            # Reloaded: the erasure's bulk updates are not reflected in the loaded rows.
             await svc.withdraw(actor, referral_id, expected_version=expected)
             return await referral_outcome(svc, referral_id, actor)
 
