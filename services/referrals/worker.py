@@ -9,6 +9,7 @@ from services.kernel.jobs import Job
 from services.kernel.outbox import utcnow
 from services.referrals import background, idempotency
 from services.referrals.deps import KeyringHolder
+from services.referrals.metrics import refresh_handoff_gauges
 from services.referrals.service import ReferralService
 
 
@@ -43,6 +44,7 @@ JOBS: list[Job] = [
     Job("referrals.remind-handoffs", "referrals", 300.0, remind_handoffs),
     Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
     Job("referrals.forget-idempotency-keys", "referrals", 3600.0, forget_idempotency_keys),
+    Job("referrals.handoff-metrics", "referrals", 60.0, refresh_handoff_gauges),
     # Issue #7: outbox fan-out, webhooks, mail, digest, retention.
     Job("referrals.dispatch-outbox", "referrals", 1.0, background.dispatch_outbox),
     Job("referrals.deliver-webhooks", "referrals", 1.0, background.deliver_webhooks),
