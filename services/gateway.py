@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import structlog
 import swagger_ui
 from litestar import Litestar
 
 from services.kernel import lifecycle
 from services.kernel.observability import metrics_payload
 
+log = structlog.get_logger("relais.gateway")
 DOCS_ASSETS = "/docs/assets/"
 SWAGGER_STATIC = Path(swagger_ui.__file__).parent / "static"
 SWAGGER_ASSETS = {
@@ -113,8 +115,22 @@ class Gateway:
             return
         await send({"type": "lifespan.startup.complete"})
         message = await receive()
-        await stack.aclose()
+        try:
+            await stack.aclose()
+        except Exception as exc:
+            # Say so to the server (and the log) instead of ending the lifespan task silently.
+            kinds = _error_kinds(exc)
+            log.error("shutdown_failed", error_type=kinds, exc_info=exc)
+            await send({"type": "lifespan.shutdown.failed", "message": kinds})
+            return
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _error_kinds(exc: BaseException) -> str:
+    """Type names of an error, looking inside exception groups (Litestar's lifespan uses them)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return ", ".join(_error_kinds(inner) for inner in exc.exceptions)
+    return type(exc).__name__
 
 
 async def _json(send: Send, status: int, body: Any) -> None:
