@@ -24,10 +24,6 @@ class ServiceLocator:
     def register(self, name: str, app: Any) -> None:
         self._apps[name] = app
 
-    def base_url(self, name: str) -> str:
-        url: str = getattr(self.settings, f"{name}_url", "")
-        return url.rstrip("/") if url else INTERNAL_BASE
-
     def client(self, name: str, **kwargs: Any) -> httpx.AsyncClient:
         url: str = getattr(self.settings, f"{name}_url", "")
         timeout = kwargs.pop("timeout", self.settings.service_timeout_seconds)

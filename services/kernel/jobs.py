@@ -419,26 +419,6 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def run_jobs(
-    jobs: Sequence[tuple[Job, Any]],
-    stop: asyncio.Event,
-    *,
-    poll_seconds: float = 1.0,
-    concurrency: int = 4,
-    lease_seconds: float = 60.0,
-    grace_seconds: float = 30.0,
-) -> None:
-    """Run each job when due until ``stop`` is set (leases when the context has a database)."""
-    worker = Worker(
-        jobs,
-        poll_seconds=poll_seconds,
-        concurrency=concurrency,
-        lease_seconds=lease_seconds,
-        grace_seconds=grace_seconds,
-    )
-    await worker.run(stop)
-
-
 async def serve_endpoints(
     port: int,
     host: str,

@@ -454,11 +454,3 @@ def check_production(settings: Settings, services: tuple[str, ...] | list[str] =
 def secret_variables() -> set[str]:
     """Variables holding secrets: given through Secret objects / ``*_FILE``, never a ConfigMap."""
     return {variable for variable, field, _ in ENVIRONMENT_VARIABLES if field in _SECRET_FIELDS}
-
-
-def redacted(settings: Settings) -> dict[str, Any]:
-    data: dict[str, Any] = msgspec.to_builtins(settings)
-    for field in _SECRET_FIELDS:
-        if data.get(field):
-            data[field] = "***"
-    return data
