@@ -57,6 +57,15 @@ async def _postgres_available() -> bool:
         await engine.dispose()
 
 
+async def require_postgres() -> None:
+    """Skip without PostgreSQL, unless REQUIRE_POSTGRES makes its absence a failure."""
+    if not await _postgres_available():
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
 async def drop_schemas(prefix: str) -> None:
     engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
     try:
@@ -119,11 +128,8 @@ async def lifespan_task(gateway: Gateway) -> AsyncIterator[None]:
 async def start_relais(
     backend: str, home: Path, tokens: TokenFactory, **overrides: Any
 ) -> tuple[Relais, AsyncExitStack]:
-    if backend == "postgresql" and not await _postgres_available():
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}"
-        if REQUIRE_POSTGRES:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    if backend == "postgresql":
+        await require_postgres()
     settings = make_settings(backend, home, tokens, **overrides)
     await system.migrate(settings)
     gateway = system.create_gateway(settings)

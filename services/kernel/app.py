@@ -33,9 +33,20 @@ from services.kernel.settings import Settings
 VERSION = "0.1.0"
 
 
-async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+AUTOCOMMIT = "autocommit"
+"""Route ``opt`` flag: the handler only reads, in one statement or tolerating a snapshot per
+statement, so its session runs without BEGIN/COMMIT (``opt={AUTOCOMMIT: True}``)."""
+
+
+async def provide_session(
+    request: Request[Any, Any, Any],
+) -> AsyncGenerator[AsyncSession, None]:
     """One transaction per request: committed when the handler succeeds, else rolled back."""
-    db: Database = state.db
+    db: Database = request.app.state.db
+    if request.route_handler.opt.get(AUTOCOMMIT):
+        async with db.autocommit_sessionmaker() as session:
+            yield session
+        return
     async with db.sessionmaker() as session:
         try:
             yield session

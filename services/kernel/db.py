@@ -98,7 +98,8 @@ class Database:
                 echo=settings.database_echo,
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_max_overflow,
-                pool_pre_ping=True,
+                pool_pre_ping=settings.database_pool_pre_ping,
+                pool_recycle=settings.database_pool_recycle_seconds,
                 connect_args={
                     "server_settings": {
                         "search_path": f"{self.schema},public",
@@ -109,6 +110,11 @@ class Database:
                 },
             )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that need no transaction (one statement, or tolerant of each statement seeing
+        # its own snapshot): no BEGIN/COMMIT round trips on PostgreSQL.
+        self.autocommit_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:

@@ -14,6 +14,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy import exc as sa_exc
 
 from services.kernel.errors import FieldError
 
@@ -229,8 +230,30 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem_response(problem)
 
 
+def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The database is unreachable, restarting, or dropped a pooled connection (which the pool
+    then discards): a retryable 503 rather than a 500. Other database errors are internal."""
+    unavailable = isinstance(exc, ConnectionError | sa_exc.TimeoutError) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    )
+    if not unavailable:
+        return internal_error_handler(request, exc)
+    log.warning("database_unavailable", path=_instance(request), error_type=type(exc).__name__)
+    problem = Problem(
+        type=TYPE_BASE + _SLUGS[503],
+        title=_TITLES[503],
+        status=503,
+        detail="La base de données est momentanément indisponible ; réessayez dans un instant.",
+        instance=_instance(request),
+    )
+    return problem_response(problem, {"Retry-After": "1"})
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
+    sa_exc.DBAPIError: database_error_handler,
+    sa_exc.TimeoutError: database_error_handler,
+    ConnectionError: database_error_handler,
     Exception: internal_error_handler,
 }
 

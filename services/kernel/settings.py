@@ -26,6 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_pool_size: int = 10
     database_max_overflow: int = 10
     database_echo: bool = False
+    database_pool_pre_ping: bool = False
+    database_pool_recycle_seconds: int = 1800
     meili_url: str = ""
     meili_key: str = ""
     meili_index_prefix: str = "relais_"
@@ -125,6 +127,18 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("DATABASE_POOL_SIZE", "database_pool_size", "connections kept per service and process"),
     ("DATABASE_MAX_OVERFLOW", "database_max_overflow", "extra connections allowed under load"),
     ("DATABASE_ECHO", "database_echo", "log SQL statements (development only)"),
+    (
+        "DATABASE_POOL_PRE_PING",
+        "database_pool_pre_ping",
+        "test each pooled connection before use (3 extra round trips per request with asyncpg; "
+        "off: a connection broken by a database restart fails one request with 503 and is "
+        "replaced)",
+    ),
+    (
+        "DATABASE_POOL_RECYCLE_SECONDS",
+        "database_pool_recycle_seconds",
+        "replace pooled connections older than this (under proxies' idle timeouts)",
+    ),
     ("MEILI_URL", "meili_url", "Meilisearch URL; the database search is used when empty"),
     ("MEILI_KEY", "meili_key", "Meilisearch API key"),
     (
