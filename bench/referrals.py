@@ -1,14 +1,18 @@
 """Referrals benchmark (PostgreSQL): full lifecycles per second through the real HTTP server.
 
-1. migrates a scratch set of schemas and runs ``relais serve referrals directory`` (uvicorn, one
-   process) on a localhost port;
+1. migrates a scratch set of schemas and runs ``relais serve referrals directory --workers N``
+   (uvicorn, BENCH_WORKERS processes, default one per core) on a localhost port;
 2. drives it with a bounded number of full lifecycles — create (with the directory check) →
    acknowledge → accept → take over → close, each with If-Match — from several concurrent
-   clients, and records the latency of every transition;
+   keep-alive connections of a minimal HTTP/1.1 client (bench/client.py: httpx would eat the
+   CPU the server needs), and records the latency of every transition;
 3. in the same run, replays the same number of lifecycles as raw SQL on a scratch table
    (1 INSERT + 4 conditional UPDATEs per lifecycle, one transaction each, same concurrency):
    the floor that the database alone allows;
-4. prints lifecycles/s, p50/p99 per transition, and the ratios to the baseline.
+4. in the same run, serves a bare Litestar POST handler answering a constant body of the same
+   mean size with the same workers and drives it with the same client: the floor that Python,
+   uvicorn and Litestar allow on this machine (lifecycles/s can never exceed it / 5);
+5. prints lifecycles/s, p50/p99 per transition, and the ratios to both baselines.
 
 Run: ``.venv/bin/python -m bench referrals`` (PostgreSQL at TEST_DATABASE_URL or the default
 127.0.0.1:5432/test). Bounded: BENCH_LIFECYCLES (default 400) and BENCH_MAX_SECONDS (default 60)
@@ -31,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
+import msgspec
 
+from bench.client import Connection, Reply
 from services import system
 from services.kernel.settings import load_settings
 from tests.tokens import TokenFactory, bearer
@@ -41,6 +46,8 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.
 LIFECYCLES = int(os.environ.get("BENCH_LIFECYCLES", "400"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 MAX_SECONDS = float(os.environ.get("BENCH_MAX_SECONDS", "60"))
+# Server processes (uvicorn workers): one per core, as deployed.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 ROOT = Path(__file__).resolve().parent.parent
 THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
 STEPS = ("create", "acknowledge", "accept", "take_over", "close")
@@ -86,101 +93,174 @@ def _body(target: uuid.UUID, i: int) -> dict[str, Any]:
     }
 
 
-async def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError("the server exited while starting")
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+async def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError("the server exited while starting")
+        try:
+            conn = await Connection.open(port)
+        except OSError:
             await asyncio.sleep(0.1)
+            continue
+        await conn.close()
+        return
     raise RuntimeError("the server did not start")
 
 
+def _process_tree(pid: int) -> list[int]:
+    """A server process and its descendants (uvicorn's worker processes)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pids += _process_tree(int(child))
+    return pids
+
+
 async def _http_phase(
-    base: str, tokens: TokenFactory, pid: int
-) -> tuple[float, int, dict[str, list[float]], float]:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        moderator = bearer(tokens.user(uuid.uuid4(), ("moderator",)))
-        orgs = []
-        for name in ("CCAS du banc", "Partenaire du banc"):
-            response = await client.post(
-                "/directory/v1/structures",
-                json={"name": name, "status": "published", "accepts_referrals": True},
-                headers=moderator,
-            )
-            response.raise_for_status()
-            orgs.append(uuid.UUID(response.json()["id"]))
-        sender, receiver = orgs
-        sender_h = bearer(tokens.user(sender, ("member",)))
-        receiver_h = bearer(tokens.user(receiver, ("member",)))
-        latencies: dict[str, list[float]] = {step: [] for step in STEPS}
+    port: int, tokens: TokenFactory, pids: list[int]
+) -> tuple[float, int, dict[str, list[float]], float, int]:
+    moderator = bearer(tokens.user(uuid.uuid4(), ("moderator",)))
+    setup = await Connection.open(port)
+    orgs = []
+    for name in ("CCAS du banc", "Partenaire du banc"):
+        reply = await setup.request(
+            "POST",
+            "/directory/v1/structures",
+            {**moderator, "Content-Type": "application/json"},
+            msgspec.json.encode({"name": name, "status": "published", "accepts_referrals": True}),
+        )
+        if reply.status != 201:
+            raise RuntimeError(f"structure: {reply.status} {reply.body[:200]!r}")
+        orgs.append(uuid.UUID(reply.json()["id"]))
+    await setup.close()
+    sender, receiver = orgs
+    sender_h = {**bearer(tokens.user(sender, ("member",))), "Content-Type": "application/json"}
+    receiver_h = bearer(tokens.user(receiver, ("member",)))
+    latencies: dict[str, list[float]] = {step: [] for step in STEPS}
+    close_body = msgspec.json.encode({"outcome": "solution_found"})
+    sizes: list[int] = []
 
-        async def timed(step: str, call: Any) -> httpx.Response:
-            started = time.perf_counter()
-            response: httpx.Response = await call
-            latencies[step].append(time.perf_counter() - started)
-            if response.status_code >= 300:
-                raise RuntimeError(f"{step}: {response.status_code} {response.text[:200]}")
-            return response
-
-        async def lifecycle(i: int) -> None:
-            created = await timed(
-                "create",
-                client.post("/referrals/v1/referrals", json=_body(receiver, i), headers=sender_h),
-            )
-            rid = created.json()["id"]
-            handoff = created.json()["handoffs"][0]["id"]
-            etag = '"1"'
-            for step, path in (
-                ("acknowledge", "acknowledge"),
-                ("accept", "accept"),
-                ("take_over", "take-over"),
-            ):
-                response = await timed(
-                    step,
-                    client.post(
-                        f"/referrals/v1/referrals/{rid}/handoffs/{handoff}/{path}",
-                        headers={**receiver_h, "If-Match": etag},
-                    ),
-                )
-                etag = response.headers["etag"]
-            await timed(
-                "close",
-                client.post(
-                    f"/referrals/v1/referrals/{rid}/close",
-                    json={"outcome": "solution_found"},
-                    headers=sender_h,
-                ),
-            )
-
-        # Warm-up (connections, caches), not measured.
-        await asyncio.gather(*(lifecycle(-i) for i in range(1, CONCURRENCY + 1)))
-        for values in latencies.values():
-            values.clear()
-
-        counter = iter(range(LIFECYCLES))
-        done = 0
-        deadline = time.monotonic() + MAX_SECONDS
-
-        async def worker() -> None:
-            nonlocal done
-            for i in counter:
-                if time.monotonic() > deadline:
-                    return
-                await lifecycle(i)
-                done += 1
-
-        cpu_before = _cpu_seconds(pid)
+    async def timed(
+        conn: Connection, step: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> Reply:
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        reply = await conn.request("POST", path, headers, body)
+        latencies[step].append(time.perf_counter() - started)
+        sizes.append(len(reply.body))
+        if reply.status >= 300:
+            raise RuntimeError(f"{step}: {reply.status} {reply.body[:200]!r}")
+        return reply
+
+    async def lifecycle(conn: Connection, i: int) -> None:
+        created = (
+            await timed(
+                conn,
+                "create",
+                "/referrals/v1/referrals",
+                sender_h,
+                msgspec.json.encode(_body(receiver, i)),
+            )
+        ).json()
+        rid, handoff = created["id"], created["handoffs"][0]["id"]
+        etag = '"1"'
+        for step, action in (
+            ("acknowledge", "acknowledge"),
+            ("accept", "accept"),
+            ("take_over", "take-over"),
+        ):
+            reply = await timed(
+                conn,
+                step,
+                f"/referrals/v1/referrals/{rid}/handoffs/{handoff}/{action}",
+                {**receiver_h, "If-Match": etag},
+            )
+            etag = reply.headers["etag"]
+        await timed(conn, "close", f"/referrals/v1/referrals/{rid}/close", sender_h, close_body)
+
+    connections = [await Connection.open(port) for _ in range(CONCURRENCY)]
+    # Warm-up (connections, caches, every worker process), not measured.
+    await asyncio.gather(*(lifecycle(conn, -i) for i, conn in enumerate(connections, 1)))
+    for values in latencies.values():
+        values.clear()
+
+    counter = iter(range(LIFECYCLES))
+    done = 0
+    deadline = time.monotonic() + MAX_SECONDS
+
+    async def worker(conn: Connection) -> None:
+        nonlocal done
+        for i in counter:
+            if time.monotonic() > deadline:
+                return
+            await lifecycle(conn, i)
+            done += 1
+
+    cpu_before = sum(_cpu_seconds(pid) for pid in pids)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(conn) for conn in connections))
+    elapsed = time.perf_counter() - started
+    cpu = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+    for conn in connections:
+        await conn.close()
+    return elapsed, done, latencies, cpu, round(statistics.fmean(sizes))
+
+
+BARE_APP = """
+import os
+from litestar import Litestar, post
+from litestar.response import Response
+
+BODY = b'{"x":"' + b"a" * max(int(os.environ["BENCH_BARE_SIZE"]) - 8, 0) + b'"}'
+
+@post("/bare", sync_to_thread=False)
+def bare() -> Response[bytes]:
+    return Response(BODY, media_type="application/json", status_code=201)
+
+app = Litestar([bare])
+"""
+
+
+async def _bare_floor(size: int, requests: int, home: Path) -> float:
+    """Requests/s of a bare Litestar POST handler answering a constant body of ``size`` bytes,
+    served and driven exactly like the real server (uvicorn, same workers, client, concurrency)."""
+    port = _free_port()
+    (home / "bare_app.py").write_text(BARE_APP)
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for below
+        [
+            sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(home),
+            "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning",
+            "--no-access-log",
+        ],
+        env={**os.environ, "BENCH_BARE_SIZE": str(size)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await _wait_port(port, process)
+        connections = [await Connection.open(port) for _ in range(CONCURRENCY)]
+        headers = {"Content-Type": "application/json"}
+
+        async def worker(conn: Connection, count: int) -> None:
+            for _ in range(count):
+                reply = await conn.request("POST", "/bare", headers, b"{}")
+                if reply.status != 201:
+                    raise RuntimeError(f"bare: {reply.status}")
+
+        await asyncio.gather(*(worker(conn, 20) for conn in connections))  # warm-up
+        per_connection = max(requests // CONCURRENCY, 1)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(conn, per_connection) for conn in connections))
         elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(pid) - cpu_before
-    return elapsed, done, latencies, cpu
+        for conn in connections:
+            await conn.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return per_connection * CONCURRENCY / elapsed
 
 
 async def _baseline(schema: str, lifecycles: int) -> tuple[float, list[float]]:
@@ -267,6 +347,8 @@ async def run() -> None:
             "directory",
             "--port",
             str(port),
+            "--workers",
+            str(WORKERS),
         ],
         cwd=ROOT,
         env=env,
@@ -274,10 +356,12 @@ async def run() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
-        await _wait_ready(base, process)
-        elapsed, done, latencies, cpu = await _http_phase(base, tokens, process.pid)
+        await _wait_port(port, process)
+        elapsed, done, latencies, cpu, size = await _http_phase(
+            port, tokens, _process_tree(process.pid)
+        )
         base_elapsed, base_latencies = await _baseline(f"{prefix}referrals", done)
+        bare_rate = await _bare_floor(size, done * 5, home)
     finally:
         process.terminate()
         try:
@@ -294,8 +378,12 @@ async def run() -> None:
     print(f"raw SQL lifecycles/s:   {base_rate:8.1f}   (1 INSERT + 4 UPDATE each)")
     print(f"ratio HTTP / raw:       {rate / base_rate:8.3f}")
     print(
-        f"server CPU per request: {cpu / (done * 5) * 1000:.1f} ms "
-        f"(server process busy {cpu / elapsed * 100:.0f} % of one core; load average "
+        f"bare Litestar floor:    {bare_rate / 5:8.1f}   ({bare_rate:.0f} POST requests/s of "
+        f"{size} bytes, same workers and client) -> ratio HTTP / bare {rate * 5 / bare_rate:.3f}"
+    )
+    print(
+        f"server CPU per request: {cpu / (done * 5) * 1000:.1f} ms over {WORKERS} worker "
+        f"process(es) (busy {cpu / elapsed * 100:.0f} % of one core; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     base_p50 = _quantile(base_latencies, 0.5)

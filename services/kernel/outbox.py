@@ -53,6 +53,25 @@ def publish(
     return event
 
 
+def outbox_row(
+    topic: str, aggregate_id: uuid.UUID | str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Every column of one outbox event, for set-based inserts (Core ``insert().values(rows)``)
+    that skip the ORM unit of work on hot paths; same defaults as ``publish``."""
+    now = utcnow()
+    return {
+        "id": new_uuid(),
+        "topic": topic,
+        "aggregate_id": str(aggregate_id),
+        "payload": payload,
+        "created_at": now,
+        "available_at": now,
+        "processed_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
 async def claim_batch(
     session: AsyncSession,
     model: type[OutboxT],

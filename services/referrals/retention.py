@@ -121,7 +121,7 @@ async def erase(
     )
     await svc.erase_personal_data(referral_id, now)
     svc.record(loaded, Event("referral.erased", reason=reason), Actor.system())
-    await session.flush()
+    await svc.flush()
 
 
 async def purge(

@@ -3,23 +3,26 @@
 Every mutation first locks the referral row (an UPDATE that bumps its version: a row lock on
 PostgreSQL, the write lock on SQLite), then re-reads the fresh state, asks the pure domain for a
 plan, and applies handoff state changes with a conditional ``UPDATE … WHERE version = :v``.
-Each domain event becomes a timeline row and an outbox row in the same transaction.
+Each domain event becomes a timeline row and an outbox row in the same transaction (staged by
+``record``, written by ``flush`` with set-based inserts: the hot path skips the ORM unit of work).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.kernel.db import new_uuid
-from services.kernel.outbox import publish, utcnow
+from services.kernel.outbox import outbox_row, utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
 from services.referrals import models as m
@@ -41,6 +44,39 @@ from services.referrals.schemas import (
     PersonIn,
     ReferralCreate,
 )
+
+
+@dataclass
+class Staged:
+    """Timeline events and outbox rows recorded in a session, not yet written."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _staged(session: AsyncSession) -> Staged:
+    staged: Staged = session.info.setdefault("referrals.staged", Staged())
+    return staged
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_staged(session: Session, _transaction: Any) -> None:
+    session.info.pop("referrals.staged", None)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _refuse_unwritten_events(session: Session) -> None:
+    """A change recorded but never flushed would commit without its event: fail loudly."""
+    staged = session.info.get("referrals.staged")
+    if staged is not None and (staged.events or staged.outbox):
+        raise RuntimeError("timeline events recorded but not flushed (call ReferralService.flush)")
+
+
+# Core tables of the hot path (typed as Table: ``__table__`` is declared as a FromClause).
+HANDOFFS = cast(sa.Table, m.Handoff.__table__)
+REFERRALS = cast(sa.Table, m.Referral.__table__)
+EVENTS = cast(sa.Table, m.TimelineEvent.__table__)
+OUTBOX = cast(sa.Table, m.OutboxEvent.__table__)
 
 # Outbox payload keys that could ever carry personal data (scrubbed on withdrawal).
 PERSONAL_PAYLOAD_KEYS = frozenset({"person", "summary", "comment", "evaluation_comment"})
@@ -228,11 +264,12 @@ class ReferralService:
         self, handoff: m.Handoff, expected_version: int, to_state: HandoffState, **values: Any
     ) -> None:
         now = utcnow()
+        # Core statements on the tables: the ORM's bulk-update machinery costs more CPU than
+        # the round trip, and the loaded rows are kept in step by hand below.
         result = await self.session.execute(
-            sa.update(m.Handoff)
-            .where(m.Handoff.id == handoff.id, m.Handoff.version == expected_version)
+            sa.update(HANDOFFS)
+            .where(HANDOFFS.c.id == handoff.id, HANDOFFS.c.version == expected_version)
             .values(state=to_state.value, version=expected_version + 1, updated_at=now, **values)
-            .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 1) != 1:
             raise ProblemError(
@@ -255,7 +292,8 @@ class ReferralService:
         comment: str | None = None,
         data: dict[str, Any] | None = None,
         structures: list[str] | None = None,
-    ) -> m.TimelineEvent:
+    ) -> None:
+        """Stage a timeline event and its outbox message(s); ``flush()`` writes them."""
         referral = loaded.referral
         if structures is None:
             handoff = loaded.handoff(event.handoff_id) if event.handoff_id else None
@@ -271,62 +309,81 @@ class ReferralService:
                 structures = loaded.party_structures()
         event_id = new_uuid()
         now = utcnow()
-        row = m.TimelineEvent(
-            id=event_id,
-            referral_id=referral.id,
-            handoff_id=event.handoff_id,
-            type=event.type,
-            actor_kind=actor.kind.value,
-            actor_subject=actor.subject,
-            actor_structure_id=actor.structure_id,
-            from_state=event.from_state,
-            to_state=event.to_state,
-            reason=event.reason,
-            comment_enc=(
-                self.keyring.seal(comment, event_comment_context(event_id)) if comment else None
-            ),
-            structures=structures,
-            data=data or {},
-            occurred_at=now,
-        )
-        self.session.add(row)
-        publish(
-            self.session,
-            m.OutboxEvent,
-            f"referrals.{event.type}",
-            referral.id,
+        staged = _staged(self.session)
+        staged.events.append(
             {
-                "event_id": str(event_id),
+                "id": event_id,
+                "referral_id": referral.id,
+                "handoff_id": event.handoff_id,
                 "type": event.type,
-                "referral_id": str(referral.id),
-                "handoff_id": str(event.handoff_id) if event.handoff_id else None,
+                "actor_kind": actor.kind.value,
+                "actor_subject": actor.subject,
+                "actor_structure_id": actor.structure_id,
                 "from_state": event.from_state,
                 "to_state": event.to_state,
                 "reason": event.reason,
-                "actor_kind": actor.kind.value,
-                "actor_structure_id": str(actor.structure_id) if actor.structure_id else None,
+                "comment_enc": (
+                    self.keyring.seal(comment, event_comment_context(event_id)) if comment else None
+                ),
                 "structures": structures,
-                "occurred_at": now.isoformat(),
-                **(data or {}),
-            },
+                "data": data or {},
+                "occurred_at": now,
+            }
+        )
+        staged.outbox.append(
+            outbox_row(
+                f"referrals.{event.type}",
+                referral.id,
+                {
+                    "event_id": str(event_id),
+                    "type": event.type,
+                    "referral_id": str(referral.id),
+                    "handoff_id": str(event.handoff_id) if event.handoff_id else None,
+                    "from_state": event.from_state,
+                    "to_state": event.to_state,
+                    "reason": event.reason,
+                    "actor_kind": actor.kind.value,
+                    "actor_structure_id": str(actor.structure_id) if actor.structure_id else None,
+                    "structures": structures,
+                    "occurred_at": now.isoformat(),
+                    **(data or {}),
+                },
+            )
         )
         if event.type in ("handoff.declined", "handoff.expired"):
             # Alert the referent (delivered as mail by the notifications of issue #7).
-            publish(
-                self.session,
-                m.OutboxEvent,
-                "referrals.alert.referent",
-                referral.id,
-                {
-                    "referent": referral.referent,
-                    "structure_id": str(referral.structure_id),
-                    "referral_id": str(referral.id),
-                    "handoff_id": str(event.handoff_id),
-                    "event": event.type,
-                    "reason": event.reason,
-                },
+            staged.outbox.append(
+                outbox_row(
+                    "referrals.alert.referent",
+                    referral.id,
+                    {
+                        "referent": referral.referent,
+                        "structure_id": str(referral.structure_id),
+                        "referral_id": str(referral.id),
+                        "handoff_id": str(event.handoff_id),
+                        "event": event.type,
+                        "reason": event.reason,
+                    },
+                )
             )
-        return row
+
+    async def flush(self) -> None:
+        """Write pending ORM changes, then the staged events and outbox rows (in this order:
+        events reference rows the flush creates). On PostgreSQL both inserts travel in one
+        statement; SQLite has no data-modifying CTEs."""
+        await self.session.flush()
+        staged = _staged(self.session)
+        events, outbox = staged.events, staged.outbox
+        if not events and not outbox:
+            return
+        staged.events, staged.outbox = [], []
+        insert_events = sa.insert(EVENTS).values(events)
+        insert_outbox = sa.insert(OUTBOX).values(outbox)
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(insert_events.add_cte(insert_outbox.cte("outbox_rows")))
+        else:
+            await self.session.execute(insert_events)
+            await self.session.execute(insert_outbox)
 
     def _new_handoff_row(
         self,
@@ -430,7 +487,7 @@ class ReferralService:
         self._new_handoff_row(loaded, plan.new_handoff, target, actor, None)
         for event in plan.events:
             self.record(loaded, event, actor)
-        await self.session.flush()
+        await self.flush()
         return loaded
 
     async def transition(
@@ -517,16 +574,13 @@ class ReferralService:
         if referral_values or plan.status.value != loaded.referral.status:
             # (The version and updated_at were bumped by the lock.)
             await self.session.execute(
-                sa.update(m.Referral)
-                .where(m.Referral.id == loaded.referral.id)
-                .values(**changes)
-                .execution_options(synchronize_session=False)
+                sa.update(REFERRALS).where(REFERRALS.c.id == loaded.referral.id).values(**changes)
             )
             for key, value in changes.items():
                 set_committed_value(loaded.referral, key, value)
         for index, event in enumerate(plan.events):
             self.record(loaded, event, actor, comment=comment if index == 0 else None)
-        await self.session.flush()
+        await self.flush()
 
     async def reorient(
         self,
@@ -736,7 +790,7 @@ class ReferralService:
                 data={"respond_by": handoff.respond_by.isoformat()},
             )
             done += 1
-        await self.session.flush()
+        await self.flush()
         return done
 
 

@@ -126,7 +126,7 @@ class AttachmentController(Controller):
             svc.record(
                 locked, Event("attachment.added"), actor, data={"attachment_id": str(attachment_id)}
             )
-            await svc.session.flush()
+            await svc.flush()
             body = AttachmentRead(
                 id=attachment_id,
                 content_type=content_type,
