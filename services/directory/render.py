@@ -7,8 +7,9 @@ unless the reader may see them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -26,7 +27,8 @@ def etag(entity: m.Structure | m.Service | m.Place) -> str:
     return f'"{entity.version}"'
 
 
-def link_status(check: m.LinkCheck) -> s.LinkStatus:
+def link_status(check: Any) -> s.LinkStatus:
+    """From a ``link_checks`` row (ORM object or Core row)."""
     if check.dead:
         state = "dead"
     elif check.last_checked_at is None:
@@ -77,7 +79,6 @@ _SERVICE_FIELDS = tuple(
         "links",
         "eligibility_zones",
         "sessions",
-        "appointment_slots",
         "contact_hidden",
         "departement_code",
     )
@@ -101,38 +102,57 @@ def structure_read(
     return s.StructureRead(**values)
 
 
+def service_columns(row: m.Service) -> dict[str, Any]:
+    """The columns ``service_read`` reads, from an ORM ``Service``."""
+    return {name: getattr(row, name) for name in _SERVICE_FIELDS}
+
+
 def service_read(
-    row: m.Service,
+    row: Mapping[str, Any],
     *,
     now: datetime,
     review_days: int,
     contact_visible: bool,
-    links: Sequence[m.LinkCheck] = (),
+    zones: Sequence[str],
+    sessions: Sequence[Any] = (),
+    links: Sequence[Any] = (),
 ) -> s.ServiceRead:
-    values = {name: getattr(row, name) for name in _SERVICE_FIELDS}
-    values["departement_code"] = _area_codes(row.commune_code)["departement_code"]
-    values.update(_common(row, now=now, review_days=review_days))
+    """A service from its columns (``service_columns`` of an ORM ``Service`` after a write, or a
+    row of ``store.service_view`` by name). ``zones`` sorted; ``sessions`` and ``links`` rows of
+    their tables (Core rows or ORM objects)."""
+    values = {name: row[name] for name in _SERVICE_FIELDS}
+    values["departement_code"] = _departement(values["commune_code"])
+    values["stale"] = is_stale(
+        values["updated_at"], values["verified_at"], now=now, period_days=review_days
+    )
+    values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c) for c in links]
-    values["eligibility_zones"] = sorted(z.zone for z in row.zones)
+    values["eligibility_zones"] = list(zones)
     values["sessions"] = [
         s.ServiceSessionRead(
             id=x.id, place_id=x.place_id, opening_hours=x.opening_hours, note=x.note
         )
-        for x in row.sessions
+        for x in sessions
     ]
-    values["appointment_slots"] = msgspec.convert(
-        row.appointment_slots or [], list[s.AppointmentSlot]
-    )
-    has_contact = any((row.contact_name, row.contact_phone, row.contact_email))
-    if not row.contact_public and not contact_visible:
+    slots = values["appointment_slots"]
+    values["appointment_slots"] = msgspec.convert(slots, list[s.AppointmentSlot]) if slots else []
+    if not values["contact_public"] and not contact_visible:
+        values["contact_hidden"] = bool(
+            values["contact_name"] or values["contact_phone"] or values["contact_email"]
+        )
         values.update(contact_name=None, contact_phone=None, contact_email=None)
-        values["contact_hidden"] = has_contact
     return s.ServiceRead(**values)
+
+
+@lru_cache(maxsize=8192)
+def _departement(commune_code: str | None) -> str | None:
+    commune = geography().commune(commune_code) if commune_code else None
+    return None if commune is None else commune.departement
 
 
 def place_read(row: m.Place, *, now: datetime, review_days: int) -> s.PlaceRead:
     values = {name: getattr(row, name) for name in _PLACE_FIELDS}
-    values["departement_code"] = _area_codes(row.commune_code)["departement_code"]
+    values["departement_code"] = _departement(row.commune_code)
     values.update(_common(row, now=now, review_days=review_days))
     return s.PlaceRead(**values)
 

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.functions import aggregate_strings
 
 from services.directory import models as m
 from services.directory.search.indexing import (
@@ -123,6 +125,69 @@ async def service_with_parent(
     return None if row is None else (row[0], row[1])
 
 
+# --- service views (reads of the native API: Core rows, no ORM objects) ------------------------
+
+_SERVICES: sa.Table = m.Service.__table__  # type: ignore[assignment]
+_STRUCTURES: sa.Table = m.Structure.__table__  # type: ignore[assignment]
+_ZONES: sa.Table = m.ServiceZone.__table__  # type: ignore[assignment]
+_SESSIONS: sa.Table = m.ServiceSession.__table__  # type: ignore[assignment]
+_LINKS: sa.Table = m.LinkCheck.__table__  # type: ignore[assignment]
+# Zones are codes (``commune:35238``, ``france``…): never a space.
+ZONE_SEPARATOR = " "
+
+
+def _service_view() -> sa.Select[Any]:
+    """Every column of a service with, in the same row, what rendering it needs: its structure's
+    parent (visibility), its zones (one aggregated text), and whether it has sessions or link
+    checks (most have neither, so those are read only when they exist)."""
+    zones = (
+        sa.select(aggregate_strings(_ZONES.c.zone, ZONE_SEPARATOR))
+        .where(_ZONES.c.service_id == _SERVICES.c.id)
+        .scalar_subquery()
+    )
+    has_sessions = sa.exists().where(_SESSIONS.c.service_id == _SERVICES.c.id)
+    has_links = sa.exists().where(_LINKS.c.entity_id == _SERVICES.c.id)
+    return sa.select(
+        *_SERVICES.c,
+        _STRUCTURES.c.parent_id.label("structure_parent_id"),
+        zones.label("zone_list"),
+        has_sessions.label("has_sessions"),
+        has_links.label("has_links"),
+    ).join_from(_SERVICES, _STRUCTURES, _STRUCTURES.c.id == _SERVICES.c.structure_id)
+
+
+# Built once: the statement of the hottest read (SQLAlchemy then finds its compiled form by
+# cache key; constructing it per request cost more than executing it).
+_SERVICE_BY_ID = _service_view().where(_SERVICES.c.id == sa.bindparam("service_id", type_=sa.Uuid))
+
+
+def view_zones(view: sa.Row[Any]) -> list[str]:
+    text: str | None = view.zone_list
+    return sorted(text.split(ZONE_SEPARATOR)) if text else []
+
+
+async def service_view(session: AsyncSession, service_id: uuid.UUID) -> sa.Row[Any] | None:
+    """One service as a row of ``_service_view`` (one statement), or None."""
+    result = await session.execute(_SERVICE_BY_ID, {"service_id": service_id})
+    row: sa.Row[Any] | None = result.first()
+    return row
+
+
+async def sessions_of(
+    session: AsyncSession, service_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[sa.Row[Any]]]:
+    ids = set(service_ids)
+    found: dict[uuid.UUID, list[sa.Row[Any]]] = {}
+    if not ids:
+        return found
+    rows = await session.execute(
+        sa.select(_SESSIONS).where(_SESSIONS.c.service_id.in_(ids)).order_by(_SESSIONS.c.id)
+    )
+    for row in rows:
+        found.setdefault(row.service_id, []).append(row)
+    return found
+
+
 async def parents_of(
     session: AsyncSession, structure_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID | None]:
@@ -139,23 +204,103 @@ def _owner_column(model: type[Entity]) -> Any:
     return m.Structure.id if model is m.Structure else model.structure_id  # type: ignore[union-attr]
 
 
-def _visible(model: type[Entity], reader: Reader, statuses: Sequence[str]) -> Any:
-    """Published and archived entries are public; other statuses need an insider."""
-    wanted = model.status.in_(list(statuses))
+_PUBLIC = ("published", "archived")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a list statement looks like (which filters are present), not the values: statements
+    are built once per shape, the values are bound at execution."""
+
+    model: type[Any]
+    view: bool
+    dialect: str
+    moderator: bool
+    public: bool
+    private: bool
+    structure: bool
+    parent: bool
+    updated_since: bool
+    thematiques: bool
+    commune: bool
+    by_update: bool
+    cursor: bool
+
+
+def _page_parameters(
+    session: AsyncSession, model: type[Entity], query: ListQuery, reader: Reader, *, view: bool
+) -> tuple[_Shape, dict[str, Any]]:
+    params: dict[str, Any] = {"limit": query.limit + 1}
+    statuses = list(query.statuses)
+    # Published and archived entries are public; other statuses need an insider.
+    public = [s for s in statuses if s in _PUBLIC]
+    private = [s for s in statuses if s not in _PUBLIC]
     if reader.moderator:
-        return wanted
-    public = [s for s in statuses if s in ("published", "archived")]
-    clauses: list[Any] = [model.status.in_(public)] if public else []
-    private = [s for s in statuses if s not in ("published", "archived")]
-    if private and reader.structure_id is not None:
-        own_sites = sa.select(m.Structure.id).where(
-            sa.or_(
-                m.Structure.id == reader.structure_id, m.Structure.parent_id == reader.structure_id
+        params["statuses"] = statuses
+    else:
+        params["public"] = public
+        if private and reader.structure_id is not None:
+            params["private"] = private
+            params["reader_structure"] = reader.structure_id
+    if query.structure_id is not None:
+        params["owner"] = query.structure_id
+    parent = query.parent_id is not None and model is m.Structure
+    if parent:
+        params["parent"] = query.parent_id
+    if query.updated_since is not None:
+        params["updated_since"] = query.updated_since
+    thematiques = bool(query.thematiques) and model is m.Service
+    if thematiques:
+        params["thematiques"] = sorted(expand_thematiques(query.thematiques))
+    if query.commune is not None:
+        params["commune"] = query.commune
+        if model is m.Service:
+            params["zones"] = sorted(geography().zones_of(query.commune))
+    if query.cursor is not None:
+        if query.by_update:
+            params["cursor_at"], params["cursor_id"] = query.cursor
+        else:
+            params["cursor_id"] = query.cursor[0]
+    shape = _Shape(
+        model=model,
+        view=view,
+        dialect=session.get_bind().dialect.name,
+        moderator=reader.moderator,
+        public=bool(public),
+        private="private" in params,
+        structure="owner" in params,
+        parent=parent,
+        updated_since="updated_since" in params,
+        thematiques=thematiques,
+        commune="commune" in params,
+        by_update=query.by_update,
+        cursor=query.cursor is not None,
+    )
+    return shape, params
+
+
+def _visible(model: type[Entity], shape: _Shape) -> Any:
+    if shape.moderator:
+        return model.status.in_(sa.bindparam("statuses", expanding=True))
+    clauses: list[Any] = []
+    if shape.public:
+        clauses.append(model.status.in_(sa.bindparam("public", expanding=True)))
+    if shape.private:
+        reader_structure = sa.bindparam("reader_structure", type_=sa.Uuid())
+        # Never correlated: the statement may itself read ``structures`` (service views).
+        own_sites = (
+            sa.select(m.Structure.id)
+            .where(
+                sa.or_(
+                    m.Structure.id == reader_structure, m.Structure.parent_id == reader_structure
+                )
             )
+            .correlate(None)
         )
         clauses.append(
             sa.and_(
-                model.status.in_(private), _owner_column(model).in_(own_sites.scalar_subquery())
+                model.status.in_(sa.bindparam("private", expanding=True)),
+                _owner_column(model).in_(own_sites.scalar_subquery()),
             )
         )
     if not clauses:
@@ -163,61 +308,91 @@ def _visible(model: type[Entity], reader: Reader, statuses: Sequence[str]) -> An
     return sa.or_(*clauses)
 
 
-def _json_contains_any(session: AsyncSession, column: Any, values: Sequence[str]) -> Any:
-    """``column`` (a JSON array of strings) contains at least one of ``values``."""
-    dialect = session.get_bind().dialect.name
+def _json_contains_any(dialect: str, column: Any, name: str) -> Any:
+    """``column`` (a JSON array of strings) contains at least one of the values bound to
+    ``name``."""
     if dialect == "postgresql":
-        return column.op("?|")(sa.literal(list(values), type_=postgresql.ARRAY(sa.Text())))
+        return column.op("?|")(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text())))
     each = sa.func.json_each(column).table_valued("value")
-    return sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(list(values))))
+    return sa.exists(
+        sa.select(1).select_from(each).where(each.c.value.in_(sa.bindparam(name, expanding=True)))
+    )
+
+
+@lru_cache(maxsize=256)
+def _page_statement(shape: _Shape) -> sa.Select[Any]:
+    """The statement of one page of a list (one row more than the page, to know whether another
+    follows); built once per shape (building it cost more than running it)."""
+    model: type[Entity] = shape.model
+    stmt = _service_view() if shape.view else sa.select(model)
+    stmt = stmt.where(_visible(model, shape))
+    if shape.structure:
+        stmt = stmt.where(_owner_column(model) == sa.bindparam("owner", type_=sa.Uuid()))
+    if shape.parent:
+        stmt = stmt.where(m.Structure.parent_id == sa.bindparam("parent", type_=sa.Uuid()))
+    if shape.updated_since:
+        stmt = stmt.where(model.updated_at >= sa.bindparam("updated_since", type_=UTCDateTime()))
+    if shape.thematiques:
+        stmt = stmt.where(_json_contains_any(shape.dialect, m.Service.thematiques, "thematiques"))
+    if shape.commune:
+        commune = sa.bindparam("commune", type_=sa.String())
+        if model is m.Service:
+            # A correlated scalar subquery (one primary-key probe per candidate row), not
+            # ``id IN (…)`` / EXISTS: inside the OR, PostgreSQL hashes those, i.e. reads every
+            # zone row matching the commune's département, région and "france" on each request.
+            covered = (
+                sa.select(sa.true())
+                .where(
+                    m.ServiceZone.service_id == m.Service.id,
+                    m.ServiceZone.zone.in_(sa.bindparam("zones", expanding=True)),
+                )
+                .limit(1)
+                .scalar_subquery()
+            )
+            stmt = stmt.where(sa.or_(m.Service.commune_code == commune, covered))
+        else:
+            stmt = stmt.where(model.commune_code == commune)
+    cursor_id = sa.bindparam("cursor_id", type_=sa.Uuid())
+    if shape.by_update:
+        if shape.cursor:
+            cursor_at = sa.bindparam("cursor_at", type_=UTCDateTime())
+            stmt = stmt.where(
+                sa.tuple_(model.updated_at, model.id) > sa.tuple_(cursor_at, cursor_id)
+            )
+        stmt = stmt.order_by(model.updated_at, model.id)
+    else:
+        if shape.cursor:
+            stmt = stmt.where(model.id > cursor_id)
+        stmt = stmt.order_by(model.id)
+    return stmt.limit(sa.bindparam("limit", type_=sa.Integer()))
 
 
 async def list_entities(
     session: AsyncSession, model: type[EntityT], query: ListQuery, reader: Reader
 ) -> tuple[list[EntityT], tuple[Any, ...] | None]:
     """One page and the keyset of its last row when more rows follow."""
-    stmt = sa.select(model).where(_visible(model, reader, query.statuses))
-    if query.structure_id is not None:
-        stmt = stmt.where(_owner_column(model) == query.structure_id)
-    if query.parent_id is not None and model is m.Structure:
-        stmt = stmt.where(m.Structure.parent_id == query.parent_id)
-    if query.updated_since is not None:
-        stmt = stmt.where(model.updated_at >= query.updated_since)
-    if query.thematiques and model is m.Service:
-        values = sorted(expand_thematiques(query.thematiques))
-        stmt = stmt.where(_json_contains_any(session, m.Service.thematiques, values))
-    if query.commune is not None:
-        if model is m.Service:
-            zones = sorted(geography().zones_of(query.commune))
-            # A correlated scalar subquery (one primary-key probe per candidate row), not
-            # ``id IN (…)`` / EXISTS: inside the OR, PostgreSQL hashes those, i.e. reads every
-            # zone row matching the commune's département, région and "france" on each request.
-            covered = (
-                sa.select(sa.true())
-                .where(m.ServiceZone.service_id == m.Service.id, m.ServiceZone.zone.in_(zones))
-                .limit(1)
-                .scalar_subquery()
-            )
-            stmt = stmt.where(sa.or_(m.Service.commune_code == query.commune, covered))
-        else:
-            stmt = stmt.where(model.commune_code == query.commune)
-    if query.by_update:
-        if query.cursor is not None:
-            at, last_id = query.cursor
-            stmt = stmt.where(
-                sa.tuple_(model.updated_at, model.id)
-                > sa.tuple_(sa.literal(at, UTCDateTime()), sa.literal(last_id, sa.Uuid()))
-            )
-        stmt = stmt.order_by(model.updated_at, model.id)
-    else:
-        if query.cursor is not None:
-            stmt = stmt.where(model.id > query.cursor[0])
-        stmt = stmt.order_by(model.id)
-    rows = list((await session.scalars(stmt.limit(query.limit + 1))).all())
+    shape, params = _page_parameters(session, model, query, reader, view=False)
+    rows = await session.scalars(_page_statement(shape), params)
+    return _page(list(rows.all()), query)
+
+
+async def list_service_views(
+    session: AsyncSession, query: ListQuery, reader: Reader
+) -> tuple[list[sa.Row[Any]], tuple[Any, ...] | None]:
+    """``list_entities`` for services, as rows of ``_service_view`` (one statement per page)."""
+    shape, params = _page_parameters(session, m.Service, query, reader, view=True)
+    rows = await session.execute(_page_statement(shape), params)
+    return _page(list(rows.all()), query)
+
+
+RowT = TypeVar("RowT")
+
+
+def _page(rows: list[RowT], query: ListQuery) -> tuple[list[RowT], tuple[Any, ...] | None]:
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]
-    last = rows[-1]
+    last: Any = rows[-1]
     return rows, ((last.updated_at, last.id) if query.by_update else (last.id,))
 
 

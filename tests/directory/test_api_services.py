@@ -211,3 +211,70 @@ async def test_filters(client: httpx.AsyncClient, tokens: TokenFactory) -> None:
         housing["id"],
         draft["id"],
     }
+
+
+async def test_reads_show_sessions_slots_zones_and_link_states(
+    relais: Relais, tokens: TokenFactory
+) -> None:
+    """GET by id and the list page render the same service as the write that created it, with
+    its sessions, appointment slots, zones and link-checker states."""
+    client = relais.client
+    sid = (await create_structure(client, tokens))["id"]
+    place = await client.post(
+        f"{BASE}/places",
+        json={"structure_id": sid, "name": "Salle annexe", "commune_code": "35238"},
+        headers=moderator(tokens),
+    )
+    assert place.status_code == 201, place.text
+    created = await create_service(
+        client,
+        tokens,
+        sid,
+        referral_url="https://orienter.example.org/aide",
+        eligibility_zones=["departement:35", "commune:35238", "epci:243500139"],
+        sessions=[
+            {"place_id": place.json()["id"], "opening_hours": "Tu 14:00-17:00", "note": "salle 2"}
+        ],
+        appointment_slots=[
+            {"starts_at": "2031-03-04T09:00:00+01:00", "ends_at": "2031-03-04T09:30:00+01:00"}
+        ],
+    )
+    svc = created["id"]
+    db = relais.app("directory").state.db
+    async with db.session() as session:
+        session.add(
+            m.LinkCheck(
+                entity_type="service",
+                entity_id=uuid.UUID(svc),
+                field="referral_url",
+                url="https://orienter.example.org/aide",
+                last_status=404,
+                consecutive_failures=3,
+                dead=True,
+            )
+        )
+    insider = member(tokens, sid)
+    got = (await client.get(f"{BASE}/services/{svc}", headers=insider)).json()
+    listed = (
+        await client.get(f"{BASE}/services", params={"structure_id": sid}, headers=insider)
+    ).json()["items"]
+    assert [item["id"] for item in listed] == [svc]
+    assert listed[0] == got
+    assert got["sessions"] == created["sessions"]
+    assert got["sessions"][0]["note"] == "salle 2"
+    assert got["appointment_slots"] == created["appointment_slots"]
+    assert got["eligibility_zones"] == ["commune:35238", "departement:35", "epci:243500139"]
+    assert got["links"] == [
+        {
+            "field": "referral_url",
+            "url": "https://orienter.example.org/aide",
+            "state": "dead",
+            "http_status": 404,
+            "last_checked_at": None,
+            "last_ok_at": None,
+        }
+    ]
+    assert created["links"] == []
+    assert {k: v for k, v in got.items() if k != "links"} == {
+        k: v for k, v in created.items() if k != "links"
+    }

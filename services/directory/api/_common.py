@@ -116,7 +116,8 @@ def check_initial(requested: str, who: Actor) -> str:
 # --- ETag / If-Match ---------------------------------------------------------------------------
 
 
-def etag_header(entity: m.Structure | m.Service | m.Place) -> dict[str, str]:
+def etag_header(entity: Any) -> dict[str, str]:
+    """ETag of an entry (ORM object or row with a ``version``)."""
     return {"ETag": f'"{entity.version}"', "Vary": "Authorization"}
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,37 +42,61 @@ async def _visible(session: AsyncSession, caller: Caller | None, service_id: uui
     return _Loaded(row, parent_id)
 
 
-async def render_services(
+async def _visible_view(
+    session: AsyncSession, caller: Caller | None, service_id: uuid.UUID
+) -> sa.Row[Any]:
+    """The service as ``store.service_view`` reads it, when the caller may see it (else 404)."""
+    view = await store.service_view(session, service_id)
+    if view is None or not c.can_see(
+        caller, view.status, view.structure_id, view.structure_parent_id
+    ):
+        raise c.not_found("Service")
+    return view
+
+
+async def render_views(
     session: AsyncSession,
     request: Request[Any, Any, Any],
     caller: Caller | None,
-    rows: list[m.Service],
-    parents: dict[uuid.UUID, uuid.UUID | None] | None = None,
+    views: list[sa.Row[Any]],
 ) -> list[s.ServiceRead]:
+    """Rows of ``store.list_service_views`` / ``store.service_view`` as ServiceRead; sessions and
+    link checks are read (one statement each) only for the rows that have some."""
     settings = c.settings_of(request.app.state)
-    if parents is None:
-        parents = await store.parents_of(session, {r.structure_id for r in rows})
-    checks = await store.link_checks(session, [r.id for r in rows])
+    sessions = await store.sessions_of(session, [v.id for v in views if v.has_sessions])
+    checks = await store.link_checks(session, [v.id for v in views if v.has_links])
     now = c.now()
+    fields = views[0]._fields if views else ()
     return [
         render.service_read(
-            r,
+            dict(zip(fields, v, strict=True)),
             now=now,
             review_days=settings.directory_review_period_days,
-            contact_visible=c.is_insider(caller, r.structure_id, parents.get(r.structure_id)),
-            links=checks.get(r.id, []),
+            contact_visible=c.is_insider(caller, v.structure_id, v.structure_parent_id),
+            zones=store.view_zones(v),
+            sessions=sessions.get(v.id, ()),
+            links=checks.get(v.id, ()),
         )
-        for r in rows
+        for v in views
     ]
 
 
 async def _one(
     session: AsyncSession, request: Request[Any, Any, Any], caller: Caller | None, item: _Loaded
 ) -> Response[s.ServiceRead]:
-    [body] = await render_services(
-        session, request, caller, [item.row], {item.row.structure_id: item.parent_id}
+    """The response of a write: the ORM row the transaction wrote (no reload)."""
+    row = item.row
+    checks = await store.link_checks(session, [row.id])
+    body = render.service_read(
+        render.service_columns(row),
+        now=c.now(),
+        review_days=c.settings_of(request.app.state).directory_review_period_days,
+        contact_visible=c.is_insider(caller, row.structure_id, item.parent_id),
+        zones=sorted(z.zone for z in row.zones),
+        sessions=row.sessions,
+        links=checks.get(row.id, ()),
     )
-    return Response(body, headers=c.etag_header(item.row))
+    return Response(body, headers=c.etag_header(row))
 
 
 async def _check_sessions(
@@ -143,8 +168,8 @@ class ServiceController(Controller):
             updated_since=updated_since,
         )
         query.cursor = c.decode(cursor, by_update=query.by_update)
-        rows, keyset = await store.list_entities(session, m.Service, query, c.reader(caller))
-        items = await render_services(session, request, caller, rows)
+        rows, keyset = await store.list_service_views(session, query, c.reader(caller))
+        items = await render_views(session, request, caller, rows)
         next_cursor = c.encode(keyset)
         return Page(items=items, next=c.link(request, next_cursor), next_cursor=next_cursor)
 
@@ -191,7 +216,9 @@ class ServiceController(Controller):
         caller: Caller | None,
         service_id: uuid.UUID,
     ) -> Response[s.ServiceRead]:
-        return await _one(session, request, caller, await _visible(session, caller, service_id))
+        view = await _visible_view(session, caller, service_id)
+        [body] = await render_views(session, request, caller, [view])
+        return Response(body, headers=c.etag_header(view))
 
     @patch("/{service_id:uuid}", operation_id="UpdateService", summary="Modifier un service")
     async def update_service(
@@ -318,7 +345,7 @@ class ServiceController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[s.HistoryRead]:
-        await _visible(session, caller, service_id)
+        await _visible_view(session, caller, service_id)
         return await history_page(request, session, service_id, limit, cursor)
 
     async def _status(
