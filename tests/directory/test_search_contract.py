@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.directory.search import meili
+from services.directory.search import meili, sql
 from tests.conftest import Relais, start_relais
 from tests.directory import search_support as data
 from tests.tokens import TokenFactory, bearer
@@ -271,6 +271,54 @@ async def test_facets_count_the_current_query(search_system: SearchSystem) -> No
     assert facets["reception"] == {"en-presentiel": 23}
     payant = await search_system.ok(q=data.PAGING_WORD, fees="payant", limit=1)
     assert payant["total"] == 8
+
+
+async def test_counts_stop_at_the_cap_and_say_so(
+    search_system: SearchSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if search_system.backend == "meilisearch":
+        pytest.skip("the count cap belongs to the database backends")
+    exact = await search_system.ok(q=data.PAGING_WORD, limit=1)
+    assert exact["total_exact"] is True
+    assert exact["facets_exact"] is True
+    monkeypatch.setattr(sql, "COUNT_CAP", 5)
+    capped = await search_system.ok(q=data.PAGING_WORD, limit=1)
+    # Counting stopped after 6 matches: a lower bound, flagged; facets counted on those 6.
+    assert capped["total"] == 6
+    assert capped["total_exact"] is False
+    assert capped["facets_exact"] is False
+    assert sum(capped["facets"]["type"].values()) == 6
+    for facet, values in capped["facets"].items():
+        for value, count in values.items():
+            assert count <= exact["facets"][facet][value]
+
+
+async def _all_pages(s: SearchSystem, **params: Any) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    cursor = None
+    while True:
+        body = await s.ok(**params, **({"cursor": cursor} if cursor else {}))
+        out += [(item["id"], item["score"]) for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return out
+
+
+@pytest.mark.parametrize(
+    "q", [data.PAGING_WORD, "aide", "logement", "ecrivain public", "aide alimentaire", "caf"]
+)
+async def test_capped_search_ranks_exactly_like_the_full_one(
+    search_system: SearchSystem, monkeypatch: pytest.MonkeyPatch, q: str
+) -> None:
+    """Past the cap, pages come from the name / name + topic tiers when they prove the page,
+    from every match otherwise: the same entries in the same order, page after page."""
+    if search_system.backend == "meilisearch":
+        pytest.skip("the count cap belongs to the database backends")
+    full = await _all_pages(search_system, q=q, limit=2, facets="false")
+    monkeypatch.setattr(sql, "COUNT_CAP", 1)
+    capped = await _all_pages(search_system, q=q, limit=2, facets="false")
+    assert full, q
+    assert capped == full
 
 
 # --- pagination -------------------------------------------------------------------------------

@@ -100,6 +100,9 @@ class SearchResult:
     has_more: bool = False
     # Words of the query that matched nothing and were replaced by close known words.
     corrections: dict[str, list[str]] = field(default_factory=dict)
+    # False when counting stopped early: ``total`` and the facet counts are then lower bounds.
+    total_exact: bool = True
+    facets_exact: bool = True
 
 
 class SearchUnavailable(Exception):

@@ -395,7 +395,9 @@ async def search(
     page: SearchPage[Any] = SearchPage(
         items=items,
         total=result.total,
+        total_exact=result.total_exact,
         facets=result.facets,
+        facets_exact=result.facets_exact,
         next=next_link(settings.base_url, params.path, params.query_string(), cursor),
         next_cursor=cursor,
         backend=backend_name,

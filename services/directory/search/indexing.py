@@ -245,7 +245,9 @@ def service_document(
         "topic_terms": index_terms(topic_text),
         "body_terms": index_terms(body_text),
     }
-    return document, _unique(facets)
+    unique = _unique(facets)
+    document.update(filter_arrays(unique))
+    return document, unique
 
 
 async def _refresh_structures(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
@@ -351,7 +353,20 @@ def structure_document(
         "topic_terms": index_terms(topic_text),
         "body_terms": index_terms(body_text),
     }
-    return document, _unique(facets)
+    unique = _unique(facets)
+    document.update(filter_arrays(unique))
+    return document, unique
+
+
+def filter_arrays(facets: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The document's multi-valued filter columns (``tables.FILTER_ARRAYS``) from its facets."""
+    arrays: dict[str, list[str]] = {column: [] for column in tables.FILTER_ARRAYS}
+    column_of = {facet: column for column, facet in tables.FILTER_ARRAYS.items()}
+    for facet, value in facets:
+        column = column_of.get(facet)
+        if column is not None:
+            arrays[column].append(value)
+    return arrays
 
 
 def _unique(facets: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -498,6 +498,7 @@ class MeiliSearchBackend:
             total=total,
             facets=facet_counts(found.facet_distribution) if request.facets else {},
             has_more=more,
+            total_exact=found.total_hits is not None,
         )
 
 

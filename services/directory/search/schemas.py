@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
@@ -68,8 +68,31 @@ class StructureHit(msgspec.Struct, kw_only=True):
 
 class SearchPage(msgspec.Struct, Generic[T], kw_only=True):
     items: list[T]
-    total: int
-    facets: dict[str, dict[str, int]]
+    total: Annotated[
+        int,
+        msgspec.Meta(
+            description="Number of matches. When `total_exact` is false, counting stopped "
+            "early (large result sets): there are at least that many."
+        ),
+    ]
+    total_exact: Annotated[
+        bool,
+        msgspec.Meta(
+            description="False when `total` is a lower bound (the database backends count "
+            "exactly up to 1,000 matches; Meilisearch gives an estimate)."
+        ),
+    ] = True
+    facets: Annotated[
+        dict[str, dict[str, int]],
+        msgspec.Meta(description="Counts per value of each facet for the current query."),
+    ]
+    facets_exact: Annotated[
+        bool,
+        msgspec.Meta(
+            description="False when the facet counts were taken over the first matches only "
+            "(the same ones `total` counted): they are then lower bounds."
+        ),
+    ] = True
     next: str | None = None
     next_cursor: str | None = None
     backend: str

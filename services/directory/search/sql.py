@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,13 +34,19 @@ D = tables.documents
 F = tables.facets
 V = tables.vocabulary
 NO_DISTANCE = 1e12
+# Matches counted (and faceted) exactly; beyond, ``total`` and facet counts are lower bounds
+# (``total_exact`` / ``facets_exact`` false), like Meilisearch's estimated totals.
+COUNT_CAP = 1000
+# Best quality bonus a document can add to its text score.
+MAX_QUALITY = b.VERIFIED_BONUS + b.ACCEPTING_BONUS
 
 
 class SqlSearchBackend:
     """Search in the request's own database session (SQLite or PostgreSQL)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, count_cap: int | None = None) -> None:
         self.session = session
+        self.count_cap = COUNT_CAP if count_cap is None else count_cap
         bind = session.bind
         self.name = bind.dialect.name if bind is not None else "sqlite"
         self.postgres = self.name == "postgresql"
@@ -98,37 +105,65 @@ class SqlSearchBackend:
         conditions = self._filters(request)
         text = self._text_condition(query, all_clauses=True)
         if text is None:
-            result = await self._run(request, conditions, _quality(request), text=False)
+            result = await self._run(
+                request, query, conditions, _quality(request), all_clauses=None
+            )
         else:
             score = _score(query, request)
-            result = await self._run(request, [*conditions, text], score, text=True)
+            result = await self._run(request, query, [*conditions, text], score, all_clauses=True)
             if result.total == 0 and len(query.clauses) > 1:
                 # No entry has every word: rank entries by how many words they have.
                 loose = self._text_condition(query, all_clauses=False)
                 assert loose is not None
-                result = await self._run(request, [*conditions, loose], score, text=True)
+                result = await self._run(
+                    request, query, [*conditions, loose], score, all_clauses=False
+                )
         result.corrections = corrections
         return result
+
+    async def _configure(self, *, text: bool) -> None:
+        if self.postgres:
+            # JIT compilation costs more than it saves on these index-driven statements; and the
+            # planner prices ``tsv @@ query`` as cheap, so for a common word it prefers a
+            # sequential scan that detoasts every document's tsvector over the GIN index.
+            await self.session.execute(
+                sa.text(
+                    "SELECT set_config('jit', 'off', true), "
+                    "set_config('enable_seqscan', :seqscan, true)"
+                ),
+                {"seqscan": "off" if text else "on"},
+            )
 
     async def _run(
         self,
         request: SearchRequest,
+        query: ParsedQuery,
         conditions: list[ColumnElement[bool]],
         score: ColumnElement[int],
         *,
-        text: bool,
+        all_clauses: bool | None,
     ) -> SearchResult:
-        """One statement: the matched set is evaluated (and scored) once, in a materialised
-        CTE, and the page, the total and the facet counts are all read from it."""
+        """One statement evaluates (and scores) the matched set, stopping after ``count_cap``
+        + 1 entries, in a materialised CTE; the page, the total and the facet counts are read
+        from it. When the matched set is larger, that total and those counts are lower bounds
+        (flagged), and the page comes from :meth:`_top`, which ranks the best field tier first
+        instead of scoring every match."""
+        text = all_clauses is not None
+        await self._configure(text=text)
         distance = _distance2(request.origin)
+        dist2 = (distance if distance is not None else sa.literal(NO_DISTANCE)).label("dist2")
+        columns: list[Any] = [
+            D.c.doc_id.label("doc_id"),
+            D.c.entity_id.label("entity_id"),
+            score.label("score"),
+            dist2,
+        ]
+        if self.postgres and request.facets:
+            columns += [D.c.categories, D.c.publics, D.c.receptions, D.c.type, D.c.fees]
         hits = (
-            sa.select(
-                D.c.doc_id.label("doc_id"),
-                D.c.entity_id.label("entity_id"),
-                score.label("score"),
-                (distance if distance is not None else sa.literal(NO_DISTANCE)).label("dist2"),
-            )
+            sa.select(*columns)
             .where(*conditions)
+            .limit(self.count_cap + 1)
             .cte("hits")
             .prefix_with("MATERIALIZED")
         )
@@ -142,12 +177,7 @@ class SqlSearchBackend:
             sa.null().label("value"),
         )
         if request.after is not None:
-            page = page.where(
-                sa.or_(
-                    key > request.after.key,
-                    sa.and_(key == request.after.key, hits.c.entity_id > request.after.entity_id),
-                )
-            )
+            page = page.where(_after(request, key, hits.c.entity_id))
         page_sq = page.order_by(key, hits.c.entity_id).limit(request.limit + 1).subquery("page")
         parts: list[Any] = [
             sa.select(*page_sq.c),
@@ -161,49 +191,22 @@ class SqlSearchBackend:
             ).select_from(hits),
         ]
         if request.facets:
-            wanted = F.c.facet.in_(list(b.FACET_NAMES.values()))
-            if self.postgres:
-                # One primary-key probe per matched document (a LATERAL the planner cannot
-                # flatten), rather than hashing the whole facet table for a big matched set.
-                values = (
-                    sa.select(F.c.facet, F.c.value)
-                    .where(F.c.doc_id == hits.c.doc_id, wanted)
-                    .offset(0)
-                    .lateral("doc_facets")
-                )
-                source: Any = hits.join(values, sa.true())
-                facet, value = values.c.facet, values.c.value
-            else:
-                source = F.join(hits, F.c.doc_id == hits.c.doc_id)
-                facet, value = F.c.facet, F.c.value
-            facet_rows = sa.select(
-                sa.literal("f"), sa.null(), sa.func.count(), sa.null(), facet, value
-            ).select_from(source)
-            if not self.postgres:
-                facet_rows = facet_rows.where(wanted)
-            parts.append(facet_rows.group_by(facet, value))
-        if self.postgres:
-            # JIT compilation costs more than it saves on these index-driven statements; and the
-            # planner prices ``tsv @@ query`` as cheap, so for a common word it prefers a
-            # sequential scan that detoasts every document's tsvector over the GIN index.
-            await self.session.execute(
-                sa.text(
-                    "SELECT set_config('jit', 'off', true), "
-                    "set_config('enable_seqscan', :seqscan, true)"
-                ),
-                {"seqscan": "off" if text else "on"},
-            )
+            parts += self._facet_parts(hits)
         rows = (await self.session.execute(sa.union_all(*parts))).all()
+        total = next((int(row.n) for row in rows if row.part == "c"), 0)
+        exact = total <= self.count_cap
+        if exact:
+            page_rows: list[Any] = [row for row in rows if row.part == "p"]
+        else:
+            page_rows = await self._top(request, query, conditions, score, dist2, all_clauses)
         if self.postgres and text:
             await self.session.execute(sa.text("SELECT set_config('enable_seqscan', 'on', true)"))
-        page_rows = sorted(
-            (row for row in rows if row.part == "p"),
+        page_rows.sort(
             key=lambda row: (
                 float(row.dist2) if request.sort == "distance" else -float(row.n),
                 row.entity_id,
-            ),
+            )
         )
-        total = next((int(row.n) for row in rows if row.part == "c"), 0)
         hits_out = [
             Hit(
                 entity_id=row.entity_id,
@@ -233,7 +236,105 @@ class SqlSearchBackend:
             total=total,
             facets=facets,
             has_more=len(page_rows) > request.limit,
+            total_exact=exact,
+            facets_exact=exact,
         )
+
+    def _facet_parts(self, hits: Any) -> list[Any]:
+        """Facet counts over the matched set (``hits``): PostgreSQL unnests the documents' own
+        filter arrays; SQLite joins ``search_facets`` (primary-key order, per document)."""
+        if not self.postgres:
+            wanted = F.c.facet.in_(list(b.FACET_NAMES.values()))
+            return [
+                sa.select(
+                    sa.literal("f"), sa.null(), sa.func.count(), sa.null(), F.c.facet, F.c.value
+                )
+                .select_from(F.join(hits, F.c.doc_id == hits.c.doc_id))
+                .where(wanted)
+                .group_by(F.c.facet, F.c.value)
+            ]
+        parts: list[Any] = []
+        for facet, column in (
+            ("categorie", "categories"),
+            ("public", "publics"),
+            ("reception", "receptions"),
+        ):
+            value = (
+                sa.func.unnest(hits.c[column]).table_valued("value").render_derived(f"{column}_v")
+            )
+            parts.append(
+                sa.select(
+                    sa.literal("f"),
+                    sa.null(),
+                    sa.func.count(),
+                    sa.null(),
+                    sa.literal(facet),
+                    value.c.value,
+                )
+                .select_from(hits.join(value, sa.true()))
+                .group_by(value.c.value)
+            )
+        for facet, column in (("type", "type"), ("fees", "fees")):
+            parts.append(
+                sa.select(
+                    sa.literal("f"),
+                    sa.null(),
+                    sa.func.count(),
+                    sa.null(),
+                    sa.literal(facet),
+                    hits.c[column],
+                )
+                .select_from(hits)
+                .where(hits.c[column].is_not(None))
+                .group_by(hits.c[column])
+            )
+        return parts
+
+    async def _top(
+        self,
+        request: SearchRequest,
+        query: ParsedQuery,
+        conditions: list[ColumnElement[bool]],
+        score: ColumnElement[int],
+        dist2: Any,
+        all_clauses: bool | None,
+    ) -> list[Any]:
+        """The page (``limit`` + 1 rows) of a large matched set, exactly as ranking every match
+        would give it. By relevance, the documents where some query word is in the name (then
+        in the name or the thematiques/structure fields) are ranked first: when the last row
+        of that tier scores above the best score a document outside it could reach, no other
+        document can enter the page. Otherwise (or sorted by distance) every match is scored."""
+        tiers: list[tuple[ColumnElement[bool], int]] = []
+        if all_clauses is not None and request.sort == "relevance":
+            tiers = [
+                (self._tier_condition(query, fields), _bound(query, fields))
+                for fields in (("name",), ("name", "topic"))
+            ]
+        for tier, bound in tiers:
+            rows = await self._page(request, [*conditions, tier], score, dist2)
+            if len(rows) > request.limit and int(rows[-1].n) > bound:
+                return rows
+        return await self._page(request, conditions, score, dist2)
+
+    async def _page(
+        self,
+        request: SearchRequest,
+        conditions: list[ColumnElement[bool]],
+        score: ColumnElement[int],
+        dist2: Any,
+    ) -> list[Any]:
+        matched = (
+            sa.select(D.c.entity_id.label("entity_id"), score.label("n"), dist2)
+            .where(*conditions)
+            .subquery("matched")
+        )
+        key = matched.c.dist2 if request.sort == "distance" else -matched.c.n
+        page = sa.select(matched.c.entity_id, matched.c.n, matched.c.dist2)
+        if request.after is not None:
+            page = page.where(_after(request, key, matched.c.entity_id))
+        page = page.order_by(key, matched.c.entity_id).limit(request.limit + 1)
+        rows = list((await self.session.execute(page)).all())
+        return rows
 
     # --- conditions ---------------------------------------------------------------------
 
@@ -256,7 +357,7 @@ class SqlSearchBackend:
             ("network", request.networks),
         ):
             if values:
-                conditions.append(_has_facet(facet, values))
+                conditions.append(self._has_facet(facet, values))
         if request.types:
             conditions.append(D.c.type.in_(sorted(request.types)))
         if request.fees:
@@ -273,7 +374,7 @@ class SqlSearchBackend:
                     D.c.updated_at >= request.stale_before, D.c.verified_at >= request.stale_before
                 )
             )
-        eligible = _has_facet("zone", request.zones) if request.zones is not None else None
+        eligible = self._has_facet("zone", request.zones) if request.zones is not None else None
         if eligible is not None:
             conditions.append(eligible)
         if request.origin is not None and request.radius_km is not None:
@@ -281,7 +382,7 @@ class SqlSearchBackend:
             # A remote service (à distance) is reachable from anywhere it is eligible.
             remote_ok = sa.and_(
                 D.c.remote.is_(True),
-                eligible if eligible is not None else _has_facet("zone", {"france"}),
+                eligible if eligible is not None else self._has_facet("zone", {"france"}),
             )
             # As two id sets rather than one OR: each side can use its index (the latitude band,
             # the eligibility facets) instead of a scan of every document.
@@ -296,6 +397,38 @@ class SqlSearchBackend:
                 )
             )
         return conditions
+
+    def _has_facet(self, facet: str, values: frozenset[str] | set[str]) -> ColumnElement[bool]:
+        if self.postgres:
+            column = next(c for c, f in tables.FILTER_ARRAYS.items() if f == facet)
+            wanted = sa.bindparam(None, sorted(values), type_=postgresql.ARRAY(sa.Text()))
+            return D.c[column].op("&&", return_type=sa.Boolean)(wanted)
+        return D.c.doc_id.in_(
+            sa.select(F.c.doc_id).where(F.c.facet == facet, F.c.value.in_(sorted(values)))
+        )
+
+    def _tier_condition(self, query: ParsedQuery, fields: tuple[str, ...]) -> ColumnElement[bool]:
+        """Some query word (any alternative of any clause) is in one of these fields."""
+        alternatives = [a for c in query.clauses for a in c.alternatives]
+        if self.postgres:
+            expression = " | ".join(
+                f"'{a.terms[0]}':*"
+                if a.prefix
+                else "(" + " & ".join(f"'{t}'" for t in a.terms) + ")"
+                for a in alternatives
+            )
+            tsv: ColumnElement[Any] = sa.literal_column(TIER_TSVECTORS[fields])
+            return tsv.op("@@")(sa.cast(sa.literal(expression, sa.Text), postgresql.TSQUERY))
+        columns = " ".join(fields)
+        expression = " OR ".join(f"({_fts_alternative(a)})" for a in alternatives)
+        fts: sa.Select[Any] = (
+            sa.select(sa.literal_column("rowid"))
+            .select_from(sa.table("search_fts"))
+            .where(
+                sa.text("search_fts MATCH :tier").bindparams(tier=f"{{{columns}}} : ({expression})")
+            )
+        )
+        return D.c.doc_id.in_(fts)
 
     def _text_condition(
         self, query: ParsedQuery, *, all_clauses: bool
@@ -317,10 +450,34 @@ class SqlSearchBackend:
         return D.c.doc_id.in_(fts)
 
 
-def _has_facet(facet: str, values: frozenset[str] | set[str]) -> ColumnElement[bool]:
-    return D.c.doc_id.in_(
-        sa.select(F.c.doc_id).where(F.c.facet == facet, F.c.value.in_(sorted(values)))
+def _after(request: SearchRequest, key: Any, entity_id: Any) -> ColumnElement[bool]:
+    assert request.after is not None
+    return sa.or_(
+        key > request.after.key,
+        sa.and_(key == request.after.key, entity_id > request.after.entity_id),
     )
+
+
+def _bound(query: ParsedQuery, fields: tuple[str, ...]) -> int:
+    """The best score a document can reach when no query word is in ``fields``."""
+    best = 0
+    for clause in query.clauses:
+        exact = any(a.exact for a in clause.alternatives)
+        if "topic" not in fields:
+            best += b.TOPIC_EXACT if exact else b.TOPIC_FUZZY
+        else:
+            best += b.BODY_EXACT if exact else b.BODY_FUZZY
+    return best * b.TEXT_FACTOR + MAX_QUALITY
+
+
+# The analysed terms of the name, and of the name + topic fields, as tsvectors of exact lexemes
+# (no parser): the expressions of the GIN indexes created by the migration, verbatim.
+TIER_TSVECTORS = {
+    ("name",): "array_to_tsvector(array_remove(string_to_array(name_terms, ' '), ''))",
+    ("name", "topic"): (
+        "array_to_tsvector(array_remove(string_to_array(name_terms || topic_terms, ' '), ''))"
+    ),
+}
 
 
 def _fts_alternative(alt: Alternative) -> str:

@@ -4,12 +4,14 @@
   filter columns, the raw text of each field (PostgreSQL builds its French ``tsvector`` from it)
   and the analysed terms of each field (ranking, identical on every backend).
 - ``search_facets``: (document, facet, value) rows for multi-valued filters and facet counts
-  (thematique, categorie, public, reception, network, zone, type, fees).
+  (thematique, categorie, public, reception, network, zone, type, fees). PostgreSQL filters and
+  counts from the same values held as ``text[]`` columns of ``search_documents`` (GIN).
 - ``search_vocabulary``: every indexed term, for typo correction through a trigram index.
-- SQLite only: ``search_fts`` (FTS5, ``unicode61 remove_diacritics 2``) mirrors the terms of
-  each document and ``search_vocabulary_trigrams`` (FTS5 ``trigram``) mirrors the vocabulary,
-  both kept in sync by triggers. PostgreSQL: a generated ``tsv`` column (GIN) and a pg_trgm GIN
-  index on the vocabulary.
+- SQLite only: ``search_fts`` (FTS5, ``unicode61 remove_diacritics 2``; columns name, topic,
+  body) mirrors the terms of each document and ``search_vocabulary_trigrams`` (FTS5
+  ``trigram``) mirrors the vocabulary, both kept in sync by triggers. PostgreSQL: a generated
+  ``tsv`` column (GIN), GIN expression indexes on the name terms and on the name + topic terms
+  (field tiers, see ``sql.py``) and a pg_trgm GIN index on the vocabulary.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ FACETS = ("thematique", "categorie", "public", "reception", "network", "zone", "
 TABLE_PREFIX = "search_"
 # SQLite needs exactly INTEGER for a rowid alias (FTS5 rows share it); PostgreSQL gets a bigint.
 DOC_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# document column -> facet rows holding the same values
+FILTER_ARRAYS = {
+    "thematiques": "thematique",
+    "categories": "categorie",
+    "publics": "public",
+    "receptions": "reception",
+    "networks": "network",
+    "zones": "zone",
+}
+ARRAY_OF_TEXT = sa.ARRAY(sa.Text()).with_variant(sa.JSON(), "sqlite")
 
 documents = sa.Table(
     "search_documents",
@@ -52,6 +65,9 @@ documents = sa.Table(
     sa.Column("name_terms", sa.Text, nullable=False),
     sa.Column("topic_terms", sa.Text, nullable=False),
     sa.Column("body_terms", sa.Text, nullable=False),
+    # Multi-valued filters as columns (PostgreSQL text[] with GIN indexes; SQLite JSON, unused:
+    # it filters and counts through ``search_facets``).
+    *(sa.Column(name, ARRAY_OF_TEXT) for name in FILTER_ARRAYS),
     sa.UniqueConstraint("kind", "entity_id", name="uq_search_documents_entity"),
 )
 
