@@ -15,7 +15,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import snowballstemmer  # type: ignore[import-untyped]
@@ -31,11 +31,19 @@ _STEMMER = snowballstemmer.stemmer("french")
 _STEMS: dict[str, str] = {}
 
 
+@cache
+def _combining() -> re.Pattern[str]:
+    """Every combining character (``unicodedata.combining(c) != 0``), as one character class."""
+    chars = [chr(i) for i in range(0x300, 0x110000) if unicodedata.combining(chr(i))]
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]+")
+
+
 def fold(text: str) -> str:
     """Lower-case, accent-free ASCII-ish text (é→e, œ→oe); other characters kept."""
     lowered = text.casefold().translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    if lowered.isascii():
+        return lowered
+    return _combining().sub("", unicodedata.normalize("NFKD", lowered))
 
 
 def words(text: str) -> list[str]:
@@ -77,9 +85,25 @@ def term_list(*texts: str | None) -> list[str]:
     return list(seen)
 
 
+# Words never span these separators, so a text's terms are its parts' terms, in order.
+_PARTS = re.compile(r" ; |\. ")
+
+
+@lru_cache(maxsize=200_000)
+def _part_terms(part: str) -> tuple[str, ...]:
+    return tuple(term_list(part))
+
+
 def index_terms(*texts: str | None) -> str:
-    """The indexed form of a field: ``" term term … "`` (leading and trailing space)."""
-    terms = term_list(*texts)
+    """The indexed form of a field: ``" term term … "`` (leading and trailing space).
+
+    Computed part by part (" ; " and ". " separated), each part's terms remembered: labels,
+    structure and commune names and boilerplate sentences repeat across a catalogue."""
+    terms: dict[str, None] = {}
+    for text in texts:
+        if text:
+            for part in _PARTS.split(text):
+                terms.update(dict.fromkeys(_part_terms(part)))
     return f" {' '.join(terms)} " if terms else " "
 
 
