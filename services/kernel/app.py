@@ -26,6 +26,7 @@ from services.kernel.observability import (
     metrics_payload,
     observability_middleware,
 )
+from services.kernel.openapi import document_errors
 from services.kernel.problems import EXCEPTION_HANDLERS, ProblemError
 from services.kernel.security import Caller, KeyProvider, TokenVerifier, bearer_token
 from services.kernel.settings import Settings
@@ -176,4 +177,5 @@ def create_service_app(
         debug=False,
     )
     app.state.verifier = build_verifier(settings, locator)
+    document_errors(app)
     return app

@@ -1,0 +1,105 @@
+"""The error half of every operation in the published OpenAPI documents.
+
+Litestar documents a generic ``400`` with its own ``ValidationException`` body, and nothing about
+authentication, concurrency or outages. Third-party tools integrate through these documents, so
+each operation declares what it really answers: RFC 9457 problem+json for every error status it
+can produce, the bearer requirement of the handlers that resolve a caller, and the ``If-Match``
+header of the writes guarded by a version (412/428).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
+
+from services.kernel.problems import _TITLES, PROBLEM_MEDIA_TYPE, Problem
+
+# Dependencies that resolve the caller (services.kernel.app): required, then optional.
+AUTHENTICATED = "authenticated"
+CALLER = "caller"
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+# Route ``opt`` flag: ``False`` for protocol endpoints with their own error format (OAuth 2).
+PROBLEM_RESPONSES = "problem_responses"
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Writes whose If-Match is mandatory (428 without it); other writes accept an optional one.
+VERSIONED_METHODS = frozenset({"PATCH", "DELETE"})
+
+
+_WHY = {
+    412: " : l'en-tête If-Match ne correspond plus à la version (ETag) actuelle",
+    428: " : renvoyez l'ETag lu dans l'en-tête If-Match",
+}
+
+
+def _problem(status: int) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem,
+        description=f"{_TITLES[status]}{_WHY.get(status, '')} (RFC 9457 problem+json)",
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+    )
+
+
+def _dependency_names(handler: HTTPRouteHandler) -> set[str]:
+    """Every dependency the handler uses, directly or through other dependencies."""
+    available = handler.resolve_dependencies()
+    used: set[str] = set()
+    pending = list(handler.parsed_fn_signature.parameters)
+    while pending:
+        name = pending.pop()
+        if name in used or name not in available:
+            continue
+        used.add(name)
+        pending.extend(inspect.signature(available[name].dependency).parameters)
+    return used
+
+
+def error_statuses(
+    path: str, method: str, dependencies: set[str], success_status: int = 200
+) -> set[int]:
+    """The error statuses an operation can answer, from its shape (pure, tested on its own)."""
+    statuses = {400, 503}
+    if AUTHENTICATED in dependencies:
+        statuses |= {401, 403}
+    elif CALLER in dependencies:
+        statuses.add(401)  # a token, when given, must be valid
+    if "{" in path:
+        statuses.add(404)
+    if method in BODY_METHODS:
+        statuses |= {413, 415, 422}
+    if method in WRITE_METHODS:
+        statuses.add(409)
+    if method in VERSIONED_METHODS:
+        statuses |= {412, 428}
+    elif method == "POST" and "{" in path and success_status != 201:
+        statuses.add(412)  # actions on one resource (not creations) accept an optional If-Match
+    return statuses
+
+
+def document_errors(app: Litestar) -> None:
+    """Declare problem responses and bearer security on every HTTP handler of ``app``."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.include_in_schema or handler.opt.get(PROBLEM_RESPONSES) is False:
+                continue
+            dependencies = _dependency_names(handler)
+            for method in handler.http_methods:
+                statuses = error_statuses(route.path, method, dependencies, handler.status_code)
+                declared: dict[int, ResponseSpec] = dict(handler.responses or {})
+                for status in sorted(statuses):
+                    declared.setdefault(status, _problem(status))
+                handler.responses = declared
+            if not any(layer.security for layer in handler.ownership_layers):
+                if AUTHENTICATED in dependencies:
+                    handler.security = BEARER
+                elif CALLER in dependencies:
+                    handler.security = [*BEARER, {}]
