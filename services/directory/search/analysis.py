@@ -322,6 +322,13 @@ def trigrams(word: str) -> list[str]:
 # --- highlighting ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=100_000)
+def _word_forms(word: str) -> tuple[str, str]:
+    """A raw word's folded form and the stem of it (remembered: highlighting runs per hit)."""
+    folded = fold(word)
+    return folded, stem(folded) if folded else ""
+
+
 def highlight(
     text: str | None, stems: frozenset[str], prefixes: Sequence[str], *, snippet: int = 0
 ) -> tuple[str | None, bool]:
@@ -331,10 +338,10 @@ def highlight(
         return text, False
     spans = []
     for match in _RAW_WORD.finditer(text):
-        folded = fold(match.group())
+        folded, stemmed = _word_forms(match.group())
         if not folded:
             continue
-        if stem(folded) in stems or any(folded.startswith(p) for p in prefixes):
+        if stemmed in stems or any(folded.startswith(p) for p in prefixes):
             spans.append((match.start(), match.end()))
     start, end = 0, len(text)
     if snippet and len(text) > snippet:

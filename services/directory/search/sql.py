@@ -199,8 +199,8 @@ class SqlSearchBackend:
             page_rows: list[Any] = [row for row in rows if row.part == "p"]
         else:
             page_rows = await self._top(request, query, conditions, score, dist2, all_clauses)
-        if self.postgres and text:
-            await self.session.execute(sa.text("SELECT set_config('enable_seqscan', 'on', true)"))
+        # enable_seqscan stays off for the rest of this (read-only) transaction: what follows
+        # are primary-key lookups, and a round trip costs more than it would change.
         page_rows.sort(
             key=lambda row: (
                 float(row.dist2) if request.sort == "distance" else -float(row.n),
