@@ -111,3 +111,9 @@ class AccountStatusUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 class PasswordResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=320)]
+
+
+class RevokedTokens(msgspec.Struct, kw_only=True):
+    """Access tokens revoked before they expire (they drop off the list once expired)."""
+
+    jti: list[str]

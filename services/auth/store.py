@@ -194,6 +194,31 @@ async def add_membership(
     return membership
 
 
+async def revoked_access_tokens(session: AsyncSession) -> list[str]:
+    """The jti of revoked access tokens that have not expired yet (sorted: a stable body)."""
+    rows = await session.scalars(
+        sa.select(AccessToken.jti)
+        .where(AccessToken.revoked_at.is_not(None), AccessToken.expires_at > utcnow())
+        .order_by(AccessToken.jti)
+    )
+    return list(rows.all())
+
+
+async def revoke_structure_tokens(
+    session: AsyncSession, account_id: uuid.UUID, structure_id: uuid.UUID
+) -> None:
+    """Access tokens an account holds for one structure stop working (membership removed)."""
+    await session.execute(
+        sa.update(AccessToken)
+        .where(
+            AccessToken.account_id == account_id,
+            AccessToken.structure_id == structure_id,
+            AccessToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+
+
 async def revoke_account_grants(session: AsyncSession, account_id: uuid.UUID) -> None:
     """Sessions, refresh tokens and recorded access tokens of an account stop working."""
     now = utcnow()

@@ -28,7 +28,13 @@ from services.kernel.observability import (
 )
 from services.kernel.openapi import document_errors
 from services.kernel.problems import EXCEPTION_HANDLERS, ProblemError
-from services.kernel.security import Caller, KeyProvider, TokenVerifier, bearer_token
+from services.kernel.security import (
+    Caller,
+    KeyProvider,
+    RevocationList,
+    TokenVerifier,
+    bearer_token,
+)
 from services.kernel.settings import Settings
 
 VERSION = "0.1.0"
@@ -73,6 +79,9 @@ async def provide_authenticated(caller: Caller | None) -> Caller:
 
 
 def build_verifier(settings: Settings, locator: ServiceLocator) -> TokenVerifier:
+    def auth_client() -> httpx.AsyncClient:
+        return locator.client("auth")
+
     if settings.jwt_jwks:
         keys = KeyProvider(jwks=json.loads(settings.jwt_jwks))
     elif settings.jwt_jwks_url:
@@ -81,14 +90,17 @@ def build_verifier(settings: Settings, locator: ServiceLocator) -> TokenVerifier
             url=settings.jwt_jwks_url, client_factory=lambda: httpx.AsyncClient(timeout=timeout)
         )
     else:
-        keys = KeyProvider(
-            url="/auth/.well-known/jwks.json", client_factory=lambda: locator.client("auth")
-        )
+        keys = KeyProvider(url="/auth/.well-known/jwks.json", client_factory=auth_client)
     return TokenVerifier(
         keys,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
+        revocations=RevocationList(
+            url="/auth/.well-known/revoked-tokens.json",
+            client_factory=auth_client,
+            refresh_seconds=settings.token_revocation_refresh_seconds,
+        ),
     )
 
 

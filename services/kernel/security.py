@@ -7,6 +7,7 @@ accepted, which rules out ``alg: none`` and HS256-with-the-public-key confusion.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 import uuid
@@ -129,6 +130,44 @@ class KeyProvider:
             log.warning("jwks_refresh_failed", error_type=type(exc).__name__)
 
 
+class RevocationList:
+    """Access tokens revoked before expiry, polled from the auth service.
+
+    Tokens are verified offline (signature + claims), so a disabled account or a revoked client
+    would otherwise keep working until its token expires. The list (random ``jti`` values only)
+    is fetched at most every ``refresh_seconds``; while auth is unreachable the last list is kept
+    (the offline verification still holds) and the failure is logged."""
+
+    def __init__(self, *, url: str, client_factory: Any, refresh_seconds: float) -> None:
+        self._url = url
+        self._client_factory = client_factory
+        self._refresh = refresh_seconds
+        self._revoked: frozenset[str] = frozenset()
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def contains(self, token_id: str) -> bool:
+        if time.monotonic() - self._fetched_at >= self._refresh:
+            async with self._lock:  # one refresh at a time; the others then find it fresh
+                if time.monotonic() - self._fetched_at >= self._refresh:
+                    await self._fetch()
+        return token_id in self._revoked
+
+    async def _fetch(self) -> None:
+        self._fetched_at = time.monotonic()
+        try:
+            async with self._client_factory() as client:
+                response = await client.get(self._url)
+                response.raise_for_status()
+                self._revoked = frozenset(msgspec.json.decode(response.content, type=_Revoked).jti)
+        except (httpx.HTTPError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("revocation_list_refresh_failed", error_type=type(exc).__name__)
+
+
+class _Revoked(msgspec.Struct):
+    jti: list[str]
+
+
 class _Verified(msgspec.Struct, frozen=True):
     kid: str | None
     keyset: KeySet
@@ -143,14 +182,33 @@ class TokenVerifier:
 
     CACHE_SIZE = 2048
 
-    def __init__(self, keys: KeyProvider, *, issuer: str, audience: str, leeway: int) -> None:
+    def __init__(
+        self,
+        keys: KeyProvider,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: int,
+        revocations: RevocationList | None = None,
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self.revocations = revocations
         self._verified: dict[str, _Verified] = {}
 
     async def verify(self, token: str) -> Caller:
+        caller = await self._verify(token)
+        if (
+            self.revocations is not None
+            and caller.token_id is not None
+            and await self.revocations.contains(caller.token_id)
+        ):
+            raise unauthorized("Jeton d'accès révoqué.")
+        return caller
+
+    async def _verify(self, token: str) -> Caller:
         known = self._verified.get(token)
         if known is not None and await self.keys.keyset_for(known.kid) is known.keyset:
             self._validate(known.claims)

@@ -41,6 +41,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_jwks: str = ""
     jwt_jwks_url: str = ""
     jwt_leeway_seconds: int = 30
+    token_revocation_refresh_seconds: float = 10.0
     directory_url: str = ""
     referrals_url: str = ""
     auth_url: str = ""
@@ -164,6 +165,12 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ),
     ("JWT_JWKS_URL", "jwt_jwks_url", "JWKS URL of the auth service; in-process auth when empty"),
     ("JWT_LEEWAY_SECONDS", "jwt_leeway_seconds", "clock skew tolerated on exp/nbf/iat"),
+    (
+        "TOKEN_REVOCATION_REFRESH_SECONDS",
+        "token_revocation_refresh_seconds",
+        "how often services re-read auth's list of revoked access tokens (a disabled account "
+        "or revoked client is refused within this delay)",
+    ),
     ("DIRECTORY_URL", "directory_url", "base URL of the directory service; in-process when empty"),
     ("REFERRALS_URL", "referrals_url", "base URL of the referrals service; in-process when empty"),
     ("AUTH_URL", "auth_url", "base URL of the auth service; in-process when empty"),

@@ -130,7 +130,9 @@ class AccountController(Controller):
     async def remove_member(
         self, structure_id: uuid.UUID, account_id: uuid.UUID, acting: Acting, session: AsyncSession
     ) -> None:
-        """Remove someone from the structure; their tokens for it stop being renewed."""
+        """Remove someone from the structure; their tokens for it stop being renewed, and the
+        access tokens they hold for it are revoked (refused by every service within
+        TOKEN_REVOCATION_REFRESH_SECONDS)."""
         _require_admin(acting, structure_id)
         result = await session.execute(
             sa.delete(Membership).where(
@@ -139,6 +141,7 @@ class AccountController(Controller):
         )
         if getattr(result, "rowcount", 0) != 1:
             raise not_found("Membre")
+        await store.revoke_structure_tokens(session, account_id, structure_id)
 
     @post(
         "/structures/{structure_id:uuid}/invitations",

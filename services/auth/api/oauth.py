@@ -19,7 +19,7 @@ from services.auth.oauth import (
     RelaisServer,
     run_oauth,
 )
-from services.auth.schemas import OpenIDConfiguration, UserInfo
+from services.auth.schemas import OpenIDConfiguration, RevokedTokens, UserInfo
 from services.kernel.openapi import PROBLEM_RESPONSES
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
@@ -76,6 +76,14 @@ class DiscoveryController(Controller):
         """Public keys verifying access tokens (current, announced and recently retired)."""
         snapshot = await key_snapshot(request, session)
         return Response(snapshot.jwks, headers={"Cache-Control": "public, max-age=60"})
+
+    @get("/revoked-tokens.json", operation_id="GetRevokedTokens")
+    async def revoked_tokens(self, session: AsyncSession) -> RevokedTokens:
+        """Identifiers (``jti``) of access tokens revoked before their expiry: a disabled
+        account, a removed member, a revoked client or refresh family. The other services poll
+        this list (TOKEN_REVOCATION_REFRESH_SECONDS) and refuse those tokens. Only random token
+        ids, no personal data: public like the JWKS."""
+        return RevokedTokens(jti=await store.revoked_access_tokens(session))
 
 
 _OAUTH_ERRORS = {
