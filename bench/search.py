@@ -13,15 +13,16 @@ same run.
    (``indexing.service_document`` / ``structure_document``: same analysis, same rows), and are
    written with PostgreSQL ``COPY`` (asyncpg) into the directory tables and the search tables,
    secondary indexes dropped during the load and rebuilt after (``tsv`` is computed by
-   PostgreSQL, as in production). SQLite: batched multi-row INSERTs, FTS5 triggers as usual.
+   PostgreSQL, as in production; no facet rows: PostgreSQL uses the documents' filter arrays,
+   as the indexing code does). SQLite: batched multi-row INSERTs, FTS5 triggers as usual.
 3. Serves the directory with ``relais serve directory`` (uvicorn, one process, localhost) and a
    bare Litestar app in another process, and drives both with a bounded keep-alive load loop
    (fixed duration and request cap per case): p50/p99 latency and throughput of a query mix —
    text only, text + filters, geo radius sorted by distance, facets (filters + counts).
 
 Sizes: 100k on PostgreSQL, then 1M: the 900k extra services are copies of the first 100k made
-inside PostgreSQL (``INSERT … SELECT`` with new ids and moved positions, documents and facets
-copied, ``tsv`` and every index rebuilt by PostgreSQL), so the big size fits the load budget; a
+inside PostgreSQL (``INSERT … SELECT`` with new ids and moved positions, documents copied,
+``tsv`` and every index rebuilt by PostgreSQL), so the big size fits the load budget; a
 size that is not a whole multiple above the loaded one is generated in Python, scaled down when
 it would not fit ``BENCH_LOAD_BUDGET`` seconds (the output says so). SQLite at 100k. Everything
 lives in a ``bench…_`` schema / a temporary directory, dropped at the end.
@@ -371,6 +372,11 @@ class PostgresLoader:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        # Rows were written with explicit ids: later writes (indexing) continue after them.
+        await self.conn.execute(
+            "SELECT setval(pg_get_serial_sequence('search_documents', 'doc_id'), "
+            "(SELECT coalesce(max(doc_id), 1) FROM search_documents))"
+        )
         for _name, definition in self.indexes:
             await self.conn.execute(definition)
         for table in (
@@ -386,7 +392,11 @@ class PostgresLoader:
         await self.conn.close()
 
     async def write(self, batch: Batch) -> None:
+        from services.directory.search import tables
+
         for table, rows in _tables(batch):
+            if table is tables.facets:
+                continue  # PostgreSQL keeps no facet rows (filter arrays on the documents)
             columns = _columns(table, rows)
             json_columns = {
                 c.name for c in table.columns if "JSON" in type(c.type).__name__.upper()
@@ -407,7 +417,7 @@ class PostgresLoader:
         """Grow the loaded catalogue ``copies`` times over inside PostgreSQL (INSERT … SELECT):
         each structure and its services are copied with new ids and a position moved by up to
         ~1 km, with their eligibility zones, search documents (``tsv`` recomputed by
-        PostgreSQL) and facets. Same distributions as the generated rows, at COPY speed, so the
+        PostgreSQL). Same distributions as the generated rows, at COPY speed, so the
         1M size fits the load budget. Returns the number of services added."""
         from services.directory.models import Service, Structure
         from services.directory.search import tables
@@ -469,13 +479,6 @@ class PostgresLoader:
                 "JOIN copy_structures s ON s.old = x.structure_id AND s.copy = m.copy "
                 f"WHERE x.kind = '{kind}'"
             )
-        await conn.execute(
-            "INSERT INTO search_facets (doc_id, facet, value) "
-            f"SELECT f.doc_id + g * {offset}, f.facet, f.value FROM search_facets f, "
-            "generate_series(1, $1) g WHERE f.doc_id <= $2",
-            copies,
-            offset,
-        )
         added = int(await conn.fetchval("SELECT count(*) FROM copy_services"))
         await conn.execute("DROP TABLE copy_services, copy_structures")
         return added

@@ -520,17 +520,14 @@ async def hydrate(
             )
         ).all()
     }
-    thematiques: dict[uuid.UUID, list[str]] = {}
-    doc_ids = sa.select(tables.documents.c.doc_id).where(
-        tables.documents.c.kind == "structure", tables.documents.c.entity_id.in_(ids)
-    )
-    for entity_id, value in await session.execute(
-        sa.select(tables.documents.c.entity_id, tables.facets.c.value)
-        .join(tables.facets, tables.facets.c.doc_id == tables.documents.c.doc_id)
-        .where(tables.facets.c.doc_id.in_(doc_ids), tables.facets.c.facet == "thematique")
-        .order_by(tables.facets.c.value)
-    ):
-        thematiques.setdefault(entity_id, []).append(value)
+    thematiques: dict[uuid.UUID, list[str]] = {
+        entity_id: sorted(values or [])
+        for entity_id, values in await session.execute(
+            sa.select(tables.documents.c.entity_id, tables.documents.c.thematiques).where(
+                tables.documents.c.kind == "structure", tables.documents.c.entity_id.in_(ids)
+            )
+        )
+    }
     structures: list[Any] = []
     for hit in result.hits:
         s = structure_rows.get(hit.entity_id)

@@ -18,12 +18,12 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.models import Service, ServiceZone, Structure
 from services.directory.search import tables
-from services.directory.search.analysis import index_terms, term_list
+from services.directory.search.analysis import index_terms
 from services.kernel.reference import taxonomy
 from services.kernel.reference.taxonomies import category_of
 
@@ -391,27 +391,65 @@ async def _write(
     if not documents:
         return
     dialect = _dialect(session)
-    insert = postgresql.insert(docs) if dialect == "postgresql" else sqlite.insert(docs)
-    columns = [c for c in documents[0] if c not in ("kind", "entity_id")]
-    upsert = insert.on_conflict_do_update(
-        index_elements=["kind", "entity_id"],
-        set_={c: insert.excluded[c] for c in columns},
-    ).returning(docs.c.doc_id, docs.c.entity_id, sort_by_parameter_order=True)
-    result = await session.execute(upsert, documents)
-    doc_ids = {entity_id: doc_id for doc_id, entity_id in result.all()}
+    if dialect == "postgresql":
+        doc_ids = await _copy_documents(session, documents)
+    else:
+        insert = sqlite.insert(docs)
+        columns = [c for c in documents[0] if c not in ("kind", "entity_id")]
+        upsert = insert.on_conflict_do_update(
+            index_elements=["kind", "entity_id"],
+            set_={c: insert.excluded[c] for c in columns},
+        ).returning(docs.c.doc_id, docs.c.entity_id, sort_by_parameter_order=True)
+        result = await session.execute(upsert, documents)
+        doc_ids = {entity_id: doc_id for doc_id, entity_id in result.all()}
     ordered = [doc_ids[d["entity_id"]] for d in documents]
-    await session.execute(sa.delete(tables.facets).where(tables.facets.c.doc_id.in_(ordered)))
-    facet_values = [
-        {"doc_id": doc_id, "facet": facet, "value": value}
-        for doc_id, pairs in zip(ordered, facet_rows, strict=True)
-        for facet, value in pairs
-    ]
-    if facet_values:
-        await session.execute(sa.insert(tables.facets), facet_values)
-    terms = set(
-        term_list(*(d[f] for d in documents for f in ("name_text", "topic_text", "body_text")))
-    )
+    if dialect != "postgresql":
+        # SQLite filters and counts through search_facets; PostgreSQL reads the documents'
+        # filter arrays (GIN) and keeps no facet rows.
+        await session.execute(sa.delete(tables.facets).where(tables.facets.c.doc_id.in_(ordered)))
+        facet_values = [
+            {"doc_id": doc_id, "facet": facet, "value": value}
+            for doc_id, pairs in zip(ordered, facet_rows, strict=True)
+            for facet, value in pairs
+        ]
+        if facet_values:
+            await session.execute(sa.insert(tables.facets), facet_values)
+    # The vocabulary is the fields' terms (the analysed columns hold exactly those).
+    terms: set[str] = set()
+    for d in documents:
+        for column in ("name_terms", "topic_terms", "body_terms"):
+            terms.update(d[column].split())
     await add_vocabulary(session, terms)
+
+
+STAGE = "search_documents_stage"
+
+
+async def _copy_documents(
+    session: AsyncSession, documents: list[dict[str, Any]]
+) -> dict[uuid.UUID, int]:
+    """PostgreSQL upsert of one kind's documents: ``COPY`` (binary, asyncpg) into a temporary
+    staging table of this connection, then one ``INSERT … SELECT … ON CONFLICT`` — no per-row
+    parameters. Returns entity id → doc id."""
+    columns = list(documents[0])
+    names = ", ".join(columns)
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "  # noqa: S608
+        f"SELECT {names} FROM search_documents WITH NO DATA"
+    )
+    await raw.copy_records_to_table(
+        STAGE, records=[tuple(d[c] for c in columns) for d in documents], columns=columns
+    )
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("kind", "entity_id"))
+    rows = await raw.fetch(
+        f"INSERT INTO search_documents ({names}) SELECT {names} FROM {STAGE} "  # noqa: S608
+        f"ON CONFLICT (kind, entity_id) DO UPDATE SET {updates} RETURNING doc_id, entity_id"
+    )
+    await raw.execute(f"DELETE FROM {STAGE}")  # noqa: S608
+    return {row["entity_id"]: row["doc_id"] for row in rows}
 
 
 async def add_vocabulary(session: AsyncSession, terms: Iterable[str]) -> None:
@@ -419,8 +457,13 @@ async def add_vocabulary(session: AsyncSession, terms: Iterable[str]) -> None:
     if not values:
         return
     if _dialect(session) == "postgresql":
-        pg = postgresql.insert(tables.vocabulary).on_conflict_do_nothing(index_elements=["term"])
-        await session.execute(pg, values)
+        await session.execute(
+            sa.text(
+                "INSERT INTO search_vocabulary (term) SELECT unnest(CAST(:terms AS text[])) "
+                "ON CONFLICT (term) DO NOTHING"
+            ),
+            {"terms": [v["term"] for v in values]},
+        )
     else:
         lite = sqlite.insert(tables.vocabulary).on_conflict_do_nothing(index_elements=["term"])
         await session.execute(lite, values)

@@ -541,17 +541,19 @@ async def load_documents(
 async def _with_facets(
     session: AsyncSession, rows: Sequence[Mapping[Any, Any]]
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    f = tables.facets
-    by_doc: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    doc_ids = [row["doc_id"] for row in rows]
-    if doc_ids:
-        for doc_id, facet, value in await session.execute(
-            sa.select(f.c.doc_id, f.c.facet, f.c.value).where(
-                f.c.doc_id.in_(doc_ids), f.c.facet.in_(LIST_FACETS)
-            )
-        ):
-            by_doc[doc_id].append((facet, value))
-    return {row["entity_id"]: meili_document(row, by_doc[row["doc_id"]]) for row in rows}
+    """Meilisearch documents of these rows; their list facets are the rows' filter arrays."""
+    del session  # everything is in the rows
+    return {
+        row["entity_id"]: meili_document(
+            row,
+            [
+                (facet, value)
+                for column, facet in tables.FILTER_ARRAYS.items()
+                for value in row[column] or ()
+            ],
+        )
+        for row in rows
+    }
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Database search backends: SQLite FTS5 and PostgreSQL full text, over the search tables.
 
-Candidates come from the engine's text index (FTS5 ``MATCH`` on analysed terms; ``tsvector @@
-to_tsquery('relais_fr', …)`` with French stemming and unaccent), typo corrections from the
+Candidates come from the engine's text index over the same analysed terms (FTS5 ``MATCH``; a
+``tsvector`` of exact lexemes ``@@`` a ``tsquery`` of exact lexemes), typo corrections from the
 vocabulary's trigram index (FTS5 ``trigram``; pg_trgm). Ranking is one SQL expression shared by
 both engines: for each query clause, the best field it matches (name > thematiques/structure >
 description, exact > typo/prefix), plus freshness and capacity. Distances are equirectangular
@@ -411,14 +411,9 @@ class SqlSearchBackend:
         """Some query word (any alternative of any clause) is in one of these fields."""
         alternatives = [a for c in query.clauses for a in c.alternatives]
         if self.postgres:
-            expression = " | ".join(
-                f"'{a.terms[0]}':*"
-                if a.prefix
-                else "(" + " & ".join(f"'{t}'" for t in a.terms) + ")"
-                for a in alternatives
-            )
+            expression = " | ".join(_tsquery_alternative(a) for a in alternatives)
             tsv: ColumnElement[Any] = sa.literal_column(TIER_TSVECTORS[fields])
-            return tsv.op("@@")(sa.cast(sa.literal(expression, sa.Text), postgresql.TSQUERY))
+            return tsv.op("@@")(_tsquery(expression))
         columns = " ".join(fields)
         expression = " OR ".join(f"({_fts_alternative(a)})" for a in alternatives)
         fts: sa.Select[Any] = (
@@ -439,7 +434,7 @@ class SqlSearchBackend:
             joiner = " & " if all_clauses else " | "
             expression = joiner.join(_tsquery_clause(c) for c in query.clauses)
             tsv: ColumnElement[Any] = sa.literal_column("search_documents.tsv")
-            return tsv.op("@@")(sa.func.to_tsquery(sa.literal_column("'relais_fr'"), expression))
+            return tsv.op("@@")(_tsquery(expression))
         joiner = " AND " if all_clauses else " OR "
         expression = joiner.join(_fts_clause(c) for c in query.clauses)
         fts: sa.Select[Any] = (
@@ -491,11 +486,16 @@ def _fts_clause(clause: Clause) -> str:
     return "(" + " OR ".join(f"({_fts_alternative(a)})" for a in clause.alternatives) + ")"
 
 
+def _tsquery(expression: str) -> ColumnElement[Any]:
+    """A tsquery of quoted lexemes, taken verbatim (no parser, no dictionary)."""
+    return sa.cast(sa.literal(expression, sa.Text), postgresql.TSQUERY)
+
+
 def _tsquery_alternative(alt: Alternative) -> str:
-    # Words are [a-z0-9]+; to_tsquery('relais_fr') stems them as it stemmed the documents.
+    # Terms are [a-z0-9]+ (analysis output, stems): quoted, each is one exact lexeme.
     if alt.prefix:
-        return f"{alt.words[0]}:*"
-    return "(" + " & ".join(alt.words) + ")"
+        return f"'{alt.terms[0]}':*"
+    return "(" + " & ".join(f"'{t}'" for t in alt.terms) + ")"
 
 
 def _tsquery_clause(clause: Clause) -> str:

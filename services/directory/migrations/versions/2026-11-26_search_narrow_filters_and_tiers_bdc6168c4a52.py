@@ -4,9 +4,13 @@
   ``publics``, ``receptions``, ``networks``, ``zones``): on PostgreSQL ``text[]`` with GIN
   indexes, so a thematique or eligibility filter combines with the text index (bitmap AND)
   instead of a semi-join on ``search_facets``, and facet counts read the matched rows only.
-  SQLite stores them as JSON (unused there: it keeps ``search_facets``). Filled from
-  ``search_facets`` for existing rows.
+  SQLite stores them as JSON (read to feed Meilisearch and for structure hits; its search
+  keeps ``search_facets``). Filled from ``search_facets`` for existing rows, which PostgreSQL
+  then no longer keeps (it writes no facet rows).
 - ``ix_search_documents_commune``: a commune's position (mean of its entries) without a scan.
+- PostgreSQL's ``tsv`` holds the analysed terms (exact lexemes, the analyser SQLite and the
+  ranking use) instead of a French ``to_tsvector``: the same matches on both engines, and
+  cheaper to index.
 - Field tiers for top-k ranking: PostgreSQL GIN expression indexes on the analysed terms of the
   name, and of the name + thematiques/structure fields (exact lexemes, no parser); SQLite's
   ``search_fts`` becomes three columns (name, topic, body) so a ``{name}`` / ``{name topic}``
@@ -37,6 +41,11 @@ ARRAYS = {
     "zones": "zone",
 }
 NAME_TERMS = "array_to_tsvector(array_remove(string_to_array(name_terms, ' '), ''))"
+ALL_TERMS = (
+    "array_to_tsvector(array_remove(string_to_array("
+    "name_terms || topic_terms || body_terms, ' '), ''))"
+)
+FRENCH = "to_tsvector('relais_fr'::regconfig, name_text || ' ' || topic_text || ' ' || body_text)"
 HEAD_TERMS = "array_to_tsvector(array_remove(string_to_array(name_terms || topic_terms, ' '), ''))"
 
 
@@ -58,11 +67,23 @@ def upgrade() -> None:
             "FROM search_facets GROUP BY doc_id) f WHERE f.doc_id = d.doc_id"
         )
         op.execute(backfill)
+        # PostgreSQL filters, counts and feeds Meilisearch from the arrays: no facet rows.
+        op.execute("DELETE FROM search_facets")
         for column in ARRAYS:
             op.execute(
                 f"CREATE INDEX ix_search_documents_{column} ON search_documents "
                 f"USING gin ({column})"
             )
+        # The text index holds the analysed terms (the analyser SQLite's FTS5 and the ranking
+        # use) as exact lexemes, instead of a second French analysis by PostgreSQL: the same
+        # matches on both engines, and a quarter of the indexing cost of to_tsvector+unaccent.
+        op.execute("DROP INDEX IF EXISTS ix_search_documents_tsv")
+        op.execute("ALTER TABLE search_documents DROP COLUMN tsv")
+        op.execute(
+            f"ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+            f"({ALL_TERMS}) STORED"
+        )
+        op.execute("CREATE INDEX ix_search_documents_tsv ON search_documents USING gin (tsv)")
         op.execute(
             f"CREATE INDEX ix_search_documents_name_terms ON search_documents "
             f"USING gin (({NAME_TERMS}))"
@@ -74,6 +95,13 @@ def upgrade() -> None:
         return
     for column in ARRAYS:
         op.add_column("search_documents", sa.Column(column, sa.JSON(), nullable=True))
+    for column, facet in ARRAYS.items():
+        # JSON arrays (Meilisearch feeding and structure hits read them); search keeps the facets.
+        op.execute(
+            f"UPDATE search_documents SET {column} = (SELECT json_group_array(value) FROM "  # noqa: S608
+            f"(SELECT value FROM search_facets f WHERE f.doc_id = search_documents.doc_id "
+            f"AND f.facet = '{facet}' ORDER BY value))"
+        )
     for trigger in ("search_documents_ai", "search_documents_ad", "search_documents_au"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.execute("DROP TABLE IF EXISTS search_fts")
@@ -107,6 +135,13 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_search_documents_head_terms")
         op.execute("DROP INDEX IF EXISTS ix_search_documents_name_terms")
+        op.execute("DROP INDEX IF EXISTS ix_search_documents_tsv")
+        op.execute("ALTER TABLE search_documents DROP COLUMN tsv")
+        op.execute(
+            f"ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+            f"({FRENCH}) STORED"
+        )
+        op.execute("CREATE INDEX ix_search_documents_tsv ON search_documents USING gin (tsv)")
         for column in ARRAYS:
             op.execute(f"DROP INDEX IF EXISTS ix_search_documents_{column}")
             op.execute(f"ALTER TABLE search_documents DROP COLUMN IF EXISTS {column}")
