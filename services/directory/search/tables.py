@@ -1,17 +1,19 @@
 """The search tables (created by the directory's ``search`` migration, not by the models).
 
 - ``search_documents``: one row per searchable service or structure, denormalised: display and
-  filter columns, the raw text of each field (PostgreSQL builds its French ``tsvector`` from it)
-  and the analysed terms of each field (ranking, identical on every backend).
+  filter columns (multi-valued ones as arrays), the raw text of each field (Meilisearch) and
+  the analysed terms of each field (matching and ranking, identical on every backend).
 - ``search_facets``: (document, facet, value) rows for multi-valued filters and facet counts
-  (thematique, categorie, public, reception, network, zone, type, fees). PostgreSQL filters and
-  counts from the same values held as ``text[]`` columns of ``search_documents`` (GIN).
+  (thematique, categorie, public, reception, network, zone, type, fees): SQLite only.
+  PostgreSQL filters and counts from the same values held as ``text[]`` columns of
+  ``search_documents`` (GIN) and keeps no facet rows.
 - ``search_vocabulary``: every indexed term, for typo correction through a trigram index.
 - SQLite only: ``search_fts`` (FTS5, ``unicode61 remove_diacritics 2``; columns name, topic,
   body) mirrors the terms of each document and ``search_vocabulary_trigrams`` (FTS5
   ``trigram``) mirrors the vocabulary, both kept in sync by triggers. PostgreSQL: a generated
-  ``tsv`` column (GIN), GIN expression indexes on the name terms and on the name + topic terms
-  (field tiers, see ``sql.py``) and a pg_trgm GIN index on the vocabulary.
+  ``tsv`` column (GIN; the analysed terms as exact lexemes), GIN expression indexes on the
+  name terms and on the name + topic terms (field tiers, see ``sql.py``) and a pg_trgm GIN
+  index on the vocabulary.
 """
 
 from __future__ import annotations
