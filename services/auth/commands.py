@@ -1,4 +1,5 @@
-"""`relais create-admin`, `relais create-client`, `relais rotate-signing-key`."""
+"""`relais create-admin`, `relais create-client`, `relais rotate-signing-key`,
+`relais rotate-key-encryption-key`."""
 
 from __future__ import annotations
 
@@ -90,6 +91,21 @@ def register(app: typer.Typer) -> None:
                 "status": account.status,
                 "invitation_expires_at": invitation.expires_at.isoformat(),
             }
+
+        typer.echo(json.dumps(_run(settings, work)))
+
+    @app.command("rotate-key-encryption-key")
+    def rotate_key_encryption_key() -> None:
+        """Re-seal every private signing key with AUTH_KEY_ENCRYPTION_KEY (reading old ones with
+        AUTH_KEY_ENCRYPTION_KEY_PREVIOUS); afterwards the previous keys can be removed."""
+        settings = _settings()
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            try:
+                return {"resealed": await KeyRing(settings).reseal(session)}
+            except ValueError as exc:
+                typer.echo(f"Rotation impossible : {exc}", err=True)
+                raise typer.Exit(2) from exc
 
         typer.echo(json.dumps(_run(settings, work)))
 

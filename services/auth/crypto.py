@@ -15,6 +15,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _hasher = PasswordHasher()
@@ -49,16 +50,29 @@ def same_digest(value: str, expected_digest: str | None) -> bool:
     return expected_digest is not None and hmac.compare_digest(digest(value), expected_digest)
 
 
-class SecretBox:
-    """AES-256-GCM for private keys at rest; a no-op box when no key is configured."""
+def _aead(key_b64: str, name: str) -> AESGCM:
+    key = base64.urlsafe_b64decode(key_b64 + "=" * (-len(key_b64) % 4))
+    if len(key) != 32:
+        raise ValueError(f"{name} must be 32 bytes, base64-encoded")
+    return AESGCM(key)
 
-    def __init__(self, key_b64: str) -> None:
-        self._aead: AESGCM | None = None
-        if key_b64:
-            key = base64.urlsafe_b64decode(key_b64 + "=" * (-len(key_b64) % 4))
-            if len(key) != 32:
-                raise ValueError("AUTH_KEY_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
-            self._aead = AESGCM(key)
+
+class SecretBox:
+    """AES-256-GCM for private keys at rest; a no-op box when no key is configured.
+
+    Seals with the current key; opens with it or any previous key (rotation: set the new key,
+    keep the old one in AUTH_KEY_ENCRYPTION_KEY_PREVIOUS, run ``relais rotate-key-encryption-key``
+    to re-seal every stored key, then drop the old one)."""
+
+    _AAD = b"relais-signing-key"
+
+    def __init__(self, key_b64: str, previous_b64: str = "") -> None:
+        self._aead: AESGCM | None = _aead(key_b64, "AUTH_KEY_ENCRYPTION_KEY") if key_b64 else None
+        self._previous = [
+            _aead(item.strip(), "AUTH_KEY_ENCRYPTION_KEY_PREVIOUS")
+            for item in previous_b64.split(",")
+            if item.strip()
+        ]
 
     @property
     def enabled(self) -> bool:
@@ -68,13 +82,22 @@ class SecretBox:
         if self._aead is None:
             return plaintext
         nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), b"relais-signing-key")
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), self._AAD)
         return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def open(self, stored: str, *, encrypted: bool) -> str:
         if not encrypted:
             return stored
-        if self._aead is None or not stored.startswith("v1:"):
+        candidates = [a for a in (self._aead, *self._previous) if a is not None]
+        if not candidates or not stored.startswith("v1:"):
             raise ValueError("encrypted signing key but no AUTH_KEY_ENCRYPTION_KEY")
         raw = base64.urlsafe_b64decode(stored[3:])
-        return self._aead.decrypt(raw[:12], raw[12:], b"relais-signing-key").decode()
+        for aead in candidates:
+            try:
+                return aead.decrypt(raw[:12], raw[12:], self._AAD).decode()
+            except InvalidTag:
+                continue
+        raise ValueError(
+            "signing key sealed with an unknown key: set the key that sealed it in "
+            "AUTH_KEY_ENCRYPTION_KEY_PREVIOUS"
+        )

@@ -63,7 +63,9 @@ def _select(
 class KeyRing:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.box = SecretBox(settings.auth_key_encryption_key)
+        self.box = SecretBox(
+            settings.auth_key_encryption_key, settings.auth_key_encryption_key_previous
+        )
         self._snapshot: KeySnapshot | None = None
         self._loaded_at = 0.0
 
@@ -119,6 +121,20 @@ class KeyRing:
         await session.flush()
         self.invalidate()
         return row
+
+    async def reseal(self, session: AsyncSession) -> int:
+        """Re-encrypt every stored private key with the current key-encryption key (they may
+        have been sealed with a previous one, or stored in clear before one was set). Returns
+        how many rows were rewritten; idempotent."""
+        if not self.box.enabled:
+            raise ValueError("AUTH_KEY_ENCRYPTION_KEY is not set: nothing to seal with")
+        rows = list((await session.scalars(sa.select(SigningKey).with_for_update())).all())
+        for row in rows:
+            row.private_jwk = self.box.seal(self.box.open(row.private_jwk, encrypted=row.encrypted))
+            row.encrypted = True
+        await session.flush()
+        self.invalidate()
+        return len(rows)
 
     async def rotate(self, session: AsyncSession) -> SigningKey:
         announce = timedelta(seconds=self.settings.auth_signing_key_announce_seconds)

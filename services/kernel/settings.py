@@ -56,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_refresh_token_ttl_seconds: int = 2_592_000
     auth_signing_key_announce_seconds: int = 600
     auth_key_encryption_key: str = ""
+    auth_key_encryption_key_previous: str = ""
     auth_login_slowdown_after: int = 3
     auth_login_lockout_after: int = 10
     auth_login_lockout_seconds: int = 900
@@ -212,6 +213,12 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "AUTH_KEY_ENCRYPTION_KEY",
         "auth_key_encryption_key",
         "base64 32-byte key encrypting private signing keys at rest (recommended)",
+    ),
+    (
+        "AUTH_KEY_ENCRYPTION_KEY_PREVIOUS",
+        "auth_key_encryption_key_previous",
+        "former key-encryption keys, comma-separated, still read during a rotation "
+        "(`relais rotate-key-encryption-key` re-seals with the current one)",
     ),
     (
         "AUTH_LOGIN_SLOWDOWN_AFTER",
@@ -383,6 +390,7 @@ _SECRET_FIELDS = {
     "meili_key",
     "jwt_jwks",
     "auth_key_encryption_key",
+    "auth_key_encryption_key_previous",
     "auth_upstream_client_secret",
     "smtp_url",
     "referrals_encryption_keys",

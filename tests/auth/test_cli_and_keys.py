@@ -205,3 +205,62 @@ def test_password_policy(password: str, ok: bool) -> None:
 
     problems = password_problems(password, email="camille.agent@ccas.example.org", name="Camille")
     assert (not problems) is ok, problems
+
+
+def _kek() -> str:
+    import base64
+    import os
+
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+async def test_key_encryption_key_rotation_reseals_every_signing_key(own_relais: Relais) -> None:
+    import msgspec
+
+    old, new = _kek(), _kek()
+    with_old = KeyRing(msgspec.structs.replace(own_relais.settings, auth_key_encryption_key=old))
+    rotating = KeyRing(
+        msgspec.structs.replace(
+            own_relais.settings,
+            auth_key_encryption_key=new,
+            auth_key_encryption_key_previous=f"{_kek()},{old}",
+        )
+    )
+    only_new = KeyRing(msgspec.structs.replace(own_relais.settings, auth_key_encryption_key=new))
+    in_clear = KeyRing(msgspec.structs.replace(own_relais.settings, auth_key_encryption_key=""))
+    async with own_relais.app("auth").state.db.session() as session:
+        await in_clear.add_key(session, usable_from=utcnow() + timedelta(days=3650))
+        await with_old.add_key(session, usable_from=utcnow() + timedelta(days=3650))
+        rows = list((await session.scalars(sa.select(SigningKey))).all())
+        assert any(not row.encrypted for row in rows)  # stored before a key was configured
+        sealed_with_old = next(row for row in rows if row.encrypted)
+        with pytest.raises(ValueError, match="AUTH_KEY_ENCRYPTION_KEY_PREVIOUS"):
+            only_new._private(sealed_with_old)
+        public = {row.kid: row.public_jwk["x"] for row in rows}
+
+        assert await rotating.reseal(session) == len(rows)
+        for row in (await session.scalars(sa.select(SigningKey))).all():
+            assert row.encrypted
+            assert '"d"' not in row.private_jwk
+            # Readable with the new key alone, and still the same key pair.
+            assert only_new._private(row).as_dict(private=False)["x"] == public[row.kid]
+        assert await only_new.reseal(session) == len(rows)  # idempotent
+
+
+def test_cli_rotate_key_encryption_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("RELAIS_HOME", "DATABASE_URL", "AUTH_KEY_ENCRYPTION_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["migrate", "auth"], env=ENV).exit_code == 0
+    _cli("rotate-signing-key")  # creates the current key and a new one, in clear
+    refused = runner.invoke(app, ["rotate-key-encryption-key"], env=ENV)
+    assert refused.exit_code == 2
+    assert "AUTH_KEY_ENCRYPTION_KEY" in refused.output
+    result = runner.invoke(
+        app, ["rotate-key-encryption-key"], env={**ENV, "AUTH_KEY_ENCRYPTION_KEY": _kek()}
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"resealed": 2}
