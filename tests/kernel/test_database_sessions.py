@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -13,11 +15,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from litestar import get
+from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from services.kernel.app import AUTOCOMMIT, create_service_app
 from services.kernel.db import Database, application_name
 from services.kernel.http import ServiceLocator
+from services.kernel.settings import Settings
 from tests.conftest import POSTGRES_URL, make_settings, require_postgres, start_relais
 from tests.tokens import TokenFactory
 
@@ -26,6 +30,29 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def _serve(
+    settings: Settings, db: Database, handler: HTTPRouteHandler
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One handler in a service app (the kernel's DI and error handlers), called in-process."""
+    app = create_service_app(
+        service="directory",
+        title="probe",
+        description="probe",
+        settings=settings,
+        db=db,
+        locator=ServiceLocator(settings),
+        route_handlers=[handler],
+    )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            yield client
+    finally:
+        await db.dispose()
 
 
 def _assert_unavailable(response: httpx.Response) -> None:
@@ -78,20 +105,8 @@ async def test_unreachable_database_is_503_not_500(tmp_path: Path, tokens: Token
     async def probe(session: AsyncSession) -> int:
         return int(await session.scalar(sa.text("SELECT 1")) or 0)
 
-    app = create_service_app(
-        service="directory",
-        title="probe",
-        description="probe",
-        settings=settings,
-        db=db,
-        locator=ServiceLocator(settings),
-        route_handlers=[probe],
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with _serve(settings, db, probe) as client:
         _assert_unavailable(await client.get("/probe"))
-    await db.dispose()
 
 
 @pytest.mark.parametrize("autocommit", [True, False])
@@ -112,20 +127,8 @@ async def test_autocommit_routes_run_each_statement_on_its_own(
         assert second is not None
         return [first, second]
 
-    app = create_service_app(
-        service="directory",
-        title="clock",
-        description="clock",
-        settings=settings,
-        db=db,
-        locator=ServiceLocator(settings),
-        route_handlers=[clock],
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with _serve(settings, db, clock) as client:
         response = await client.get("/clock")
         assert response.status_code == 200, response.text
         first, second = response.json()
         assert (first != second) is autocommit
-    await db.dispose()
