@@ -307,11 +307,14 @@ class SqlSearchBackend:
         tiers: list[tuple[ColumnElement[bool], int]] = []
         if all_clauses is not None and request.sort == "relevance":
             tiers = [
-                (self._tier_condition(query, fields), _bound(query, fields))
+                (self._tier_condition(query, fields, all_clauses), _bound(query, fields))
                 for fields in (("name",), ("name", "topic"))
             ]
         for tier, bound in tiers:
-            rows = await self._page(request, [*conditions, tier], score, dist2)
+            # SQLite: the tier's MATCH holds the whole text condition (the last condition),
+            # so FTS5 returns the tier's documents only; PostgreSQL ANDs the two GIN bitmaps.
+            tiered = [*conditions, tier] if self.postgres else [*conditions[:-1], tier]
+            rows = await self._page(request, tiered, score, dist2)
             if len(rows) > request.limit and int(rows[-1].n) > bound:
                 return rows
         return await self._page(request, conditions, score, dist2)
@@ -407,23 +410,19 @@ class SqlSearchBackend:
             sa.select(F.c.doc_id).where(F.c.facet == facet, F.c.value.in_(sorted(values)))
         )
 
-    def _tier_condition(self, query: ParsedQuery, fields: tuple[str, ...]) -> ColumnElement[bool]:
-        """Some query word (any alternative of any clause) is in one of these fields."""
+    def _tier_condition(
+        self, query: ParsedQuery, fields: tuple[str, ...], all_clauses: bool
+    ) -> ColumnElement[bool]:
+        """Some query word (any alternative of any clause) is in one of these fields. SQLite:
+        the text condition too (one FTS5 query: the text match and a column filter)."""
         alternatives = [a for c in query.clauses for a in c.alternatives]
         if self.postgres:
             expression = " | ".join(_tsquery_alternative(a) for a in alternatives)
             tsv: ColumnElement[Any] = sa.literal_column(TIER_TSVECTORS[fields])
             return tsv.op("@@")(_tsquery(expression))
         columns = " ".join(fields)
-        expression = " OR ".join(f"({_fts_alternative(a)})" for a in alternatives)
-        fts: sa.Select[Any] = (
-            sa.select(sa.literal_column("rowid"))
-            .select_from(sa.table("search_fts"))
-            .where(
-                sa.text("search_fts MATCH :tier").bindparams(tier=f"{{{columns}}} : ({expression})")
-            )
-        )
-        return D.c.doc_id.in_(fts)
+        tier = " OR ".join(f"({_fts_alternative(a)})" for a in alternatives)
+        return _fts_match(f"({_fts_expression(query, all_clauses)}) AND {{{columns}}} : ({tier})")
 
     def _text_condition(
         self, query: ParsedQuery, *, all_clauses: bool
@@ -435,14 +434,21 @@ class SqlSearchBackend:
             expression = joiner.join(_tsquery_clause(c) for c in query.clauses)
             tsv: ColumnElement[Any] = sa.literal_column("search_documents.tsv")
             return tsv.op("@@")(_tsquery(expression))
-        joiner = " AND " if all_clauses else " OR "
-        expression = joiner.join(_fts_clause(c) for c in query.clauses)
-        fts: sa.Select[Any] = (
-            sa.select(sa.literal_column("rowid"))
-            .select_from(sa.table("search_fts"))
-            .where(sa.text("search_fts MATCH :fts").bindparams(fts=expression))
-        )
-        return D.c.doc_id.in_(fts)
+        return _fts_match(_fts_expression(query, all_clauses))
+
+
+def _fts_expression(query: ParsedQuery, all_clauses: bool) -> str:
+    joiner = " AND " if all_clauses else " OR "
+    return joiner.join(_fts_clause(c) for c in query.clauses)
+
+
+def _fts_match(expression: str) -> ColumnElement[bool]:
+    fts: sa.Select[Any] = (
+        sa.select(sa.literal_column("rowid"))
+        .select_from(sa.table("search_fts"))
+        .where(sa.text("search_fts MATCH :fts").bindparams(fts=expression))
+    )
+    return D.c.doc_id.in_(fts)
 
 
 def _after(request: SearchRequest, key: Any, entity_id: Any) -> ColumnElement[bool]:
