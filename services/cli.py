@@ -70,7 +70,8 @@ def serve(
 
     Production: several uvicorn processes (each with its own database pool), graceful shutdown
     on SIGTERM (readiness off for SHUTDOWN_DRAIN_SECONDS, then SHUTDOWN_GRACE_SECONDS for
-    in-flight requests). Migrations run here only in embedded (SQLite) mode.
+    in-flight requests, then the shutdown hooks; exit 0). Migrations run here only in embedded
+    (SQLite) mode.
     """
     import os
     import tempfile
@@ -172,6 +173,8 @@ def worker(
                 err=True,
             )
             await runner.run(stop)
+        # Running jobs finished or were cancelled (leases released), pools disposed.
+        typer.echo(f"worker {runner.owner}: stopped", err=True)
 
     asyncio.run(main())
 

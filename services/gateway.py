@@ -123,6 +123,8 @@ class Gateway:
             log.error("shutdown_failed", error_type=kinds, exc_info=exc)
             await send({"type": "lifespan.shutdown.failed", "message": kinds})
             return
+        # Every app's hooks ran to completion (pools disposed, embedded worker stopped).
+        log.info("shutdown_complete", services=list(self.apps))
         await send({"type": "lifespan.shutdown.complete"})
 
 

@@ -126,6 +126,13 @@ def serve_app() -> Gateway:
     async def on_stop(_: Litestar) -> None:
         mark_process_dead()
 
-    first.on_startup.append(on_start)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # built outside a server: take SIGTERM over at startup
+        first.on_startup.append(on_start)
+    else:
+        # uvicorn calls this factory inside its signal capture, before the lifespan starts: a
+        # SIGTERM during startup is drained (and the process exits 0) as well.
+        lifecycle.install_drain_handler(settings.shutdown_drain_seconds)
     first.on_shutdown.append(on_stop)
     return Gateway(apps)

@@ -3,8 +3,9 @@
 Kubernetes sends SIGTERM and removes the pod from its Service endpoints at about the same time;
 requests may still arrive for a few seconds. ``install_drain_handler`` (used by ``relais serve``)
 makes the first SIGTERM turn ``/readyz`` to 503 for ``SHUTDOWN_DRAIN_SECONDS`` while requests are
-still served, then hands the signal to the server, which stops accepting connections and gives
-in-flight requests ``SHUTDOWN_GRACE_SECONDS`` to finish.
+still served, then stops the server, which stops accepting connections, gives in-flight requests
+``SHUTDOWN_GRACE_SECONDS`` to finish, runs the application's shutdown hooks, and the process
+exits 0.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import os
 import signal
 from types import FrameType
+from typing import Any
 
 import structlog
 
@@ -37,24 +39,42 @@ def reset() -> None:
 
 
 def install_drain_handler(drain_seconds: float) -> None:
-    """Wrap the server's SIGTERM handler (call from a lifespan startup hook).
+    """Take over the server's SIGTERM handler (call from a lifespan startup hook).
 
-    The first SIGTERM starts draining and gives the server its own handler back; the signal is
-    sent again to this process after ``drain_seconds``, so the server shuts down exactly as on
-    a plain SIGTERM. A SIGTERM or SIGINT during the drain reaches the server at once.
+    The first SIGTERM starts draining; after ``drain_seconds`` the server is asked to stop. A
+    second SIGTERM stops it at once; SIGINT stays the server's own.
+
+    uvicorn is stopped through its ``should_exit`` flag (the owner of the handler it installed),
+    not through its handler: that handler remembers the signal and, once the shutdown is over,
+    restores the default disposition and raises the signal again, so the process died by SIGTERM
+    (exit -15) instead of exiting — skipping interpreter exit, where Litestar's logging queue
+    listener writes the records still queued (the last lines of the shutdown were lost at
+    random, which looked like an exit during the shutdown hooks) and the span exporter flushes.
+    Another server (no ``should_exit``) gets the signal again after the drain instead.
     """
     loop = asyncio.get_running_loop()
     original = signal.getsignal(signal.SIGTERM)
+    if not callable(original):
+        return
+    server: Any = getattr(original, "__self__", None)
+    signalled = False
+
+    def stop() -> None:
+        if server is not None and hasattr(server, "should_exit"):
+            log.info("server_stopping")
+            server.should_exit = True
+            return
+        signal.signal(signal.SIGTERM, original)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def on_signal(sig: int, frame: FrameType | None) -> None:
-        start_draining()
-        signal.signal(signal.SIGTERM, original)
-        if drain_seconds <= 0:
-            signal.raise_signal(signal.SIGTERM)
+        nonlocal signalled
+        if signalled or drain_seconds <= 0:
+            start_draining()
+            stop()
             return
-        loop.call_soon_threadsafe(
-            loop.call_later, drain_seconds, os.kill, os.getpid(), signal.SIGTERM
-        )
+        signalled = True
+        start_draining()
+        loop.call_soon_threadsafe(loop.call_later, drain_seconds, stop)
 
-    if callable(original):
-        signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)

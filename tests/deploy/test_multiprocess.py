@@ -4,7 +4,8 @@
 run on their own ports against PostgreSQL, configured only through environment variables, as in
 Kubernetes: services reach each other over HTTP (DIRECTORY_URL…), verify tokens against the auth
 process's JWKS (JWT_JWKS_URL), and the workers coordinate through job leases. The referral
-scenario runs over real HTTP; then SIGTERM drains a server (readiness off, exit 0).
+scenario runs over real HTTP; then SIGTERM drains a worker and a server while a job and a request
+are in flight (readiness off, the work finishes, shutdown hooks complete, exit 0).
 
 Every subprocess is bounded by timeouts and killed at the end.
 """
@@ -28,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _postgres_available
 from tests.directory.helpers import service_body, structure_body
@@ -92,7 +93,7 @@ class Topology:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
@@ -119,6 +120,66 @@ async def drop_schemas(prefix: str) -> None:
                 await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{prefix}{name}" CASCADE'))
     finally:
         await engine.dispose()
+
+
+class TableLock:
+    """ACCESS EXCLUSIVE lock on a table until released: whatever reads it waits (in flight)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.conn: AsyncConnection | None = None
+        self.engine = create_async_engine(
+            POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://")
+        )
+
+    async def __aenter__(self) -> TableLock:
+        self.conn = await self.engine.connect()
+        await self.conn.execute(sa.text(f"LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE"))
+        return self
+
+    async def waiters(self) -> int:
+        """Backends waiting for this lock (a request or a job blocked on the table)."""
+        async with self.engine.connect() as conn:
+            count = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    f" AND relation = '{self.table}'::regclass"
+                )
+            )
+        return int(count or 0)
+
+    async def wait_for_waiter(self) -> None:
+        deadline = time.monotonic() + 60
+        while await self.waiters() == 0:
+            assert time.monotonic() < deadline, f"nothing waits on {self.table}"
+            await asyncio.sleep(0.1)
+
+    async def release(self) -> None:
+        if self.conn is not None:
+            await self.conn.rollback()
+            await self.conn.close()
+            self.conn = None
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.release()
+        await self.engine.dispose()
+
+
+async def execute(sql: str) -> None:
+    engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(sql))
+    finally:
+        await engine.dispose()
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 async def query(sql: str) -> list[Any]:
@@ -160,11 +221,11 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         DIRECTORY_URL=f"http://127.0.0.1:{ports['directory']}",
         REFERRALS_URL=f"http://127.0.0.1:{ports['referrals']}",
         AUTH_URL=auth,
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",  # the shutdown markers are info lines
         WORKER_POLL_SECONDS="0.2",
         WORKER_LEASE_SECONDS="10",
         SHUTDOWN_DRAIN_SECONDS="2",
-        SHUTDOWN_GRACE_SECONDS="5",
+        SHUTDOWN_GRACE_SECONDS="20",
     )
     top = Topology(folder, prefix, env, ports)
     try:
@@ -319,29 +380,45 @@ async def test_referral_scenario_across_processes(
 async def test_sigterm_drains_a_server_then_it_shuts_down_gracefully(
     topology: Topology, http: httpx.AsyncClient
 ) -> None:
+    """In-flight request answered after the server stopped accepting; hooks ran; exit 0."""
     process = topology.processes["directory"]
+    port = topology.ports["directory"]
     url = topology.url("directory")
-    process.send_signal(signal.SIGTERM)
-    saw_draining = False
-    deadline = time.monotonic() + 30
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            ready = await http.get(f"{url}/readyz", timeout=2)
-            if ready.status_code == 503 and ready.json()["status"] == "draining":
-                saw_draining = True
-                assert (await http.get(f"{url}/healthz", timeout=2)).status_code == 200
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.1)
-    assert saw_draining, topology.log("directory")
-    # uvicorn finishes the shutdown, then re-raises the signal it caught (exit by SIGTERM).
-    assert process.wait(timeout=30) in (0, -signal.SIGTERM), topology.log("directory")
+    async with (
+        TableLock(f'"{topology.prefix}directory".structures') as lock,
+        httpx.AsyncClient(timeout=120) as other,
+    ):
+        # A request in flight: it waits on the table lock until the test releases it.
+        in_flight = asyncio.create_task(other.get(f"{url}/directory/v1/structures"))
+        await lock.wait_for_waiter()
+        process.send_signal(signal.SIGTERM)
+        saw_draining = False
+        deadline = time.monotonic() + 60
+        while not saw_draining and process.poll() is None and time.monotonic() < deadline:
+            try:
+                ready = await http.get(f"{url}/readyz", timeout=5)
+                if ready.status_code == 503 and ready.json()["status"] == "draining":
+                    saw_draining = True
+                    assert (await http.get(f"{url}/healthz", timeout=5)).status_code == 200
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+        assert saw_draining, topology.log("directory")
+        # After the drain the server stops accepting connections; the request is still waiting.
+        deadline = time.monotonic() + 60
+        while await asyncio.to_thread(accepts_connections, port):
+            assert time.monotonic() < deadline, topology.log("directory")
+            await asyncio.sleep(0.05)
+        assert not in_flight.done()
+        await lock.release()
+        response = await in_flight
+    assert response.status_code == 200, response.text
+    # The shutdown hooks ran to their end (pools disposed), then the process exited normally.
+    assert await asyncio.to_thread(process.wait, 60) == 0, topology.log("directory")
     log = topology.log("directory")
-    # Connections and in-flight requests are drained before the application shutdown starts.
-    # Known issue (docs/operations.md): with SHUTDOWN_DRAIN_SECONDS > 0 the process sometimes
-    # exits during the application shutdown hooks, so "Application shutdown complete" is not
-    # asserted here.
-    assert "Waiting for application shutdown" in log
+    assert '"event": "shutdown_complete"' in log, log
+    assert "Application shutdown complete" in log, log
+    assert f"Finished server process [{process.pid}]" in log, log
 
 
 @dataclass
@@ -386,12 +463,50 @@ async def _setup_in(env: dict[str, str]) -> tuple[str, str]:
         await db.dispose()
 
 
-async def test_sigterm_stops_a_worker_after_its_running_jobs(topology: Topology) -> None:
-    process = topology.processes["worker-2"]
-    process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(process.wait, 60) == 0, topology.log("worker-2")
-    schema = f"{topology.prefix}referrals"
+async def test_sigterm_stops_a_worker_after_its_running_jobs(
+    topology: Topology, http: httpx.AsyncClient
+) -> None:
+    """A job in progress at SIGTERM finishes; readiness 503 meanwhile; lease released; exit 0."""
+    schema = f'"{topology.prefix}referrals"'
+    job = "referrals.handoff-metrics"
+    async with TableLock(f"{schema}.handoffs") as lock:
+        # The job is due now; whichever worker claims it waits on the lock (a job in progress).
+        await execute(
+            f"UPDATE {schema}.kernel_job_leases SET next_run_at = now() - interval '1 second'"
+            f" WHERE name = '{job}'"
+        )
+        await lock.wait_for_waiter()
+        (owner,) = (
+            await query(f"SELECT owner FROM {schema}.kernel_job_leases WHERE name = '{job}'")
+        )[0]
+        assert owner is not None
+        name = next(
+            n for n in ("worker-1", "worker-2") if f":{topology.processes[n].pid}:" in f"{owner}:"
+        )
+        process = topology.processes[name]
+        process.send_signal(signal.SIGTERM)
+        saw_draining = False
+        deadline = time.monotonic() + 60
+        while not saw_draining and time.monotonic() < deadline:
+            assert process.poll() is None, "the worker left before its job finished"
+            try:
+                ready = await http.get(f"{topology.url(name)}/readyz", timeout=5)
+                saw_draining = ready.status_code == 503
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+        assert saw_draining, topology.log(name)
+        assert process.poll() is None, "the worker left before its job finished"
+        await lock.release()
+        assert await asyncio.to_thread(process.wait, 60) == 0, topology.log(name)
+    (status, holder) = (
+        await query(
+            f"SELECT last_status, owner FROM {schema}.kernel_job_leases WHERE name = '{job}'"
+        )
+    )[0]
+    assert (status, holder) == ("ok", None), topology.log(name)
     held = await query(
-        f"SELECT name FROM \"{schema}\".kernel_job_leases WHERE owner LIKE '%:{process.pid}:%'"
+        f"SELECT name FROM {schema}.kernel_job_leases WHERE owner LIKE '%:{process.pid}:%'"
     )
     assert held == [], "a stopped worker releases its leases"
+    assert f"worker {owner}: stopped" in topology.log(name)
