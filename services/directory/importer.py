@@ -17,6 +17,7 @@ Scoping: ``allowed_structure_id`` restricts an import to one existing structure 
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -30,7 +31,7 @@ from services.directory.interop import datainclusion as di
 from services.directory.interop.datainclusion import RowError, ServiceRecord, StructureRecord
 from services.directory.models import HistoryEntry, OutboxEvent, Service, ServiceZone, Structure
 from services.directory.search import indexing
-from services.kernel.db import new_uuid
+from services.kernel.db import JSONType, new_uuid
 from services.kernel.outbox import utcnow
 
 BATCH = 500
@@ -49,6 +50,161 @@ UPDATE = "import-update"
 def _table(model: type[Any]) -> sa.Table:
     table: sa.Table = model.__table__
     return table
+
+
+class _Bulk:
+    """Set-based reads and writes of one import (SQL text names only the model's own tables and
+    columns; every value is a bound parameter). On PostgreSQL they go through the session's
+    asyncpg connection, in its transaction: keys looked up with one ``= ANY($1)`` array per
+    source, rows inserted with COPY, updates COPied into a temporary table and applied with one
+    ``UPDATE … FROM``. Elsewhere (SQLite), batched SQLAlchemy statements."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    async def driver(self) -> Any:
+        """The asyncpg connection of the session, inside the session's transaction."""
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if not driver.is_in_transaction():
+            # SQLAlchemy begins lazily, on the first statement: make it begin now.
+            await connection.exec_driver_sql("SELECT 1")
+        return driver
+
+    async def select_by_keys(
+        self, table: sa.Table, column: str, keys: Sequence[Any], columns: Sequence[str], **eq: Any
+    ) -> list[Mapping[str, Any]]:
+        """Rows of ``table`` whose ``column`` is one of ``keys`` (and other columns equal to
+        ``eq``), as mappings of ``columns``."""
+        if not keys:
+            return []
+        if not self.postgres:
+            found: list[Mapping[str, Any]] = []
+            for chunk in _chunks(keys):
+                query = sa.select(*(table.c[c] for c in columns)).where(
+                    table.c[column].in_(list(chunk)), *(table.c[k] == v for k, v in eq.items())
+                )
+                found.extend(dict(row) for row in (await self.session.execute(query)).mappings())
+            return found
+        # JSON columns read as text and decoded here (msgspec), faster than the json.loads
+        # codec of the connection.
+        json_columns = [c for c in columns if isinstance(table.c[c].type, JSONType)]
+        names = ", ".join(f'"{c}"::text' if c in json_columns else f'"{c}"' for c in columns)
+        array = "uuid[]" if isinstance(table.c[column].type, sa.Uuid) else "text[]"
+        where = [f'"{column}" = ANY($1::{array})']
+        where += [f'"{k}" = ${i}' for i, k in enumerate(eq, start=2)]
+        sql = f'SELECT {names} FROM "{table.name}" WHERE {" AND ".join(where)}'  # noqa: S608
+        driver = await self.driver()
+        rows = await driver.fetch(sql, list(keys), *eq.values())
+        if not json_columns:
+            return list(rows)
+        decode = msgspec.json.decode
+        found = []
+        for row in rows:
+            item = dict(zip(columns, row, strict=True))
+            for name in json_columns:
+                if item[name] is not None:
+                    item[name] = decode(item[name])
+            found.append(item)
+        return found
+
+    async def insert(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        if not self.postgres:
+            for chunk in _chunks(rows, BATCH * 2):
+                await self.session.execute(sa.insert(table), list(chunk))
+            return
+        columns, records = _records(table, rows)
+        driver = await self.driver()
+        await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+    async def update(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Set the columns each row names (the same for every row), by ``id``."""
+        if not rows:
+            return
+        names = [c for c in rows[0] if c != "id"]
+        if not self.postgres:
+            statement = (
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("_id"))
+                .values({c: sa.bindparam(f"_{c}") for c in names})
+            )
+            for chunk in _chunks(rows):
+                params = [{f"_{k}": v for k, v in row.items()} for row in chunk]
+                await self.session.execute(statement, params)
+            return
+        driver = await self.driver()
+        scratch = f"import_{table.name}"
+        columns, records = _records(table, rows, defaults=False)
+        listed = ", ".join(f'"{c}"' for c in columns)
+        await driver.execute(f'DROP TABLE IF EXISTS pg_temp."{scratch}"')
+        await driver.execute(
+            f'CREATE TEMPORARY TABLE "{scratch}" ON COMMIT DROP AS '  # noqa: S608
+            f'SELECT {listed} FROM "{table.name}" WITH NO DATA'
+        )
+        await driver.copy_records_to_table(scratch, records=records, columns=columns)
+        assignments = ", ".join(f'"{c}" = u."{c}"' for c in names)
+        await driver.execute(
+            f'UPDATE "{table.name}" t SET {assignments} FROM "{scratch}" u WHERE t.id = u.id'  # noqa: S608
+        )
+
+    async def delete(self, table: sa.Table, column: str, keys: Sequence[Any]) -> None:
+        if not keys:
+            return
+        if not self.postgres:
+            for chunk in _chunks(keys):
+                await self.session.execute(sa.delete(table).where(table.c[column].in_(list(chunk))))
+            return
+        array = "uuid[]" if isinstance(table.c[column].type, sa.Uuid) else "text[]"
+        driver = await self.driver()
+        statement = f'DELETE FROM "{table.name}" WHERE "{column}" = ANY($1::{array})'  # noqa: S608
+        await driver.execute(statement, list(keys))
+
+
+def _records(
+    table: sa.Table, rows: Sequence[Mapping[str, Any]], *, defaults: bool = True
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """COPY records of ``rows`` (which all name the same columns): those columns, then (with
+    ``defaults``) the other columns with a Python-side default, as ``INSERT`` would fill them
+    (evaluated once, except for primary keys); JSON columns as JSON text."""
+    present = list(rows[0])
+    missing = [
+        c
+        for c in table.columns
+        if defaults and c.name not in rows[0] and c.default is not None and not c.primary_key
+    ]
+    if any(c.primary_key and c.name not in rows[0] for c in table.columns):
+        raise ValueError(f"{table.name}: rows without their primary key")
+    encode = msgspec.json.encode
+
+    def text(column: sa.Column[Any], value: Any) -> Any:
+        if value is None or not isinstance(column.type, JSONType):
+            return value
+        return encode(value).decode()
+
+    tail = tuple(text(c, _default(c.default)) for c in missing)
+    json_at = [i for i, name in enumerate(present) if isinstance(table.c[name].type, JSONType)]
+    pick = operator.itemgetter(*present)
+    records: list[tuple[Any, ...]] = []
+    for row in rows:
+        if len(row) != len(present):
+            raise ValueError(f"{table.name}: rows naming different columns")
+        picked = pick(row)
+        values = list(picked) if len(present) > 1 else [picked]
+        for i in json_at:
+            if values[i] is not None:
+                values[i] = encode(values[i]).decode()
+        records.append((*values, *tail))
+    return [*present, *(c.name for c in missing)], records
+
+
+def _default(default: Any) -> Any:
+    if default.is_callable:
+        return default.arg(None)
+    return default.arg
 
 
 class KindCounts(msgspec.Struct, kw_only=True):
@@ -272,6 +428,7 @@ class _Context:
         self.events: list[dict[str, Any]] = []
         self.changed_structures: list[uuid.UUID] = []
         self.service_structures: dict[uuid.UUID, uuid.UUID] = {}
+        self.bulk = _Bulk(session)
 
     def record(
         self,
@@ -328,14 +485,12 @@ class _Context:
         for source, source_id in keys:
             by_source.setdefault(source, []).append(source_id)
         columns = ["id", "source", "source_id", "version", *extra]
+        table = _table(model)
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for source, ids in by_source.items():
-            for chunk in _chunks(ids):
-                query = sa.select(*(getattr(model, c) for c in columns)).where(
-                    model.source == source, model.source_id.in_(chunk)
-                )
-                for row in (await self.session.execute(query)).mappings():
-                    found[(row["source"], row["source_id"])] = dict(row)
+            rows = await self.bulk.select_by_keys(table, "source_id", ids, columns, source=source)
+            for row in rows:
+                found[(row["source"], row["source_id"])] = dict(row)
         return found
 
     async def upsert_structures(
@@ -414,18 +569,8 @@ class _Context:
         updates: Sequence[dict[str, Any]],
     ) -> None:
         table = _table(model)
-        for chunk in _chunks(inserts):
-            await self.session.execute(sa.insert(table), list(chunk))
-        if updates:
-            columns = [c for c in updates[0] if c != "id"]
-            statement = (
-                sa.update(table)
-                .where(table.c.id == sa.bindparam("_id"))
-                .values({c: sa.bindparam(f"_{c}") for c in columns})
-            )
-            for chunk in _chunks(updates):
-                params = [{f"_{k}": v for k, v in row.items()} for row in chunk]
-                await self.session.execute(statement, params)
+        await self.bulk.insert(table, inserts)
+        await self.bulk.update(table, updates)
         if len(inserts) + len(updates) >= ANALYZE_AFTER:
             await _analyze(self.session, (table.name,))
 
@@ -499,12 +644,8 @@ class _Context:
             self.service_structures[entity_id] = structure
         await self._write(Service, inserts, updates)
         zone_table = _table(ServiceZone)
-        for chunk in _chunks(replaced_zones):
-            await self.session.execute(
-                sa.delete(zone_table).where(zone_table.c.service_id.in_(list(chunk)))
-            )
-        for chunk in _chunks(zone_rows, BATCH * 4):
-            await self.session.execute(sa.insert(zone_table), list(chunk))
+        await self.bulk.delete(zone_table, "service_id", replaced_zones)
+        await self.bulk.insert(zone_table, zone_rows)
         if len(zone_rows) >= ANALYZE_AFTER:
             await _analyze(self.session, (zone_table.name,))
         return changed
@@ -525,14 +666,13 @@ class _Context:
 
     async def _zones(self, service_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         zones: dict[uuid.UUID, list[str]] = {}
-        for chunk in _chunks(service_ids):
-            query = (
-                sa.select(ServiceZone.service_id, ServiceZone.zone)
-                .where(ServiceZone.service_id.in_(list(chunk)))
-                .order_by(ServiceZone.service_id, ServiceZone.zone)
-            )
-            for service_id, zone in (await self.session.execute(query)).all():
-                zones.setdefault(service_id, []).append(zone)
+        rows = await self.bulk.select_by_keys(
+            _table(ServiceZone), "service_id", service_ids, ["service_id", "zone"]
+        )
+        for row in rows:
+            zones.setdefault(row["service_id"], []).append(row["zone"])
+        for found in zones.values():
+            found.sort()
         return zones
 
     async def refresh_search(self, services: Sequence[uuid.UUID]) -> None:
@@ -545,7 +685,5 @@ class _Context:
             await indexing.refresh_search_index(self.session, rest)
 
     async def flush_side_tables(self) -> None:
-        for chunk in _chunks(self.history, BATCH * 2):
-            await self.session.execute(sa.insert(_table(HistoryEntry)), list(chunk))
-        for chunk in _chunks(self.events, BATCH * 2):
-            await self.session.execute(sa.insert(_table(OutboxEvent)), list(chunk))
+        await self.bulk.insert(_table(HistoryEntry), self.history)
+        await self.bulk.insert(_table(OutboxEvent), self.events)

@@ -286,6 +286,27 @@ async def test_import_is_idempotent_and_tracks_changes(relais: Relais) -> None:
     )
     assert topics == 2
 
+    # Changed values land in the stored rows (structures and services), untouched ones stay.
+    renamed = [structure_row(source, nom="Centre social Les Tournesols")]
+    edited = [
+        changed[0],
+        {**services[1], "thematiques": ["logement-hebergement--louer-un-logement"]},
+    ]
+    fourth = await _import(relais, renamed, edited, actor="test")
+    assert (fourth.created, fourth.updated, fourth.unchanged) == (0, 2, 1)
+    stored = await _scalar(relais, sa.select(m.Structure).where(m.Structure.source == source))
+    assert (stored.name, stored.version, stored.siret) == (
+        "Centre social Les Tournesols",
+        2,
+        "13003013300016",
+    )
+    second = await _scalar(
+        relais,
+        sa.select(m.Service).where(m.Service.source == source, m.Service.source_id == "v2"),
+    )
+    assert second.thematiques == ["logement-hebergement--louer-un-logement"]
+    assert (second.name, second.version, second.status) == ("Épicerie solidaire", 2, "published")
+
 
 async def test_services_resolve_structures_and_reject_unknown_ones(relais: Relais) -> None:
     source = unique_source()

@@ -240,8 +240,9 @@ class _Checker:
         self.errors: list[FieldError] = []
 
     def wanted(self, *names: str) -> bool:
-        keys = self.data if self.fields is None else self.fields
-        return any(name in keys for name in names)
+        keys = self.data.keys() if self.fields is None else self.fields
+        # Set operation, not any(<generator>): called ~30 times per imported row.
+        return not keys.isdisjoint(names)
 
     def error(self, field: str, reason: str, value: Any = None) -> None:
         self.errors.append(
