@@ -303,13 +303,22 @@ class SqlSearchBackend:
         would give it. By relevance, the documents where some query word is in the name (then
         in the name or the thematiques/structure fields) are ranked first: when the last row
         of that tier scores above the best score a document outside it could reach, no other
-        document can enter the page. Otherwise (or sorted by distance) every match is scored."""
+        document can enter the page. By distance, rings around the origin (2, 8, 32 km) do the
+        same. Otherwise every match is scored."""
         tiers: list[tuple[ColumnElement[bool], int]] = []
         if all_clauses is not None and request.sort == "relevance":
             tiers = [
                 (self._tier_condition(query, fields, all_clauses), _bound(query, fields))
                 for fields in (("name",), ("name", "topic"))
             ]
+        if request.sort == "distance" and request.origin is not None:
+            # Nearest first: the documents within a small ring around the origin, growing it;
+            # once a ring holds a page, no document outside it (farther) can enter the page.
+            for ring in _rings(request):
+                near = [*conditions, _within(request.origin, ring)]
+                rows = await self._page(request, near, score, dist2)
+                if len(rows) > request.limit:
+                    return rows
         for tier, bound in tiers:
             # SQLite: the tier's MATCH holds the whole text condition (the last condition),
             # so FTS5 returns the tier's documents only; PostgreSQL ANDs the two GIN bitmaps.
@@ -449,6 +458,16 @@ def _fts_match(expression: str) -> ColumnElement[bool]:
         .where(sa.text("search_fts MATCH :fts").bindparams(fts=expression))
     )
     return D.c.doc_id.in_(fts)
+
+
+RINGS_KM = (2.0, 8.0, 32.0)
+
+
+def _rings(request: SearchRequest) -> list[float]:
+    """Ring radii worth trying: inside the search radius, beyond the previous page's last."""
+    limit = request.radius_km if request.radius_km is not None else math.inf
+    after = request.after.key if request.after is not None else -1.0
+    return [r for r in RINGS_KM if r < limit and r * r > after]
 
 
 def _after(request: SearchRequest, key: Any, entity_id: Any) -> ColumnElement[bool]:
