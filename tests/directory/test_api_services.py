@@ -278,3 +278,48 @@ async def test_reads_show_sessions_slots_zones_and_link_states(
     assert {k: v for k, v in got.items() if k != "links"} == {
         k: v for k, v in created.items() if k != "links"
     }
+
+
+async def test_conditional_get_answers_304_while_the_version_is_current(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    sid = (await create_structure(client, tokens))["id"]
+    svc = (await create_service(client, tokens, sid))["id"]
+    place = await client.post(
+        f"{BASE}/places",
+        json={"structure_id": sid, "name": "Annexe", "status": "published"},
+        headers=moderator(tokens),
+    )
+    assert place.status_code == 201, place.text
+    for path in (
+        f"{BASE}/services/{svc}",
+        f"{BASE}/structures/{sid}",
+        f"{BASE}/places/{place.json()['id']}",
+    ):
+        first = await client.get(path)
+        assert first.status_code == 200
+        etag = first.headers["etag"]
+        for header in (etag, f"W/{etag}", f'"999", {etag}', "*"):
+            again = await client.get(path, headers={"If-None-Match": header})
+            assert again.status_code == 304, (path, header)
+            assert again.content == b""
+            assert again.headers["etag"] == etag
+            assert "Authorization" in again.headers["vary"]
+        other = await client.get(path, headers={"If-None-Match": '"999"'})
+        assert other.status_code == 200
+        assert other.json() == first.json()
+    # A new version: the old ETag no longer matches.
+    old = (await client.get(f"{BASE}/services/{svc}")).headers["etag"]
+    patched = await client.patch(
+        f"{BASE}/services/{svc}",
+        json={"capacity_status": "full"},
+        headers={**admin(tokens, sid), "If-Match": old},
+    )
+    assert patched.status_code == 200, patched.text
+    fresh = await client.get(f"{BASE}/services/{svc}", headers={"If-None-Match": old})
+    assert fresh.status_code == 200
+    assert fresh.json()["capacity_status"] == "full"
+    assert fresh.headers["etag"] != old
+    # Unknown or invisible entries stay 404 whatever the header says.
+    missing = await client.get(f"{BASE}/services/{uuid.uuid4()}", headers={"If-None-Match": "*"})
+    assert missing.status_code == 404

@@ -8,7 +8,8 @@ Authorisation (one place):
 - writing: moderators; admins of the owning structure or of its parent; API clients bound to the
   owning structure (or its parent) with ``directory:write`` (``Caller.may(..., admin=True)``).
 
-Concurrency: GET answers ``ETag: "<version>"``. PATCH and DELETE (archive) require ``If-Match``
+Concurrency: GET answers ``ETag: "<version>"``; a GET with ``If-None-Match`` naming the current
+version (or ``*``) answers 304 with no body. PATCH and DELETE (archive) require ``If-Match``
 (428 without it, 412 when it does not name the current version; ``*`` matches any version).
 The POST actions (verify, publish, suspend) accept an optional ``If-Match``.
 """
@@ -22,8 +23,9 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from services.directory import models as m
 from services.directory import store
@@ -119,6 +121,36 @@ def check_initial(requested: str, who: Actor) -> str:
 def etag_header(entity: Any) -> dict[str, str]:
     """ETag of an entry (ORM object or row with a ``version``)."""
     return {"ETag": f'"{entity.version}"', "Vary": "Authorization"}
+
+
+def not_modified(request: Request[Any, Any, Any], entity: Any) -> Response[Any] | None:
+    """304 when ``If-None-Match`` names the entry's current ETag (or ``*``), else None.
+
+    The ETag is the entry's version: a 304 says the entry itself did not change. Derived fields
+    (``stale``, link-checker states) can change without a new version; a client that needs them
+    fresh reads without the header.
+    """
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return None
+    matched = header.strip() == "*"
+    for part in header.split(","):
+        tag = part.strip()
+        # Weak comparison (RFC 9110 §13.1.2): W/"3" matches "3".
+        match = _ETAG.match(tag[2:] if tag.startswith("W/") else tag)
+        if match and int(match.group(1)) == entity.version:
+            matched = True
+    if not matched:
+        return None
+    return Response(content=b"", status_code=304, headers=etag_header(entity))
+
+
+NOT_MODIFIED = {
+    304: ResponseSpec(
+        data_container=None,
+        description="Non modifié : l'ETag envoyé dans If-None-Match est la version actuelle.",
+    )
+}
 
 
 def expected_version(

@@ -116,7 +116,12 @@ class PlaceController(Controller):
         response.headers["Location"] = f"{c.PREFIX}/places/{row.id}"
         return response
 
-    @get("/{place_id:uuid}", operation_id="GetPlace", summary="Lire un lieu d'accueil")
+    @get(
+        "/{place_id:uuid}",
+        operation_id="GetPlace",
+        summary="Lire un lieu d'accueil",
+        responses=c.NOT_MODIFIED,
+    )
     async def get_place(
         self,
         request: Request[Any, Any, Any],
@@ -125,6 +130,9 @@ class PlaceController(Controller):
         place_id: uuid.UUID,
     ) -> Response[s.PlaceRead]:
         row, _ = await _visible(session, caller, place_id)
+        unchanged = c.not_modified(request, row)
+        if unchanged is not None:
+            return unchanged
         return _one(request, row)
 
     @patch("/{place_id:uuid}", operation_id="UpdatePlace", summary="Modifier un lieu d'accueil")

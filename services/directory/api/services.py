@@ -208,7 +208,12 @@ class ServiceController(Controller):
         response.headers["Location"] = f"{c.PREFIX}/services/{row.id}"
         return response
 
-    @get("/{service_id:uuid}", operation_id="GetService", summary="Lire un service")
+    @get(
+        "/{service_id:uuid}",
+        operation_id="GetService",
+        summary="Lire un service",
+        responses=c.NOT_MODIFIED,
+    )
     async def get_service(
         self,
         request: Request[Any, Any, Any],
@@ -217,6 +222,9 @@ class ServiceController(Controller):
         service_id: uuid.UUID,
     ) -> Response[s.ServiceRead]:
         view = await _visible_view(session, caller, service_id)
+        unchanged = c.not_modified(request, view)
+        if unchanged is not None:
+            return unchanged
         [body] = await render_views(session, request, caller, [view])
         return Response(body, headers=c.etag_header(view))
 

@@ -170,7 +170,12 @@ class StructureController(Controller):
             headers={**c.etag_header(row), "Location": f"{c.PREFIX}/structures/{row.id}"},
         )
 
-    @get("/{structure_id:uuid}", operation_id="GetStructure", summary="Lire une structure")
+    @get(
+        "/{structure_id:uuid}",
+        operation_id="GetStructure",
+        summary="Lire une structure",
+        responses=c.NOT_MODIFIED,
+    )
     async def get_structure(
         self,
         request: Request[Any, Any, Any],
@@ -179,6 +184,9 @@ class StructureController(Controller):
         structure_id: uuid.UUID,
     ) -> Response[s.StructureRead]:
         row = await _visible(session, caller, structure_id)
+        unchanged = c.not_modified(request, row)
+        if unchanged is not None:
+            return unchanged
         return Response(await read(session, request, row), headers=c.etag_header(row))
 
     @patch("/{structure_id:uuid}", operation_id="UpdateStructure", summary="Modifier une structure")
