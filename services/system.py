@@ -71,11 +71,16 @@ def make_worker(settings: Settings, jobs: list[tuple[Job, Any]]) -> Worker:
 
 
 def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
-    """Run the background jobs inside the serving process (embedded mode), under leases."""
+    """Run the background jobs inside the serving process (embedded mode), under leases.
+
+    The gateway starts the apps in order and shuts them down in reverse: the worker starts after
+    the last app's startup and stops (running jobs finish or are cancelled, leases released)
+    first thing in its shutdown, while every app's pool is still open.
+    """
     jobs = service_jobs(apps)
     if not jobs:
         return
-    first = next(iter(apps.values()))
+    last = list(apps.values())[-1]
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
@@ -87,8 +92,8 @@ def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
         for task in tasks:
             await task
 
-    first.on_startup.append(start)
-    first.on_shutdown.insert(0, finish)
+    last.on_startup.append(start)
+    last.on_shutdown.insert(0, finish)
 
 
 async def migrate(settings: Settings, names: Sequence[str] = SERVICE_NAMES) -> None:
