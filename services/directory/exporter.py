@@ -23,6 +23,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.directory import hsds_view
 from services.directory import publication as pub
 from services.directory.interop import datainclusion as di
 from services.directory.interop import hsds
@@ -101,12 +102,14 @@ async def _records(
             ]
             continue
         structures = await _structures(session, {r["structure_id"] for r in rows})
+        sals = await hsds_view.sals_of_services(session, [r["id"] for r in rows])
         yield [
             hsds.service(
                 r,
                 zones=zones.get(r["id"], []),
                 full=True,
                 organization_row=structures.get(r["structure_id"]),
+                service_at_locations=sals.get(r["id"], []),
             )
             for r in rows
         ]

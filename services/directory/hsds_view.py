@@ -329,8 +329,20 @@ async def get_service_at_location(
 
 
 async def _sals_of_service(session: AsyncSession, service_id: uuid.UUID) -> list[dict[str, Any]]:
-    union = _sal_union([pub.public_services(), Service.id == service_id])
-    refs = [
-        dict(r) for r in (await session.execute(sa.select(union).order_by(union.c.id))).mappings()
-    ]
-    return await _render_sals(session, refs, full=True)
+    return (await sals_of_services(session, [service_id])).get(service_id, [])
+
+
+async def sals_of_services(
+    session: AsyncSession, service_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Full HSDS service_at_locations of these (public) services, by service id: one statement
+    for the references, then the locations and sessions they name."""
+    if not service_ids:
+        return {}
+    union = _sal_union([pub.public_services(), Service.id.in_(list(service_ids))])
+    query = sa.select(union).order_by(union.c.service_id, union.c.id)
+    refs = [dict(r) for r in (await session.execute(query)).mappings()]
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for ref, sal in zip(refs, await _render_sals(session, refs, full=True), strict=True):
+        found.setdefault(ref["service_id"], []).append(sal)
+    return found

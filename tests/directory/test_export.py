@@ -64,6 +64,23 @@ async def test_exports_round_trip(relais: Relais) -> None:
     hsds_services = (await client.get(f"{BASE}/hsds/services")).json()
     for item in hsds_services:
         validate(item, "service.json")
+    # Each exported service says where it is delivered, as its HSDS detail does (here the
+    # structure's address: the imported services have none of their own).
+    db = relais.app("directory").state.db
+    async with db.session() as session:
+        ids = {
+            str(i)
+            for i in await session.scalars(
+                sa.select(m.Service.id).where(m.Service.source == source)
+            )
+        }
+    mine_hsds = [i for i in hsds_services if i["id"] in ids]
+    assert len(mine_hsds) == 2
+    for item in mine_hsds:
+        detail = (await client.get(f"/directory/hsds/services/{item['id']}")).json()
+        assert item["service_at_locations"], item
+        assert item["service_at_locations"] == detail["service_at_locations"]
+        assert item["service_at_locations"][0]["location_id"] == item["organization_id"]
     hsds_orgs = (await client.get(f"{BASE}/hsds/organizations")).json()
     for item in hsds_orgs:
         validate(item, "organization.json")
