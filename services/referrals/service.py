@@ -78,6 +78,28 @@ REFERRALS = cast(sa.Table, m.Referral.__table__)
 EVENTS = cast(sa.Table, m.TimelineEvent.__table__)
 OUTBOX = cast(sa.Table, m.OutboxEvent.__table__)
 
+# Statements of the hot path, built once (building them costs as much CPU as running them).
+_LOCK = (
+    sa.update(m.Referral)
+    .where(m.Referral.id == sa.bindparam("referral_id"))
+    .values(version=m.Referral.version + 1, updated_at=sa.bindparam("now"))
+    .returning(m.Referral)
+    .execution_options(populate_existing=True, synchronize_session=False)
+)
+# SET clause from the parameters' keys (compiled once per set of keys).
+_CHANGE_STATE = sa.update(HANDOFFS).where(
+    HANDOFFS.c.id == sa.bindparam("b_id"), HANDOFFS.c.version == sa.bindparam("b_version")
+)
+_SET_REFERRAL = sa.update(REFERRALS).where(REFERRALS.c.id == sa.bindparam("b_id"))
+_INSERT_EVENTS = sa.insert(EVENTS)
+_INSERT_OUTBOX = sa.insert(OUTBOX)
+_HANDOFFS = (
+    sa.select(m.Handoff)
+    .where(m.Handoff.referral_id == sa.bindparam("referral_id"))
+    .order_by(m.Handoff.position)
+    .execution_options(populate_existing=True)
+)
+
 # Outbox payload keys that could ever carry personal data (scrubbed on withdrawal).
 PERSONAL_PAYLOAD_KEYS = frozenset({"person", "summary", "comment", "evaluation_comment"})
 
@@ -193,12 +215,7 @@ class ReferralService:
         return Loaded(referral, await self._handoffs(referral_id))
 
     async def _handoffs(self, referral_id: uuid.UUID) -> list[m.Handoff]:
-        handoffs = await self.session.scalars(
-            sa.select(m.Handoff)
-            .where(m.Handoff.referral_id == referral_id)
-            .order_by(m.Handoff.position)
-            .execution_options(populate_existing=True)
-        )
+        handoffs = await self.session.scalars(_HANDOFFS, {"referral_id": referral_id})
         return list(handoffs.all())
 
     async def attachments(self, referral_id: uuid.UUID) -> list[m.Attachment]:
@@ -233,13 +250,7 @@ class ReferralService:
         The locking UPDATE returns the fresh row (one round trip); with ``visible_to``, a referral
         that actor's structure cannot see is a 404, checked before the version."""
         referral = (
-            await self.session.scalars(
-                sa.update(m.Referral)
-                .where(m.Referral.id == referral_id)
-                .values(version=m.Referral.version + 1, updated_at=utcnow())
-                .returning(m.Referral)
-                .execution_options(populate_existing=True, synchronize_session=False)
-            )
+            await self.session.scalars(_LOCK, {"referral_id": referral_id, "now": utcnow()})
         ).one_or_none()
         if referral is None:
             raise ProblemError(404, "Orientation introuvable.")
@@ -267,9 +278,15 @@ class ReferralService:
         # Core statements on the tables: the ORM's bulk-update machinery costs more CPU than
         # the round trip, and the loaded rows are kept in step by hand below.
         result = await self.session.execute(
-            sa.update(HANDOFFS)
-            .where(HANDOFFS.c.id == handoff.id, HANDOFFS.c.version == expected_version)
-            .values(state=to_state.value, version=expected_version + 1, updated_at=now, **values)
+            _CHANGE_STATE,
+            {
+                "b_id": handoff.id,
+                "b_version": expected_version,
+                "state": to_state.value,
+                "version": expected_version + 1,
+                "updated_at": now,
+                **values,
+            },
         )
         if getattr(result, "rowcount", 1) != 1:
             raise ProblemError(
@@ -369,21 +386,18 @@ class ReferralService:
 
     async def flush(self) -> None:
         """Write pending ORM changes, then the staged events and outbox rows (in this order:
-        events reference rows the flush creates). On PostgreSQL both inserts travel in one
-        statement; SQLite has no data-modifying CTEs."""
+        events reference rows the flush creates), each table in one executemany of a statement
+        compiled once (a multi-row VALUES or CTE statement would be compiled on every call)."""
         await self.session.flush()
         staged = _staged(self.session)
         events, outbox = staged.events, staged.outbox
         if not events and not outbox:
             return
         staged.events, staged.outbox = [], []
-        insert_events = sa.insert(EVENTS).values(events)
-        insert_outbox = sa.insert(OUTBOX).values(outbox)
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            await self.session.execute(insert_events.add_cte(insert_outbox.cte("outbox_rows")))
-        else:
-            await self.session.execute(insert_events)
-            await self.session.execute(insert_outbox)
+        if events:
+            await self.session.execute(_INSERT_EVENTS, events)
+        if outbox:
+            await self.session.execute(_INSERT_OUTBOX, outbox)
 
     def _new_handoff_row(
         self,
@@ -573,9 +587,7 @@ class ReferralService:
         changes = {"status": plan.status.value, **(referral_values or {})}
         if referral_values or plan.status.value != loaded.referral.status:
             # (The version and updated_at were bumped by the lock.)
-            await self.session.execute(
-                sa.update(REFERRALS).where(REFERRALS.c.id == loaded.referral.id).values(**changes)
-            )
+            await self.session.execute(_SET_REFERRAL, {"b_id": loaded.referral.id, **changes})
             for key, value in changes.items():
                 set_committed_value(loaded.referral, key, value)
         for index, event in enumerate(plan.events):
