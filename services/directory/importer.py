@@ -17,9 +17,11 @@ Scoping: ``allowed_structure_id`` restricts an import to one existing structure 
 
 from __future__ import annotations
 
+import gc
 import operator
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -263,6 +265,55 @@ async def import_datainclusion(
     ``structure_rows`` / ``service_rows`` give each row's number in its file (default: 1-based
     position). Nothing is committed here.
     """
+    with _collector_paused():
+        return await _import(
+            session,
+            structures,
+            services,
+            actor=actor,
+            actor_structure_id=actor_structure_id,
+            default_source=default_source,
+            structure_rows=structure_rows,
+            service_rows=service_rows,
+            allowed_structure_id=allowed_structure_id,
+        )
+
+
+_paused = 0
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an import runs: it allocates millions of small,
+    acyclic objects (rows, records, history changes) that would trigger full collections over
+    an ever larger heap (measured: ~30 % of an import's CPU at 100k services). Collection
+    resumes when the last running import ends."""
+    global _paused
+    if _paused == 0 and not gc.isenabled():
+        yield  # disabled by someone else: leave it as it is
+        return
+    _paused += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if _paused == 0:
+            gc.enable()
+
+
+async def _import(
+    session: AsyncSession,
+    structures: Sequence[Mapping[str, Any]],
+    services: Sequence[Mapping[str, Any]],
+    *,
+    actor: str | None,
+    actor_structure_id: uuid.UUID | None,
+    default_source: str | None,
+    structure_rows: Sequence[int] | None,
+    service_rows: Sequence[int] | None,
+    allowed_structure_id: uuid.UUID | None,
+) -> ImportReport:
     report = ImportReport()
     now = utcnow()
     context = _Context(session, report, now, actor, actor_structure_id, allowed_structure_id)
@@ -387,7 +438,13 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
+# Values already as JSON has them (lists here are lists of slugs).
+_JSON_NATIVE = frozenset({str, int, float, bool, type(None), list})
+
+
 def _plain(value: Any) -> Any:
+    if value.__class__ in _JSON_NATIVE:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, uuid.UUID):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from services.cli import app as cli
+from services.directory import importer
 from services.directory import models as m
 from services.directory.importer import import_datainclusion
 from services.directory.interop import datainclusion as di
@@ -448,3 +450,20 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     lines = out.read_text().splitlines()
     assert lines[0].startswith("source,structure_id,id,nom")
     assert any(",Aide alimentaire," in line for line in lines[1:])
+
+
+def test_garbage_collection_resumes_after_imports() -> None:
+    assert gc.isenabled()
+    with importer._collector_paused():
+        assert not gc.isenabled()
+        with importer._collector_paused():  # two imports at once: the last one resumes it
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()  # switched off by someone else: left off
+    try:
+        with importer._collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
