@@ -510,3 +510,13 @@ async def test_sigterm_stops_a_worker_after_its_running_jobs(
     )
     assert held == [], "a stopped worker releases its leases"
     assert f"worker {owner}: stopped" in topology.log(name)
+
+
+async def test_sigterm_stops_every_process_of_a_multi_process_server(topology: Topology) -> None:
+    """`--workers 2`: the parent forwards SIGTERM; each server process drains and shuts down."""
+    process = topology.processes["auth"]
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.wait, 90) == 0, topology.log("auth")
+    log = (topology.folder / "auth.log").read_text(errors="replace")
+    assert log.count('"event": "shutdown_complete"') == 2, log[-4000:]
+    assert log.count("Finished server process") == 2, log[-4000:]
