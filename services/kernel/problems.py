@@ -124,12 +124,94 @@ def _instance(request: Request[Any, Any, Any]) -> str:
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
+_TYPES = {
+    "int": "entier",
+    "float": "nombre",
+    "str": "texte",
+    "bool": "booléen (true/false)",
+    "array": "liste",
+    "object": "objet",
+    "null": "null",
+}
+
+
+def _type(name: str) -> str:
+    return " ou ".join(_TYPES.get(part.strip(), part.strip()) for part in name.split("|"))
+
+
+def _bound(op: str) -> str:
+    return "au plus" if op == "<=" else "au moins"
+
+
+def _count(n: str, noun: str) -> str:
+    return f"{n} {noun}{'s' if int(n) > 1 else ''}"
+
+
+# msgspec's English reasons, said in French for the people reading them; a field named in the
+# reason itself (missing / unknown) joins the path.
+_REASONS: list[tuple[re.Pattern[str], Any]] = [
+    (
+        re.compile(r"^Object missing required field `(?P<field>[^`]+)`$"),
+        lambda m: (m["field"], "champ obligatoire manquant"),
+    ),
+    (
+        re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$"),
+        lambda m: (m["field"], "champ inconnu"),
+    ),
+    (
+        re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$"),
+        lambda m: ("", f"type attendu : {_type(m['want'])} (reçu : {_type(m['got'])})"),
+    ),
+    (
+        re.compile(r"^Expected `str` of length (?P<op>[<>]=) (?P<n>\d+)$"),
+        lambda m: ("", f"{_bound(m['op'])} {_count(m['n'], 'caractère')}"),
+    ),
+    (
+        re.compile(r"^Expected `(?:array|object)` of length (?P<op>[<>]=) (?P<n>\d+)$"),
+        lambda m: ("", f"{_bound(m['op'])} {_count(m['n'], 'élément')}"),
+    ),
+    (
+        re.compile(r"^Expected `str` matching regex (?P<regex>.+)$"),
+        lambda m: ("", f"format invalide (attendu : {m['regex']})"),
+    ),
+    (
+        re.compile(r"^Expected `(?:int|float)` (?P<op>[<>]=?) (?P<n>\S+)$"),
+        lambda m: ("", f"doit être {m['op'].replace('<=', '≤').replace('>=', '≥')} {m['n']}"),
+    ),
+    (
+        re.compile(r"^Invalid enum value (?P<value>.+)$"),
+        lambda m: ("", f"valeur inconnue : {m['value']}"),
+    ),
+    (
+        re.compile(r"^Invalid RFC3339 encoded datetime$"),
+        lambda m: ("", "date et heure invalides (RFC 3339, ex. 2026-11-26T09:30:00+01:00)"),
+    ),
+    (
+        re.compile(r"^Invalid RFC3339 encoded date$"),
+        lambda m: ("", "date invalide (AAAA-MM-JJ)"),
+    ),
+    (
+        re.compile(r"^Expected `datetime` with a timezone component$"),
+        lambda m: ("", "fuseau horaire obligatoire (ex. +01:00 ou Z)"),
+    ),
+    (re.compile(r"^Invalid UUID$"), lambda m: ("", "identifiant invalide (UUID attendu)")),
+]
+
+
 def _split_msgspec(message: str) -> tuple[str, str]:
     match = _MSGSPEC_PATH.match(message)
     if not match:
         return "", message
     path = (match.group("path") or "").lstrip(".")
-    return path, match.group("reason")
+    reason = match.group("reason")
+    for pattern, say in _REASONS:
+        found = pattern.match(reason)
+        if found:
+            field, reason = say(found)
+            if field:
+                path = f"{path}.{field}" if path else field
+            break
+    return path, reason
 
 
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
@@ -140,6 +222,8 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
             continue
         source = str(item.get("source") or "body")
         key = str(item.get("key") or "")
+        if source == "body" and key == "data":
+            key = ""  # the body itself (Litestar's name for it), not a field called "data"
         message = str(item.get("message") or "invalid")
         path, reason = _split_msgspec(message)
         field = ".".join(p for p in (key, path) if p) or key or "body"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+import uuid
 
-from tests.tokens import bearer
+import httpx
+import pytest
+
+from tests.tokens import TokenFactory, bearer
 
 
 async def test_unknown_path_is_problem_json(client: httpx.AsyncClient) -> None:
@@ -66,3 +69,32 @@ async def test_docs_page_serves_swagger_offline(client: httpx.AsyncClient) -> No
         assert response.status_code == 200, asset
         assert len(response.content) > 1000
     assert (await client.get("/docs/assets/../../etc/passwd")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"name": 12}, "name", "type attendu : texte (reçu : entier)"),
+        ({}, "name", "champ obligatoire manquant"),
+        ({"name": "Lieu", "nom": "x"}, "nom", "champ inconnu"),
+        ({"name": "x" * 301}, "name", "au plus 300 caractères"),
+        ({"name": "Lieu", "parent_id": "pas-un-uuid"}, "parent_id", "identifiant invalide"),
+        ({"name": "Lieu", "status": "archived"}, "status", "valeur inconnue : 'archived'"),
+    ],
+)
+async def test_validation_errors_name_the_field_in_french(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    body: dict[str, object],
+    field: str,
+    reason: str,
+) -> None:
+    response = await client.post(
+        "/directory/v1/structures",
+        json=body,
+        headers=bearer(tokens.user(uuid.uuid4(), ("moderator",))),
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == [field]
+    assert errors[0]["reason"].startswith(reason), errors

@@ -37,7 +37,7 @@ def _fields(response: Any) -> set[str]:
         ({"person": {"pseudonym": "J", "contact_method": "email"}}, "person.email"),
         ({"person": {"pseudonym": "J", "birth_date": "2999-01-01"}}, "person.birth_date"),
         ({"person": {"pseudonym": "J", "birth_year": 1850}}, "person.birth_year"),
-        ({"person": {"pseudonym": "J", "unknown": 1}}, "person"),
+        ({"person": {"pseudonym": "J", "unknown": 1}}, "person.unknown"),
         (
             {"person": {"pseudonym": "J", "preferred_language": "français"}},
             "person.preferred_language",
