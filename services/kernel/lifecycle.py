@@ -58,6 +58,11 @@ def install_drain_handler(drain_seconds: float) -> None:
         return
     server: Any = getattr(original, "__self__", None)
     signalled = False
+    captured = getattr(server, "_captured_signals", None)
+    if isinstance(captured, list) and signal.SIGTERM in captured:
+        # SIGTERM came while the process imported the app: uvicorn stops after its startup
+        # (nothing to drain); forget the signal so that the process exits 0 there too.
+        captured.remove(signal.SIGTERM)
 
     def stop() -> None:
         if server is not None and hasattr(server, "should_exit"):
