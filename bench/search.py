@@ -12,7 +12,7 @@ same run.
 2. Loads them fast: documents and facets come from the real indexing code
    (``indexing.service_document`` / ``structure_document``: same analysis, same rows), and are
    written with PostgreSQL ``COPY`` (asyncpg) into the directory tables and the search tables,
-   secondary indexes dropped during the load and rebuilt after (``tsv`` is computed by
+   secondary indexes dropped during the load and rebuilt after (the text index is computed by
    PostgreSQL, as in production; no facet rows: PostgreSQL uses the documents' filter arrays,
    as the indexing code does). SQLite: batched multi-row INSERTs, FTS5 triggers as usual.
 3. Serves the directory with ``relais serve directory`` (uvicorn, one process, localhost) and a
@@ -22,7 +22,7 @@ same run.
 
 Sizes: 100k on PostgreSQL, then 1M: the 900k extra services are copies of the first 100k made
 inside PostgreSQL (``INSERT … SELECT`` with new ids and moved positions, documents copied,
-``tsv`` and every index rebuilt by PostgreSQL), so the big size fits the load budget; a
+every index rebuilt by PostgreSQL), so the big size fits the load budget; a
 size that is not a whole multiple above the loaded one is generated in Python, scaled down when
 it would not fit ``BENCH_LOAD_BUDGET`` seconds (the output says so). SQLite at 100k. Everything
 lives in a ``bench…_`` schema / a temporary directory, dropped at the end.
@@ -416,8 +416,8 @@ class PostgresLoader:
     async def replicate(self, copies: int) -> int:
         """Grow the loaded catalogue ``copies`` times over inside PostgreSQL (INSERT … SELECT):
         each structure and its services are copied with new ids and a position moved by up to
-        ~1 km, with their eligibility zones, search documents (``tsv`` recomputed by
-        PostgreSQL). Same distributions as the generated rows, at COPY speed, so the
+        ~1 km, with their eligibility zones, search documents (indexes
+        rebuilt by PostgreSQL). Same distributions as the generated rows, at COPY speed, so the
         1M size fits the load budget. Returns the number of services added."""
         from services.directory.models import Service, Structure
         from services.directory.search import tables

@@ -124,8 +124,8 @@ class SqlSearchBackend:
     async def _configure(self, *, text: bool) -> None:
         if self.postgres:
             # JIT compilation costs more than it saves on these index-driven statements; and the
-            # planner prices ``tsv @@ query`` as cheap, so for a common word it prefers a
-            # sequential scan that detoasts every document's tsvector over the GIN index.
+            # planner prices ``terms @@ query`` as cheap, so for a common word it prefers a
+            # sequential scan that builds every document's tsvector over the GIN index.
             await self.session.execute(
                 sa.text(
                     "SELECT set_config('jit', 'off', true), "
@@ -441,7 +441,7 @@ class SqlSearchBackend:
         if self.postgres:
             joiner = " & " if all_clauses else " | "
             expression = joiner.join(_tsquery_clause(c) for c in query.clauses)
-            tsv: ColumnElement[Any] = sa.literal_column("search_documents.tsv")
+            tsv: ColumnElement[Any] = sa.literal_column(TERMS_TSVECTOR)
             return tsv.op("@@")(_tsquery(expression))
         return _fts_match(_fts_expression(query, all_clauses))
 
@@ -490,8 +490,13 @@ def _bound(query: ParsedQuery, fields: tuple[str, ...]) -> int:
     return best * b.TEXT_FACTOR + MAX_QUALITY
 
 
-# The analysed terms of the name, and of the name + topic fields, as tsvectors of exact lexemes
-# (no parser): the expressions of the GIN indexes created by the migration, verbatim.
+# The analysed terms of every field, of the name, and of the name + topic fields, as tsvectors of
+# exact lexemes (no parser): the expressions of the GIN indexes created by the migrations,
+# verbatim (the planner matches index expressions by their form).
+TERMS_TSVECTOR = (
+    "array_to_tsvector(array_remove(string_to_array("
+    "name_terms || topic_terms || body_terms, ' '), ''))"
+)
 TIER_TSVECTORS = {
     ("name",): "array_to_tsvector(array_remove(string_to_array(name_terms, ' '), ''))",
     ("name", "topic"): (

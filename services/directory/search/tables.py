@@ -10,10 +10,9 @@
 - ``search_vocabulary``: every indexed term, for typo correction through a trigram index.
 - SQLite only: ``search_fts`` (FTS5, ``unicode61 remove_diacritics 2``; columns name, topic,
   body) mirrors the terms of each document and ``search_vocabulary_trigrams`` (FTS5
-  ``trigram``) mirrors the vocabulary, both kept in sync by triggers. PostgreSQL: a generated
-  ``tsv`` column (GIN; the analysed terms as exact lexemes), GIN expression indexes on the
-  name terms and on the name + topic terms (field tiers, see ``sql.py``) and a pg_trgm GIN
-  index on the vocabulary.
+  ``trigram``) mirrors the vocabulary, both kept in sync by triggers. PostgreSQL: GIN expression
+  indexes on the analysed terms as exact lexemes (all fields; the name; name + topic: field
+  tiers, see ``sql.py``) and a pg_trgm GIN index on the vocabulary.
 """
 
 from __future__ import annotations
