@@ -19,6 +19,7 @@ from services.directory.api import _common as c
 from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_service
+from services.kernel.app import AUTOCOMMIT
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError, field_error
@@ -132,7 +133,9 @@ class ServiceController(Controller):
     path = f"{c.PREFIX}/services"
     tags = ["services"]  # noqa: RUF012
 
-    @get(operation_id="ListServices", summary="Lister les services")
+    # Reads without BEGIN/COMMIT: one statement for the page (and, for the few services that
+    # have some, one for sessions and one for link states).
+    @get(operation_id="ListServices", summary="Lister les services", opt={AUTOCOMMIT: True})
     async def list_services(
         self,
         request: Request[Any, Any, Any],
@@ -213,6 +216,7 @@ class ServiceController(Controller):
         operation_id="GetService",
         summary="Lire un service",
         responses=c.NOT_MODIFIED,
+        opt={AUTOCOMMIT: True},
     )
     async def get_service(
         self,
