@@ -8,7 +8,10 @@ exit code) is covered by tests/deploy/test_multiprocess.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+import os
+import signal
+import time
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import sqlalchemy as sa
 
 from services import system
 from services.gateway import Gateway
+from services.kernel import lifecycle
 from services.kernel.db import Database
 from services.kernel.jobs import Job, Worker, leases
 from services.kernel.settings import Settings
@@ -24,6 +28,62 @@ from tests.conftest import make_settings
 from tests.tokens import TokenFactory
 
 BOUND = 120  # seconds; only a bound on waits, never asserted
+
+
+class FakeServer:
+    """What the drain handler sees of uvicorn: its SIGTERM handler (a bound method) and flags."""
+
+    def __init__(self) -> None:
+        self.should_exit = False
+        self._captured_signals: list[int] = []
+
+    def handle_exit(self, sig: int, frame: object) -> None:  # uvicorn's: re-raised at the end
+        self._captured_signals.append(sig)
+        self.should_exit = True
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    fake = FakeServer()
+    previous = signal.signal(signal.SIGTERM, fake.handle_exit)
+    try:
+        yield fake
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        lifecycle.reset()
+
+
+async def _until(condition: Any) -> None:
+    deadline = time.monotonic() + BOUND
+    while not condition():
+        assert time.monotonic() < deadline, "bounded wait exceeded"
+        await asyncio.sleep(0.01)
+
+
+async def test_sigterm_drains_then_stops_the_server_without_its_signal(server: FakeServer) -> None:
+    """The server is stopped by its flag, so it does not raise SIGTERM again after shutdown."""
+    lifecycle.install_drain_handler(0.2)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await _until(lifecycle.draining)
+    await _until(lambda: server.should_exit)
+    assert server._captured_signals == []
+
+
+async def test_a_second_sigterm_stops_the_server_at_once(server: FakeServer) -> None:
+    lifecycle.install_drain_handler(BOUND * 10)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await _until(lifecycle.draining)
+    assert not server.should_exit
+    os.kill(os.getpid(), signal.SIGTERM)
+    await _until(lambda: server.should_exit)
+    assert server._captured_signals == []
+
+
+async def test_a_sigterm_caught_during_the_import_is_not_raised_again(server: FakeServer) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # reaches the server's own handler (app not built yet)
+    await _until(lambda: server.should_exit)
+    lifecycle.install_drain_handler(1.0)
+    assert server._captured_signals == []
 
 
 async def test_embedded_worker_finishes_its_job_before_any_pool_is_disposed(
