@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
@@ -89,13 +90,22 @@ class Database:
         if settings.embedded:
             settings.home.mkdir(parents=True, exist_ok=True)
             self.url = f"sqlite+aiosqlite:///{settings.home / (service + '.db')}"
-            self.engine = create_async_engine(self.url, echo=settings.database_echo)
+            self.engine = create_async_engine(
+                self.url,
+                echo=settings.database_echo,
+                json_serializer=_json_encode,
+                json_deserializer=msgspec.json.decode,
+            )
             _tune_sqlite(self.engine)
         else:
             self.url = sync_url(settings.database_url)
             self.engine = create_async_engine(
                 self.url,
                 echo=settings.database_echo,
+                # JSON(B) columns through msgspec: several times faster than the json module
+                # on list pages, and it knows datetimes and UUIDs.
+                json_serializer=_json_encode,
+                json_deserializer=msgspec.json.decode,
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_max_overflow,
                 pool_pre_ping=settings.database_pool_pre_ping,
@@ -140,6 +150,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _json_encode(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
