@@ -187,6 +187,8 @@ def create_service_app(
         on_startup=list(on_startup),
         on_shutdown=[*on_shutdown, _dispose],
         debug=False,
+        # Logging is the kernel's (configure_logging): no second, queue-based configuration.
+        logging_config=None,
     )
     app.state.verifier = build_verifier(settings, locator)
     document_errors(app)

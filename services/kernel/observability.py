@@ -130,6 +130,9 @@ def instrument_pool(service: str, engine: Any, capacity: int) -> None:
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """One format for every line on stderr: Relais's structlog events and the standard-library
+    loggers of uvicorn, Litestar, SQLAlchemy… (rendered by structlog's formatter, written
+    synchronously: no queue thread whose last lines a dying process would lose)."""
     global _configured
     if _configured:
         return
@@ -139,17 +142,43 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    # Tracebacks without frame locals: locals hold request bodies (personal data).
+    exceptions = structlog.processors.ExceptionRenderer(
+        structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+    )
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                stamp,
+                add_trace_ids,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                exceptions,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    # (uvicorn.access stays as the server set it: off, our `request` events log requests without
+    # their query strings.)
+    for name in ("uvicorn", "uvicorn.error", "litestar"):
+        # Their own handlers (if a library installed some) would print a second, plain line.
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             add_trace_ids,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # Tracebacks without frame locals: locals hold request bodies (personal data).
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            ),
+            stamp,
+            exceptions,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
