@@ -50,7 +50,8 @@ class TrackedMixin:
     source_url: Mapped[str | None] = mapped_column(sa.String(2083))
     status: Mapped[str] = mapped_column(sa.String(20), default="draft", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Indexed with the id by each table ((updated_at, id): the `updated_since` keyset order).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(sa.String(200))
     updated_by: Mapped[str | None] = mapped_column(sa.String(200))
@@ -156,6 +157,7 @@ class Place(TrackedMixin, AddressMixin, Base):
     """A reception point of a structure (HSDS location): a site, a permanence room, a bus stop."""
 
     __tablename__ = "places"
+    __table_args__ = (sa.Index("ix_places_updated", "updated_at", "id"),)
 
     structure_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("structures.id", ondelete="CASCADE"), index=True
