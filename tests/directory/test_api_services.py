@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ async def test_service_crud_and_contract_fields(
     assert body["referral_response_days"] == 5
     assert body["thematiques"] == ["equipement-et-alimentation--alimentation"]
     assert body["eligibility_zones"] == ["commune:35238"]
-    assert got.headers["etag"] == '"1"'
+    assert got.headers["etag"].startswith('"1-')  # version, then digest of the representation
 
     patched = await client.patch(
         f"{BASE}/services/{svc}",
@@ -278,6 +279,36 @@ async def test_reads_show_sessions_slots_zones_and_link_states(
     assert {k: v for k, v in got.items() if k != "links"} == {
         k: v for k, v in created.items() if k != "links"
     }
+
+
+async def test_a_304_never_hides_a_derived_change(relais: Relais, tokens: TokenFactory) -> None:
+    """`stale` is derived from dates, not stored: the version stays, the ETag must not."""
+    client = relais.client
+    sid = (await create_structure(client, tokens))["id"]
+    svc = (await create_service(client, tokens, sid))["id"]
+    first = await client.get(f"{BASE}/services/{svc}")
+    assert first.json()["stale"] is False
+    old_tag = first.headers["etag"]
+    db = relais.app("directory").state.db
+    async with db.session() as session:
+        long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+        await session.execute(
+            sa.update(m.Service)
+            .where(m.Service.id == uuid.UUID(svc))
+            .values(updated_at=long_ago, verified_at=long_ago)
+        )
+    again = await client.get(f"{BASE}/services/{svc}", headers={"If-None-Match": old_tag})
+    assert again.status_code == 200
+    assert again.json()["stale"] is True
+    assert again.json()["version"] == first.json()["version"]
+    assert again.headers["etag"] != old_tag
+    # The new ETag still works for writes (If-Match looks at the version part).
+    patched = await client.patch(
+        f"{BASE}/services/{svc}",
+        json={"capacity_status": "full"},
+        headers={**admin(tokens, sid), "If-Match": again.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
 
 
 async def test_conditional_get_answers_304_while_the_version_is_current(

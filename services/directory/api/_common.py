@@ -16,6 +16,7 @@ The POST actions (verify, publish, suspend) accept an optional ``If-Match``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -39,7 +40,9 @@ from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
 
 PREFIX = "/directory/v1"
-_ETAG = re.compile(r'^"(\d{1,18})"$')
+# "<version>" (writes) or "<version>-<digest of the representation>" (reads): If-Match only
+# looks at the version.
+_ETAG = re.compile(r'^"(\d{1,18})(?:-[0-9a-f]{1,32})?"$')
 STATUS_VALUES = ("draft", "published", "suspended", "archived")
 
 
@@ -123,32 +126,27 @@ def etag_header(entity: Any) -> dict[str, str]:
     return {"ETag": f'"{entity.version}"', "Vary": "Authorization"}
 
 
-def not_modified(request: Request[Any, Any, Any], entity: Any) -> Response[Any] | None:
-    """304 when ``If-None-Match`` names the entry's current ETag (or ``*``), else None.
-
-    The ETag is the entry's version: a 304 says the entry itself did not change. Derived fields
-    (``stale``, link-checker states) can change without a new version; a client that needs them
-    fresh reads without the header.
-    """
+def read_response(request: Request[Any, Any, Any], entity: Any, body: Any) -> Response[Any]:
+    """A GET answer whose ETag names the version and the representation itself: derived fields
+    (``stale``, link-checker states, what this caller may see) can change without a new version,
+    and a 304 must never hide them. ``If-None-Match`` naming that ETag (or ``*``) answers 304."""
+    digest = hashlib.blake2b(msgspec.json.encode(body), digest_size=6).hexdigest()
+    tag = f'"{entity.version}-{digest}"'
+    headers = {"ETag": tag, "Vary": "Authorization"}
     header = request.headers.get("if-none-match")
-    if header is None:
-        return None
-    matched = header.strip() == "*"
-    for part in header.split(","):
-        tag = part.strip()
-        # Weak comparison (RFC 9110 §13.1.2): W/"3" matches "3".
-        match = _ETAG.match(tag[2:] if tag.startswith("W/") else tag)
-        if match and int(match.group(1)) == entity.version:
-            matched = True
-    if not matched:
-        return None
-    return Response(content=b"", status_code=304, headers=etag_header(entity))
+    if header is not None:
+        # Weak comparison (RFC 9110 §13.1.2): W/"3-…" matches "3-…".
+        tags = {part.strip().removeprefix("W/") for part in header.split(",")}
+        if "*" in tags or tag in tags:
+            return Response(content=b"", status_code=304, headers=headers)
+    return Response(body, headers=headers)
 
 
 NOT_MODIFIED = {
     304: ResponseSpec(
         data_container=None,
-        description="Non modifié : l'ETag envoyé dans If-None-Match est la version actuelle.",
+        description="Non modifié : l'ETag envoyé dans If-None-Match est celui de la "
+        "représentation actuelle.",
     )
 }
 

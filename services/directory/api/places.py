@@ -130,10 +130,7 @@ class PlaceController(Controller):
         place_id: uuid.UUID,
     ) -> Response[s.PlaceRead]:
         row, _ = await _visible(session, caller, place_id)
-        unchanged = c.not_modified(request, row)
-        if unchanged is not None:
-            return unchanged
-        return _one(request, row)
+        return c.read_response(request, row, _read(request, row))
 
     @patch("/{place_id:uuid}", operation_id="UpdatePlace", summary="Modifier un lieu d'accueil")
     async def update_place(

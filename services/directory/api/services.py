@@ -226,11 +226,8 @@ class ServiceController(Controller):
         service_id: uuid.UUID,
     ) -> Response[s.ServiceRead]:
         view = await _visible_view(session, caller, service_id)
-        unchanged = c.not_modified(request, view)
-        if unchanged is not None:
-            return unchanged
         [body] = await render_views(session, request, caller, [view])
-        return Response(body, headers=c.etag_header(view))
+        return c.read_response(request, view, body)
 
     @patch("/{service_id:uuid}", operation_id="UpdateService", summary="Modifier un service")
     async def update_service(

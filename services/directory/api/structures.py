@@ -184,10 +184,7 @@ class StructureController(Controller):
         structure_id: uuid.UUID,
     ) -> Response[s.StructureRead]:
         row = await _visible(session, caller, structure_id)
-        unchanged = c.not_modified(request, row)
-        if unchanged is not None:
-            return unchanged
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return c.read_response(request, row, await read(session, request, row))
 
     @patch("/{structure_id:uuid}", operation_id="UpdateStructure", summary="Modifier une structure")
     async def update_structure(
