@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,17 +25,12 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import free_port
+
 ROUNDS = 20
 PER_ROUND = 100
 TOKEN_REQUESTS = 400
 CONCURRENCY = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(base: str) -> dict[str, str]:
@@ -100,7 +94,7 @@ def _verify_cost(token: str, jwks: dict[str, object], issuer: str) -> float:
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="relais-bench-auth-"))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = _env(base)
     server = subprocess.Popen(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.common import free_port, wait_ready
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 STRUCTURES = int(os.environ.get("BENCH_STRUCTURES", "2000"))
@@ -96,26 +97,6 @@ def dataset(communes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, A
                 }
             )
     return structures, services
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(port: int, path: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                if conn.recv(12).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not start")
 
 
 # --------------------------------------------------------------------------- load loop
@@ -258,7 +239,7 @@ async def run() -> None:
                 cwd=ROOT,
             )
         )
-        wait_ready(port, "/readyz")
+        wait_ready(port, "/readyz", timeout=60.0)
         one_paths = [f"/directory/v1/services/{i}" for i in ids]
         list_paths = [
             f"/directory/v1/services?thematique={t}&commune={c}&limit=20"
@@ -275,7 +256,7 @@ async def run() -> None:
                 cwd=ROOT,
             )
         )
-        wait_ready(bare_port, "/one")
+        wait_ready(bare_port, "/one", timeout=60.0)
 
         print(f"load: {CONNECTIONS} keep-alive connections, {DURATION:.0f} s per case", flush=True)
         results = {

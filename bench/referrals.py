@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import asyncpg
 import msgspec
 
 from bench.client import Connection, Reply
+from bench.common import free_port, quantile
 from services import system
 from services.kernel.settings import load_settings
 from tests.tokens import TokenFactory, bearer
@@ -53,12 +53,6 @@ THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
 STEPS = ("create", "acknowledge", "accept", "take_over", "close")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), to report CPU per request."""
     try:
@@ -66,13 +60,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _body(target: uuid.UUID, i: int) -> dict[str, Any]:
@@ -227,7 +214,7 @@ app = Litestar([bare])
 async def _bare_floor(size: int, requests: int, home: Path) -> float:
     """Requests/s of a bare Litestar POST handler answering a constant body of ``size`` bytes,
     served and driven exactly like the real server (uvicorn, same workers, client, concurrency)."""
-    port = _free_port()
+    port = free_port()
     (home / "bare_app.py").write_text(BARE_APP)
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for below
         [
@@ -322,7 +309,7 @@ async def _drop(prefix: str) -> None:
 async def run() -> None:
     tokens = TokenFactory()
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
-    port = _free_port()
+    port = free_port()
     home = Path(tempfile.mkdtemp(prefix="relais-bench-"))
     env = {
         **os.environ,
@@ -372,7 +359,7 @@ async def run() -> None:
 
     rate = done / elapsed
     base_rate = done / base_elapsed
-    base_p99 = _quantile(base_latencies, 0.99)
+    base_p99 = quantile(base_latencies, 0.99)
     print(f"lifecycles: {done} (5 HTTP requests each), concurrency {CONCURRENCY}")
     print(f"HTTP full lifecycles/s: {rate:8.1f}   ({done * 5 / elapsed:.0f} requests/s)")
     print(f"raw SQL lifecycles/s:   {base_rate:8.1f}   (1 INSERT + 4 UPDATE each)")
@@ -386,11 +373,11 @@ async def run() -> None:
         f"process(es) (busy {cpu / elapsed * 100:.0f} % of one core; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
-    base_p50 = _quantile(base_latencies, 0.5)
+    base_p50 = quantile(base_latencies, 0.5)
     print(f"raw statement p50/p99:  {base_p50 * 1000:.2f} / {base_p99 * 1000:.2f} ms")
     for step in STEPS:
         values = latencies[step]
-        p50, p99 = _quantile(values, 0.5), _quantile(values, 0.99)
+        p50, p99 = quantile(values, 0.5), quantile(values, 0.99)
         print(
             f"  {step:<12} p50 {p50 * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms   "
             f"p99 ratio to raw statement {p99 / base_p99:6.1f}"

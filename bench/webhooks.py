@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -39,6 +38,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import free_port, quantile
 from services import system
 from services.kernel.jobs import Worker
 from services.kernel.settings import Settings, load_settings
@@ -55,24 +55,11 @@ CONCURRENCY = 16
 THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 class Receiver:
     """Minimal HTTP/1.1 keep-alive server: records arrival time per webhook-id."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.arrivals: dict[str, float] = {}
         self.bodies: dict[str, bytes] = {}
         self.requests = 0
@@ -328,7 +315,7 @@ async def run(backend: str) -> None:
         print(
             f"  end-to-end (worker poll {settings.worker_poll_seconds:g} s, job interval 1 s): "
             f"{len(delays)}/{produced} events, p50 {statistics.median(delays) * 1000:.0f} ms, "
-            f"p99 {_quantile(delays, 0.99) * 1000:.0f} ms"
+            f"p99 {quantile(delays, 0.99) * 1000:.0f} ms"
         )
     await receiver.stop()
 
