@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -43,6 +44,14 @@ class Relais:
 
     def app(self, name: str) -> Any:
         return self.gateway.apps[name]
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on (bound then released): for servers a test starts, or
+    as a closed port to reach."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def _postgres_available() -> bool:

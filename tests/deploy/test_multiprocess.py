@@ -31,7 +31,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _postgres_available
+from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _postgres_available, free_port
 from tests.directory.helpers import service_body, structure_body
 from tests.e2e.test_auth_e2e import _moderator_token
 from tests.referrals.conftest import THEMATIQUE, referral_body
@@ -40,13 +40,6 @@ pytestmark = pytest.mark.slow
 RELAIS = Path(sys.executable).with_name("relais")
 START_TIMEOUT = 180  # imports are slow on a loaded 2-core machine
 SERVICES = ("auth", "directory", "referrals")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

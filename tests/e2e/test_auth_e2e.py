@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,23 +28,17 @@ from services.auth.models import Account
 from services.kernel.db import Database
 from services.kernel.settings import load_settings
 from tests.auth.helpers import REDIRECT_URI, authorize_params, hidden_fields, pkce, unescape
+from tests.conftest import free_port
 from tests.directory.helpers import service_body, structure_body
 
 PASSWORD = "une phrase de passe assez longue"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`relais serve` in embedded mode, in a fresh folder, on a free port."""
     folder = tmp_path_factory.mktemp("e2e-auth")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         k: v

@@ -5,7 +5,6 @@ read-only routes that opt into autocommit run without a surrounding transaction.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -22,14 +21,8 @@ from services.kernel.app import AUTOCOMMIT, create_service_app
 from services.kernel.db import Database, application_name
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
-from tests.conftest import POSTGRES_URL, make_settings, require_postgres, start_relais
+from tests.conftest import POSTGRES_URL, free_port, make_settings, require_postgres, start_relais
 from tests.tokens import TokenFactory
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
@@ -97,7 +90,7 @@ async def test_unreachable_database_is_503_not_500(tmp_path: Path, tokens: Token
         "postgresql",
         tmp_path,
         tokens,
-        database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/test",
+        database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/test",
     )
     db = Database(settings, "directory")
 

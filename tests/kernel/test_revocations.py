@@ -4,23 +4,17 @@ the last list (offline verification still holds) instead of failing requests."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import pytest
 from litestar import Litestar, Response, get
 
 from services.kernel.security import RevocationList
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import free_port
 
 
 async def test_unreachable_auth_means_an_empty_list_not_an_error() -> None:
-    port = _closed_port()
+    port = free_port()
     revocations = RevocationList(
         url="/auth/.well-known/revoked-tokens.json",
         client_factory=lambda: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}"),

@@ -12,10 +12,11 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.conftest import free_port
 
 
 @dataclass
@@ -48,13 +49,6 @@ def verify(secret: str, headers: dict[str, str], body: bytes, *, tolerance: int 
         if version == "v1" and hmac.compare_digest(signature.encode(), expected):
             return True
     return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

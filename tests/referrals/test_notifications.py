@@ -20,9 +20,8 @@ from services.referrals import background, worker
 from services.referrals import models as m
 from services.referrals.notifications import sending
 from services.referrals.notifications.render import reference, render
-from tests.conftest import BACKENDS, start_relais
+from tests.conftest import BACKENDS, free_port, start_relais
 from tests.referrals.conftest import PERSONAL_VALUES, World, act, create_referral
-from tests.referrals.receiver import free_port
 from tests.tokens import TokenFactory
 
 

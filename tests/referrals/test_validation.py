@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.referrals import models as m
-from tests.conftest import BACKENDS, start_relais
+from tests.conftest import BACKENDS, free_port, start_relais
 from tests.referrals.conftest import World, create_referral, referral_body
 from tests.referrals.directory_double import DirectoryDouble
 from tests.tokens import TokenFactory, bearer
@@ -198,18 +197,12 @@ async def test_directory_errors_are_503_and_write_nothing(
         assert await _count(system.app("referrals")) == (0, 0)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_directory_unreachable_is_503_and_nothing_written(
     backend: str, tmp_path: Path, tokens: TokenFactory
 ) -> None:
     system, stack = await start_relais(
-        backend, tmp_path, tokens, directory_url=f"http://127.0.0.1:{_closed_port()}"
+        backend, tmp_path, tokens, directory_url=f"http://127.0.0.1:{free_port()}"
     )
     async with stack:
         ccas, partner = uuid.uuid4(), uuid.uuid4()
