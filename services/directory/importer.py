@@ -33,7 +33,7 @@ from services.directory.interop import datainclusion as di
 from services.directory.interop.datainclusion import RowError, ServiceRecord, StructureRecord
 from services.directory.models import HistoryEntry, OutboxEvent, Service, ServiceZone, Structure
 from services.directory.search import indexing
-from services.kernel.db import JSONType, new_uuid
+from services.kernel.db import JSONType, driver_connection, new_uuid
 from services.kernel.outbox import utcnow
 
 BATCH = 500
@@ -65,16 +65,6 @@ class _Bulk:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
-    async def driver(self) -> Any:
-        """The asyncpg connection of the session, inside the session's transaction."""
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        if not driver.is_in_transaction():
-            # SQLAlchemy begins lazily, on the first statement: make it begin now.
-            await connection.exec_driver_sql("SELECT 1")
-        return driver
-
     async def select_by_keys(
         self, table: sa.Table, column: str, keys: Sequence[Any], columns: Sequence[str], **eq: Any
     ) -> list[Mapping[str, Any]]:
@@ -98,7 +88,7 @@ class _Bulk:
         where = [f'"{column}" = ANY($1::{array})']
         where += [f'"{k}" = ${i}' for i, k in enumerate(eq, start=2)]
         sql = f'SELECT {names} FROM "{table.name}" WHERE {" AND ".join(where)}'  # noqa: S608
-        driver = await self.driver()
+        driver = await driver_connection(self.session)
         rows = await driver.fetch(sql, list(keys), *eq.values())
         if not json_columns:
             return list(rows)
@@ -120,7 +110,7 @@ class _Bulk:
                 await self.session.execute(sa.insert(table), list(chunk))
             return
         columns, records = _records(table, rows)
-        driver = await self.driver()
+        driver = await driver_connection(self.session)
         await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
     async def update(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -138,7 +128,7 @@ class _Bulk:
                 params = [{f"_{k}": v for k, v in row.items()} for row in chunk]
                 await self.session.execute(statement, params)
             return
-        driver = await self.driver()
+        driver = await driver_connection(self.session)
         scratch = f"import_{table.name}"
         columns, records = _records(table, rows, defaults=False)
         listed = ", ".join(f'"{c}"' for c in columns)
@@ -161,7 +151,7 @@ class _Bulk:
                 await self.session.execute(sa.delete(table).where(table.c[column].in_(list(chunk))))
             return
         array = "uuid[]" if isinstance(table.c[column].type, sa.Uuid) else "text[]"
-        driver = await self.driver()
+        driver = await driver_connection(self.session)
         statement = f'DELETE FROM "{table.name}" WHERE "{column}" = ANY($1::{array})'  # noqa: S608
         await driver.execute(statement, list(keys))
 

@@ -152,6 +152,18 @@ class Database:
         await self.engine.dispose()
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection of a PostgreSQL session, inside the session's transaction (for
+    COPY and other bulk operations SQLAlchemy does not expose)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins lazily, on the first statement: make it begin now.
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
 def _json_encode(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.directory.models import Service, ServiceZone, Structure
 from services.directory.search import tables
 from services.directory.search.analysis import index_terms
+from services.kernel.db import driver_connection
 from services.kernel.reference import taxonomy
 from services.kernel.reference.taxonomies import category_of
 
@@ -437,17 +438,10 @@ _UPSERT_STAGED = (  # constant names only
 )
 
 
-async def _driver_connection(session: AsyncSession) -> Any:
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    return raw
-
-
 async def _stage_documents(session: AsyncSession, documents: list[dict[str, Any]]) -> None:
     """PostgreSQL: ``COPY`` (binary, asyncpg) documents into a temporary staging table of this
     connection (emptied at commit), no per-row parameters."""
-    raw = await _driver_connection(session)
+    raw = await driver_connection(session)
     await raw.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "  # noqa: S608
         f"SELECT {_STAGED_NAMES} FROM search_documents WITH NO DATA"
@@ -463,7 +457,7 @@ async def _upsert_staged(session: AsyncSession) -> None:
     refresh stages each entity once, so no row is updated twice by the statement."""
     if not session.info.pop(STAGE, False):
         return
-    raw = await _driver_connection(session)
+    raw = await driver_connection(session)
     await raw.execute(_UPSERT_STAGED)
     await raw.execute(f"DELETE FROM {STAGE}")  # noqa: S608
 
