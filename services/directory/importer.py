@@ -2,10 +2,11 @@
 
 The work is set-based so a 100k-service file takes seconds: rows are parsed and validated in
 Python (pure mapping, ``interop.datainclusion``), existing entries are read back in batches of
-``BATCH`` keys, and the differences are written with multi-row INSERT / executemany UPDATE
-statements. A row equal to what is stored is ``unchanged``: no write, no version bump, no history
-row, no event. Created and updated entries get a history row and an outbox event
-(``structure.upserted`` / ``service.upserted``) in the same transaction.
+keys, and the differences are written in bulk (``_Bulk``: COPY on PostgreSQL). Services go
+through in chunks of ``IMPORT_CHUNK``: the next chunk is parsed in a worker thread while the
+current one is written and indexed. A row equal to what is stored is ``unchanged``: no write, no
+version bump, no history row, no event. Created and updated entries get a history row and an
+outbox event (``structure.upserted`` / ``service.upserted``) in the same transaction.
 
 Services name their structure by (source, ``structure_id``): a structure of the same file, or
 one already in the directory. The caller owns the transaction: nothing here commits, so the API
@@ -17,6 +18,7 @@ Scoping: ``allowed_structure_id`` restricts an import to one existing structure 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import operator
 import uuid
@@ -33,17 +35,14 @@ from services.directory.interop import datainclusion as di
 from services.directory.interop.datainclusion import RowError, ServiceRecord, StructureRecord
 from services.directory.models import HistoryEntry, OutboxEvent, Service, ServiceZone, Structure
 from services.directory.search import indexing
-from services.kernel.db import JSONType, driver_connection, new_uuid
+from services.kernel.db import JSONType, driver_connection, new_uuid, table_statistics
 from services.kernel.outbox import utcnow
 
 BATCH = 500
-# After writing this many entries, refresh the planner statistics (PostgreSQL) of the tables the
-# import wrote, inside the import's transaction (ANALYZE counts the transaction's own new rows).
-# Statistics taken on the empty tables, or while the import was running, say "empty": the
-# planner then takes any index with a matching column, e.g. a full scan of ix_services_updated
-# (updated_at, id) for each foreign-key check of a zone row (measured: ~120 zone rows/s at 100k
-# services) or for each later GET by id, instead of the primary key.
-ANALYZE_AFTER = 1000
+# Services are parsed, written and indexed this many at a time: the next chunk is parsed in a
+# worker thread while the current one is written (the thread has the CPU while the import
+# waits on the database).
+IMPORT_CHUNK = 5000
 IMPORT_STATUS = "published"
 CREATE = "import-create"
 UPDATE = "import-update"
@@ -226,18 +225,6 @@ class ImportReport(msgspec.Struct, kw_only=True):
             setattr(self, name, getattr(self.structures, name) + getattr(self.services, name))
 
 
-class _Plan:
-    """What one kind of entry needs: rows to insert, rows to update, history and events."""
-
-    def __init__(self) -> None:
-        self.inserts: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.history: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self.changed_structures: list[uuid.UUID] = []
-        self.service_structures: dict[uuid.UUID, uuid.UUID] = {}
-
-
 async def import_datainclusion(
     session: AsyncSession,
     structures: Sequence[Mapping[str, Any]],
@@ -308,28 +295,40 @@ async def _import(
     now = utcnow()
     context = _Context(session, report, now, actor, actor_structure_id, allowed_structure_id)
 
-    records = _parse_structures(structures, structure_rows, default_source, report)
-    structure_ids = await context.upsert_structures(records)
+    parser = _ServiceParser(default_source)
+    numbers = _rows(len(services), service_rows)
 
-    service_records = _parse_services(services, service_rows, default_source, report)
-    changed = await context.upsert_services(service_records, structure_ids)
+    def parse(start: int) -> _ParsedServices:
+        end = start + IMPORT_CHUNK
+        return parser.parse(services[start:end], numbers[start:end])
 
+    starts = range(0, len(services), IMPORT_CHUNK)
+    pending = asyncio.ensure_future(asyncio.to_thread(parse, 0)) if starts else None
+    try:
+        records = _parse_structures(structures, structure_rows, default_source, report)
+        structure_ids = await context.upsert_structures(records)
+        search = indexing.IndexRefresh(session)
+        for position in range(len(starts)):
+            assert pending is not None
+            parsed = await pending
+            if position + 1 < len(starts):
+                pending = asyncio.ensure_future(asyncio.to_thread(parse, starts[position + 1]))
+            for errors in parsed.rejected:
+                _reject(report, report.services, report.errors, errors)
+            written = await context.upsert_services(parsed.records, structure_ids)
+            await context.flush_side_tables()
+            await search.add_services(written)
+    finally:
+        if pending is not None:
+            pending.cancel()
     await context.flush_side_tables()
-    await context.refresh_search(changed)
-    if len(changed) + len(context.changed_structures) >= ANALYZE_AFTER:
-        await _analyze(session, ("search_documents", "search_facets", "search_vocabulary"))
+    # Then what the structures' changes touch: their other services, and the structures.
+    await search.add_structures(context.changed_structures)
+    await search.finish()
+    await table_statistics(session).refresh()
     report.errors.sort(key=lambda e: (e.kind != "structure", e.row))
     report.total()
     return report
-
-
-async def _analyze(session: AsyncSession, tables: Sequence[str]) -> None:
-    """Fresh planner statistics for these tables (PostgreSQL only; a role that does not own a
-    table gets a warning from PostgreSQL, not an error)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for name in tables:
-        await session.execute(sa.text(f'ANALYZE "{name}"'))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -385,28 +384,35 @@ def _parse_structures(
     return records
 
 
-def _parse_services(
-    rows: Sequence[Mapping[str, Any]],
-    numbers: Sequence[int] | None,
-    default_source: str | None,
-    report: ImportReport,
-) -> list[ServiceRecord]:
-    records: list[ServiceRecord] = []
-    seen: dict[tuple[str, str], int] = {}
-    for raw, number in zip(rows, _rows(len(rows), numbers), strict=True):
-        parsed = di.parse_service(raw, number, default_source=default_source)
-        key = _raw_key(raw, default_source)
-        if isinstance(parsed, ServiceRecord):
-            key = (parsed.source, parsed.source_id)
-        if key is not None and key in seen:
-            parsed = [_duplicate("service", number, key[1], seen[key])]
-        elif key is not None:
-            seen[key] = number
-        if isinstance(parsed, list):
-            _reject(report, report.services, report.errors, parsed)
-        else:
-            records.append(parsed)
-    return records
+class _ParsedServices(msgspec.Struct):
+    records: list[ServiceRecord]
+    rejected: list[list[RowError]]
+
+
+class _ServiceParser:
+    """Parses service rows chunk after chunk (pure Python, no I/O: it runs in a worker
+    thread), rejecting a source id already seen in an earlier row of the import."""
+
+    def __init__(self, default_source: str | None) -> None:
+        self.default_source = default_source
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def parse(self, rows: Sequence[Mapping[str, Any]], numbers: Sequence[int]) -> _ParsedServices:
+        parsed_rows = _ParsedServices(records=[], rejected=[])
+        for raw, number in zip(rows, numbers, strict=True):
+            parsed = di.parse_service(raw, number, default_source=self.default_source)
+            key = _raw_key(raw, self.default_source)
+            if isinstance(parsed, ServiceRecord):
+                key = (parsed.source, parsed.source_id)
+            if key is not None and key in self.seen:
+                parsed = [_duplicate("service", number, key[1], self.seen[key])]
+            elif key is not None:
+                self.seen[key] = number
+            if isinstance(parsed, list):
+                parsed_rows.rejected.append(parsed)
+            else:
+                parsed_rows.records.append(parsed)
+        return parsed_rows
 
 
 def _duplicate(kind: di.Kind, row: int, source_id: str, first_row: int) -> RowError:
@@ -474,7 +480,7 @@ class _Context:
         self.history: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.changed_structures: list[uuid.UUID] = []
-        self.service_structures: dict[uuid.UUID, uuid.UUID] = {}
+        self.statistics = table_statistics(session)
         self.bulk = _Bulk(session)
 
     def record(
@@ -618,8 +624,7 @@ class _Context:
         table = _table(model)
         await self.bulk.insert(table, inserts)
         await self.bulk.update(table, updates)
-        if len(inserts) + len(updates) >= ANALYZE_AFTER:
-            await _analyze(self.session, (table.name,))
+        await self.statistics.wrote(table.name, len(inserts) + len(updates))
 
     # -- services ----------------------------------------------------------------------
 
@@ -671,7 +676,6 @@ class _Context:
                 self.record("service", entity_id, structure, CREATE, _created(values))
                 counts.created += 1
                 changed.append(entity_id)
-                self.service_structures[entity_id] = structure
                 continue
             entity_id = current["id"]
             changes = _changes(current, values)
@@ -688,13 +692,11 @@ class _Context:
             self.record("service", entity_id, structure, UPDATE, changes)
             counts.updated += 1
             changed.append(entity_id)
-            self.service_structures[entity_id] = structure
         await self._write(Service, inserts, updates)
         zone_table = _table(ServiceZone)
         await self.bulk.delete(zone_table, "service_id", replaced_zones)
         await self.bulk.insert(zone_table, zone_rows)
-        if len(zone_rows) >= ANALYZE_AFTER:
-            await _analyze(self.session, (zone_table.name,))
+        await self.statistics.wrote(zone_table.name, len(zone_rows))
         return changed
 
     def _unresolved(self, record: ServiceRecord, structure: Any) -> RowError:
@@ -722,15 +724,8 @@ class _Context:
             found.sort()
         return zones
 
-    async def refresh_search(self, services: Sequence[uuid.UUID]) -> None:
-        """Re-index what changed: structures with all their services, then other services."""
-        structures = set(self.changed_structures)
-        if structures:
-            await indexing.refresh_structure_search_index(self.session, structures)
-        rest = [s for s in services if self.service_structures.get(s) not in structures]
-        if rest:
-            await indexing.refresh_search_index(self.session, rest)
-
     async def flush_side_tables(self) -> None:
         await self.bulk.insert(_table(HistoryEntry), self.history)
         await self.bulk.insert(_table(OutboxEvent), self.events)
+        self.history = []
+        self.events = []

@@ -18,6 +18,7 @@ from services.directory import models as m
 from services.directory.importer import import_datainclusion
 from services.directory.interop import datainclusion as di
 from services.directory.interop.files import UnreadableInput, read_bytes, read_paths
+from services.directory.search import tables as search_tables
 from tests.conftest import Relais
 from tests.directory.helpers import member, moderator, writer_client
 
@@ -328,6 +329,66 @@ async def test_services_resolve_structures_and_reject_unknown_ones(relais: Relai
     assert "inconnue" in reasons[("orphan", "structure_id")]
     assert "rejetée" in reasons[("of-bad", "structure_id")]
     assert "double" in reasons[("attached", "id")]
+
+
+async def _indexed(relais: Relais, source: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Search documents of one source's entries by (kind, source id), without ids and dates."""
+    docs = search_tables.documents
+    skipped = {"doc_id", "entity_id", "structure_id", "updated_at", "verified_at"}
+    columns = [c for c in docs.columns if c.name not in skipped and not c.computed]
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    db = relais.app("directory").state.db
+    async with db.session() as session:
+        for kind, model in (("service", m.Service), ("structure", m.Structure)):
+            rows = await session.execute(
+                sa.select(model.source_id, *columns)
+                .join(docs, sa.and_(docs.c.kind == kind, docs.c.entity_id == model.id))
+                .where(model.source == source)
+            )
+            for row in rows.mappings():
+                found[(kind, row["source_id"])] = {c.name: row[c.name] for c in columns}
+    return found
+
+
+async def test_an_import_in_chunks_writes_and_indexes_as_in_one(
+    relais: Relais, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dataset(source: str, renamed: bool = False) -> tuple[list[Any], list[Any]]:
+        name = "Centre social Les Tournesols" if renamed else "Centre social Le Tournesol"
+        structures = [
+            structure_row(source, nom=name),
+            structure_row(source, "s2", nom="Maison France services"),
+        ]
+        services = [
+            service_row(source, f"v{i}", structure="s1" if i % 2 else "s2", nom=f"Service {i}")
+            for i in range(7)
+        ]
+        services.insert(5, service_row(source, "v1", nom="Doublon"))  # a later chunk
+        services.append(service_row(source, "bad", frais="cher"))
+        return structures, services
+
+    async def outcome(source: str, chunk: int, renamed: bool = False) -> Any:
+        monkeypatch.setattr(importer, "IMPORT_CHUNK", chunk)
+        report = await _import(relais, *dataset(source, renamed))
+        errors = sorted((e.kind, e.row, e.field, e.reason) for e in report.errors)
+        counts = (report.created, report.updated, report.unchanged, report.rejected)
+        return counts, errors, await _indexed(relais, source)
+
+    chunked, whole = unique_source(), unique_source()
+    first = await outcome(chunked, 2)
+    assert first == await outcome(whole, 1000)
+    counts, errors, documents = first
+    assert counts == (9, 0, 0, 2)
+    assert ("service", 6, "id") in {error[:3] for error in errors}
+    assert len(documents) == 7 + 2
+
+    # A renamed structure re-indexes its services that the file leaves unchanged.
+    renamed = await outcome(chunked, 2, renamed=True)
+    assert renamed == await outcome(whole, 1000, renamed=True)
+    counts, _, documents = renamed
+    assert counts == (0, 1, 8, 2)
+    assert " tournesol " in documents[("service", "v3")]["name_terms"]
+    assert "Tournesols" in documents[("service", "v3")]["topic_text"]
 
 
 # --------------------------------------------------------------------------- HTTP API

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.directory.models import Service, ServiceZone, Structure
 from services.directory.search import tables
 from services.directory.search.analysis import index_terms
-from services.kernel.db import driver_connection
+from services.kernel.db import driver_connection, table_statistics
 from services.kernel.reference import taxonomy
 from services.kernel.reference.taxonomies import category_of
 
@@ -108,39 +108,72 @@ def effective_status(own: str, structure: str) -> str:
 
 async def refresh_search_index(session: AsyncSession, service_ids: Collection[uuid.UUID]) -> None:
     """Re-index these services (and the structures they belong to) from the database."""
-    ids = sorted(set(service_ids))
-    structure_ids: set[uuid.UUID] = set()
-    for chunk in _chunks(ids):
-        structure_ids |= await _refresh_services(session, chunk)
-        stale = await session.scalars(
-            sa.select(tables.documents.c.structure_id).where(
-                tables.documents.c.kind == "service", tables.documents.c.entity_id.in_(chunk)
-            )
-        )
-        structure_ids |= set(stale)
-    await _refresh_structures(session, sorted(structure_ids))
-    await _upsert_staged(session)
+    refresh = IndexRefresh(session)
+    await refresh.add_services(service_ids)
+    await refresh.finish()
 
 
 async def refresh_structure_search_index(
     session: AsyncSession, structure_ids: Collection[uuid.UUID]
 ) -> None:
     """Re-index these structures and every one of their services."""
-    ids = sorted(set(structure_ids))
-    service_ids: set[uuid.UUID] = set()
-    for chunk in _chunks(ids):
-        found = await session.scalars(sa.select(Service.id).where(Service.structure_id.in_(chunk)))
-        service_ids |= set(found)
-        indexed = await session.scalars(
-            sa.select(tables.documents.c.entity_id).where(
-                tables.documents.c.kind == "service", tables.documents.c.structure_id.in_(chunk)
+    refresh = IndexRefresh(session)
+    await refresh.add_structures(structure_ids)
+    await refresh.finish()
+
+
+class IndexRefresh:
+    """One refresh of the index, fed in several steps (an import re-indexes each chunk of
+    services as soon as it is written). Each service is indexed once; structures, whose
+    documents sum up all their services, are indexed at ``finish``. On PostgreSQL each step's
+    documents are staged and upserted in one statement (one pass over the GIN indexes)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.indexed: set[uuid.UUID] = set()
+        self.structures: set[uuid.UUID] = set()
+
+    async def add_services(self, service_ids: Collection[uuid.UUID]) -> None:
+        """Index these services; their structures (and those they were indexed under: a
+        service may have moved) are indexed at ``finish``."""
+        ids = sorted(set(service_ids) - self.indexed)
+        self.indexed.update(ids)
+        for chunk in _chunks(ids):
+            self.structures |= await _refresh_services(self.session, chunk)
+            stale = await self.session.scalars(
+                sa.select(tables.documents.c.structure_id).where(
+                    tables.documents.c.kind == "service", tables.documents.c.entity_id.in_(chunk)
+                )
             )
-        )
-        service_ids |= set(indexed)
-    for chunk in _chunks(sorted(service_ids)):
-        await _refresh_services(session, chunk)
-    await _refresh_structures(session, ids)
-    await _upsert_staged(session)
+            self.structures |= set(stale)
+        await _upsert_staged(self.session)
+
+    async def add_structures(self, structure_ids: Collection[uuid.UUID]) -> None:
+        """Index these structures (at ``finish``) and now every one of their services (their
+        documents carry the structure's name, networks and position)."""
+        ids = sorted(set(structure_ids))
+        self.structures.update(ids)
+        service_ids: set[uuid.UUID] = set()
+        for chunk in _chunks(ids):
+            found = await self.session.scalars(
+                sa.select(Service.id).where(Service.structure_id.in_(chunk))
+            )
+            service_ids |= set(found)
+            indexed = await self.session.scalars(
+                sa.select(tables.documents.c.entity_id).where(
+                    tables.documents.c.kind == "service", tables.documents.c.structure_id.in_(chunk)
+                )
+            )
+            service_ids |= set(indexed)
+        service_ids -= self.indexed
+        self.indexed |= service_ids
+        for chunk in _chunks(sorted(service_ids)):
+            await _refresh_services(self.session, chunk)
+        await _upsert_staged(self.session)
+
+    async def finish(self) -> None:
+        await _refresh_structures(self.session, sorted(self.structures))
+        await _upsert_staged(self.session)
 
 
 async def _refresh_services(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -449,17 +482,19 @@ async def _stage_documents(session: AsyncSession, documents: list[dict[str, Any]
     await raw.copy_records_to_table(
         STAGE, records=[tuple(d[c] for c in _STAGED) for d in documents], columns=_STAGED
     )
-    session.info[STAGE] = True
+    session.info[STAGE] = session.info.get(STAGE, 0) + len(documents)
 
 
 async def _upsert_staged(session: AsyncSession) -> None:
     """PostgreSQL: upsert every staged document in one statement, then empty the stage. A
     refresh stages each entity once, so no row is updated twice by the statement."""
-    if not session.info.pop(STAGE, False):
+    staged = session.info.pop(STAGE, 0)
+    if not staged:
         return
     raw = await driver_connection(session)
     await raw.execute(_UPSERT_STAGED)
     await raw.execute(f"DELETE FROM {STAGE}")  # noqa: S608
+    await table_statistics(session).wrote(tables.documents.name, staged)
 
 
 async def add_vocabulary(session: AsyncSession, terms: Iterable[str]) -> None:
@@ -467,13 +502,15 @@ async def add_vocabulary(session: AsyncSession, terms: Iterable[str]) -> None:
     if not values:
         return
     if _dialect(session) == "postgresql":
-        await session.execute(
+        result = await session.execute(
             sa.text(
                 "INSERT INTO search_vocabulary (term) SELECT unnest(CAST(:terms AS text[])) "
                 "ON CONFLICT (term) DO NOTHING"
             ),
             {"terms": [v["term"] for v in values]},
         )
+        added: int = result.rowcount  # type: ignore[attr-defined]
+        await table_statistics(session).wrote(tables.vocabulary.name, added)
     else:
         lite = sqlite.insert(tables.vocabulary).on_conflict_do_nothing(index_elements=["term"])
         await session.execute(lite, values)
