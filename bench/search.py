@@ -28,6 +28,8 @@ it would not fit ``BENCH_LOAD_BUDGET`` seconds (the output says so). SQLite at 1
 lives in a ``bench…_`` schema / a temporary directory, dropped at the end.
 
 Run: ``.venv/bin/python -m bench search`` (PostgreSQL at TEST_DATABASE_URL or the default).
+``BENCH_SEARCH_SIZES=100000 BENCH_SQLITE_SIZE=0 BENCH_KEEP_SCHEMA=1`` measures PostgreSQL at
+100k only and keeps its schema, to study the plans (drop it by hand afterwards).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ LOAD_BUDGET = float(os.environ.get("BENCH_LOAD_BUDGET", "600"))
 DURATION = float(os.environ.get("BENCH_SECONDS", "6"))
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "3000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+# Keep the PostgreSQL schema at the end (its name is printed), to study its query plans.
+KEEP = os.environ.get("BENCH_KEEP_SCHEMA") == "1"
 BATCH = 5_000
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH = "/directory/v1/search/services"
@@ -818,10 +822,15 @@ async def run_postgres(corpus_: Corpus) -> list[Measure]:
             )
             results.append(await measure("postgresql", loaded, env, corpus_))
     finally:
-        engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await engine.dispose()
+        if KEEP:
+            print(f"postgresql: schema {schema} kept (BENCH_KEEP_SCHEMA=1)", flush=True)
+        else:
+            engine = create_async_engine(
+                POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://")
+            )
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await engine.dispose()
     return results
 
 

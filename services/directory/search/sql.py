@@ -11,6 +11,7 @@ description, exact > typo/prefix), plus freshness and capacity. Distances are eq
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,6 +67,13 @@ class SqlSearchBackend:
         # A word the index has never seen is a typo even when its stem exists elsewhere
         # ("domicilation" → stem "domicil" of "domicile"; meant "domiciliation").
         probes = {w for w in words if w}
+        if self.postgres:
+            # Equality is also a trigram index operator, and PostgreSQL may take that index
+            # (7 ms at 14k terms) over the primary key (0.1 ms): no bitmap scan, so no GIN,
+            # until ``_similar_terms`` or ``_configure`` turn them back on.
+            await self.session.execute(
+                sa.text("SELECT set_config('enable_bitmapscan', 'off', true)")
+            )
         known = set(await self.session.scalars(sa.select(V.c.term).where(V.c.term.in_(probes))))
         corrections: dict[str, list[str]] = {}
         for word in sorted(w for w in words if w and w not in known):
@@ -77,7 +85,12 @@ class SqlSearchBackend:
 
     async def _similar_terms(self, word: str) -> list[str]:
         if self.postgres:
-            await self.session.execute(sa.text("SET LOCAL pg_trgm.similarity_threshold = 0.2"))
+            await self.session.execute(
+                sa.text(
+                    "SELECT set_config('pg_trgm.similarity_threshold', '0.2', true), "
+                    "set_config('enable_bitmapscan', 'on', true)"
+                )
+            )
             terms = await self.session.scalars(
                 sa.select(V.c.term)
                 .where(V.c.term.op("%")(word))
@@ -129,7 +142,8 @@ class SqlSearchBackend:
             await self.session.execute(
                 sa.text(
                     "SELECT set_config('jit', 'off', true), "
-                    "set_config('enable_seqscan', :seqscan, true)"
+                    "set_config('enable_seqscan', :seqscan, true), "
+                    "set_config('enable_bitmapscan', 'on', true)"
                 ),
                 {"seqscan": "off" if text else "on"},
             )
@@ -305,10 +319,23 @@ class SqlSearchBackend:
         of that tier scores above the best score a document outside it could reach, no other
         document can enter the page. By distance, rings around the origin (2, 8, 32 km) do the
         same. Otherwise every match is scored."""
-        tiers: list[tuple[ColumnElement[bool], int]] = []
+        if self.postgres and all_clauses is not None and request.sort == "relevance":
+            rows = await self._perfect(request, query, conditions[:-1], score, dist2)
+            if rows is not None:
+                return rows
+        tiers: list[tuple[ColumnElement[bool], int, bool]] = []
         if all_clauses is not None and request.sort == "relevance":
-            tiers = [
-                (self._tier_condition(query, fields, all_clauses), _bound(query, fields))
+            if len(query.clauses) > 1:
+                # Every word in the name: a small tier for several common words (each word
+                # alone in the name is a large one).
+                every = self._tier_condition(query, ("name",), all_clauses, every_clause=True)
+                tiers.append((every, _bound_every_in_name(query), True))
+            tiers += [
+                (
+                    self._tier_condition(query, fields, all_clauses),
+                    _bound(query, fields),
+                    len(query.clauses) == 1,
+                )
                 for fields in (("name",), ("name", "topic"))
             ]
         if request.sort == "distance" and request.origin is not None:
@@ -319,14 +346,70 @@ class SqlSearchBackend:
                 rows = await self._page(request, near, score, dist2)
                 if len(rows) > request.limit:
                     return rows
-        for tier, bound in tiers:
+        for tier, bound, implies_text in tiers:
             # SQLite: the tier's MATCH holds the whole text condition (the last condition),
-            # so FTS5 returns the tier's documents only; PostgreSQL ANDs the two GIN bitmaps.
-            tiered = [*conditions, tier] if self.postgres else [*conditions[:-1], tier]
+            # so FTS5 returns the tier's documents only. PostgreSQL ANDs the two GIN bitmaps,
+            # unless the tier implies the text condition (one query word, or every word in the
+            # name), whose bitmap (every document with a word anywhere) would cost more.
+            if self.postgres and not implies_text:
+                tiered = [*conditions, tier]
+            else:
+                tiered = [*conditions[:-1], tier]
             rows = await self._page(request, tiered, score, dist2)
             if len(rows) > request.limit and int(rows[-1].n) > bound:
                 return rows
         return await self._page(request, conditions, score, dist2)
+
+    async def _perfect(
+        self,
+        request: SearchRequest,
+        query: ParsedQuery,
+        filters: list[ColumnElement[bool]],
+        score: ColumnElement[int],
+        dist2: Any,
+    ) -> list[Any] | None:
+        """PostgreSQL: the page when it holds only documents of the best score a document can
+        reach (every query word in the name, verified, accepting), else None. Those rank
+        first and tie on the id, so the page is the first of them in id order: read in id
+        order (the unique index), at most ``PERFECT_WINDOW`` documents from the cursor, with
+        no text index at all. A common word's page costs the same at 100k and 1M documents,
+        where scoring its whole name tier grows with the catalogue."""
+        perfect = sum(_best_points(clause) for clause in query.clauses)
+        perfect = perfect * b.TEXT_FACTOR + MAX_QUALITY
+        after_id = None
+        if request.after is not None:
+            if request.after.key != -perfect:
+                return None  # the cursor is past them
+            after_id = request.after.entity_id
+        # The window: ids from the cursor up to the PERFECT_WINDOW-th, an index range.
+        window = [D.c.kind == request.kind]
+        if after_id is not None:
+            window.append(D.c.entity_id > after_id)
+        last = (
+            sa.select(D.c.entity_id)
+            .where(*window)
+            .order_by(D.c.entity_id)
+            .offset(PERFECT_WINDOW - 1)
+            .limit(1)
+            .correlate(None)
+            .scalar_subquery()
+        )
+        window.append(D.c.entity_id <= sa.func.coalesce(last, LAST_UUID))
+        best = [_field_has(D.c.name_terms, _best_alternatives(clause)) for clause in query.clauses]
+        best += [
+            D.c.verified_at >= request.stale_before,
+            D.c.capacity_status == "accepting",
+        ]
+        statement = (
+            sa.select(D.c.entity_id.label("entity_id"), score.label("n"), dist2)
+            .where(*window, *best, *filters)
+            .order_by(D.c.entity_id)
+            .limit(request.limit + 1)
+        )
+        rows = list((await self.session.execute(statement)).all())
+        if len(rows) <= request.limit or any(int(row.n) != perfect for row in rows):
+            return None
+        return rows
 
     async def _page(
         self,
@@ -420,17 +503,29 @@ class SqlSearchBackend:
         )
 
     def _tier_condition(
-        self, query: ParsedQuery, fields: tuple[str, ...], all_clauses: bool
+        self,
+        query: ParsedQuery,
+        fields: tuple[str, ...],
+        all_clauses: bool,
+        *,
+        every_clause: bool = False,
     ) -> ColumnElement[bool]:
-        """Some query word (any alternative of any clause) is in one of these fields. SQLite:
-        the text condition too (one FTS5 query: the text match and a column filter)."""
+        """Some query word (any alternative of any clause) is in one of these fields, or with
+        ``every_clause`` every clause is. SQLite: the text condition too (one FTS5 query: the
+        text match and a column filter)."""
         alternatives = [a for c in query.clauses for a in c.alternatives]
         if self.postgres:
-            expression = " | ".join(_tsquery_alternative(a) for a in alternatives)
+            if every_clause:
+                expression = " & ".join(_tsquery_clause(c) for c in query.clauses)
+            else:
+                expression = " | ".join(_tsquery_alternative(a) for a in alternatives)
             tsv: ColumnElement[Any] = sa.literal_column(TIER_TSVECTORS[fields])
             return tsv.op("@@")(_tsquery(expression))
         columns = " ".join(fields)
-        tier = " OR ".join(f"({_fts_alternative(a)})" for a in alternatives)
+        if every_clause:
+            tier = " AND ".join(_fts_clause(c) for c in query.clauses)
+        else:
+            tier = " OR ".join(f"({_fts_alternative(a)})" for a in alternatives)
         return _fts_match(f"({_fts_expression(query, all_clauses)}) AND {{{columns}}} : ({tier})")
 
     def _text_condition(
@@ -476,6 +571,33 @@ def _after(request: SearchRequest, key: Any, entity_id: Any) -> ColumnElement[bo
         key > request.after.key,
         sa.and_(key == request.after.key, entity_id > request.after.entity_id),
     )
+
+
+# Documents read, in id order, looking for a page of best-score documents (``_perfect``).
+PERFECT_WINDOW = 2000
+LAST_UUID = uuid.UUID(int=(1 << 128) - 1)
+
+
+def _best_alternatives(clause: Clause) -> list[Alternative]:
+    """The alternatives that give a clause its best points: the exact ones, if any."""
+    exact = [a for a in clause.alternatives if a.exact]
+    return exact or list(clause.alternatives)
+
+
+def _best_points(clause: Clause) -> int:
+    return b.NAME_EXACT if any(a.exact for a in clause.alternatives) else b.NAME_FUZZY
+
+
+def _bound_every_in_name(query: ParsedQuery) -> int:
+    """The best score a document can reach when some query word is not in its name (that
+    word at best in the thematiques/structure fields, every other one in the name)."""
+    names = [_best_points(c) for c in query.clauses]
+    topics = [
+        b.TOPIC_EXACT if any(a.exact for a in c.alternatives) else b.TOPIC_FUZZY
+        for c in query.clauses
+    ]
+    best = max(sum(names) - name + topic for name, topic in zip(names, topics, strict=True))
+    return best * b.TEXT_FACTOR + MAX_QUALITY
 
 
 def _bound(query: ParsedQuery, fields: tuple[str, ...]) -> int:

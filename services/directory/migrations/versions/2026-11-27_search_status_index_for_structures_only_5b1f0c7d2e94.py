@@ -1,0 +1,40 @@
+"""search: the status index only for structure documents
+
+``ix_search_documents_status`` (kind, status) selects nearly every document for a service search
+(most are published services), yet PostgreSQL ANDed its bitmap of every document with the text
+index's (5 ms of a 16 ms search at 100k services, growing with the catalogue). Structures are a
+few percent of the documents: for them a status index still narrows the search, so it is
+replaced by ``ix_search_documents_structure_status`` (status) for structure documents only.
+
+Revision ID: 5b1f0c7d2e94
+Revises: 33e3a4d41f7c
+Create Date: 2026-11-27 04:50:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "5b1f0c7d2e94"
+down_revision: str | None = "33e3a4d41f7c"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+STRUCTURES = sa.text("kind = 'structure'")
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_search_documents_structure_status",
+        "search_documents",
+        ["status"],
+        postgresql_where=STRUCTURES,
+        sqlite_where=STRUCTURES,
+    )
+    op.drop_index("ix_search_documents_status", table_name="search_documents")
+
+
+def downgrade() -> None:
+    op.create_index("ix_search_documents_status", "search_documents", ["kind", "status"])
+    op.drop_index("ix_search_documents_structure_status", table_name="search_documents")
