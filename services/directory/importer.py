@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -308,6 +310,7 @@ async def _import(
         records = _parse_structures(structures, structure_rows, default_source, report)
         structure_ids = await context.upsert_structures(records)
         search = indexing.IndexRefresh(session)
+        building: list[asyncio.Future[_Documents]] = []
         for position in range(len(starts)):
             assert pending is not None
             parsed = await pending
@@ -316,11 +319,29 @@ async def _import(
             for errors in parsed.rejected:
                 _reject(report, report.services, report.errors, errors)
             written = await context.upsert_services(parsed.records, structure_ids)
+            created, context.created = context.created, []
             await context.flush_side_tables()
-            await search.add_services(written)
+            fresh = {row["id"] for row, _ in created}
+            await search.add_services([i for i in written if i not in fresh])
+            # New services' documents come from the rows just written, made in a worker
+            # thread while the next chunk is written; updated ones are read back above.
+            if created:
+                structures_of = await indexing.structure_rows(
+                    session, {row["structure_id"] for row, _ in created}
+                )
+                building.append(
+                    asyncio.ensure_future(
+                        asyncio.to_thread(_created_documents, created, structures_of)
+                    )
+                )
+            while len(building) > 1:
+                await search.add_documents(*await building.pop(0))
+        while building:
+            await search.add_documents(*await building.pop(0))
     finally:
-        if pending is not None:
-            pending.cancel()
+        for future in (pending, *building):
+            if future is not None:
+                future.cancel()
     await context.flush_side_tables()
     # Then what the structures' changes touch: their other services, and the structures.
     await search.add_structures(context.changed_structures)
@@ -329,6 +350,38 @@ async def _import(
     report.errors.sort(key=lambda e: (e.kind != "structure", e.row))
     report.total()
     return report
+
+
+_Documents = tuple[
+    list[uuid.UUID], set[uuid.UUID], list[dict[str, Any]], list[list[tuple[str, str]]]
+]
+
+
+@cache
+def _service_defaults() -> dict[str, Any]:
+    """What the database gives a new service's columns that an import leaves out."""
+    table = _table(Service)
+    return {
+        name: _default(table.c[name].default) if table.c[name].default is not None else None
+        for name in indexing.SERVICE_FIELDS
+    }
+
+
+def _created_documents(
+    created: list[tuple[dict[str, Any], list[str]]], structures: Mapping[uuid.UUID, Any]
+) -> _Documents:
+    """Search documents of services this import inserted, from the rows it wrote (as the
+    database now holds them: the rows' values, else the columns' defaults). Pure: runs in a
+    worker thread."""
+    defaults = _service_defaults()
+    rows = [
+        SimpleNamespace(**{name: row.get(name, defaults[name]) for name in defaults})
+        for row, _ in created
+    ]
+    zones = {row["id"]: list(row_zones) for row, row_zones in created}
+    documents, facet_rows = indexing.service_documents(rows, structures, zones)
+    ids = [row["id"] for row, _ in created]
+    return ids, {row["structure_id"] for row, _ in created}, documents, facet_rows
 
 
 # --------------------------------------------------------------------------- parsing
@@ -481,6 +534,9 @@ class _Context:
         self.events: list[dict[str, Any]] = []
         self.changed_structures: list[uuid.UUID] = []
         self.statistics = table_statistics(session)
+        self.sources_before: dict[tuple[str, str], bool] = {}
+        # Services inserted by the last ``upsert_services``: their rows and zones.
+        self.created: list[tuple[dict[str, Any], list[str]]] = []
         self.bulk = _Bulk(session)
 
     def record(
@@ -541,10 +597,24 @@ class _Context:
         table = _table(model)
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for source, ids in by_source.items():
+            if not await self._had_entries(table, source):
+                continue
             rows = await self.bulk.select_by_keys(table, "source_id", ids, columns, source=source)
             for row in rows:
                 found[(row["source"], row["source_id"])] = dict(row)
         return found
+
+    async def _had_entries(self, table: sa.Table, source: str) -> bool:
+        """Whether ``table`` held entries of ``source`` before this import wrote any (asked
+        before the first write). If not, no key of the import can be stored yet (the import
+        writes each key once): a first import of a source skips every lookup."""
+        key = (table.name, source)
+        if key not in self.sources_before:
+            found = await self.session.scalar(
+                sa.select(sa.literal(True)).where(table.c.source == source).limit(1)
+            )
+            self.sources_before[key] = bool(found)
+        return self.sources_before[key]
 
     async def upsert_structures(
         self, records: Mapping[tuple[str, str], StructureRecord | list[RowError]]
@@ -672,6 +742,7 @@ class _Context:
             if current is None:
                 entity_id = new_uuid()
                 inserts.append(self._new_row(entity_id, record.source, record.source_id, values))
+                self.created.append((inserts[-1], record.zones))
                 zone_rows += [{"service_id": entity_id, "zone": z} for z in record.zones]
                 self.record("service", entity_id, structure, CREATE, _created(values))
                 counts.created += 1

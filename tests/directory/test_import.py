@@ -19,6 +19,7 @@ from services.directory.importer import import_datainclusion
 from services.directory.interop import datainclusion as di
 from services.directory.interop.files import UnreadableInput, read_bytes, read_paths
 from services.directory.search import tables as search_tables
+from services.directory.search.indexing import refresh_structure_search_index
 from tests.conftest import Relais
 from tests.directory.helpers import member, moderator, writer_client
 
@@ -331,10 +332,14 @@ async def test_services_resolve_structures_and_reject_unknown_ones(relais: Relai
     assert "double" in reasons[("attached", "id")]
 
 
-async def _indexed(relais: Relais, source: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Search documents of one source's entries by (kind, source id), without ids and dates."""
+async def _indexed(
+    relais: Relais, source: str, *, whole: bool = False
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Search documents of one source's entries by (kind, source id), without ids and dates
+    (unless ``whole``)."""
     docs = search_tables.documents
-    skipped = {"doc_id", "entity_id", "structure_id", "updated_at", "verified_at"}
+    skipped = {"doc_id"} if whole else {"doc_id", "entity_id", "structure_id"}
+    skipped |= set() if whole else {"updated_at", "verified_at"}
     columns = [c for c in docs.columns if c.name not in skipped and not c.computed]
     found: dict[tuple[str, str], dict[str, Any]] = {}
     db = relais.app("directory").state.db
@@ -389,6 +394,38 @@ async def test_an_import_in_chunks_writes_and_indexes_as_in_one(
     assert counts == (0, 1, 8, 2)
     assert " tournesol " in documents[("service", "v3")]["name_terms"]
     assert "Tournesols" in documents[("service", "v3")]["topic_text"]
+
+
+async def test_imported_documents_are_those_the_database_rows_give(relais: Relais) -> None:
+    """An import makes new services' documents from the rows it writes (not read back): they
+    equal the documents a re-index builds from the database."""
+    source = unique_source()
+    structures = [
+        structure_row(source),
+        structure_row(source, "s2", nom="Maison France services", latitude=None, longitude=None),
+    ]
+    services = [
+        service_row(source),
+        service_row(
+            source,
+            "v2",
+            structure="s2",
+            zone_eligibilite=["59", "59350"],
+            modes_accueil=["a-distance", "en-presentiel"],
+            latitude=50.6,
+            longitude=3.1,
+        ),
+        service_row(source, "v3", publics=None, frais=None, type=None, modes_accueil=None),
+    ]
+    report = await _import(relais, structures, services)
+    assert report.rejected == 0
+    imported = await _indexed(relais, source, whole=True)
+    assert len(imported) == 5
+    db = relais.app("directory").state.db
+    async with db.session() as session:
+        ids = await session.scalars(sa.select(m.Structure.id).where(m.Structure.source == source))
+        await refresh_structure_search_index(session, list(ids))
+    assert await _indexed(relais, source, whole=True) == imported
 
 
 # --------------------------------------------------------------------------- HTTP API

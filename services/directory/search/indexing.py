@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -171,6 +171,20 @@ class IndexRefresh:
             await _refresh_services(self.session, chunk)
         await _upsert_staged(self.session)
 
+    async def add_documents(
+        self,
+        service_ids: Sequence[uuid.UUID],
+        structure_ids: Iterable[uuid.UUID],
+        documents: list[dict[str, Any]],
+        facet_rows: list[list[tuple[str, str]]],
+    ) -> None:
+        """Index new services from documents the caller made (``service_documents``, from the
+        rows it has just written: an import); their structures are indexed at ``finish``."""
+        self.indexed.update(service_ids)
+        self.structures.update(structure_ids)
+        await _write(self.session, "service", service_ids, documents, facet_rows)
+        await _upsert_staged(self.session)
+
     async def finish(self) -> None:
         await _refresh_structures(self.session, sorted(self.structures))
         await _upsert_staged(self.session)
@@ -179,14 +193,7 @@ class IndexRefresh:
 async def _refresh_services(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     rows = (await session.execute(sa.select(*_SERVICE_COLUMNS).where(Service.id.in_(ids)))).all()
     structure_ids = {row.structure_id for row in rows}
-    structures = {
-        row.id: row
-        for row in (
-            await session.execute(
-                sa.select(*_STRUCTURE_COLUMNS).where(Structure.id.in_(structure_ids))
-            )
-        ).all()
-    }
+    structures = await structure_rows(session, structure_ids)
     zones: dict[uuid.UUID, list[str]] = defaultdict(list)
     for service_id, zone in (
         await session.execute(
@@ -196,6 +203,30 @@ async def _refresh_services(session: AsyncSession, ids: Sequence[uuid.UUID]) -> 
         )
     ).all():
         zones[service_id].append(zone)
+    documents, facet_rows = service_documents(rows, structures, zones)
+    await _write(session, "service", ids, documents, facet_rows)
+    return structure_ids
+
+
+# The service fields a document is made of (``service_document`` reads them as attributes).
+SERVICE_FIELDS = tuple(column.key for column in _SERVICE_COLUMNS)
+
+
+async def structure_rows(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The structure fields of services' documents, by structure id."""
+    found: dict[uuid.UUID, Any] = {}
+    for chunk in _chunks(sorted(ids)):
+        query = sa.select(*_STRUCTURE_COLUMNS).where(Structure.id.in_(chunk))
+        found.update((row.id, row) for row in (await session.execute(query)).all())
+    return found
+
+
+def service_documents(
+    rows: Iterable[Any], structures: Mapping[uuid.UUID, Any], zones: Mapping[uuid.UUID, list[str]]
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, str]]]]:
+    """Documents (and facets) of services still searchable: rows with ``SERVICE_FIELDS`` as
+    attributes, their structures' rows (``structure_rows``) and their eligibility zones. Pure:
+    an import runs it in a worker thread."""
     documents: list[dict[str, Any]] = []
     facet_rows: list[list[tuple[str, str]]] = []
     for row in rows:
@@ -205,11 +236,10 @@ async def _refresh_services(session: AsyncSession, ids: Sequence[uuid.UUID]) -> 
         status = effective_status(row.status, structure.status)
         if status == "archived":
             continue
-        document, facets = service_document(row, structure, zones.get(row.id, []), status)
+        document, facets = service_document(row, structure, sorted(zones.get(row.id, [])), status)
         documents.append(document)
         facet_rows.append(facets)
-    await _write(session, "service", ids, documents, facet_rows)
-    return structure_ids
+    return documents, facet_rows
 
 
 def service_document(
