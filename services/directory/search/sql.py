@@ -38,6 +38,8 @@ NO_DISTANCE = 1e12
 # Matches counted (and faceted) exactly; beyond, ``total`` and facet counts are lower bounds
 # (``total_exact`` / ``facets_exact`` false), like Meilisearch's estimated totals.
 COUNT_CAP = 1000
+# Memory of each bitmap, sort or hash of a search statement (PostgreSQL ``work_mem``).
+SEARCH_WORK_MEM = "16MB"
 # Best quality bonus a document can add to its text score.
 MAX_QUALITY = b.VERIFIED_BONUS + b.ACCEPTING_BONUS
 
@@ -138,14 +140,18 @@ class SqlSearchBackend:
         if self.postgres:
             # JIT compilation costs more than it saves on these index-driven statements; and the
             # planner prices ``terms @@ query`` as cheap, so for a common word it prefers a
-            # sequential scan that builds every document's tsvector over the GIN index.
+            # sequential scan that builds every document's tsvector over the GIN index. With
+            # the default 4 MB of work_mem, the bitmaps of common words and filters go lossy at
+            # 1M documents: every row of their pages is rechecked, its tsvector rebuilt
+            # (measured: 2.2 s instead of 0.4 s for one search).
             await self.session.execute(
                 sa.text(
                     "SELECT set_config('jit', 'off', true), "
                     "set_config('enable_seqscan', :seqscan, true), "
-                    "set_config('enable_bitmapscan', 'on', true)"
+                    "set_config('enable_bitmapscan', 'on', true), "
+                    "set_config('work_mem', :work_mem, true)"
                 ),
-                {"seqscan": "off" if text else "on"},
+                {"seqscan": "off" if text else "on", "work_mem": SEARCH_WORK_MEM},
             )
 
     async def _run(
