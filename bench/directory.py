@@ -298,7 +298,8 @@ async def _import(
     spent = {"indexing": 0.0}
     refresh = indexing.IndexRefresh
     originals = {
-        name: getattr(refresh, name) for name in ("add_services", "add_structures", "finish")
+        name: getattr(refresh, name)
+        for name in ("add_services", "add_documents", "add_structures", "finish")
     }
 
     def timed(original: Any) -> Any:

@@ -182,8 +182,7 @@ class IndexRefresh:
         rows it has just written: an import); their structures are indexed at ``finish``."""
         self.indexed.update(service_ids)
         self.structures.update(structure_ids)
-        await _write(self.session, "service", service_ids, documents, facet_rows)
-        await _upsert_staged(self.session)
+        await _write(self.session, "service", service_ids, documents, facet_rows, new=True)
 
     async def finish(self) -> None:
         await _refresh_structures(self.session, sorted(self.structures))
@@ -448,8 +447,11 @@ async def _write(
     ids: Sequence[uuid.UUID],
     documents: list[dict[str, Any]],
     facet_rows: list[list[tuple[str, str]]],
+    *,
+    new: bool = False,
 ) -> None:
-    """Upsert the documents of ``ids`` that are still searchable, delete the others."""
+    """Upsert the documents of ``ids`` that are still searchable, delete the others. ``new``:
+    entities never indexed (just created), whose documents can only be inserted."""
     docs = tables.documents
     keep = {d["entity_id"] for d in documents}
     gone = [i for i in ids if i not in keep]
@@ -459,7 +461,14 @@ async def _write(
         )
     if not documents:
         return
-    if _dialect(session) == "postgresql":
+    if _dialect(session) == "postgresql" and new:
+        # Straight into the table: nothing to update, no staging copy to write and read.
+        raw = await driver_connection(session)
+        await raw.copy_records_to_table(
+            tables.documents.name, records=_records(documents), columns=_STAGED
+        )
+        await table_statistics(session).wrote(tables.documents.name, len(documents))
+    elif _dialect(session) == "postgresql":
         # Upserted by ``_upsert_staged`` at the end of the refresh. PostgreSQL filters and counts
         # through the documents' filter arrays (GIN) and keeps no facet rows.
         await _stage_documents(session, documents)
@@ -509,10 +518,12 @@ async def _stage_documents(session: AsyncSession, documents: list[dict[str, Any]
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "  # noqa: S608
         f"SELECT {_STAGED_NAMES} FROM search_documents WITH NO DATA"
     )
-    await raw.copy_records_to_table(
-        STAGE, records=[tuple(d[c] for c in _STAGED) for d in documents], columns=_STAGED
-    )
+    await raw.copy_records_to_table(STAGE, records=_records(documents), columns=_STAGED)
     session.info[STAGE] = session.info.get(STAGE, 0) + len(documents)
+
+
+def _records(documents: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(d[c] for c in _STAGED) for d in documents]
 
 
 async def _upsert_staged(session: AsyncSession) -> None:
