@@ -15,7 +15,8 @@ def test_identifiers_are_version_7_unique_and_time_ordered() -> None:
     ids = [new_uuid() for _ in range(5_000)]
     time.sleep(0.002)
     later = new_uuid()
-    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert first.version == 7
+    assert first.variant == uuid.RFC_4122
     assert len(set(ids)) == len(ids)
     assert later > first
     # Several buffer refills (400 identifiers a page): still distinct.
