@@ -5,10 +5,11 @@ changing services, and ``refresh_structure_search_index(session, structure_ids)`
 structures (a structure's name, typology, networks and position are part of its services'
 documents). Both are idempotent and work in bulk: rows are read, analysed and written in chunks
 with one statement per table and chunk, so an import of 100k services costs a few hundred
-statements. On PostgreSQL the documents of every chunk are copied into a staging table and
-upserted by one statement at the end of the call: one pass over the GIN indexes instead of one
-per chunk (measured at 100k services: 4.4 s instead of 9.1 s). Archived or deleted entries
-leave the index. Meilisearch, when configured, is fed from the outbox by the worker (see
+statements. On PostgreSQL the documents of a refresh step are copied into a staging table and
+upserted by one statement: one pass over the GIN indexes instead of one per chunk (measured at
+100k services: 4.4 s instead of 9.1 s). An import indexes its new services from the rows it
+wrote (``IndexRefresh.add_documents``, copied straight into the table). Archived or deleted
+entries leave the index. Meilisearch, when configured, is fed from the outbox by the worker (see
 ``services.directory.search.meili``).
 """
 
@@ -126,7 +127,8 @@ class IndexRefresh:
     """One refresh of the index, fed in several steps (an import re-indexes each chunk of
     services as soon as it is written). Each service is indexed once; structures, whose
     documents sum up all their services, are indexed at ``finish``. On PostgreSQL each step's
-    documents are staged and upserted in one statement (one pass over the GIN indexes)."""
+    documents are staged and upserted in one statement (one pass over the GIN indexes), new
+    services' documents (``add_documents``) copied into the table."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
