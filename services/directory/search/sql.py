@@ -325,7 +325,7 @@ class SqlSearchBackend:
         of that tier scores above the best score a document outside it could reach, no other
         document can enter the page. By distance, rings around the origin (2, 8, 32 km) do the
         same. Otherwise every match is scored."""
-        if self.postgres and all_clauses is not None and request.sort == "relevance":
+        if all_clauses is not None and request.sort == "relevance":
             rows = await self._perfect(request, query, conditions[:-1], score, dist2)
             if rows is not None:
                 return rows
@@ -374,8 +374,8 @@ class SqlSearchBackend:
         score: ColumnElement[int],
         dist2: Any,
     ) -> list[Any] | None:
-        """PostgreSQL: the page when it holds only documents of the best score a document can
-        reach (every query word in the name, verified, accepting), else None. Those rank
+        """The page when it holds only documents of the best score a document can reach
+        (every query word in the name, verified, accepting), else None. Those rank
         first and tie on the id, so the page is the first of them in id order: read in id
         order (the unique index), at most ``PERFECT_WINDOW`` documents from the cursor, with
         no text index at all. A common word's page costs the same at 100k and 1M documents,
