@@ -22,12 +22,12 @@ import asyncio
 import gc
 import operator
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -297,51 +297,33 @@ async def _import(
     now = utcnow()
     context = _Context(session, report, now, actor, actor_structure_id, allowed_structure_id)
 
+    search = indexing.IndexRefresh(session)
     parser = _ServiceParser(default_source)
     numbers = _rows(len(services), service_rows)
-
-    def parse(start: int) -> _ParsedServices:
-        end = start + IMPORT_CHUNK
-        return parser.parse(services[start:end], numbers[start:end])
-
-    starts = range(0, len(services), IMPORT_CHUNK)
-    pending = asyncio.ensure_future(asyncio.to_thread(parse, 0)) if starts else None
+    chunks = [
+        (services[start : start + IMPORT_CHUNK], numbers[start : start + IMPORT_CHUNK])
+        for start in range(0, len(services), IMPORT_CHUNK)
+    ]
+    background = _Background()
     try:
+        # The first chunk of services is parsed while the structures are written.
+        parsing = background.start(parser.parse, *chunks[0]) if chunks else None
         records = _parse_structures(structures, structure_rows, default_source, report)
         structure_ids = await context.upsert_structures(records)
-        search = indexing.IndexRefresh(session)
-        building: list[asyncio.Future[_Documents]] = []
-        for position in range(len(starts)):
-            assert pending is not None
-            parsed = await pending
-            if position + 1 < len(starts):
-                pending = asyncio.ensure_future(asyncio.to_thread(parse, starts[position + 1]))
-            for errors in parsed.rejected:
-                _reject(report, report.services, report.errors, errors)
-            written = await context.upsert_services(parsed.records, structure_ids)
-            created, context.created = context.created, []
-            await context.flush_side_tables()
-            fresh = {row["id"] for row, _ in created}
-            await search.add_services([i for i in written if i not in fresh])
-            # New services' documents come from the rows just written, made in a worker
-            # thread while the next chunk is written; updated ones are read back above.
-            if created:
-                structures_of = await indexing.structure_rows(
-                    session, {row["structure_id"] for row, _ in created}
-                )
-                building.append(
-                    asyncio.ensure_future(
-                        asyncio.to_thread(_created_documents, created, structures_of)
-                    )
-                )
-            while len(building) > 1:
-                await search.add_documents(*await building.pop(0))
-        while building:
-            await search.add_documents(*await building.pop(0))
+        documents: list[asyncio.Future[_Documents]] = []
+        for position in range(len(chunks)):
+            assert parsing is not None
+            parsed = await parsing
+            following = chunks[position + 1] if position + 1 < len(chunks) else None
+            parsing = background.start(parser.parse, *following) if following else None
+            documents += await context.import_services(parsed, structure_ids, search, background)
+            # A chunk's new documents are made while the next chunk is written.
+            while len(documents) > 1:
+                await search.add_documents(*await documents.pop(0))
+        for built in documents:
+            await search.add_documents(*await built)
     finally:
-        for future in (pending, *building):
-            if future is not None:
-                future.cancel()
+        background.cancel()
     await context.flush_side_tables()
     # Then what the structures' changes touch: their other services, and the structures.
     await search.add_structures(context.changed_structures)
@@ -352,6 +334,24 @@ async def _import(
     return report
 
 
+class _Background:
+    """Pure-Python work (parsing, documents) in worker threads while the import waits on the
+    database; cancelled (results dropped) if the import fails."""
+
+    def __init__(self) -> None:
+        self.futures: list[asyncio.Future[Any]] = []
+
+    def start(self, work: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        future = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        self.futures.append(future)
+        return future
+
+    def cancel(self) -> None:
+        for future in self.futures:
+            future.cancel()
+
+
+_T = TypeVar("_T")
 _Documents = tuple[
     list[uuid.UUID], set[uuid.UUID], list[dict[str, Any]], list[list[tuple[str, str]]]
 ]
@@ -769,6 +769,30 @@ class _Context:
         await self.bulk.insert(zone_table, zone_rows)
         await self.statistics.wrote(zone_table.name, len(zone_rows))
         return changed
+
+    async def import_services(
+        self,
+        parsed: _ParsedServices,
+        structure_ids: Mapping[tuple[str, str], uuid.UUID | list[RowError]],
+        search: indexing.IndexRefresh,
+        background: _Background,
+    ) -> list[asyncio.Future[_Documents]]:
+        """Write one chunk of parsed services and index it: updated services read back from
+        the database now, new ones from the rows just written, in a worker thread (the
+        returned future, for ``search.add_documents``)."""
+        for errors in parsed.rejected:
+            _reject(self.report, self.report.services, self.report.errors, errors)
+        written = await self.upsert_services(parsed.records, structure_ids)
+        created, self.created = self.created, []
+        await self.flush_side_tables()
+        fresh = {row["id"] for row, _ in created}
+        await search.add_services([i for i in written if i not in fresh])
+        if not created:
+            return []
+        structures = await indexing.structure_rows(
+            self.session, {row["structure_id"] for row, _ in created}
+        )
+        return [background.start(_created_documents, created, structures)]
 
     def _unresolved(self, record: ServiceRecord, structure: Any) -> RowError:
         if isinstance(structure, list) and structure:

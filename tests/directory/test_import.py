@@ -396,6 +396,30 @@ async def test_an_import_in_chunks_writes_and_indexes_as_in_one(
     assert "Tournesols" in documents[("service", "v3")]["topic_text"]
 
 
+async def test_a_failing_import_raises_its_own_error_and_drops_its_background_work(
+    relais: Relais, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = unique_source()
+    monkeypatch.setattr(importer, "IMPORT_CHUNK", 1)
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("base injoignable")
+
+    for method in ("upsert_structures", "import_services"):
+        with monkeypatch.context() as patch:
+            patch.setattr(importer._Context, method, broken)
+            with pytest.raises(RuntimeError, match="base injoignable"):
+                await _import(
+                    relais,
+                    [structure_row(source)],
+                    [service_row(source, f"v{i}") for i in range(3)],
+                )
+    count = await _scalar(
+        relais, sa.select(sa.func.count()).select_from(m.Service).where(m.Service.source == source)
+    )
+    assert count == 0
+
+
 async def test_imported_documents_are_those_the_database_rows_give(relais: Relais) -> None:
     """An import makes new services' documents from the rows it writes (not read back): they
     equal the documents a re-index builds from the database."""
