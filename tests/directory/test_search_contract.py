@@ -322,6 +322,52 @@ async def test_capped_search_ranks_exactly_like_the_full_one(
 
 
 @pytest.mark.parametrize(
+    "q", [data.PAGING_WORD, "aide", "caf", "aide alimentaire", "ecrivain public", "logemnt"]
+)
+async def test_a_dense_query_counts_the_same_first_matches_without_the_text_index(
+    search_system: SearchSystem, monkeypatch: pytest.MonkeyPatch, q: str
+) -> None:
+    """PostgreSQL reads the first matches of very common words by scanning the table's first
+    pages, testing the words on the terms: the same matches as the text index gives, so the
+    same count, facets and page."""
+    if search_system.backend != "postgresql":
+        pytest.skip("a PostgreSQL scan strategy")
+    monkeypatch.setattr(sql, "COUNT_CAP", 3)
+    fields = ("total", "total_exact", "facets", "facets_exact", "corrections")
+
+    async def outcome() -> tuple[Any, ...]:
+        body = await search_system.ok(q=q, limit=2)
+        return tuple(body[f] for f in fields), [item["id"] for item in body["items"]]
+
+    through_index = await outcome()
+    scans: list[bool] = []
+    dense_scan = sql.SqlSearchBackend._dense_scan
+
+    async def spied(self: Any, *args: Any) -> Any:
+        conditions = await dense_scan(self, *args)
+        scans.append(conditions is not None)
+        return conditions
+
+    statements: list[int] = []
+    matched = sql.SqlSearchBackend._matched
+
+    async def counted(self: Any, *args: Any) -> Any:
+        statements.append(1)
+        return await matched(self, *args)
+
+    monkeypatch.setattr(sql.SqlSearchBackend, "_dense_scan", spied)
+    monkeypatch.setattr(sql.SqlSearchBackend, "_matched", counted)
+    # Every word counted as common, and pages enough for the whole (small) catalogue.
+    monkeypatch.setattr(sql, "_density", lambda query, frequencies: 1.0)
+    monkeypatch.setattr(sql, "SCAN_MARGIN", 10_000.0)
+    assert await outcome() == through_index
+    assert scans == [True]
+    total_exact = through_index[0][1]
+    # More matches than the cap: the scan alone counted them; fewer: the index counted again.
+    assert len(statements) == (2 if total_exact else 1)
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {"q": data.PAGING_WORD, "commune": "34301", "sort": "distance"},
