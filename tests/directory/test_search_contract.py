@@ -357,8 +357,10 @@ async def test_a_dense_query_counts_the_same_first_matches_without_the_text_inde
 
     monkeypatch.setattr(sql.SqlSearchBackend, "_dense_scan", spied)
     monkeypatch.setattr(sql.SqlSearchBackend, "_matched", counted)
-    # Every word counted as common, and pages enough for the whole (small) catalogue.
+    # Every word counted as common, the scan always worth it, and pages enough for the whole
+    # (small) catalogue.
     monkeypatch.setattr(sql, "_density", lambda query, frequencies: 1.0)
+    monkeypatch.setattr(sql, "SCAN_COST_RATIO", 0.0)
     monkeypatch.setattr(sql, "SCAN_MARGIN", 10_000.0)
     assert await outcome() == through_index
     assert scans == [True]
