@@ -463,14 +463,15 @@ async def _write(
         )
     if not documents:
         return
-    if _dialect(session) == "postgresql" and new:
+    postgres = _dialect(session) == "postgresql"
+    if postgres and new:
         # Straight into the table: nothing to update, no staging copy to write and read.
         raw = await driver_connection(session)
         await raw.copy_records_to_table(
             tables.documents.name, records=_records(documents), columns=_STAGED
         )
         await table_statistics(session).wrote(tables.documents.name, len(documents))
-    elif _dialect(session) == "postgresql":
+    elif postgres:
         # Upserted by ``_upsert_staged`` at the end of the refresh. PostgreSQL filters and counts
         # through the documents' filter arrays (GIN) and keeps no facet rows.
         await _stage_documents(session, documents)

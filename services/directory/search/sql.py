@@ -382,12 +382,11 @@ class SqlSearchBackend:
         of that tier scores above the best score a document outside it could reach, no other
         document can enter the page. By distance, rings around the origin (2, 8, 32 km) do the
         same. Otherwise every match is scored."""
+        tiers: list[tuple[ColumnElement[bool], int, bool]] = []
         if all_clauses is not None and request.sort == "relevance":
             rows = await self._perfect(request, query, conditions[:-1], score, dist2)
             if rows is not None:
                 return rows
-        tiers: list[tuple[ColumnElement[bool], int, bool]] = []
-        if all_clauses is not None and request.sort == "relevance":
             if len(query.clauses) > 1:
                 # Every word in the name: a small tier for several common words (each word
                 # alone in the name is a large one).
@@ -674,24 +673,21 @@ async def _term_statistics(session: AsyncSession) -> TermStatistics:
     row = (
         await session.execute(
             sa.text(
-                "SELECT (SELECT most_common_elems::text::text[] FROM pg_stats "
-                "WHERE schemaname = current_schema() AND tablename = :index) AS terms, "
-                "(SELECT most_common_elem_freqs FROM pg_stats "
-                "WHERE schemaname = current_schema() AND tablename = :index) AS shares, "
-                "(SELECT reltuples FROM pg_class "
-                "WHERE oid = to_regclass('search_documents')) AS rows, "
-                "(SELECT reltuples / greatest(relpages, 1) FROM pg_class "
-                "WHERE oid = to_regclass('search_documents')) AS rows_per_page"
+                "SELECT s.most_common_elems::text::text[] AS terms, "
+                "s.most_common_elem_freqs AS shares, c.reltuples AS rows, c.relpages AS pages "
+                "FROM pg_class c LEFT JOIN pg_stats s "
+                "ON s.schemaname = current_schema() AND s.tablename = :index "
+                "WHERE c.oid = to_regclass('search_documents')"
             ),
             {"index": TERMS_INDEX},
         )
     ).one()
     terms = row.terms or []
-    frequencies = dict(zip(terms, (row.shares or [])[: len(terms)], strict=False))
+    rows = max(float(row.rows), 0.0)  # -1 until the table is first analysed
     found = TermStatistics(
-        frequencies=frequencies,
-        rows=max(float(row.rows or 0.0), 0.0),
-        rows_per_page=max(float(row.rows_per_page or 1.0), 1.0),
+        frequencies=dict(zip(terms, (row.shares or [])[: len(terms)], strict=False)),
+        rows=rows,
+        rows_per_page=max(rows / max(row.pages, 1), 1.0),
         read_at=time.monotonic(),
     )
     _statistics[bind] = found
