@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -163,6 +164,32 @@ async def driver_connection(session: AsyncSession) -> Any:
         # SQLAlchemy begins lazily, on the first statement: make it begin now.
         await connection.exec_driver_sql("SELECT 1")
     return driver
+
+
+# A pooled connection that died (server restart, terminated backend, network): answered as a
+# retryable 503 like SQLAlchemy's invalidated connections.
+_CONNECTION_LOST = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+@asynccontextmanager
+async def driver_statements(session: AsyncSession) -> AsyncIterator[Any]:
+    """The asyncpg connection of a PostgreSQL session, for statements SQLAlchemy would only
+    slow down. Unlike ``driver_connection`` it begins nothing: before the session has run a
+    statement, each statement commits on its own (one round trip, atomic by itself); after,
+    it joins the session's transaction. A connection lost meanwhile is discarded by the pool
+    and raised as ``ConnectionError`` (a 503)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    try:
+        yield raw.driver_connection
+    except _CONNECTION_LOST as exc:
+        await connection.invalidate()
+        raise ConnectionError("database connection lost") from exc
 
 
 # After this many rows written by one transaction, refresh the table's planner statistics

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel.db import Database
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
 from services.referrals.crypto import Keyring, load_keyring
@@ -46,9 +47,19 @@ class KeyringHolder:
         return self._keyring
 
 
-async def provide_service(state: State, session: AsyncSession) -> ReferralService:
+OPTIMISTIC = "optimistic_writes"
+# Route ``opt``: every write of the handler's flow is staged and written at once by
+# ``idempotent`` (see ``ReferralService``); on PostgreSQL it then writes optimistically.
+OPTIMISTIC_WRITES = {OPTIMISTIC: True}
+
+
+async def provide_service(
+    request: Request[Any, Any, Any], state: State, session: AsyncSession
+) -> ReferralService:
     holder: KeyringHolder = state.keyring
-    return ReferralService(session, holder.get(), state.settings)
+    db: Database = state.db
+    optimistic = db.is_postgres and bool(request.route_handler.opt.get(OPTIMISTIC))
+    return ReferralService(session, holder.get(), state.settings, optimistic=optimistic)
 
 
 def etag(version: int) -> str:

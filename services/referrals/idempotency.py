@@ -22,10 +22,13 @@ from litestar import Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel.outbox import utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
 from services.referrals.domain.transitions import Actor
+from services.referrals.pgwrites import DuplicateIdempotencyKey, StaleWrite
+from services.referrals.service import IDEMPOTENCY, ReferralService
 
 HEADER = "idempotency-key"
 # How long a key is remembered (a retry after that is a new request).
@@ -88,53 +91,79 @@ def _replay(
     )
 
 
+# An optimistic write that lost its race to another writer of the same referral is planned
+# again on a fresh read; after this many tries, the caller is told to retry (409).
+ATTEMPTS = 5
+
+
 async def idempotent(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
-    keyring: Keyring,
+    svc: ReferralService,
     actor: Actor,
     kind: type[T],
     run: Callable[[], Awaitable[Outcome[T]]],
 ) -> Response[T]:
+    """Run the flow, store its response under the request's Idempotency-Key (if any) with the
+    flow's own changes, and write them (``svc.flush``): all in one transaction, or in one
+    statement when the service writes optimistically."""
     key = request.headers.get(HEADER)
-    if key is None:
-        outcome = await run()
-        return Response(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
-    if not _KEY.match(key):
-        raise ProblemError(
-            400,
-            "En-tête Idempotency-Key invalide (1 à 255 caractères ASCII visibles).",
-            errors=[FieldError(field="Idempotency-Key", reason="format invalide", source="header")],
-        )
-    owner = f"{actor.kind.value}:{actor.subject}:{actor.structure_id}"
-    request_hash = await _request_hash(request)
-    existing = await session.get(m.IdempotencyRecord, (owner, key))
-    if existing is not None:
-        return _replay(existing, request_hash, keyring, kind)
-    outcome = await run()
-    encoded = msgspec.json.encode(outcome.body).decode()
-    session.add(
-        m.IdempotencyRecord(
-            owner=owner,
-            key=key,
-            request_hash=request_hash,
-            referral_id=outcome.referral_id,
-            status_code=outcome.status_code,
-            response_enc=keyring.seal(encoded, _context(owner, key)),
-            headers=outcome.headers,
-        )
-    )
-    try:
-        await session.flush()
-    except IntegrityError:
-        # The same key raced us and won: forget our work, answer with the first response.
-        await session.rollback()
-        existing = await session.get(m.IdempotencyRecord, (owner, key), populate_existing=True)
-        if existing is None:
+    owner = request_hash = ""
+    if key is not None:
+        if not _KEY.match(key):
             raise ProblemError(
-                409, "Une requête avec la même clé Idempotency-Key est en cours."
-            ) from None
-        return _replay(existing, request_hash, keyring, kind)
+                400,
+                "En-tête Idempotency-Key invalide (1 à 255 caractères ASCII visibles).",
+                errors=[
+                    FieldError(field="Idempotency-Key", reason="format invalide", source="header")
+                ],
+            )
+        owner = f"{actor.kind.value}:{actor.subject}:{actor.structure_id}"
+        request_hash = await _request_hash(request)
+        existing = await svc.session.get(m.IdempotencyRecord, (owner, key))
+        if existing is not None:
+            return _replay(existing, request_hash, svc.keyring, kind)
+    for attempt in range(1, ATTEMPTS + 1):
+        outcome = await run()
+        if key is not None:
+            encoded = msgspec.json.encode(outcome.body).decode()
+            svc.stage_row(
+                IDEMPOTENCY,
+                {
+                    "owner": owner,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "referral_id": outcome.referral_id,
+                    "status_code": outcome.status_code,
+                    "response_enc": svc.keyring.seal(encoded, _context(owner, key)),
+                    "headers": outcome.headers,
+                    "created_at": utcnow(),
+                },
+            )
+        try:
+            await svc.flush()
+        except StaleWrite:
+            svc.discard()
+            if attempt == ATTEMPTS:
+                raise ProblemError(
+                    409,
+                    "L'orientation change en ce moment ; réessayez dans un instant.",
+                    headers={"Retry-After": "1"},
+                ) from None
+            continue
+        except (IntegrityError, DuplicateIdempotencyKey):
+            if key is None:
+                raise
+            # The same key raced us and won: forget our work, answer with the first response.
+            await svc.session.rollback()
+            existing = await svc.session.get(
+                m.IdempotencyRecord, (owner, key), populate_existing=True
+            )
+            if existing is None:
+                raise ProblemError(
+                    409, "Une requête avec la même clé Idempotency-Key est en cours."
+                ) from None
+            return _replay(existing, request_hash, svc.keyring, kind)
+        break
     return Response(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
 
 

@@ -10,7 +10,7 @@ Each domain event becomes a timeline row and an outbox row in the same transacti
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services.kernel.db import new_uuid
+from services.kernel.db import driver_statements, new_uuid
 from services.kernel.outbox import outbox_row, utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
 from services.referrals import models as m
+from services.referrals import pgwrites
 from services.referrals.crypto import Keyring
 from services.referrals.directory import Target
 from services.referrals.domain import lifecycle
@@ -39,6 +40,7 @@ from services.referrals.domain.transitions import (
     HandoffState,
     RefusalKind,
 )
+from services.referrals.pgwrites import Guard, HandoffChange, WriteSet
 from services.referrals.schemas import (
     CloseIn,
     PersonIn,
@@ -46,16 +48,8 @@ from services.referrals.schemas import (
 )
 
 
-@dataclass
-class Staged:
-    """Timeline events and outbox rows recorded in a session, not yet written."""
-
-    events: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _staged(session: AsyncSession) -> Staged:
-    staged: Staged = session.info.setdefault("referrals.staged", Staged())
+def _staged(session: AsyncSession) -> WriteSet:
+    staged: WriteSet = session.info.setdefault("referrals.staged", WriteSet())
     return staged
 
 
@@ -68,8 +62,8 @@ def _forget_staged(session: Session, _transaction: Any) -> None:
 def _refuse_unwritten_events(session: Session) -> None:
     """A change recorded but never flushed would commit without its event: fail loudly."""
     staged = session.info.get("referrals.staged")
-    if staged is not None and (staged.events or staged.outbox):
-        raise RuntimeError("timeline events recorded but not flushed (call ReferralService.flush)")
+    if staged:
+        raise RuntimeError("changes staged but not written (call ReferralService.flush)")
 
 
 # Core tables of the hot path (typed as Table: ``__table__`` is declared as a FromClause).
@@ -91,8 +85,13 @@ _CHANGE_STATE = sa.update(HANDOFFS).where(
     HANDOFFS.c.id == sa.bindparam("b_id"), HANDOFFS.c.version == sa.bindparam("b_version")
 )
 _SET_REFERRAL = sa.update(REFERRALS).where(REFERRALS.c.id == sa.bindparam("b_id"))
-_INSERT_EVENTS = sa.insert(EVENTS)
-_INSERT_OUTBOX = sa.insert(OUTBOX)
+ACCESS_LOG = cast(sa.Table, m.AccessLogEntry.__table__)
+THEMATIQUES = cast(sa.Table, m.ReferralThematique.__table__)
+IDEMPOTENCY = cast(sa.Table, m.IdempotencyRecord.__table__)
+_INSERTS = {
+    table: sa.insert(table)
+    for table in (REFERRALS, THEMATIQUES, HANDOFFS, EVENTS, OUTBOX, ACCESS_LOG, IDEMPOTENCY)
+}
 _HANDOFFS = (
     sa.select(m.Handoff)
     .where(m.Handoff.referral_id == sa.bindparam("referral_id"))
@@ -108,6 +107,8 @@ PERSONAL_PAYLOAD_KEYS = frozenset({"person", "summary", "comment", "evaluation_c
 class Loaded:
     referral: m.Referral
     handoffs: list[m.Handoff]
+    # Known when read with the referral (optimistic reads); None: ask ``attachments()``.
+    attachments: list[m.Attachment] | None = None
 
     def handoff(self, handoff_id: uuid.UUID) -> m.Handoff | None:
         return next((h for h in self.handoffs if h.id == handoff_id), None)
@@ -201,10 +202,25 @@ def attachment_context(attachment_id: uuid.UUID) -> str:
 
 
 class ReferralService:
-    def __init__(self, session: AsyncSession, keyring: Keyring, settings: Settings) -> None:
+    """Referral flows on one session.
+
+    ``optimistic`` (PostgreSQL, request paths whose every write is staged): ``lock`` reads
+    without locking and the request's changes are written by one statement at ``flush``,
+    guarded by the referral's version (``pgwrites``); a ``StaleWrite`` there means "plan again
+    on a fresh read". Otherwise ``lock`` takes the row lock and writes go out as they come."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        keyring: Keyring,
+        settings: Settings,
+        *,
+        optimistic: bool = False,
+    ) -> None:
         self.session = session
         self.keyring = keyring
         self.settings = settings
+        self.optimistic = optimistic
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -249,12 +265,15 @@ class ReferralService:
 
         The locking UPDATE returns the fresh row (one round trip); with ``visible_to``, a referral
         that actor's structure cannot see is a 404, checked before the version."""
-        referral = (
-            await self.session.scalars(_LOCK, {"referral_id": referral_id, "now": utcnow()})
-        ).one_or_none()
-        if referral is None:
-            raise ProblemError(404, "Orientation introuvable.")
-        loaded = Loaded(referral, await self._handoffs(referral_id))
+        if self.optimistic:
+            loaded = await self._read_for_write(referral_id)
+        else:
+            referral = (
+                await self.session.scalars(_LOCK, {"referral_id": referral_id, "now": utcnow()})
+            ).one_or_none()
+            if referral is None:
+                raise ProblemError(404, "Orientation introuvable.")
+            loaded = Loaded(referral, await self._handoffs(referral_id))
         if (
             visible_to is not None
             and visible_to.kind is not ActorKind.SYSTEM
@@ -271,33 +290,56 @@ class ReferralService:
             )
         return loaded
 
+    async def _read_for_write(self, referral_id: uuid.UUID) -> Loaded:
+        """The optimistic twin of the locking UPDATE: read, bump the version in memory (as the
+        lock does), and stage the compare-and-set that ``flush`` writes with the changes."""
+        async with driver_statements(self.session) as connection:
+            found = await pgwrites.read(connection, referral_id)
+        if found is None:
+            raise ProblemError(404, "Orientation introuvable.")
+        referral, handoffs, attachments = found
+        now = utcnow()
+        staged = _staged(self.session)
+        staged.guard = Guard(
+            referral.id, referral.version, {"version": referral.version + 1, "updated_at": now}
+        )
+        referral.version += 1
+        referral.updated_at = now
+        return Loaded(referral, handoffs, attachments)
+
+    def discard(self) -> None:
+        """Forget what this request staged (an optimistic write lost its race)."""
+        self.session.info.pop("referrals.staged", None)
+
     async def _change_state(
         self, handoff: m.Handoff, expected_version: int, to_state: HandoffState, **values: Any
     ) -> None:
         now = utcnow()
-        # Core statements on the tables: the ORM's bulk-update machinery costs more CPU than
-        # the round trip, and the loaded rows are kept in step by hand below.
-        result = await self.session.execute(
-            _CHANGE_STATE,
-            {
-                "b_id": handoff.id,
-                "b_version": expected_version,
-                "state": to_state.value,
-                "version": expected_version + 1,
-                "updated_at": now,
-                **values,
-            },
-        )
-        if getattr(result, "rowcount", 1) != 1:
-            raise ProblemError(
-                409,
-                "La transmission a changé entre-temps ; rechargez-la avant de réessayer.",
-                current_state=handoff.state,
-                current_version=handoff.version,
+        changed = {
+            "state": to_state.value,
+            "version": expected_version + 1,
+            "updated_at": now,
+            **values,
+        }
+        if self.optimistic:
+            _staged(self.session).handoff_changes.append(
+                HandoffChange(handoff.id, expected_version, changed)
             )
+        else:
+            # Core statements on the tables: the ORM's bulk-update machinery costs more CPU
+            # than the round trip, and the loaded rows are kept in step by hand below.
+            result = await self.session.execute(
+                _CHANGE_STATE, {"b_id": handoff.id, "b_version": expected_version, **changed}
+            )
+            if getattr(result, "rowcount", 1) != 1:
+                raise ProblemError(
+                    409,
+                    "La transmission a changé entre-temps ; rechargez-la avant de réessayer.",
+                    current_state=handoff.state,
+                    current_version=handoff.version,
+                )
         # Keep the loaded row in step without a reload (and without marking it dirty).
-        changed = {"state": to_state.value, "version": expected_version + 1, "updated_at": now}
-        for key, value in {**changed, **values}.items():
+        for key, value in changed.items():
             set_committed_value(handoff, key, value)
 
     def record(
@@ -327,7 +369,8 @@ class ReferralService:
         event_id = new_uuid()
         now = utcnow()
         staged = _staged(self.session)
-        staged.events.append(
+        staged.insert(
+            EVENTS,
             {
                 "id": event_id,
                 "referral_id": referral.id,
@@ -345,9 +388,10 @@ class ReferralService:
                 "structures": structures,
                 "data": data or {},
                 "occurred_at": now,
-            }
+            },
         )
-        staged.outbox.append(
+        staged.insert(
+            OUTBOX,
             outbox_row(
                 f"referrals.{event.type}",
                 referral.id,
@@ -365,11 +409,12 @@ class ReferralService:
                     "occurred_at": now.isoformat(),
                     **(data or {}),
                 },
-            )
+            ),
         )
         if event.type in ("handoff.declined", "handoff.expired"):
             # Alert the referent (delivered as mail by the notifications of issue #7).
-            staged.outbox.append(
+            staged.insert(
+                OUTBOX,
                 outbox_row(
                     "referrals.alert.referent",
                     referral.id,
@@ -381,23 +426,33 @@ class ReferralService:
                         "event": event.type,
                         "reason": event.reason,
                     },
-                )
+                ),
             )
 
     async def flush(self) -> None:
-        """Write pending ORM changes, then the staged events and outbox rows (in this order:
-        events reference rows the flush creates), each table in one executemany of a statement
-        compiled once (a multi-row VALUES or CTE statement would be compiled on every call)."""
-        await self.session.flush()
-        staged = _staged(self.session)
-        events, outbox = staged.events, staged.outbox
-        if not events and not outbox:
+        """Write what the request staged. Optimistic: one statement (``pgwrites``), or
+        ``StaleWrite`` and nothing written. Otherwise, in the session's transaction: pending
+        ORM changes, then each table's staged rows in one executemany of a statement compiled
+        once, parents first (a multi-row VALUES would be compiled on every call)."""
+        staged = self.session.info.pop("referrals.staged", None)
+        if self.optimistic:
+            if staged:
+                async with driver_statements(self.session) as connection:
+                    await pgwrites.write(connection, staged)
             return
-        staged.events, staged.outbox = [], []
-        if events:
-            await self.session.execute(_INSERT_EVENTS, events)
-        if outbox:
-            await self.session.execute(_INSERT_OUTBOX, outbox)
+        await self.session.flush()
+        if staged:
+            for table, rows in staged.inserts.items():
+                await self.session.execute(_INSERTS[table], rows)
+
+    async def _written(self) -> None:
+        """End of a flow: write now, unless the request writes everything at once."""
+        if not self.optimistic:
+            await self.flush()
+
+    def stage_row(self, table: sa.Table, row: dict[str, Any]) -> None:
+        """A row to insert with the request's changes (same statement when optimistic)."""
+        _staged(self.session).insert(table, row)
 
     def _new_handoff_row(
         self,
@@ -409,26 +464,31 @@ class ReferralService:
     ) -> m.Handoff:
         now = utcnow()
         days = target.response_days or self.settings.referrals_response_days
-        row = m.Handoff(
-            id=handoff.id,
-            referral_id=loaded.referral.id,
-            position=handoff.position,
-            from_structure_id=handoff.from_structure_id,
-            to_structure_id=handoff.to_structure_id,
-            to_service_id=target.service_id,
-            to_structure_name=target.structure_name,
-            to_service_name=target.service_name,
-            state=HandoffState.SENT.value,
-            version=1,
-            respond_by=now + timedelta(days=days),
-            comment_enc=(
+        values: dict[str, Any] = {
+            "id": handoff.id,
+            "referral_id": loaded.referral.id,
+            "position": handoff.position,
+            "from_structure_id": handoff.from_structure_id,
+            "to_structure_id": handoff.to_structure_id,
+            "to_service_id": target.service_id,
+            "to_structure_name": target.structure_name,
+            "to_service_name": target.service_name,
+            "state": HandoffState.SENT.value,
+            "version": 1,
+            "respond_by": now + timedelta(days=days),
+            "reminded_at": None,
+            "decline_reason": None,
+            "cancel_reason": None,
+            "comment_enc": (
                 self.keyring.seal(comment, handoff_comment_context(handoff.id)) if comment else None
             ),
-            created_by=actor.subject,
-            created_at=now,
-            updated_at=now,
-        )
-        self.session.add(row)
+            "relayed_to_id": None,
+            "created_by": actor.subject,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.stage_row(HANDOFFS, values)
+        row = m.Handoff(**values)
         loaded.handoffs.append(row)
         return row
 
@@ -456,52 +516,52 @@ class ReferralService:
         recipients = [str(target.structure_id)]
         recipients += [str(r) for r in body.consent.recipients if str(r) not in recipients]
         person = _person_dict(body.person)
-        referral = m.Referral(
-            id=referral_id,
-            structure_id=actor.structure_id,
-            created_by=actor.subject,
-            referent=body.referent or actor.subject,
-            status=plan.status.value,
-            version=1,
-            thematiques=sorted(set(body.need.thematiques)),
-            urgency=body.need.urgency.value,
-            channel=body.need.channel.value,
-            age_band=body.need.age_band.value,
-            sex=body.need.sex.value,
-            person_enc=self.keyring.seal(
+        values: dict[str, Any] = {
+            "id": referral_id,
+            "structure_id": actor.structure_id,
+            "created_by": actor.subject,
+            "referent": body.referent or actor.subject,
+            "status": plan.status.value,
+            "version": 1,
+            "thematiques": sorted(set(body.need.thematiques)),
+            "urgency": body.need.urgency.value,
+            "channel": body.need.channel.value,
+            "age_band": body.need.age_band.value,
+            "sex": body.need.sex.value,
+            "person_enc": self.keyring.seal(
                 msgspec.json.encode(person).decode(), person_context(referral_id)
             ),
-            summary_enc=(
+            "summary_enc": (
                 self.keyring.seal(body.need.summary, summary_context(referral_id))
                 if body.need.summary
                 else None
             ),
-            consent_given_by=body.consent.given_by.value,
-            consent_method=body.consent.method.value,
-            consent_captured_by=actor.subject,
-            # In UTC, as stored and read back: the response is built from this very row.
-            consent_given_at=(body.consent.given_at or now).astimezone(UTC),
-            consent_purpose=body.consent.purpose,
-            consent_categories=sorted({c.value for c in body.consent.data_categories}),
-            consent_recipients=recipients,
-            consent_further_partners=body.consent.further_partners,
-            onward_relay_allowed=body.consent.onward_relay_allowed,
-            consent_expires_at=(
+            "consent_given_by": body.consent.given_by.value,
+            "consent_method": body.consent.method.value,
+            "consent_captured_by": actor.subject,
+            # In UTC, as stored and read back: the response is built from these very values.
+            "consent_given_at": (body.consent.given_at or now).astimezone(UTC),
+            "consent_purpose": body.consent.purpose,
+            "consent_categories": sorted({c.value for c in body.consent.data_categories}),
+            "consent_recipients": recipients,
+            "consent_further_partners": body.consent.further_partners,
+            "onward_relay_allowed": body.consent.onward_relay_allowed,
+            "consent_expires_at": (
                 body.consent.expires_at.astimezone(UTC) if body.consent.expires_at else None
             ),
-            created_at=now,
-            updated_at=now,
-        )
-        self.session.add(referral)
-        await self.session.flush()  # the parent row first: no ORM relationships order inserts
-        for thematique in referral.thematiques:
-            self.session.add(m.ReferralThematique(referral_id=referral_id, thematique=thematique))
-        loaded = Loaded(referral, [])
+            "created_at": now,
+            "updated_at": now,
+        }
+        # Parents first: the staged inserts are written in table order.
+        self.stage_row(REFERRALS, values)
+        for thematique in values["thematiques"]:
+            self.stage_row(THEMATIQUES, {"referral_id": referral_id, "thematique": thematique})
+        loaded = Loaded(m.Referral(**values), [], attachments=[])
         assert plan.new_handoff is not None
         self._new_handoff_row(loaded, plan.new_handoff, target, actor, None)
         for event in plan.events:
             self.record(loaded, event, actor)
-        await self.flush()
+        await self._written()
         return loaded
 
     async def transition(
@@ -587,12 +647,16 @@ class ReferralService:
         changes = {"status": plan.status.value, **(referral_values or {})}
         if referral_values or plan.status.value != loaded.referral.status:
             # (The version and updated_at were bumped by the lock.)
-            await self.session.execute(_SET_REFERRAL, {"b_id": loaded.referral.id, **changes})
+            guard = _staged(self.session).guard
+            if guard is not None:
+                guard.values.update(changes)
+            else:
+                await self.session.execute(_SET_REFERRAL, {"b_id": loaded.referral.id, **changes})
             for key, value in changes.items():
                 set_committed_value(loaded.referral, key, value)
         for index, event in enumerate(plan.events):
             self.record(loaded, event, actor, comment=comment if index == 0 else None)
-        await self.flush()
+        await self._written()
 
     async def reorient(
         self,

@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from services.kernel.db import new_uuid
+from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals import models as m
@@ -36,6 +38,7 @@ from services.referrals.schemas import (
     TimelineEventRead,
 )
 from services.referrals.service import (
+    ACCESS_LOG,
     Loaded,
     ReferralService,
     attachment_context,
@@ -261,13 +264,17 @@ def log_access(
     categories: frozenset[Category] | set[str],
 ) -> None:
     """Record a read of personal data (who, for which structure, when, which referral)."""
-    svc.session.add(
-        m.AccessLogEntry(
-            referral_id=referral_id,
-            actor_kind=actor.kind.value,
-            actor_subject=actor.subject,
-            structure_id=actor.structure_id,
-            resource=resource,
-            categories=sorted(str(c) for c in categories),
-        )
-    )
+    row = {
+        "id": new_uuid(),
+        "referral_id": referral_id,
+        "actor_kind": actor.kind.value,
+        "actor_subject": actor.subject,
+        "structure_id": actor.structure_id,
+        "resource": resource,
+        "categories": sorted(str(c) for c in categories),
+        "at": utcnow(),
+    }
+    if svc.optimistic:
+        svc.stage_row(ACCESS_LOG, row)  # written with the request's changes
+    else:
+        svc.session.add(m.AccessLogEntry(**row))

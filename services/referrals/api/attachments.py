@@ -138,7 +138,7 @@ class AttachmentController(Controller):
             location = f"{PREFIX}/referrals/{referral_id}/attachments/{attachment_id}"
             return Outcome(201, body, {"Location": location}, referral_id)
 
-        return await idempotent(request, svc.session, svc.keyring, actor, AttachmentRead, run)
+        return await idempotent(request, svc, actor, AttachmentRead, run)
 
     @get(
         "/referrals/{referral_id:uuid}/attachments/{attachment_id:uuid}",

@@ -69,6 +69,8 @@ async def referral_outcome(
     now = utcnow()
     # Attachments are shown only under the documents category: read them only then.
     if attachments is None:
+        attachments = loaded.attachments
+    if attachments is None:
         attachments = (
             await svc.attachments(referral_id)
             if Category.DOCUMENTS in categories_for(loaded, actor.structure_id, now)

@@ -15,7 +15,7 @@ from services.referrals.api.common import (
     visible_handoff,
     visible_referral,
 )
-from services.referrals.deps import IdempotencyKey, IfMatch, etag, if_match
+from services.referrals.deps import OPTIMISTIC_WRITES, IdempotencyKey, IfMatch, etag, if_match
 from services.referrals.directory import Target, resolve_target
 from services.referrals.domain.transitions import Action
 from services.referrals.idempotency import Outcome, idempotent
@@ -70,7 +70,7 @@ async def _transition(
         body = handoff_read(svc, loaded, handoff, actor, utcnow())
         return Outcome(status, body, headers, referral_id)
 
-    return await idempotent(request, svc.session, svc.keyring, actor, HandoffRead, run)
+    return await idempotent(request, svc, actor, HandoffRead, run)
 
 
 class HandoffController(Controller):
@@ -95,7 +95,12 @@ class HandoffController(Controller):
         body = handoff_read(svc, loaded, handoff, actor, utcnow())
         return Response(body, headers={"ETag": etag(handoff.version)})
 
-    @post(f"{HANDOFF}/acknowledge", operation_id="AcknowledgeHandoff", status_code=200)
+    @post(
+        f"{HANDOFF}/acknowledge",
+        operation_id="AcknowledgeHandoff",
+        status_code=200,
+        opt=OPTIMISTIC_WRITES,
+    )
     async def acknowledge(
         self,
         request: Request[Any, Any, Any],
@@ -113,7 +118,7 @@ class HandoffController(Controller):
             comment=data.comment if data else None,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/accept", operation_id="AcceptHandoff", status_code=200)
+    @post(f"{HANDOFF}/accept", operation_id="AcceptHandoff", status_code=200, opt=OPTIMISTIC_WRITES)
     async def accept(
         self,
         request: Request[Any, Any, Any],
@@ -131,7 +136,9 @@ class HandoffController(Controller):
             comment=data.comment if data else None,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/decline", operation_id="DeclineHandoff", status_code=200)
+    @post(
+        f"{HANDOFF}/decline", operation_id="DeclineHandoff", status_code=200, opt=OPTIMISTIC_WRITES
+    )
     async def decline(
         self,
         request: Request[Any, Any, Any],
@@ -149,7 +156,12 @@ class HandoffController(Controller):
             reason=data.reason.value, comment=data.comment,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/take-over", operation_id="TakeOverHandoff", status_code=200)
+    @post(
+        f"{HANDOFF}/take-over",
+        operation_id="TakeOverHandoff",
+        status_code=200,
+        opt=OPTIMISTIC_WRITES,
+    )
     async def take_over(
         self,
         request: Request[Any, Any, Any],
@@ -167,7 +179,7 @@ class HandoffController(Controller):
             comment=data.comment if data else None,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/cancel", operation_id="CancelHandoff", status_code=200)
+    @post(f"{HANDOFF}/cancel", operation_id="CancelHandoff", status_code=200, opt=OPTIMISTIC_WRITES)
     async def cancel(
         self,
         request: Request[Any, Any, Any],
@@ -185,7 +197,7 @@ class HandoffController(Controller):
             reason=data.reason.value, comment=data.comment,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/relay", operation_id="RelayHandoff", status_code=201)
+    @post(f"{HANDOFF}/relay", operation_id="RelayHandoff", status_code=201, opt=OPTIMISTIC_WRITES)
     async def relay(
         self,
         request: Request[Any, Any, Any],

@@ -28,7 +28,7 @@ from services.referrals.api.common import (
     visible_referral,
     visible_then_if_match,
 )
-from services.referrals.deps import IdempotencyKey, IfMatch
+from services.referrals.deps import OPTIMISTIC_WRITES, IdempotencyKey, IfMatch
 from services.referrals.directory import resolve_target
 from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import (
@@ -52,7 +52,7 @@ class ReferralController(Controller):
     tags = ("referrals",)
     security = ({"bearer": []},)
 
-    @post("/referrals", operation_id="CreateReferral", status_code=201)
+    @post("/referrals", operation_id="CreateReferral", status_code=201, opt=OPTIMISTIC_WRITES)
     async def create_referral(
         self,
         request: Request[Any, Any, Any],
@@ -77,7 +77,7 @@ class ReferralController(Controller):
                 svc, loaded.referral.id, actor, 201, loaded=loaded, attachments=[]
             )
 
-        return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
+        return await idempotent(request, svc, actor, ReferralRead, run)
 
     @get("/referrals/{referral_id:uuid}", operation_id="GetReferral")
     async def get_referral(
@@ -117,9 +117,14 @@ class ReferralController(Controller):
             )
             return await handoff_outcome(svc, referral_id, handoff_id, actor, 201)
 
-        return await idempotent(request, svc.session, svc.keyring, actor, HandoffRead, run)
+        return await idempotent(request, svc, actor, HandoffRead, run)
 
-    @post("/referrals/{referral_id:uuid}/close", operation_id="CloseReferral", status_code=200)
+    @post(
+        "/referrals/{referral_id:uuid}/close",
+        operation_id="CloseReferral",
+        status_code=200,
+        opt=OPTIMISTIC_WRITES,
+    )
     async def close(
         self,
         request: Request[Any, Any, Any],
@@ -138,9 +143,14 @@ class ReferralController(Controller):
             loaded = await svc.close(actor, referral_id, data, expected_version=expected)
             return await referral_outcome(svc, referral_id, actor, loaded=loaded)
 
-        return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
+        return await idempotent(request, svc, actor, ReferralRead, run)
 
-    @post("/referrals/{referral_id:uuid}/referent", operation_id="ChangeReferent", status_code=200)
+    @post(
+        "/referrals/{referral_id:uuid}/referent",
+        operation_id="ChangeReferent",
+        status_code=200,
+        opt=OPTIMISTIC_WRITES,
+    )
     async def change_referent(
         self,
         request: Request[Any, Any, Any],
@@ -161,7 +171,7 @@ class ReferralController(Controller):
             )
             return await referral_outcome(svc, referral_id, actor, loaded=loaded)
 
-        return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
+        return await idempotent(request, svc, actor, ReferralRead, run)
 
     @post(
         "/referrals/{referral_id:uuid}/consent/withdraw",
@@ -187,7 +197,7 @@ class ReferralController(Controller):
             await svc.withdraw(actor, referral_id, expected_version=expected)
             return await referral_outcome(svc, referral_id, actor)
 
-        return await idempotent(request, svc.session, svc.keyring, actor, ReferralRead, run)
+        return await idempotent(request, svc, actor, ReferralRead, run)
 
     @get("/referrals/{referral_id:uuid}/timeline", operation_id="GetReferralTimeline")
     async def timeline(
