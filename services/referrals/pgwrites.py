@@ -10,9 +10,9 @@ the current state; otherwise nothing is written and the caller plans again on a 
 
 Statements go through the session's asyncpg connection (SQLAlchemy's per-statement machinery
 cost more CPU than the database work on this path), with the JSON codecs SQLAlchemy installed
-on it: JSON parameters travel as JSON text, JSON results come back decoded. Their shape depends on which parts a
-request has, not on its values: rows travel as arrays through ``unnest``, so asyncpg's cache
-of prepared statements holds a handful of shapes.
+on it: JSON parameters travel as JSON text, JSON results come back decoded. A statement's shape
+depends on which parts a request has, not on its values: rows travel as arrays through
+``unnest``, so asyncpg's cache of prepared statements holds a handful of shapes.
 """
 
 from __future__ import annotations
