@@ -15,12 +15,14 @@ depends on which parts a request has, not on its values: rows travel as arrays t
 ``unnest``, so asyncpg's cache of prepared statements holds a handful of shapes.
 """
 
+# ruff: noqa: S608 - statements built from the models' names; every value is a parameter
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 import asyncpg
@@ -78,79 +80,111 @@ class WriteSet:
 
 
 @cache
-def _cast(column: sa.Column[Any]) -> str:
-    return str(column.type.compile(dialect=_DIALECT))
-
-
-def _is_json(column: sa.Column[Any]) -> bool:
-    return isinstance(column.type, JSONType)
+def _columns(table: sa.Table) -> dict[str, tuple[str, bool]]:
+    """Each column's cast (asyncpg infers nothing from a bare ``$n``) and whether it is JSON."""
+    return {
+        column.name: (str(column.type.compile(dialect=_DIALECT)), isinstance(column.type, JSONType))
+        for column in table.columns
+    }
 
 
 def _json(value: Any) -> str | None:
     return None if value is None else msgspec.json.encode(value).decode()
 
 
-class _Statement:
-    """Positional parameters with their casts (asyncpg infers nothing from a bare ``$n``)."""
-
-    def __init__(self) -> None:
-        self.args: list[Any] = []
-
-    def param(self, column: sa.Column[Any], value: Any) -> str:
-        self.args.append(_json(value) if _is_json(column) else value)
-        return f"${len(self.args)}::{_cast(column)}"
-
-    def array(self, column: sa.Column[Any], values: list[Any]) -> str:
-        if _is_json(column):
-            values = [_json(v) for v in values]
-        self.args.append(values)
-        return f"${len(self.args)}::{_cast(column)}[]"
+# What a statement's text depends on: the columns each part sets, and for inserts whether one
+# row (scalar parameters) or several (arrays through unnest: one text for any count).
+_Shape = tuple[
+    tuple[str, ...] | None,
+    tuple[tuple[str, ...], ...],
+    tuple[tuple[sa.Table, tuple[str, ...], bool], ...],
+]
 
 
-def _assignments(statement: _Statement, table: sa.Table, values: dict[str, Any]) -> str:
-    return ", ".join(
-        f'"{name}" = {statement.param(table.c[name], value)}' for name, value in values.items()
+def _shape(writes: WriteSet) -> _Shape:
+    return (
+        tuple(writes.guard.values) if writes.guard is not None else None,
+        tuple(tuple(change.values) for change in writes.handoff_changes),
+        tuple((table, tuple(rows[0]), len(rows) == 1) for table, rows in writes.inserts.items()),
     )
 
 
-def write_statement(writes: WriteSet) -> tuple[str, list[Any]]:
-    """The write set as one statement answering one boolean: did the compare-and-set hold."""
-    statement = _Statement()
+class _Numbering:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, table: sa.Table, name: str, *, array: bool = False) -> str:
+        self.count += 1
+        return f"${self.count}::{_columns(table)[name][0]}{'[]' if array else ''}"
+
+
+@lru_cache(maxsize=256)
+def _sql(shape: _Shape) -> str:
+    """One statement answering one boolean: did the compare-and-set hold."""
+    guard, changes, inserts = shape
+    param = _Numbering()
     parts: list[str] = []
     checks: list[str] = []
-    guard = writes.guard
+
+    def sets(table: sa.Table, names: tuple[str, ...]) -> str:
+        return ", ".join(f'"{name}" = {param(table, name)}' for name in names)
+
     if guard is not None:
-        sets = _assignments(statement, REFERRALS, guard.values)
-        rid = statement.param(REFERRALS.c.id, guard.referral_id)
-        version = statement.param(REFERRALS.c.version, guard.read_version)
+        assignments = sets(REFERRALS, guard)
         parts.append(
-            f"g AS (UPDATE referrals SET {sets} WHERE id = {rid} AND version = {version} "  # noqa: S608 - names from the models, values as parameters
-            "RETURNING 1)"
+            f"g AS (UPDATE referrals SET {assignments} WHERE id = {param(REFERRALS, 'id')} "
+            f"AND version = {param(REFERRALS, 'version')} RETURNING 1)"
         )
         checks.append("EXISTS (SELECT 1 FROM g)")
-    for index, change in enumerate(writes.handoff_changes):
-        sets = _assignments(statement, HANDOFFS, change.values)
-        hid = statement.param(HANDOFFS.c.id, change.handoff_id)
-        version = statement.param(HANDOFFS.c.version, change.expected_version)
-        gate = " AND EXISTS (SELECT 1 FROM g)" if guard is not None else ""
+    gate = " AND EXISTS (SELECT 1 FROM g)" if guard is not None else ""
+    for index, names in enumerate(changes):
+        assignments = sets(HANDOFFS, names)
         parts.append(
-            f"h{index} AS (UPDATE handoffs SET {sets} WHERE id = {hid} AND version = {version}"  # noqa: S608 - names from the models, values as parameters
-            f"{gate} RETURNING 1)"
+            f"h{index} AS (UPDATE handoffs SET {assignments} WHERE id = {param(HANDOFFS, 'id')} "
+            f"AND version = {param(HANDOFFS, 'version')}{gate} RETURNING 1)"
         )
-        checks.append(f"EXISTS (SELECT 1 FROM h{index})")  # noqa: S608 - names from the models, values as parameters
+        checks.append(f"EXISTS (SELECT 1 FROM h{index})")
     where = f" WHERE {' AND '.join(checks)}" if checks else ""
-    for index, (table, rows) in enumerate(writes.inserts.items()):
-        names = list(rows[0])
+    for index, (table, names, single) in enumerate(inserts):
         columns = ", ".join(f'"{name}"' for name in names)
-        arrays = ", ".join(
-            statement.array(table.c[name], [row[name] for row in rows]) for name in names
-        )
-        parts.append(
-            f"i{index} AS (INSERT INTO {table.name} ({columns}) "  # noqa: S608 - names from the models, values as parameters
-            f"SELECT * FROM unnest({arrays}){where})"
-        )
+        if single:
+            values = ", ".join(param(table, name) for name in names)
+            rows = f"SELECT {values}"
+        else:
+            arrays = ", ".join(param(table, name, array=True) for name in names)
+            rows = f"SELECT * FROM unnest({arrays})"
+        parts.append(f"i{index} AS (INSERT INTO {table.name} ({columns}) {rows}{where})")
     answer = " AND ".join(checks) if checks else "true"
-    return f"WITH {', '.join(parts)} SELECT {answer}", statement.args
+    return f"WITH {', '.join(parts)} SELECT {answer}"
+
+
+def _args(writes: WriteSet) -> list[Any]:
+    """The parameters, in the order ``_sql`` numbers them."""
+    args: list[Any] = []
+
+    def values(table: sa.Table, row: dict[str, Any]) -> None:
+        columns = _columns(table)
+        args.extend(_json(v) if columns[k][1] else v for k, v in row.items())
+
+    if writes.guard is not None:
+        values(REFERRALS, writes.guard.values)
+        args += (writes.guard.referral_id, writes.guard.read_version)
+    for change in writes.handoff_changes:
+        values(HANDOFFS, change.values)
+        args += (change.handoff_id, change.expected_version)
+    for table, rows in writes.inserts.items():
+        if len(rows) == 1:
+            values(table, rows[0])
+            continue
+        columns = _columns(table)
+        for name in rows[0]:
+            column = [row[name] for row in rows]
+            args.append([_json(v) for v in column] if columns[name][1] else column)
+    return args
+
+
+def write_statement(writes: WriteSet) -> tuple[str, list[Any]]:
+    return _sql(_shape(writes)), _args(writes)
 
 
 async def write(connection: Any, writes: WriteSet) -> None:
@@ -177,7 +211,7 @@ def _read_sql() -> str:
     handoff = ", ".join(f"h.{c.name}" for c in HANDOFFS.columns)
     attachment = ", ".join(f"'{name}', a.{name}" for name in _ATTACHMENT_FIELDS)
     return (
-        f"SELECT {referral}, {handoff}, "  # noqa: S608 - names from the models, values as parameters
+        f"SELECT {referral}, {handoff}, "
         f"(SELECT json_agg(json_build_object({attachment}) ORDER BY a.created_at, a.id) "
         "FROM attachments a WHERE a.referral_id = r.id) "
         "FROM referrals r LEFT JOIN handoffs h ON h.referral_id = r.id "
@@ -207,15 +241,16 @@ async def read(
     if not records:
         return None
     width = len(REFERRALS.columns)
-    referral = m.Referral(**_values(REFERRALS, records[0], 0))
+    referral = m.detached(m.Referral, _values(REFERRALS, records[0], 0))
     handoffs = [
-        m.Handoff(**_values(HANDOFFS, record, width))
+        m.detached(m.Handoff, _values(HANDOFFS, record, width))
         for record in records
         if record[width] is not None
     ]
     raw = records[0][-1]
     metas = msgspec.convert(raw, list[_AttachmentMeta], strict=False) if raw else []
     attachments = [
-        m.Attachment(referral_id=referral_id, **msgspec.structs.asdict(meta)) for meta in metas
+        m.detached(m.Attachment, {"referral_id": referral_id, **msgspec.structs.asdict(meta)})
+        for meta in metas
     ]
     return referral, handoffs, attachments

@@ -488,7 +488,7 @@ class ReferralService:
             "updated_at": now,
         }
         self.stage_row(HANDOFFS, values)
-        row = m.Handoff(**values)
+        row = m.detached(m.Handoff, values)
         loaded.handoffs.append(row)
         return row
 
@@ -556,7 +556,7 @@ class ReferralService:
         self.stage_row(REFERRALS, values)
         for thematique in values["thematiques"]:
             self.stage_row(THEMATIQUES, {"referral_id": referral_id, "thematique": thematique})
-        loaded = Loaded(m.Referral(**values), [], attachments=[])
+        loaded = Loaded(m.detached(m.Referral, values), [], attachments=[])
         assert plan.new_handoff is not None
         self._new_handoff_row(loaded, plan.new_handoff, target, actor, None)
         for event in plan.events:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -72,7 +73,7 @@ async def test_fifty_concurrent_answers_one_winner(world: World) -> None:
 
     winner = next(action for action, status in results if status == 200)
     async with world.app().state.db.session() as session:
-        row = await session.get(m.Handoff, __import__("uuid").UUID(handoff["id"]))
+        row = await session.get(m.Handoff, uuid.UUID(handoff["id"]))
         assert row is not None
         assert row.state == ("accepted" if winner == "accept" else "declined")
         assert row.version == 2
@@ -110,3 +111,58 @@ async def test_concurrent_without_stale_version_still_one_winner(world: World) -
     )
     statuses = Counter(r.status_code for r in results)
     assert statuses == Counter({200: 1, 409: 9}), statuses
+
+
+async def test_concurrent_writers_of_different_parts_all_succeed(world: World) -> None:
+    """The receiver acknowledges while the sender hands the follow-up around: no request is
+    refused. On PostgreSQL every writer but one loses the version compare-and-set at least once
+    and plans again on a fresh read (nothing of a lost attempt is written); on SQLite they queue
+    on the write lock."""
+    ccas, partner = await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    rid, handoff = created["id"], created["handoffs"][0]
+    referents = [f"referent-{i}" for i in range(4)]
+
+    async def change_referent(referent: str) -> int:
+        response = await world.client.post(
+            f"/referrals/v1/referrals/{rid}/referent",
+            json={"referent": referent},
+            headers=ccas.member,
+        )
+        return response.status_code
+
+    async def acknowledge() -> int:
+        response = await world.client.post(
+            f"/referrals/v1/referrals/{rid}/handoffs/{handoff['id']}/acknowledge",
+            headers={**partner.member, "If-Match": '"1"'},
+        )
+        return response.status_code
+
+    statuses = await asyncio.gather(acknowledge(), *(change_referent(r) for r in referents))
+    assert statuses == [200] * 5, statuses
+
+    async with world.app().state.db.session() as session:
+        referral = await session.get(m.Referral, uuid.UUID(rid))
+        assert referral is not None
+        assert referral.version == 1 + 5  # each write bumped it once, lost attempts never
+        assert referral.referent in referents
+        row = await session.get(m.Handoff, uuid.UUID(handoff["id"]))
+        assert row is not None
+        assert (row.state, row.version) == ("acknowledged", 2)
+        types = Counter(
+            (
+                await session.scalars(
+                    sa.select(m.TimelineEvent.type).where(
+                        m.TimelineEvent.referral_id == uuid.UUID(rid)
+                    )
+                )
+            ).all()
+        )
+        outbox = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.OutboxEvent)
+            .where(m.OutboxEvent.aggregate_id == rid)
+        )
+    assert types["handoff.acknowledged"] == 1
+    assert types["referral.referent_changed"] == 4, types
+    assert outbox == sum(types.values())  # one outbox message per timeline event
