@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -166,28 +165,22 @@ async def driver_connection(session: AsyncSession) -> Any:
     return driver
 
 
-# A pooled connection that died (server restart, terminated backend, network): answered as a
-# retryable 503 like SQLAlchemy's invalidated connections.
-_CONNECTION_LOST = (
-    OSError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
-
-
 @asynccontextmanager
 async def driver_statements(session: AsyncSession) -> AsyncIterator[Any]:
     """The asyncpg connection of a PostgreSQL session, for statements SQLAlchemy would only
     slow down. Unlike ``driver_connection`` it begins nothing: before the session has run a
     statement, each statement commits on its own (one round trip, atomic by itself); after,
-    it joins the session's transaction. A connection lost meanwhile is discarded by the pool
-    and raised as ``ConnectionError`` (a 503)."""
+    it joins the session's transaction. A failure that left the connection closed (server
+    restart, terminated backend, network; SQLAlchemy's own test) discards it from the pool and
+    is raised as ``ConnectionError``: a retryable 503."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
     try:
-        yield raw.driver_connection
-    except _CONNECTION_LOST as exc:
+        yield driver
+    except Exception as exc:
+        if not driver.is_closed():
+            raise
         await connection.invalidate()
         raise ConnectionError("database connection lost") from exc
 
