@@ -175,7 +175,7 @@ async def driver_statements(session: AsyncSession) -> AsyncIterator[Any]:
     is raised as ``ConnectionError``: a retryable 503."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
+    driver: Any = raw.driver_connection
     try:
         yield driver
     except Exception as exc:
