@@ -16,7 +16,8 @@
 
 Run: ``.venv/bin/python -m bench referrals`` (PostgreSQL at TEST_DATABASE_URL or the default
 127.0.0.1:5432/test). Bounded: BENCH_LIFECYCLES (default 400) and BENCH_MAX_SECONDS (default 60)
-for the HTTP phase; the schemas it creates are dropped.
+for the HTTP phase; the schemas it creates are dropped. BENCH_IDEMPOTENCY=1 sends an
+Idempotency-Key with every POST, as a careful client does (one more lookup per request).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.
 LIFECYCLES = int(os.environ.get("BENCH_LIFECYCLES", "400"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 MAX_SECONDS = float(os.environ.get("BENCH_MAX_SECONDS", "60"))
+IDEMPOTENCY = os.environ.get("BENCH_IDEMPOTENCY", "") == "1"
 # Server processes (uvicorn workers): one per core, as deployed.
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +136,8 @@ async def _http_phase(
     async def timed(
         conn: Connection, step: str, path: str, headers: dict[str, str], body: bytes = b""
     ) -> Reply:
+        if IDEMPOTENCY:
+            headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
         started = time.perf_counter()
         reply = await conn.request("POST", path, headers, body)
         latencies[step].append(time.perf_counter() - started)
@@ -360,7 +364,8 @@ async def run() -> None:
     rate = done / elapsed
     base_rate = done / base_elapsed
     base_p99 = quantile(base_latencies, 0.99)
-    print(f"lifecycles: {done} (5 HTTP requests each), concurrency {CONCURRENCY}")
+    keys = ", an Idempotency-Key on each" if IDEMPOTENCY else ""
+    print(f"lifecycles: {done} (5 HTTP requests each{keys}), concurrency {CONCURRENCY}")
     print(f"HTTP full lifecycles/s: {rate:8.1f}   ({done * 5 / elapsed:.0f} requests/s)")
     print(f"raw SQL lifecycles/s:   {base_rate:8.1f}   (1 INSERT + 4 UPDATE each)")
     print(f"ratio HTTP / raw:       {rate / base_rate:8.3f}")

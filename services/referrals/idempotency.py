@@ -119,7 +119,7 @@ async def idempotent(
             )
         owner = f"{actor.kind.value}:{actor.subject}:{actor.structure_id}"
         request_hash = await _request_hash(request)
-        existing = await svc.session.get(m.IdempotencyRecord, (owner, key))
+        existing = await svc.idempotency_record(owner, key)
         if existing is not None:
             return _replay(existing, request_hash, svc.keyring, kind)
     for attempt in range(1, ATTEMPTS + 1):
@@ -155,9 +155,7 @@ async def idempotent(
                 raise
             # The same key raced us and won: forget our work, answer with the first response.
             await svc.session.rollback()
-            existing = await svc.session.get(
-                m.IdempotencyRecord, (owner, key), populate_existing=True
-            )
+            existing = await svc.idempotency_record(owner, key)
             if existing is None:
                 raise ProblemError(
                     409, "Une requête avec la même clé Idempotency-Key est en cours."

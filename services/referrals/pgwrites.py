@@ -254,3 +254,14 @@ async def read(
         for meta in metas
     ]
     return referral, handoffs, attachments
+
+
+@cache
+def _idempotency_sql() -> str:
+    columns = ", ".join(f'"{column.name}"' for column in IDEMPOTENCY.columns)
+    return f"SELECT {columns} FROM idempotency_keys WHERE owner = $1 AND key = $2"
+
+
+async def idempotency_record(connection: Any, owner: str, key: str) -> m.IdempotencyRecord | None:
+    record = await connection.fetchrow(_idempotency_sql(), owner, key)
+    return None if record is None else m.detached(m.IdempotencyRecord, dict(record))

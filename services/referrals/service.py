@@ -307,6 +307,13 @@ class ReferralService:
         referral.updated_at = now
         return Loaded(referral, handoffs, attachments)
 
+    async def idempotency_record(self, owner: str, key: str) -> m.IdempotencyRecord | None:
+        """The response stored under an Idempotency-Key, as committed now."""
+        if self.optimistic:
+            async with driver_statements(self.session) as connection:
+                return await pgwrites.idempotency_record(connection, owner, key)
+        return await self.session.get(m.IdempotencyRecord, (owner, key), populate_existing=True)
+
     def discard(self) -> None:
         """Forget what this request staged (an optimistic write lost its race)."""
         self.session.info.pop("referrals.staged", None)
