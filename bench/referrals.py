@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,10 @@ import msgspec
 from bench.client import Connection, Reply
 from bench.common import free_port, quantile
 from services import system
+from services.kernel.outbox import outbox_row
 from services.kernel.settings import load_settings
+from services.referrals import pgwrites
+from services.referrals.service import ACCESS_LOG, EVENTS, OUTBOX, THEMATIQUES
 from tests.tokens import TokenFactory, bearer
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -301,6 +305,106 @@ async def _baseline(schema: str, lifecycles: int) -> tuple[float, list[float]]:
     return elapsed, latencies
 
 
+def _floor_create(now: datetime) -> tuple[pgwrites.WriteSet, uuid.UUID, uuid.UUID]:
+    """A creation's write set as the server stages it: the referral, its thematique, the first
+    handoff, one event, one outbox message, one access-log row (sizes as in the HTTP phase)."""
+    rid, hid, sender, receiver = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    writes = pgwrites.WriteSet()
+    referral = dict.fromkeys(c.name for c in pgwrites.REFERRALS.columns)
+    referral.update(
+        id=rid, structure_id=sender, created_by="u", referent="u", status="in_progress",
+        version=1, thematiques=[THEMATIQUE], urgency="normal", channel="walk_in",
+        age_band="unknown", sex="unknown", person_enc="p" * 160, summary_enc="s" * 110,
+        consent_given_by="person", consent_method="oral", consent_captured_by="u",
+        consent_given_at=now, consent_purpose="Banc d'essai",
+        consent_categories=["contact", "identity", "situation"],
+        consent_recipients=[str(receiver)], consent_further_partners=False,
+        onward_relay_allowed=False, created_at=now, updated_at=now,
+    )  # fmt: skip
+    writes.insert(pgwrites.REFERRALS, referral)
+    writes.insert(THEMATIQUES, {"referral_id": rid, "thematique": THEMATIQUE})
+    handoff = dict.fromkeys(c.name for c in pgwrites.HANDOFFS.columns)
+    handoff.update(
+        id=hid, referral_id=rid, position=1, from_structure_id=sender,
+        to_structure_id=receiver, to_structure_name="Partenaire du banc", state="sent",
+        version=1, respond_by=now, created_by="u", created_at=now, updated_at=now,
+    )  # fmt: skip
+    writes.insert(pgwrites.HANDOFFS, handoff)
+    _floor_event(writes, rid, hid, now, access_log=True)
+    return writes, rid, hid
+
+
+def _floor_event(
+    writes: pgwrites.WriteSet, rid: uuid.UUID, hid: uuid.UUID, now: datetime, *, access_log: bool
+) -> None:
+    structures = [str(uuid.uuid4()), str(uuid.uuid4())]
+    writes.insert(
+        EVENTS,
+        {
+            "id": uuid.uuid4(), "referral_id": rid, "handoff_id": hid, "type": "handoff.x",
+            "actor_kind": "user", "actor_subject": "u", "actor_structure_id": uuid.uuid4(),
+            "from_state": "sent", "to_state": "acknowledged", "reason": None,
+            "comment_enc": None, "structures": structures, "data": {}, "occurred_at": now,
+        },
+    )  # fmt: skip
+    writes.insert(OUTBOX, outbox_row("referrals.handoff.x", rid, {"x": "y" * 400}))
+    if access_log:
+        writes.insert(
+            ACCESS_LOG,
+            {
+                "id": uuid.uuid4(), "referral_id": rid, "actor_kind": "user",
+                "actor_subject": "u", "structure_id": uuid.uuid4(), "resource": "referral",
+                "categories": ["contact", "identity", "situation"], "at": now,
+            },
+        )  # fmt: skip
+
+
+async def _design_floor(schema: str, lifecycles: int) -> float:
+    """Lifecycles/s of the server's own statements without the server: per lifecycle, the
+    creation's write, then for each of acknowledge, accept, take over, close the optimistic
+    read and the write (compare-and-set, handoff update, event, outbox; access log on close)
+    — the shapes ``pgwrites`` builds, sent by raw asyncpg at the same concurrency."""
+    pool = await asyncpg.create_pool(
+        POSTGRES_URL, min_size=CONCURRENCY, max_size=CONCURRENCY,
+        server_settings={"search_path": schema},
+    )  # fmt: skip
+    assert pool is not None
+    counter = iter(range(lifecycles))
+    read_sql = pgwrites.read_statement()
+
+    async def worker() -> None:
+        for _ in counter:
+            async with pool.acquire() as conn:
+                now = datetime.now(UTC)
+                writes, rid, hid = _floor_create(now)
+                sql, args = pgwrites.write_statement(writes)
+                await conn.fetchval(sql, *args)
+                for version, state in enumerate(
+                    ("acknowledged", "accepted", "taken_over", "closed"), 1
+                ):
+                    await conn.fetch(read_sql, rid)
+                    values: dict[str, Any] = {"version": version + 1, "updated_at": now}
+                    if state in ("taken_over", "closed"):
+                        values["status"] = state
+                    writes = pgwrites.WriteSet(guard=pgwrites.Guard(rid, version, values))
+                    writes.handoff_changes.append(
+                        pgwrites.HandoffChange(
+                            hid, version, {"state": state, "version": version + 1,
+                                           "updated_at": now},
+                        )
+                    )  # fmt: skip
+                    _floor_event(writes, rid, hid, now, access_log=state == "closed")
+                    sql, args = pgwrites.write_statement(writes)
+                    if not await conn.fetchval(sql, *args):
+                        raise RuntimeError("design floor: compare-and-set failed")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return lifecycles / elapsed
+
+
 async def _drop(prefix: str) -> None:
     conn = await asyncpg.connect(POSTGRES_URL)
     try:
@@ -352,6 +456,7 @@ async def run() -> None:
             port, tokens, _process_tree(process.pid)
         )
         base_elapsed, base_latencies = await _baseline(f"{prefix}referrals", done)
+        floor_rate = await _design_floor(f"{prefix}referrals", done)
         bare_rate = await _bare_floor(size, done * 5, home)
     finally:
         process.terminate()
@@ -369,6 +474,10 @@ async def run() -> None:
     print(f"HTTP full lifecycles/s: {rate:8.1f}   ({done * 5 / elapsed:.0f} requests/s)")
     print(f"raw SQL lifecycles/s:   {base_rate:8.1f}   (1 INSERT + 4 UPDATE each)")
     print(f"ratio HTTP / raw:       {rate / base_rate:8.3f}")
+    print(
+        f"server's statements:    {floor_rate:8.1f}   (same reads and writes as the server, raw "
+        f"asyncpg, no HTTP) -> ratio HTTP / them {rate / floor_rate:.3f}"
+    )
     print(
         f"bare Litestar floor:    {bare_rate / 5:8.1f}   ({bare_rate:.0f} POST requests/s of "
         f"{size} bytes, same workers and client) -> ratio HTTP / bare {rate * 5 / bare_rate:.3f}"

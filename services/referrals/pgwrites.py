@@ -206,7 +206,7 @@ _ATTACHMENT_FIELDS = ("id", "filename_enc", "content_type", "size", "created_at"
 
 
 @cache
-def _read_sql() -> str:
+def read_statement() -> str:
     referral = ", ".join(f"r.{c.name}" for c in REFERRALS.columns)
     handoff = ", ".join(f"h.{c.name}" for c in HANDOFFS.columns)
     attachment = ", ".join(f"'{name}', a.{name}" for name in _ATTACHMENT_FIELDS)
@@ -237,7 +237,7 @@ async def read(
 ) -> tuple[m.Referral, list[m.Handoff], list[m.Attachment]] | None:
     """The referral, its handoffs (by position) and its attachments' metadata, as detached
     model objects, from one statement (one snapshot)."""
-    records = await connection.fetch(_read_sql(), referral_id)
+    records = await connection.fetch(read_statement(), referral_id)
     if not records:
         return None
     width = len(REFERRALS.columns)

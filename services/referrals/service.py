@@ -1,10 +1,16 @@
-"""Referral flows: load, lock, ask the domain, persist the plan with its events, in one transaction.
+"""Referral flows: load, lock, ask the domain, persist the plan with its events, atomically.
 
-Every mutation first locks the referral row (an UPDATE that bumps its version: a row lock on
-PostgreSQL, the write lock on SQLite), then re-reads the fresh state, asks the pure domain for a
-plan, and applies handoff state changes with a conditional ``UPDATE … WHERE version = :v``.
-Each domain event becomes a timeline row and an outbox row in the same transaction (staged by
-``record``, written by ``flush`` with set-based inserts: the hot path skips the ORM unit of work).
+Every mutation first takes the referral (``lock``), reads its fresh state, asks the pure domain
+for a plan, and applies handoff state changes conditionally on their version. Each domain event
+becomes a timeline row and an outbox row written with the change (staged by ``record``, written
+by ``flush`` with set-based inserts: the hot path skips the ORM unit of work). Two ways to take
+the referral:
+
+- locking (SQLite, and the PostgreSQL flows that write as they go): an UPDATE that bumps its
+  version (a row lock on PostgreSQL, the write lock on SQLite), all in the request's transaction;
+- optimistic (PostgreSQL request paths that stage every write): a plain read, then everything
+  in one statement guarded by the version read (``pgwrites``); a lost race writes nothing and
+  the request plans again (``idempotency.idempotent``).
 """
 
 from __future__ import annotations
