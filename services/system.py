@@ -140,4 +140,9 @@ def serve_app() -> Gateway:
         # SIGTERM during startup is drained (and the process exits 0) as well.
         lifecycle.install_drain_handler(settings.shutdown_drain_seconds)
     first.on_shutdown.append(on_stop)
+
+    async def settle(_: Litestar) -> None:
+        lifecycle.settle_heap()
+
+    list(apps.values())[-1].on_startup.append(settle)  # after every service's startup
     return Gateway(apps)
