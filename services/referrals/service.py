@@ -231,6 +231,10 @@ class ReferralService:
     # -- reading -------------------------------------------------------------------------------
 
     async def load(self, referral_id: uuid.UUID) -> Loaded | None:
+        if self.optimistic:  # one plain statement, no transaction begun
+            async with driver_statements(self.session) as connection:
+                found = await pgwrites.read(connection, referral_id)
+            return None if found is None else Loaded(*found)
         referral = await self.session.get(m.Referral, referral_id, populate_existing=True)
         if referral is None:
             return None
@@ -299,11 +303,10 @@ class ReferralService:
     async def _read_for_write(self, referral_id: uuid.UUID) -> Loaded:
         """The optimistic twin of the locking UPDATE: read, bump the version in memory (as the
         lock does), and stage the compare-and-set that ``flush`` writes with the changes."""
-        async with driver_statements(self.session) as connection:
-            found = await pgwrites.read(connection, referral_id)
-        if found is None:
+        loaded = await self.load(referral_id)
+        if loaded is None:
             raise ProblemError(404, "Orientation introuvable.")
-        referral, handoffs, attachments = found
+        referral = loaded.referral
         now = utcnow()
         staged = _staged(self.session)
         staged.guard = Guard(
@@ -311,7 +314,7 @@ class ReferralService:
         )
         referral.version += 1
         referral.updated_at = now
-        return Loaded(referral, handoffs, attachments)
+        return loaded
 
     async def idempotency_record(self, owner: str, key: str) -> m.IdempotencyRecord | None:
         """The response stored under an Idempotency-Key, as committed now."""
