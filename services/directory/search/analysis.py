@@ -187,6 +187,11 @@ class Clause:
     def single_word(self) -> str | None:
         return self.words[0] if len(self.words) == 1 else None
 
+    @property
+    def has_exact(self) -> bool:
+        """Some alternative is the query's own word (not a typo correction or a synonym)."""
+        return any(a.exact for a in self.alternatives)
+
 
 @dataclass(frozen=True)
 class ParsedQuery:

@@ -729,17 +729,14 @@ def _best_alternatives(clause: Clause) -> list[Alternative]:
 
 
 def _best_points(clause: Clause) -> int:
-    return b.NAME_EXACT if any(a.exact for a in clause.alternatives) else b.NAME_FUZZY
+    return b.NAME_EXACT if clause.has_exact else b.NAME_FUZZY
 
 
 def _bound_every_in_name(query: ParsedQuery) -> int:
     """The best score a document can reach when some query word is not in its name (that
     word at best in the thematiques/structure fields, every other one in the name)."""
     names = [_best_points(c) for c in query.clauses]
-    topics = [
-        b.TOPIC_EXACT if any(a.exact for a in c.alternatives) else b.TOPIC_FUZZY
-        for c in query.clauses
-    ]
+    topics = [b.TOPIC_EXACT if c.has_exact else b.TOPIC_FUZZY for c in query.clauses]
     best = max(sum(names) - name + topic for name, topic in zip(names, topics, strict=True))
     return best * b.TEXT_FACTOR + MAX_QUALITY
 
@@ -748,7 +745,7 @@ def _bound(query: ParsedQuery, fields: tuple[str, ...]) -> int:
     """The best score a document can reach when no query word is in ``fields``."""
     best = 0
     for clause in query.clauses:
-        exact = any(a.exact for a in clause.alternatives)
+        exact = clause.has_exact
         if "topic" not in fields:
             best += b.TOPIC_EXACT if exact else b.TOPIC_FUZZY
         else:
