@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from services.directory.linkcheck import check_links
+from services.directory.models import OutboxEvent
 from services.directory.search.meili import sync_job
 from services.kernel.jobs import Job
+from services.kernel.outbox import prune_job
 
 LINK_CHECK_INTERVAL_SECONDS = 24 * 3600.0
 # Directory changes reach Meilisearch within a few seconds (see search/meili.py).
@@ -22,4 +24,5 @@ async def check_links_job(app: Any) -> int:
 JOBS: list[Job] = [
     Job("directory.check-links", "directory", LINK_CHECK_INTERVAL_SECONDS, check_links_job),
     Job("directory.search-sync", "directory", SEARCH_SYNC_INTERVAL_SECONDS, sync_job),
+    Job("directory.prune-outbox", "directory", 3600.0, prune_job(OutboxEvent)),
 ]

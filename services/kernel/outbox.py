@@ -2,13 +2,16 @@
 
 Each service declares its own table with ``OutboxMixin`` on its own ``DeclarativeBase``;
 ``publish`` adds a row to the caller's session so the event commits or rolls back with the change.
-Workers claim due rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+Workers claim due rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; processed rows are
+deleted after ``PROCESSED_RETENTION`` (``prune_job``): the outbox is a queue, not a record (the
+referrals timeline and the directory history are).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -91,3 +94,38 @@ async def claim_batch(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list((await session.scalars(query)).all())
+
+
+# Processed events are kept this long (to inspect what was sent), then deleted in batches.
+PROCESSED_RETENTION = timedelta(days=7)
+PRUNE_BATCH = 5000
+PRUNE_MAX_BATCHES = 20  # per run: 100,000 rows an hour at most, one short transaction each
+
+
+async def prune_processed(session: AsyncSession, model: type[OutboxT], now: datetime) -> int:
+    """Delete one batch of events processed before ``now - PROCESSED_RETENTION``; returns how
+    many went (pending events stay, however old)."""
+    batch = (
+        sa.select(model.id)
+        .where(model.processed_at < now - PROCESSED_RETENTION)
+        .limit(PRUNE_BATCH)
+        .scalar_subquery()
+    )
+    result = await session.execute(sa.delete(model).where(model.id.in_(batch)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_job(model: type[OutboxT]) -> Callable[[Any], Awaitable[int]]:
+    """A worker job (``Job.run``) pruning a service's outbox, a transaction per batch."""
+
+    async def prune(app: Any) -> int:
+        pruned = 0
+        for _ in range(PRUNE_MAX_BATCHES):
+            async with app.state.db.session() as session:
+                count = await prune_processed(session, model, utcnow())
+            pruned += count
+            if count < PRUNE_BATCH:
+                break
+        return pruned
+
+    return prune

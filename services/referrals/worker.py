@@ -6,8 +6,9 @@ from typing import Any
 
 from services.kernel.db import Database
 from services.kernel.jobs import Job
-from services.kernel.outbox import utcnow
+from services.kernel.outbox import prune_job, utcnow
 from services.referrals import background, idempotency
+from services.referrals import models as m
 from services.referrals.deps import KeyringHolder
 from services.referrals.metrics import refresh_handoff_gauges
 from services.referrals.service import ReferralService
@@ -51,4 +52,5 @@ JOBS: list[Job] = [
     Job("referrals.send-mail", "referrals", 10.0, background.send_mail),
     Job("referrals.digest", "referrals", 600.0, background.send_digests),
     Job("referrals.purge", "referrals", 86_400.0, background.purge),
+    Job("referrals.prune-outbox", "referrals", 3600.0, prune_job(m.OutboxEvent)),
 ]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from services.kernel.outbox import outbox_row
 from services.referrals import models as m
 from services.referrals import worker
 from tests.referrals.conftest import World, act, create_referral, read, referral_body
@@ -118,3 +119,23 @@ async def test_idempotency_keys_are_forgotten_after_a_day(world: World) -> None:
     again = await world.client.post("/referrals/v1/referrals", json=body, headers=headers)
     assert again.status_code == 201
     assert again.json()["id"] != first.json()["id"]  # a new request after the retention
+
+
+async def test_outbox_keeps_pending_and_recent_events_and_prunes_old_processed_ones(
+    world: World,
+) -> None:
+    ccas, partner = await world.org(), await world.org()
+    rid = (await create_referral(world, ccas, partner))["id"]
+    now = datetime.now(UTC)
+    ages = {"old-processed": 8, "recent-processed": 6, "old-pending": 30}
+    async with world.app().state.db.session() as session:
+        for topic, days in ages.items():
+            row = outbox_row(f"test.{topic}", rid, {})
+            row["created_at"] = row["available_at"] = now - timedelta(days=days)
+            row["processed_at"] = None if topic.endswith("pending") else now - timedelta(days=days)
+            session.add(m.OutboxEvent(**row))
+    job = next(job for job in worker.JOBS if job.name == "referrals.prune-outbox")
+    assert await job.run(world.app()) >= 1
+    topics = await _topics(world, rid)
+    assert "test.old-processed" not in topics
+    assert {"test.recent-processed", "test.old-pending", "referrals.handoff.sent"} <= set(topics)
