@@ -61,7 +61,10 @@ async def provide_session(
             await session.rollback()
             raise
         else:
-            await session.commit()
+            # A handler that never used its session (e.g. it wrote through ``Database.driver``)
+            # has nothing to commit: committing would begin a transaction to end it.
+            if session.in_transaction() or session.new or session.dirty or session.deleted:
+                await session.commit()
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller | None:

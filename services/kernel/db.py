@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from services.kernel.settings import Settings
 
@@ -141,6 +142,26 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """A pooled asyncpg connection (PostgreSQL) for statements SQLAlchemy would only slow
+        down, outside any session and transaction: each statement commits on its own (one round
+        trip, atomic by itself). A failure that left the connection closed (server restart,
+        terminated backend, network; SQLAlchemy's own test) discards it from the pool and is
+        raised as ``ConnectionError``: a retryable 503."""
+        pooled = await self.engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        try:
+            yield driver
+        except Exception as exc:
+            if not driver.is_closed():
+                raise
+            await greenlet_spawn(pooled.invalidate)
+            raise ConnectionError("database connection lost") from exc
+        finally:
+            # Back to the pool (inside a greenlet: returning may close the connection).
+            await greenlet_spawn(pooled.close)
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
@@ -163,26 +184,6 @@ async def driver_connection(session: AsyncSession) -> Any:
         # SQLAlchemy begins lazily, on the first statement: make it begin now.
         await connection.exec_driver_sql("SELECT 1")
     return driver
-
-
-@asynccontextmanager
-async def driver_statements(session: AsyncSession) -> AsyncIterator[Any]:
-    """The asyncpg connection of a PostgreSQL session, for statements SQLAlchemy would only
-    slow down. Unlike ``driver_connection`` it begins nothing: before the session has run a
-    statement, each statement commits on its own (one round trip, atomic by itself); after,
-    it joins the session's transaction. A failure that left the connection closed (server
-    restart, terminated backend, network; SQLAlchemy's own test) discards it from the pool and
-    is raised as ``ConnectionError``: a retryable 503."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    try:
-        yield driver
-    except Exception as exc:
-        if not driver.is_closed():
-            raise
-        await connection.invalidate()
-        raise ConnectionError("database connection lost") from exc
 
 
 # After this many rows written by one transaction, refresh the table's planner statistics

@@ -59,7 +59,9 @@ async def provide_service(
     holder: KeyringHolder = state.keyring
     db: Database = state.db
     optimistic = db.is_postgres and bool(request.route_handler.opt.get(OPTIMISTIC))
-    return ReferralService(session, holder.get(), state.settings, optimistic=optimistic)
+    return ReferralService(
+        session, holder.get(), state.settings, optimistic=db if optimistic else None
+    )
 
 
 def etag(version: int) -> str:

@@ -16,6 +16,7 @@ the referral:
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services.kernel.db import driver_statements, new_uuid
+from services.kernel.db import Database, new_uuid
 from services.kernel.outbox import outbox_row, utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
@@ -221,18 +222,28 @@ class ReferralService:
         keyring: Keyring,
         settings: Settings,
         *,
-        optimistic: bool = False,
+        optimistic: Database | None = None,
     ) -> None:
         self.session = session
         self.keyring = keyring
         self.settings = settings
-        self.optimistic = optimistic
+        # The PostgreSQL database written optimistically, by plain statements on pooled
+        # connections (the session then only holds what is staged); None: the locking path.
+        self._direct = optimistic
+
+    @property
+    def optimistic(self) -> bool:
+        return self._direct is not None
+
+    def _driver(self) -> AbstractAsyncContextManager[Any]:
+        assert self._direct is not None
+        return self._direct.driver()
 
     # -- reading -------------------------------------------------------------------------------
 
     async def load(self, referral_id: uuid.UUID) -> Loaded | None:
         if self.optimistic:  # one plain statement, no transaction begun
-            async with driver_statements(self.session) as connection:
+            async with self._driver() as connection:
                 found = await pgwrites.read(connection, referral_id)
             return None if found is None else Loaded(*found)
         referral = await self.session.get(m.Referral, referral_id, populate_existing=True)
@@ -319,7 +330,7 @@ class ReferralService:
     async def idempotency_record(self, owner: str, key: str) -> m.IdempotencyRecord | None:
         """The response stored under an Idempotency-Key, as committed now."""
         if self.optimistic:
-            async with driver_statements(self.session) as connection:
+            async with self._driver() as connection:
                 return await pgwrites.idempotency_record(connection, owner, key)
         return await self.session.get(m.IdempotencyRecord, (owner, key), populate_existing=True)
 
@@ -453,7 +464,7 @@ class ReferralService:
         staged = self.session.info.pop("referrals.staged", None)
         if self.optimistic:
             if staged:
-                async with driver_statements(self.session) as connection:
+                async with self._driver() as connection:
                     await pgwrites.write(connection, staged)
             return
         await self.session.flush()

@@ -18,7 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from services.kernel.app import AUTOCOMMIT, create_service_app
-from services.kernel.db import Database, application_name, driver_statements
+from services.kernel.db import Database, application_name
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
 from tests.conftest import POSTGRES_URL, free_port, make_settings, require_postgres, start_relais
@@ -87,22 +87,26 @@ async def test_killed_connections_give_one_503_then_heal(
 async def test_driver_statements_commit_alone_and_a_killed_connection_is_503_then_heals(
     tmp_path: Path, tokens: TokenFactory
 ) -> None:
-    """The asyncpg connection under a request's session: outside any transaction (each
-    statement commits alone), and a connection the server killed is a 503 that the pool heals."""
+    """``Database.driver``: a pooled asyncpg connection outside any transaction (each statement
+    commits alone), the handler's unused session commits nothing, and a connection the server
+    killed is a 503 that the pool heals."""
     await require_postgres()
     settings = make_settings("postgresql", tmp_path, tokens)
     db = Database(settings, "directory")
 
     @get("/raw")
     async def raw(session: AsyncSession) -> dict[str, bool]:
-        async with driver_statements(session) as connection:
+        async with db.driver() as connection:
             assert await connection.fetchval("SELECT 1") == 1
             return {"in_transaction": connection.is_in_transaction()}
 
+    began: list[object] = []
+    sa.event.listen(db.engine.sync_engine, "begin", began.append)
     async with _serve(settings, db, raw) as client:
         first = await client.get("/raw")
         assert first.status_code == 200, first.text
         assert first.json() == {"in_transaction": False}
+        assert began == []
         assert await _terminate_sessions(settings.schema_for("directory")) >= 1
         _assert_unavailable(await client.get("/raw"))
         assert (await client.get("/raw")).status_code == 200
