@@ -197,6 +197,15 @@ class TokenVerifier:
         self.leeway = leeway
         self.revocations = revocations
         self._verified: dict[str, _Verified] = {}
+        # Built once: it reads the clock on each validation.
+        self._rules = jwt.JWTClaimsRegistry(
+            now=lambda: int(time.time()),
+            leeway=leeway,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": audience},
+            exp={"essential": True},
+            sub={"essential": True},
+        )
 
     async def verify(self, token: str) -> Caller:
         caller = await self._verify(token)
@@ -238,17 +247,9 @@ class TokenVerifier:
         return caller
 
     def _validate(self, claims: dict[str, Any]) -> None:
-        registry = jwt.JWTClaimsRegistry(
-            now=int(time.time()),
-            leeway=self.leeway,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
-            exp={"essential": True},
-            sub={"essential": True},
-        )
         # nbf and iat (when present) are checked too, with the same leeway (clock skew).
         try:
-            registry.validate(claims)
+            self._rules.validate(claims)
         except JoseError as exc:
             raise unauthorized("Jeton d'accès expiré ou non valable pour ce service.") from exc
 
