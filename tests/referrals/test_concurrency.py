@@ -6,12 +6,17 @@ import asyncio
 import random
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from services.kernel.outbox import outbox_row
 from services.referrals import models as m
+from services.referrals import pgwrites
+from services.referrals.service import EVENTS, OUTBOX
 from tests.referrals.conftest import World, create_referral
 
 
@@ -165,3 +170,62 @@ async def test_concurrent_writers_of_different_parts_all_succeed(world: World) -
     assert types["handoff.acknowledged"] == 1
     assert types["referral.referent_changed"] == 4, types
     assert outbox == sum(types.values())  # one outbox message per timeline event
+
+
+async def test_a_stale_optimistic_write_writes_nothing(world: World) -> None:
+    """The one statement of an optimistic write is all or nothing: with a referral version that
+    moved on, neither the handoff update nor the event, outbox or access-log rows are written,
+    and the statement says so (``StaleWrite``)."""
+    if world.backend != "postgresql":
+        pytest.skip("optimistic writes are PostgreSQL's (SQLite takes the write lock)")
+    ccas, partner = await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    rid, hid = uuid.UUID(created["id"]), uuid.UUID(created["handoffs"][0]["id"])
+    db = world.app().state.db
+    now = datetime.now(UTC)
+
+    def writes(read_version: int) -> pgwrites.WriteSet:
+        staged = pgwrites.WriteSet(
+            guard=pgwrites.Guard(rid, read_version, {"version": read_version + 1})
+        )
+        staged.handoff_changes.append(
+            pgwrites.HandoffChange(hid, 1, {"state": "acknowledged", "version": 2})
+        )
+        staged.insert(
+            EVENTS,
+            {
+                "id": uuid.uuid4(), "referral_id": rid, "handoff_id": hid, "type": "test.stale",
+                "actor_kind": "user", "actor_subject": "u", "structures": [], "data": {},
+                "occurred_at": now,
+            },
+        )  # fmt: skip
+        staged.insert(OUTBOX, outbox_row("test.stale", rid, {}))
+        return staged
+
+    async with db.driver() as connection:
+        with pytest.raises(pgwrites.StaleWrite):
+            await pgwrites.write(connection, writes(read_version=7))  # the referral is at 1
+    async with db.session() as session:
+        referral = await session.get(m.Referral, rid)
+        handoff = await session.get(m.Handoff, hid)
+        stale_events = await session.scalar(
+            sa.select(sa.func.count()).where(m.TimelineEvent.type == "test.stale")
+        )
+        stale_outbox = await session.scalar(
+            sa.select(sa.func.count()).where(m.OutboxEvent.topic == "test.stale")
+        )
+    assert referral is not None
+    assert handoff is not None
+    assert (referral.version, handoff.state, handoff.version) == (1, "sent", 1)
+    assert (stale_events, stale_outbox) == (0, 0)
+
+    async with db.driver() as connection:
+        await pgwrites.write(connection, writes(read_version=1))  # the same, on time: all of it
+    async with db.session() as session:
+        handoff = await session.get(m.Handoff, hid)
+        stale_events = await session.scalar(
+            sa.select(sa.func.count()).where(m.TimelineEvent.type == "test.stale")
+        )
+    assert handoff is not None
+    assert (handoff.state, handoff.version) == ("acknowledged", 2)
+    assert stale_events == 1
