@@ -693,7 +693,9 @@ class ReferralService:
         *,
         add_recipient: bool,
         comment: str | None,
-    ) -> uuid.UUID:
+    ) -> tuple[uuid.UUID, Loaded]:
+        """Send the person to another partner; returns the new handoff and the referral as it
+        now stands."""
         loaded = await self.lock(referral_id)
         handoff_id = new_uuid()
         try:
@@ -713,7 +715,7 @@ class ReferralService:
             referral_values=referral_values,
             new_handoff_comment=comment,
         )
-        return handoff_id
+        return handoff_id, loaded
 
     async def close(
         self,

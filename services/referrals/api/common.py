@@ -91,8 +91,13 @@ async def handoff_outcome(
     handoff_id: uuid.UUID,
     actor: Actor,
     status_code: int = 200,
+    *,
+    loaded: Loaded | None = None,
 ) -> Outcome[HandoffRead]:
-    loaded = await svc.load(referral_id)
+    """The response of a handoff; ``loaded`` (kept in step with what the request wrote) saves
+    a reload."""
+    if loaded is None:
+        loaded = await svc.load(referral_id)
     handoff = loaded.handoff(handoff_id) if loaded else None
     if loaded is None or handoff is None:  # pragma: no cover - just written
         raise referral_not_found()

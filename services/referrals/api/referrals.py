@@ -90,7 +90,10 @@ class ReferralController(Controller):
         return Response(outcome.body, headers=outcome.headers)
 
     @post(
-        "/referrals/{referral_id:uuid}/handoffs", operation_id="ReorientReferral", status_code=201
+        "/referrals/{referral_id:uuid}/handoffs",
+        operation_id="ReorientReferral",
+        status_code=201,
+        opt=OPTIMISTIC_WRITES,
     )
     async def reorient(
         self,
@@ -112,10 +115,10 @@ class ReferralController(Controller):
                 data.target.structure_id,
                 data.target.service_id,
             )
-            handoff_id = await svc.reorient(
+            handoff_id, loaded = await svc.reorient(
                 actor, referral_id, target, add_recipient=data.add_recipient, comment=data.comment
             )
-            return await handoff_outcome(svc, referral_id, handoff_id, actor, 201)
+            return await handoff_outcome(svc, referral_id, handoff_id, actor, 201, loaded=loaded)
 
         return await idempotent(request, svc, actor, HandoffRead, run)
 
