@@ -8,11 +8,12 @@ its own (no BEGIN/COMMIT round trips). Every writer of a referral bumps its vers
 through the locking path of ``service.py``), so a matching version proves the plan was made on
 the current state; otherwise nothing is written and the caller plans again on a fresh read.
 
-Statements go through the session's asyncpg connection (SQLAlchemy's per-statement machinery
-cost more CPU than the database work on this path), with the JSON codecs SQLAlchemy installed
-on it: JSON parameters travel as JSON text, JSON results come back decoded. A statement's shape
-depends on which parts a request has, not on its values: rows travel as arrays through
-``unnest``, so asyncpg's cache of prepared statements holds a handful of shapes.
+Statements go through a pooled asyncpg connection (``Database.driver``: SQLAlchemy's session
+and per-statement machinery cost more CPU than the database work on this path), with the JSON
+codecs SQLAlchemy installed on it: JSON parameters travel as JSON text, JSON results come back
+decoded. A statement's text depends on which parts a request has, not on its values (one row:
+scalar parameters; several: arrays through ``unnest``), so it is built once per shape and
+asyncpg's cache of prepared statements holds a handful of them.
 """
 
 # ruff: noqa: S608 - statements built from the models' names; every value is a parameter
@@ -35,7 +36,6 @@ from services.referrals import models as m
 
 REFERRALS = cast(sa.Table, m.Referral.__table__)
 HANDOFFS = cast(sa.Table, m.Handoff.__table__)
-ATTACHMENTS = cast(sa.Table, m.Attachment.__table__)
 IDEMPOTENCY = cast(sa.Table, m.IdempotencyRecord.__table__)
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
