@@ -3,7 +3,8 @@
 The key is scoped to the caller. The first successful response is stored (body encrypted, it may
 hold personal data) with a hash of the request; the same key with another request is a 422.
 Concurrent requests with one key: the second insert fails on the primary key, its transaction
-rolls back, and it answers with the stored response.
+(or its one statement, on the optimistic path) rolls back, and it answers with the stored
+response.
 """
 
 from __future__ import annotations
