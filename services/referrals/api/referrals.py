@@ -85,8 +85,8 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """A referral as the caller's structure may see it (personal data under consent)."""
         actor = actor_for(authenticated, write=False)
-        await visible_referral(svc, referral_id, actor)
-        outcome = await referral_outcome(svc, referral_id, actor)
+        loaded = await visible_referral(svc, referral_id, actor)
+        outcome = await referral_outcome(svc, referral_id, actor, loaded=loaded)
         return Response(outcome.body, headers=outcome.headers)
 
     @post(
