@@ -49,7 +49,9 @@ class KeyringHolder:
 
 OPTIMISTIC = "optimistic_writes"
 # Route ``opt``: every write of the handler's flow is staged and written at once by
-# ``idempotent`` (see ``ReferralService``); on PostgreSQL it then writes optimistically.
+# ``idempotent`` (see ``ReferralService``); on PostgreSQL it then writes optimistically. Only
+# for handlers that end with ``idempotent``: nothing else writes what is staged (an access-log
+# row staged by a GET would be lost).
 OPTIMISTIC_WRITES = {OPTIMISTIC: True}
 
 
