@@ -8,6 +8,7 @@ import uuid
 import sqlalchemy as sa
 
 from services.referrals import models as m
+from services.referrals.deps import OPTIMISTIC
 from tests.referrals.conftest import World, create_referral, referral_body
 
 
@@ -96,3 +97,21 @@ async def test_bad_key_is_400(world: World) -> None:
     )
     assert response.status_code == 400
     assert await _referrals_of(world, ccas.id) == 0
+
+
+async def test_only_writing_handlers_opt_into_optimistic_writes(world: World) -> None:
+    """What an optimistic handler stages is written by ``idempotent`` only: a GET that staged an
+    access-log row would lose it. The write paths of the lifecycle are all optimistic."""
+    optimistic = {
+        (method, route.path)
+        for route in world.app().routes
+        for handler in getattr(route, "route_handlers", [])
+        if handler.opt.get(OPTIMISTIC)
+        for method in handler.http_methods
+    }
+    assert {method for method, _ in optimistic} == {"POST"}
+    paths = {path for _, path in optimistic}
+    assert "/referrals/v1/referrals" in paths
+    assert "/referrals/v1/referrals/{referral_id:uuid}/close" in paths
+    assert "/referrals/v1/referrals/{referral_id:uuid}/handoffs/{handoff_id:uuid}/accept" in paths
+    assert "/referrals/v1/referrals/{referral_id:uuid}/consent/withdraw" not in paths
