@@ -12,7 +12,11 @@ from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
 from services.referrals.api import collect_routes
-from services.referrals.deps import KeyringHolder, provide_service
+from services.referrals.deps import (
+    KeyringHolder,
+    provide_service,
+    provide_session_once_authenticated,
+)
 from services.referrals.webhooks.openapi import describe as describe_webhooks
 
 SERVICE_NAME = "referrals"
@@ -40,7 +44,10 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         db=db,
         locator=locator,
         route_handlers=collect_routes(),
-        dependencies={"svc": Provide(provide_service)},
+        dependencies={
+            "session": Provide(provide_session_once_authenticated),
+            "svc": Provide(provide_service),
+        },
         state={"keyring": KeyringHolder(settings)},
     )
     return describe_webhooks(app)  # issue #7: OpenAPI webhooks section
