@@ -65,8 +65,7 @@ async def provide_session_once_authenticated(
     """The kernel's request session, opened once the caller is authenticated (every referrals
     route that uses a session is authenticated). The handler's dependencies then form a chain
     (caller, authenticated, session, svc): Litestar resolves a chain one after the other, where
-    independent dependencies cost a task group each (~40 us a request); and a bad token never
-    checks out a connection."""
+    independent dependencies cost a task group each (~40 us a request)."""
     async with asynccontextmanager(provide_session)(request) as session:
         yield session
 
