@@ -44,7 +44,7 @@ from services import system
 from services.kernel.outbox import outbox_row
 from services.kernel.settings import load_settings
 from services.referrals import pgwrites
-from services.referrals.service import ACCESS_LOG, EVENTS, OUTBOX, THEMATIQUES
+from services.referrals.models import ACCESS_LOG, EVENTS, HANDOFFS, OUTBOX, REFERRALS, THEMATIQUES
 from tests.tokens import TokenFactory, bearer
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -310,7 +310,7 @@ def _floor_create(now: datetime) -> tuple[pgwrites.WriteSet, uuid.UUID, uuid.UUI
     handoff, one event, one outbox message, one access-log row (sizes as in the HTTP phase)."""
     rid, hid, sender, receiver = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     writes = pgwrites.WriteSet()
-    referral = dict.fromkeys(c.name for c in pgwrites.REFERRALS.columns)
+    referral = dict.fromkeys(c.name for c in REFERRALS.columns)
     referral.update(
         id=rid, structure_id=sender, created_by="u", referent="u", status="in_progress",
         version=1, thematiques=[THEMATIQUE], urgency="normal", channel="walk_in",
@@ -321,15 +321,15 @@ def _floor_create(now: datetime) -> tuple[pgwrites.WriteSet, uuid.UUID, uuid.UUI
         consent_recipients=[str(receiver)], consent_further_partners=False,
         onward_relay_allowed=False, created_at=now, updated_at=now,
     )  # fmt: skip
-    writes.insert(pgwrites.REFERRALS, referral)
+    writes.insert(REFERRALS, referral)
     writes.insert(THEMATIQUES, {"referral_id": rid, "thematique": THEMATIQUE})
-    handoff = dict.fromkeys(c.name for c in pgwrites.HANDOFFS.columns)
+    handoff = dict.fromkeys(c.name for c in HANDOFFS.columns)
     handoff.update(
         id=hid, referral_id=rid, position=1, from_structure_id=sender,
         to_structure_id=receiver, to_structure_name="Partenaire du banc", state="sent",
         version=1, respond_by=now, created_by="u", created_at=now, updated_at=now,
     )  # fmt: skip
-    writes.insert(pgwrites.HANDOFFS, handoff)
+    writes.insert(HANDOFFS, handoff)
     _floor_event(writes, rid, hid, now, access_log=True)
     return writes, rid, hid
 

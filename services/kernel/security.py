@@ -192,9 +192,6 @@ class TokenVerifier:
         revocations: RevocationList | None = None,
     ) -> None:
         self.keys = keys
-        self.issuer = issuer
-        self.audience = audience
-        self.leeway = leeway
         self.revocations = revocations
         self._verified: dict[str, _Verified] = {}
         # Built once: it reads the clock on each validation.

@@ -66,8 +66,11 @@ async def provide_session_once_authenticated(
     route that uses a session is authenticated). The handler's dependencies then form a chain
     (caller, authenticated, session, svc): Litestar resolves a chain one after the other, where
     independent dependencies cost a task group each (~40 us a request)."""
-    async with asynccontextmanager(provide_session)(request) as session:
+    async with _request_session(request) as session:
         yield session
+
+
+_request_session = asynccontextmanager(provide_session)
 
 
 async def provide_service(

@@ -28,8 +28,9 @@ from services.kernel.problems import FieldError, ProblemError
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
 from services.referrals.domain.transitions import Actor
+from services.referrals.models import IDEMPOTENCY
 from services.referrals.pgwrites import DuplicateIdempotencyKey, StaleWrite
-from services.referrals.service import IDEMPOTENCY, ReferralService
+from services.referrals.service import ReferralService
 
 HEADER = "idempotency-key"
 # How long a key is remembered (a retry after that is a new request).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -317,3 +317,13 @@ class DigestRun(Base):
     structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Tables of the statements written without the ORM (``__table__`` is typed as a FromClause).
+REFERRALS = cast(sa.Table, Referral.__table__)
+THEMATIQUES = cast(sa.Table, ReferralThematique.__table__)
+HANDOFFS = cast(sa.Table, Handoff.__table__)
+EVENTS = cast(sa.Table, TimelineEvent.__table__)
+OUTBOX = cast(sa.Table, OutboxEvent.__table__)
+ACCESS_LOG = cast(sa.Table, AccessLogEntry.__table__)
+IDEMPOTENCY = cast(sa.Table, IdempotencyRecord.__table__)

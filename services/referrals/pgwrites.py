@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -33,10 +33,8 @@ from sqlalchemy.dialects import postgresql
 
 from services.kernel.db import JSONType
 from services.referrals import models as m
+from services.referrals.models import HANDOFFS, IDEMPOTENCY, REFERRALS
 
-REFERRALS = cast(sa.Table, m.Referral.__table__)
-HANDOFFS = cast(sa.Table, m.Handoff.__table__)
-IDEMPOTENCY = cast(sa.Table, m.IdempotencyRecord.__table__)
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 

@@ -19,7 +19,7 @@ import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -47,6 +47,15 @@ from services.referrals.domain.transitions import (
     HandoffState,
     RefusalKind,
 )
+from services.referrals.models import (
+    ACCESS_LOG,
+    EVENTS,
+    HANDOFFS,
+    IDEMPOTENCY,
+    OUTBOX,
+    REFERRALS,
+    THEMATIQUES,
+)
 from services.referrals.pgwrites import Guard, HandoffChange, WriteSet
 from services.referrals.schemas import (
     CloseIn,
@@ -54,30 +63,26 @@ from services.referrals.schemas import (
     ReferralCreate,
 )
 
+_STAGED = "referrals.staged"  # the session's WriteSet, in ``session.info``
+
 
 def _staged(session: AsyncSession) -> WriteSet:
-    staged: WriteSet = session.info.setdefault("referrals.staged", WriteSet())
+    staged: WriteSet = session.info.setdefault(_STAGED, WriteSet())
     return staged
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _forget_staged(session: Session, _transaction: Any) -> None:
-    session.info.pop("referrals.staged", None)
+    session.info.pop(_STAGED, None)
 
 
 @sa_event.listens_for(Session, "before_commit")
 def _refuse_unwritten_events(session: Session) -> None:
     """A change recorded but never flushed would commit without its event: fail loudly."""
-    staged = session.info.get("referrals.staged")
+    staged = session.info.get(_STAGED)
     if staged:
         raise RuntimeError("changes staged but not written (call ReferralService.flush)")
 
-
-# Core tables of the hot path (typed as Table: ``__table__`` is declared as a FromClause).
-HANDOFFS = cast(sa.Table, m.Handoff.__table__)
-REFERRALS = cast(sa.Table, m.Referral.__table__)
-EVENTS = cast(sa.Table, m.TimelineEvent.__table__)
-OUTBOX = cast(sa.Table, m.OutboxEvent.__table__)
 
 # Statements of the hot path, built once (building them costs as much CPU as running them).
 _LOCK = (
@@ -92,9 +97,6 @@ _CHANGE_STATE = sa.update(HANDOFFS).where(
     HANDOFFS.c.id == sa.bindparam("b_id"), HANDOFFS.c.version == sa.bindparam("b_version")
 )
 _SET_REFERRAL = sa.update(REFERRALS).where(REFERRALS.c.id == sa.bindparam("b_id"))
-ACCESS_LOG = cast(sa.Table, m.AccessLogEntry.__table__)
-THEMATIQUES = cast(sa.Table, m.ReferralThematique.__table__)
-IDEMPOTENCY = cast(sa.Table, m.IdempotencyRecord.__table__)
 _INSERTS = {
     table: sa.insert(table)
     for table in (REFERRALS, THEMATIQUES, HANDOFFS, EVENTS, OUTBOX, ACCESS_LOG, IDEMPOTENCY)
@@ -336,7 +338,7 @@ class ReferralService:
 
     def discard(self) -> None:
         """Forget what this request staged (an optimistic write lost its race)."""
-        self.session.info.pop("referrals.staged", None)
+        self.session.info.pop(_STAGED, None)
 
     async def _change_state(
         self, handoff: m.Handoff, expected_version: int, to_state: HandoffState, **values: Any
@@ -461,7 +463,7 @@ class ReferralService:
         ``StaleWrite`` and nothing written. Otherwise, in the session's transaction: pending
         ORM changes, then each table's staged rows in one executemany of a statement compiled
         once, parents first (a multi-row VALUES would be compiled on every call)."""
-        staged = self.session.info.pop("referrals.staged", None)
+        staged = self.session.info.pop(_STAGED, None)
         if self.optimistic:
             if staged:
                 async with self._driver() as connection:
@@ -674,8 +676,9 @@ class ReferralService:
         changes = {"status": plan.status.value, **(referral_values or {})}
         if referral_values or plan.status.value != loaded.referral.status:
             # (The version and updated_at were bumped by the lock.)
-            guard = _staged(self.session).guard
-            if guard is not None:
+            if self.optimistic:
+                guard = _staged(self.session).guard
+                assert guard is not None  # staged by ``lock``
                 guard.values.update(changes)
             else:
                 await self.session.execute(_SET_REFERRAL, {"b_id": loaded.referral.id, **changes})

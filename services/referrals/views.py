@@ -27,6 +27,7 @@ from services.referrals.domain.transitions import (
     Parties,
     allowed_actions,
 )
+from services.referrals.models import ACCESS_LOG
 from services.referrals.schemas import (
     AttachmentRead,
     ConsentRead,
@@ -38,7 +39,6 @@ from services.referrals.schemas import (
     TimelineEventRead,
 )
 from services.referrals.service import (
-    ACCESS_LOG,
     Loaded,
     ReferralService,
     attachment_context,

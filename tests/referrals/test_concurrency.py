@@ -17,7 +17,7 @@ from sqlalchemy import event
 from services.kernel.outbox import outbox_row
 from services.referrals import models as m
 from services.referrals import pgwrites
-from services.referrals.service import EVENTS, OUTBOX
+from services.referrals.models import EVENTS, OUTBOX
 from tests.referrals.conftest import World, act, create_referral
 
 
