@@ -80,7 +80,10 @@ _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 
 
 class LinkStatus(msgspec.Struct, kw_only=True):
-    """Last known state of a URL of the entry, from the link checker."""
+    """Last known state of a URL of the entry, from the link checker (daily): ``dead`` after
+    three failed checks spanning two days. Before that a failing link is ``failing`` only for
+    the entry's structure and the moderators; others see it as of its last success (``ok``, or
+    ``unchecked`` if it never worked)."""
 
     field: str
     url: str
