@@ -17,6 +17,7 @@ import msgspec
 from services.directory import models as m
 from services.directory import schemas as s
 from services.directory.domain.freshness import is_stale
+from services.directory.domain.phones import phone_kind
 from services.kernel.reference import geography
 
 LINK_DEAD_AFTER = 3
@@ -66,8 +67,16 @@ def _common(entity: Any, *, now: datetime, review_days: int) -> dict[str, Any]:
     }
 
 
+# Derived from a stored phone number: the kind of each phone field.
+_PHONE_KINDS = {
+    "phone_kind": "phone",
+    "referral_phone_kind": "referral_phone",
+    "contact_phone_kind": "contact_phone",
+}
 _STRUCTURE_FIELDS = tuple(
-    f for f in s.StructureRead.__struct_fields__ if f not in ("stale", "etag", "links")
+    f
+    for f in s.StructureRead.__struct_fields__
+    if f not in ("stale", "etag", "links") and f not in _PHONE_KINDS
 )
 _SERVICE_FIELDS = tuple(
     f
@@ -82,6 +91,7 @@ _SERVICE_FIELDS = tuple(
         "contact_hidden",
         "departement_code",
     )
+    and f not in _PHONE_KINDS
 )
 _PLACE_FIELDS = tuple(
     f for f in s.PlaceRead.__struct_fields__ if f not in ("stale", "etag", "departement_code")
@@ -99,6 +109,7 @@ def structure_read(
     values.update(_area_codes(row.commune_code))
     values.update(_common(row, now=now, review_days=review_days))
     values["links"] = [link_status(c) for c in links]
+    values["phone_kind"] = phone_kind(row.phone)
     return s.StructureRead(**values)
 
 
@@ -141,6 +152,8 @@ def service_read(
             values["contact_name"] or values["contact_phone"] or values["contact_email"]
         )
         values.update(contact_name=None, contact_phone=None, contact_email=None)
+    values["referral_phone_kind"] = phone_kind(values["referral_phone"])
+    values["contact_phone_kind"] = phone_kind(values["contact_phone"])
     return s.ServiceRead(**values)
 
 
