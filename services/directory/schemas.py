@@ -203,6 +203,9 @@ class StructureRead(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     verified_at: datetime | None = None
+    # When the content was last known right (edit or confirmation here, or the source's date for
+    # an imported entry); ``stale`` when longer ago than the review period.
+    reviewed_at: datetime | None = None
     stale: bool = False
     version: int = 1
     etag: str = ""
@@ -363,6 +366,9 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     verified_at: datetime | None = None
+    # When the content was last known right (edit or confirmation here, or the source's date for
+    # an imported entry); ``stale`` when longer ago than the review period.
+    reviewed_at: datetime | None = None
     stale: bool = False
     version: int = 1
     etag: str = ""
@@ -428,6 +434,9 @@ class PlaceRead(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     verified_at: datetime | None = None
+    # When the content was last known right (edit or confirmation here, or the source's date for
+    # an imported entry); ``stale`` when longer ago than the review period.
+    reviewed_at: datetime | None = None
     stale: bool = False
     version: int = 1
     etag: str = ""
