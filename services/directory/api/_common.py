@@ -29,9 +29,9 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from services.directory import models as m
-from services.directory import store
 from services.directory.domain import moderation
 from services.directory.domain.moderation import Action, Actor, ModerationError
+from services.directory.store import lists, writes
 from services.kernel.errors import FieldError
 from services.kernel.outbox import utcnow
 from services.kernel.pagination import decode_cursor, encode_cursor, next_link
@@ -58,18 +58,18 @@ def now() -> datetime:
 # --- who is the caller for this entry ---------------------------------------------------------
 
 
-def reader(caller: Caller | None) -> store.Reader:
+def reader(caller: Caller | None) -> lists.Reader:
     if caller is None:
-        return store.Reader()
+        return lists.Reader()
     if caller.is_moderator:
-        return store.Reader(moderator=True)
+        return lists.Reader(moderator=True)
     if caller.kind == "user" and caller.is_member_of(caller.structure_id):
-        return store.Reader(structure_id=caller.structure_id)
+        return lists.Reader(structure_id=caller.structure_id)
     if caller.kind == "client" and (
         caller.has_scope(Scope.DIRECTORY_READ) or caller.has_scope(Scope.DIRECTORY_WRITE)
     ):
-        return store.Reader(structure_id=caller.structure_id)
-    return store.Reader()
+        return lists.Reader(structure_id=caller.structure_id)
+    return lists.Reader()
 
 
 def _owners(owner_id: uuid.UUID, parent_id: uuid.UUID | None) -> list[uuid.UUID]:
@@ -100,8 +100,8 @@ def actor(caller: Caller, owner_id: uuid.UUID | None, parent_id: uuid.UUID | Non
     return Actor.OTHER
 
 
-def store_actor(caller: Caller) -> store.Actor:
-    return store.Actor(subject=caller.subject, structure_id=caller.structure_id)
+def store_actor(caller: Caller) -> writes.Actor:
+    return writes.Actor(subject=caller.subject, structure_id=caller.structure_id)
 
 
 def check(status: str, action: Action, who: Actor) -> str:
