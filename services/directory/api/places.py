@@ -68,6 +68,8 @@ class PlaceController(Controller):
             datetime | None,
             Parameter(description="modifiés depuis (RFC 3339) ; tri par date de mise à jour"),
         ] = None,
+        stale: c.Stale = None,
+        verified: c.Verified = None,
     ) -> Page[s.PlaceRead]:
         query = lists.ListQuery(
             limit=check_limit(limit),
@@ -75,6 +77,9 @@ class PlaceController(Controller):
             structure_id=structure_id,
             commune=c.commune_param(commune),
             updated_since=updated_since,
+        )
+        c.review_filters(
+            query, request, stale=stale, verified=verified, link_state=None, network=None
         )
         query.cursor = c.decode(cursor, by_update=query.by_update)
         rows, keyset = await lists.list_entities(session, m.Place, query, c.reader(caller))

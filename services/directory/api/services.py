@@ -161,6 +161,11 @@ class ServiceController(Controller):
             datetime | None,
             Parameter(description="modifiés depuis (RFC 3339) ; tri par date de mise à jour"),
         ] = None,
+        network: c.Network = None,
+        stale: c.Stale = None,
+        verified: c.Verified = None,
+        link_state: c.LinkState = None,
+        capacity_unconfirmed_days: c.CapacityUnconfirmedDays = None,
     ) -> Page[s.ServiceRead]:
         """Services visibles par l'appelant, paginés par curseur (stable aux insertions)."""
         query = lists.ListQuery(
@@ -170,6 +175,15 @@ class ServiceController(Controller):
             thematiques=_thematiques(thematique),
             commune=c.commune_param(commune),
             updated_since=updated_since,
+        )
+        c.review_filters(
+            query,
+            request,
+            stale=stale,
+            verified=verified,
+            link_state=link_state,
+            network=network,
+            capacity_unconfirmed_days=capacity_unconfirmed_days,
         )
         query.cursor = c.decode(cursor, by_update=query.by_update)
         rows, keyset = await lists.list_service_views(session, query, c.reader(caller))

@@ -112,6 +112,10 @@ class StructureController(Controller):
             datetime | None,
             Parameter(description="modifiées depuis (RFC 3339) ; tri par date de mise à jour"),
         ] = None,
+        network: c.Network = None,
+        stale: c.Stale = None,
+        verified: c.Verified = None,
+        link_state: c.LinkState = None,
     ) -> Page[s.StructureRead]:
         """Structures visibles par l'appelant, paginées par curseur (stable aux insertions)."""
         query = lists.ListQuery(
@@ -120,6 +124,14 @@ class StructureController(Controller):
             parent_id=parent_id,
             commune=c.commune_param(commune),
             updated_since=updated_since,
+        )
+        c.review_filters(
+            query,
+            request,
+            stale=stale,
+            verified=verified,
+            link_state=link_state,
+            network=network,
         )
         query.cursor = c.decode(cursor, by_update=query.by_update)
         rows, keyset = await lists.list_entities(session, m.Structure, query, c.reader(caller))

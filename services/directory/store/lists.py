@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory import models as m
+from services.directory.store import conditions
 from services.directory.store.base import Entity, EntityT, owner_column
 from services.directory.store.reads import service_view_statement
 from services.kernel.db import UTCDateTime
@@ -41,6 +41,14 @@ class Reader:
 
 @dataclass
 class ListQuery:
+    """One page of a list and its filters; each present filter must hold.
+
+    ``stale``: reviewed before ``stale_before`` (True) or since (False); ``verified``: confirmed
+    at least once or never; ``capacity_before``: services whose capacity was last stated before
+    it; ``link_states``: has at least one link ``dead`` or ``failing`` (failing links are the
+    reader's to see only: insiders and moderators, ``domain.links``); ``network``: entries of the
+    structures of that network."""
+
     limit: int = 50
     cursor: tuple[Any, ...] | None = None
     statuses: Sequence[str] = ("published",)
@@ -49,7 +57,12 @@ class ListQuery:
     thematiques: Sequence[str] = ()
     commune: str | None = None
     updated_since: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    network: str | None = None
+    stale: bool | None = None
+    stale_before: datetime | None = None
+    verified: bool | None = None
+    capacity_before: datetime | None = None
+    link_states: Sequence[str] = ()
 
     @property
     def by_update(self) -> bool:
@@ -75,6 +88,13 @@ class _Shape:
     updated_since: bool
     thematiques: bool
     commune: bool
+    network: bool
+    stale: bool | None
+    verified: bool | None
+    capacity: bool
+    link_dead: bool
+    # Failing links: "all" (moderator), "own" (the reader's structure and sites), "none".
+    link_failing: str | None
     by_update: bool
     cursor: bool
 
@@ -108,6 +128,22 @@ def _page_parameters(
         params["commune"] = query.commune
         if model is m.Service:
             params["zones"] = sorted(geography().zones_of(query.commune))
+    if query.network is not None:
+        params["network"] = [query.network]
+    if query.stale is not None:
+        params["stale_before"] = query.stale_before
+    capacity = query.capacity_before is not None and model is m.Service
+    if capacity:
+        params["capacity_before"] = query.capacity_before
+    link_failing: str | None = None
+    if "failing" in query.link_states:
+        if reader.moderator:
+            link_failing = "all"
+        elif reader.structure_id is not None:
+            link_failing = "own"
+            params["reader_structure"] = reader.structure_id
+        else:
+            link_failing = "none"
     if query.cursor is not None:
         if query.by_update:
             params["cursor_at"], params["cursor_id"] = query.cursor
@@ -125,6 +161,12 @@ def _page_parameters(
         updated_since="updated_since" in params,
         thematiques=thematiques,
         commune="commune" in params,
+        network="network" in params,
+        stale=query.stale,
+        verified=query.verified,
+        capacity=capacity,
+        link_dead="dead" in query.link_states,
+        link_failing=link_failing,
         by_update=query.by_update,
         cursor=query.cursor is not None,
     )
@@ -138,21 +180,10 @@ def _visible(model: type[Entity], shape: _Shape) -> Any:
     if shape.public:
         clauses.append(model.status.in_(sa.bindparam("public", expanding=True)))
     if shape.private:
-        reader_structure = sa.bindparam("reader_structure", type_=sa.Uuid())
-        # Never correlated: the statement may itself read ``structures`` (service views).
-        own_sites = (
-            sa.select(m.Structure.id)
-            .where(
-                sa.or_(
-                    m.Structure.id == reader_structure, m.Structure.parent_id == reader_structure
-                )
-            )
-            .correlate(None)
-        )
         clauses.append(
             sa.and_(
                 model.status.in_(sa.bindparam("private", expanding=True)),
-                owner_column(model).in_(own_sites.scalar_subquery()),
+                owner_column(model).in_(conditions.own_sites()),
             )
         )
     if not clauses:
@@ -160,15 +191,32 @@ def _visible(model: type[Entity], shape: _Shape) -> Any:
     return sa.or_(*clauses)
 
 
-def _json_contains_any(dialect: str, column: Any, name: str) -> Any:
-    """``column`` (a JSON array of strings) contains at least one of the values bound to
-    ``name``."""
-    if dialect == "postgresql":
-        return column.op("?|")(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text())))
-    each = sa.func.json_each(column).table_valued("value")
-    return sa.exists(
-        sa.select(1).select_from(each).where(each.c.value.in_(sa.bindparam(name, expanding=True)))
-    )
+def _needs(model: type[Entity], shape: _Shape) -> list[Any]:
+    """The review filters of a list (``ListQuery``), each one a condition."""
+    wanted: list[Any] = []
+    if shape.network:
+        wanted.append(conditions.in_network(model, shape.dialect))
+    if shape.stale is not None:
+        wanted.append(conditions.stale(model, shape.stale))
+    if shape.verified is not None:
+        wanted.append(conditions.verified(model, shape.verified))
+    if shape.capacity:
+        wanted.append(conditions.capacity_unconfirmed())
+    links: list[Any] = []
+    if shape.link_dead:
+        links.append(conditions.has_link(model, "dead"))
+    if shape.link_failing == "all":
+        links.append(conditions.has_link(model, "failing"))
+    elif shape.link_failing == "own":
+        links.append(
+            sa.and_(
+                conditions.has_link(model, "failing"),
+                owner_column(model).in_(conditions.own_sites()),
+            )
+        )
+    if shape.link_dead or shape.link_failing:
+        wanted.append(sa.or_(*links) if links else sa.false())
+    return wanted
 
 
 @lru_cache(maxsize=256)
@@ -185,7 +233,9 @@ def _page_statement(shape: _Shape) -> sa.Select[Any]:
     if shape.updated_since:
         stmt = stmt.where(model.updated_at >= sa.bindparam("updated_since", type_=UTCDateTime()))
     if shape.thematiques:
-        stmt = stmt.where(_json_contains_any(shape.dialect, m.Service.thematiques, "thematiques"))
+        stmt = stmt.where(
+            conditions.json_contains_any(shape.dialect, m.Service.thematiques, "thematiques")
+        )
     if shape.commune:
         commune = sa.bindparam("commune", type_=sa.String())
         if model is m.Service:
@@ -204,6 +254,8 @@ def _page_statement(shape: _Shape) -> sa.Select[Any]:
             stmt = stmt.where(sa.or_(m.Service.commune_code == commune, covered))
         else:
             stmt = stmt.where(model.commune_code == commune)
+    for condition in _needs(model, shape):
+        stmt = stmt.where(condition)
     cursor_id = sa.bindparam("cursor_id", type_=sa.Uuid())
     if shape.by_update:
         if shape.cursor:

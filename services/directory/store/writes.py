@@ -46,6 +46,8 @@ _PROTECTED = {
 }
 # Changes that are not a review of the content (domain/freshness.py).
 _NOT_A_REVIEW = frozenset({"status"})
+# Sending these states the capacity, changed or not (capacity_confirmed_at).
+_CAPACITY = frozenset({"capacity_status", "capacity_until"})
 
 
 class VersionConflict(Exception):
@@ -194,6 +196,7 @@ async def create(
     if isinstance(entity, m.Service):
         entity.zones = []
         entity.sessions = []
+        entity.capacity_confirmed_at = now
     changes = _assign(entity, values)
     session.add(entity)
     _record_history(session, entity, "create", actor, changes)
@@ -235,10 +238,12 @@ async def update(
     """Apply ``values``; a no-op change still bumps nothing and records nothing."""
     if expected_version is not None and entity.version != expected_version:
         raise VersionConflict(entity.version)
+    now = utcnow()
     preview = {k: v for k, v in values.items() if k not in _PROTECTED}
+    if isinstance(entity, m.Service) and not _CAPACITY.isdisjoint(preview):
+        preview["capacity_confirmed_at"] = now
     if not _differs(entity, preview):
         return entity
-    now = utcnow()
     await _bump(session, entity, expected_version, actor, now)
     changes = _assign(entity, preview)
     if not changes.keys() <= _NOT_A_REVIEW:
@@ -279,6 +284,8 @@ async def verify(
     await _bump(session, entity, expected_version, actor, now)
     before = entity.verified_at
     entity.verified_at = entity.reviewed_at = now
+    if isinstance(entity, m.Service):
+        entity.capacity_confirmed_at = now
     _record_history(
         session, entity, "verify", actor, {"verified_at": [_plain(before), _plain(now)]}
     )
