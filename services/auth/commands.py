@@ -19,6 +19,7 @@ from services.auth.domain.clients import plan_client
 from services.auth.keys import KeyRing
 from services.auth.models import Account
 from services.kernel.db import Database
+from services.kernel.security import Scope
 from services.kernel.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -143,7 +144,9 @@ def register(app: typer.Typer) -> None:
             typer.echo("--structure : obligatoire pour client_credentials", err=True)
             raise typer.Exit(2)
         structure_id = _structure(structure) if structure else None
-        plan = plan_client(grant, scopes.split(), list(redirect_uri or []), public)
+        plan = plan_client(
+            grant, scopes.split(), list(redirect_uri or []), public, [s.value for s in Scope]
+        )
         if isinstance(plan, list):
             for error in plan:
                 typer.echo(

@@ -8,6 +8,7 @@ Each feature (``features/<name>/``) brings its routes and templates.
 from __future__ import annotations
 
 from pathlib import Path
+
 import httpx
 from litestar import Litestar
 from litestar.datastructures import CacheControlHeader

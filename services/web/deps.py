@@ -52,9 +52,7 @@ async def provide_admin(staff: Staff) -> Staff:
     return staff
 
 
-async def provide_directory(
-    request: Request[Any, Any, Any], visitor: Staff | None
-) -> DirectoryApi:
+async def provide_directory(request: Request[Any, Any, Any], visitor: Staff | None) -> DirectoryApi:
     state = request.app.state
     api = DirectoryApi(state.http["directory"], visitor.access_token if visitor else None)
     await state.labels.load(DirectoryApi(state.http["directory"]))

@@ -17,20 +17,31 @@ from services.web.rendering import SECURITY_HEADERS, query, render
 log = structlog.get_logger("relais.web.errors")
 
 PAGES = {
-    400: ("Demande incomplète", "La page n’a pas compris cette demande. Revenez en arrière et "
-          "recommencez."),
+    400: (
+        "Demande incomplète",
+        "La page n’a pas compris cette demande. Revenez en arrière et recommencez.",
+    ),
     403: ("Accès réservé", "Vous n’avez pas accès à cette page avec la structure choisie."),
-    404: ("Page introuvable", "Cette page n’existe pas ou plus. Elle a peut-être été retirée de "
-          "l’annuaire."),
-    500: ("Erreur inattendue", "Une erreur est survenue de notre côté ; elle a été enregistrée. "
-          "Réessayez dans un moment."),
-    503: ("Service momentanément indisponible", "Relais ne peut pas joindre ses données pour "
-          "l’instant (base de données ou service en maintenance). Réessayez dans quelques "
-          "minutes : rien de ce que vous avez déjà enregistré n’est perdu."),
+    404: (
+        "Page introuvable",
+        "Cette page n’existe pas ou plus. Elle a peut-être été retirée de l’annuaire.",
+    ),
+    500: (
+        "Erreur inattendue",
+        "Une erreur est survenue de notre côté ; elle a été enregistrée. Réessayez dans un moment.",
+    ),
+    503: (
+        "Service momentanément indisponible",
+        "Relais ne peut pas joindre ses données pour "
+        "l’instant (base de données ou service en maintenance). Réessayez dans quelques "
+        "minutes : rien de ce que vous avez déjà enregistré n’est perdu.",
+    ),
 }
 
 
-def error_page(request: Request[Any, Any, Any], status: int, detail: str | None = None) -> Response[Any]:
+def error_page(
+    request: Request[Any, Any, Any], status: int, detail: str | None = None
+) -> Response[Any]:
     title, text = PAGES.get(status, PAGES[500])
     response = render(
         request, "erreur.html", status=status, title=title, text=detail or text, status_code=status
@@ -44,7 +55,9 @@ def sign_in_again(request: Request[Any, Any, Any]) -> Response[Any]:
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         back = "/"
-    return Redirect(query("/connexion", {"retour": back}), status_code=303, headers=SECURITY_HEADERS)
+    return Redirect(
+        query("/connexion", {"retour": back}), status_code=303, headers=SECURITY_HEADERS
+    )
 
 
 def on_sign_in_required(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -92,11 +105,15 @@ def on_database_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.error("web_unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
+    log.error(
+        "web_unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc
+    )
     try:
         return error_page(request, 500)
     except Exception:  # the layout itself failed: a bare page
-        return Response("Erreur inattendue.", status_code=500, media_type="text/plain; charset=utf-8")
+        return Response(
+            "Erreur inattendue.", status_code=500, media_type="text/plain; charset=utf-8"
+        )
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

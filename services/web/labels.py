@@ -44,7 +44,11 @@ CAPACITY = {
     "waiting_list": "liste d’attente",
     "full": "complet",
 }
-CAPACITY_SHORT = {"accepting": "Places disponibles", "waiting_list": "Liste d’attente", "full": "Complet"}
+CAPACITY_SHORT = {
+    "accepting": "Places disponibles",
+    "waiting_list": "Liste d’attente",
+    "full": "Complet",
+}
 ROLES = {"member": "membre", "admin": "administrateur·rice", "moderator": "modération"}
 ACCOUNT_STATUS = {"active": "actif", "invited": "invité·e", "disabled": "désactivé"}
 SCOPES = {
@@ -58,7 +62,12 @@ SCOPES = {
     "profile": "nom de la personne",
     "email": "adresse e-mail de la personne",
 }
-LINK_STATES = {"ok": "fonctionne", "failing": "ne répond plus", "dead": "lien mort", "unchecked": ""}
+LINK_STATES = {
+    "ok": "fonctionne",
+    "failing": "ne répond plus",
+    "dead": "lien mort",
+    "unchecked": "",
+}
 FIELDS = {
     "website": "site internet",
     "appointment_url": "prise de rendez-vous en ligne",

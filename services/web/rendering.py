@@ -118,7 +118,10 @@ def render(
     context.setdefault("staff", staff)
     context.setdefault("labels", state.labels)
     context.setdefault("path", request.url.path)
-    context.setdefault("current_url", str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+    context.setdefault(
+        "current_url",
+        str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+    )
     page = ENV.get_template(template)
     if fragment and is_htmx(request) and "fragment" in page.blocks:
         ctx = page.new_context(context)

@@ -97,9 +97,7 @@ async def claim_refresh(session: AsyncSession, row: WebSession) -> bool:
     return getattr(result, "rowcount", 0) == 1
 
 
-async def save_tokens(
-    session: AsyncSession, session_id: uuid.UUID, values: dict[str, Any]
-) -> None:
+async def save_tokens(session: AsyncSession, session_id: uuid.UUID, values: dict[str, Any]) -> None:
     await session.execute(
         sa.update(WebSession)
         .where(WebSession.id == session_id)

@@ -19,9 +19,7 @@ async def web_relais(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
 ) -> AsyncIterator[Relais]:
     home = tmp_path_factory.mktemp(f"web-{request.param}")
-    relais, stack = await start_services(
-        request.param, home, tokens, names=system.SERVICE_NAMES
-    )
+    relais, stack = await start_services(request.param, home, tokens, names=system.SERVICE_NAMES)
     async with stack:
         async with relais.app("directory").state.db.session() as session:
             await seed_demo(session)

@@ -38,8 +38,10 @@ from services.auth.schemas import (
 from services.auth.store import Principal
 from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError, not_found
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
+
+API_SCOPES = tuple(s.value for s in Scope)
 
 
 @dataclass(frozen=True)
@@ -293,7 +295,9 @@ class AccountController(Controller):
         an application people sign in to (``authorization_code`` + PKCE, redirect URIs; public
         or confidential). The secret is in this answer only."""
         _require_admin(acting, structure_id)
-        plan = plan_client(data.grant_type, data.scopes, data.redirect_uris, data.public)
+        plan = plan_client(
+            data.grant_type, data.scopes, data.redirect_uris, data.public, API_SCOPES
+        )
         if isinstance(plan, list):
             raise ProblemError(422, "; ".join(f"{e.field}: {e.reason}" for e in plan), errors=plan)
         client, secret = await store.create_client(

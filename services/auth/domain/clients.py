@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from services.kernel.errors import FieldError
-from services.kernel.security import Scope
 
 USER_SCOPES = ("openid", "profile", "email")
-API_SCOPES = tuple(s.value for s in Scope)
 
 
 @dataclass(frozen=True)
@@ -49,16 +48,20 @@ def redirect_uri_problem(uri: str) -> str | None:
 
 
 def plan_client(
-    grant_type: str, scopes: list[str], redirect_uris: list[str], public: bool
+    grant_type: str,
+    scopes: list[str],
+    redirect_uris: list[str],
+    public: bool,
+    api_scopes: Collection[str],
 ) -> ClientPlan | list[FieldError]:
-    """The client to register, or the fields at fault."""
+    """The client to register, or the fields at fault (``api_scopes``: the known API scopes)."""
     errors: list[FieldError] = []
     if grant_type == "client_credentials":
         wanted = sorted(set(scopes))
         if not wanted:
             errors.append(FieldError("scopes", "au moins une portée"))
         for scope in wanted:
-            if scope not in API_SCOPES:
+            if scope not in api_scopes:
                 errors.append(FieldError("scopes", f"portée inconnue : {scope}"))
         if redirect_uris:
             errors.append(FieldError("redirect_uris", "réservé au type authorization_code"))

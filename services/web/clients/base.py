@@ -36,6 +36,10 @@ class ApiError(Exception):
         self.status = problem.status
         self.headers = headers or httpx.Headers()
 
+    @classmethod
+    def not_found(cls) -> ApiError:
+        return cls(Problem(status=404, title="Ressource introuvable"))
+
     def field_errors(self) -> dict[str, str]:
         """Field -> reason, for the messages next to each form field."""
         found: dict[str, str] = {}

@@ -89,7 +89,9 @@ def suggestion(q: str, corrections: dict[str, list[str]]) -> str | None:
     return " ".join(words) if changed else None
 
 
-async def resolve_commune(directory: DirectoryApi, text: str) -> tuple[Commune | None, list[Commune]]:
+async def resolve_commune(
+    directory: DirectoryApi, text: str
+) -> tuple[Commune | None, list[Commune]]:
     """The commune meant by what was typed (a code, « Nom (code postal) », or a name), or the
     candidates when it is ambiguous."""
     text = text.strip()
@@ -155,7 +157,10 @@ class Annuaire(Controller):
         problem = None
         results: SearchPage[ServiceHit] | None = None
         if asked.commune and place is None and not candidates:
-            problem = f"Nous ne trouvons pas la commune « {asked.commune} ». Vérifiez l’orthographe ou indiquez son code postal."
+            problem = (
+                f"Nous ne trouvons pas la commune « {asked.commune} ». Vérifiez l’orthographe "
+                "ou indiquez son code postal."
+            )
         elif not candidates:
             try:
                 results = await directory.search_services(

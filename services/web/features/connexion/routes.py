@@ -13,8 +13,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect
 
-from services.kernel.outbox import utcnow
 from services.kernel.firstparty import WEB_CLIENT_ID, WEB_SCOPES, web_redirect_uri
+from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 from services.web import store
 from services.web.clients.auth import AuthApi
@@ -30,7 +30,12 @@ log = structlog.get_logger("relais.web.signin")
 
 def safe_path(value: str | None) -> str:
     """Only a path of this site is a place to come back to (no open redirect)."""
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")) and len(value) < 2000:
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith(("//", "/\\"))
+        and len(value) < 2000
+    ):
         return value
     return "/"
 
@@ -114,7 +119,10 @@ class SignIn(Controller):
                 title="Connexion refusée",
                 text="Le service d’authentification a refusé cette connexion. Recommencez.",
             )
-        if claims_of(tokens.id_token or "").get("nonce") != pending.nonce or not tokens.refresh_token:
+        if (
+            claims_of(tokens.id_token or "").get("nonce") != pending.nonce
+            or not tokens.refresh_token
+        ):
             return render(
                 request,
                 "connexion/echec.html",
