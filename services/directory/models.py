@@ -52,7 +52,11 @@ class TrackedMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Indexed with the id by each table ((updated_at, id): the `updated_since` keyset order).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last explicit confirmation that the entry is right (POST …/verify).
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the content was last known right (freshness, see domain/freshness.py): the last edit
+    # or confirmation by a person here, or the source's own date for an imported entry.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(sa.String(200))
     updated_by: Mapped[str | None] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
@@ -204,6 +208,8 @@ class LinkCheck(Base):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # First failure of the current run of failures (None while the link works).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dead: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
 
 

@@ -51,7 +51,18 @@ ENTITY_TYPES: dict[type[Any], str] = {
 }
 
 # Columns never copied from client input.
-_PROTECTED = {"id", "version", "created_at", "updated_at", "created_by", "updated_by"}
+_PROTECTED = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "verified_at",
+    "reviewed_at",
+}
+# Changes that are not a review of the content (domain/freshness.py).
+_NOT_A_REVIEW = frozenset({"status"})
 
 
 class VersionConflict(Exception):
@@ -567,6 +578,7 @@ async def create(
         updated_at=now,
         created_by=actor.subject,
         updated_by=actor.subject,
+        reviewed_at=now,
         version=1,
     )
     if isinstance(entity, m.Service):
@@ -619,6 +631,8 @@ async def update(
     now = utcnow()
     await _bump(session, entity, expected_version, actor, now)
     changes = _assign(entity, preview)
+    if not changes.keys() <= _NOT_A_REVIEW:
+        entity.reviewed_at = now
     _record_history(session, entity, action, actor, changes)
     archived = entity.status == "archived"
     _event(session, entity, archived=archived)
@@ -647,13 +661,14 @@ def _differs(entity: Entity, values: dict[str, Any]) -> bool:
 async def verify(
     session: AsyncSession, entity: EntityT, actor: Actor, *, expected_version: int | None
 ) -> EntityT:
-    """The owner confirms the entry is still right: ``verified_at`` = now (a new version)."""
+    """The owner confirms the entry is still right: ``verified_at`` and ``reviewed_at`` = now (a
+    new version)."""
     if expected_version is not None and entity.version != expected_version:
         raise VersionConflict(entity.version)
     now = utcnow()
     await _bump(session, entity, expected_version, actor, now)
     before = entity.verified_at
-    entity.verified_at = now
+    entity.verified_at = entity.reviewed_at = now
     _record_history(
         session, entity, "verify", actor, {"verified_at": [_plain(before), _plain(now)]}
     )
