@@ -131,6 +131,8 @@ class Service(TrackedMixin, AddressMixin, Base):
     duration_weeks: Mapped[int | None] = mapped_column(sa.Integer)
     capacity_status: Mapped[str] = mapped_column(sa.String(20), default="accepting", index=True)
     capacity_until: Mapped[date | None] = mapped_column(sa.Date)
+    # When a person last stated the capacity (set or confirmed it, or verified the service).
+    capacity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contact_name: Mapped[str | None] = mapped_column(sa.String(300))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
     contact_email: Mapped[str | None] = mapped_column(sa.String(320))

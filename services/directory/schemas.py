@@ -343,6 +343,8 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     weekly_hours: float | None = None
     duration_weeks: int | None = None
     capacity_until: date | None = None
+    # When a person last stated the capacity (set or confirmed it, or verified the service).
+    capacity_confirmed_at: datetime | None = None
     contact_public: bool = False
     # True when the contact exists but is reserved to members of the structure (hidden here).
     contact_hidden: bool = False
@@ -459,6 +461,30 @@ class HistoryRead(msgspec.Struct, kw_only=True):
     changes: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+# Why an entry needs a maintainer's attention (services.directory.domain.review).
+ReviewReason = Literal[
+    "stale", "never_verified", "link_dead", "link_failing", "capacity_unconfirmed"
+]
+
+
+class ReviewItem(msgspec.Struct, kw_only=True):
+    """A structure or service to look at, and why."""
+
+    entity_type: Literal["structure", "service"]
+    id: uuid.UUID
+    # The structure the entry belongs to (its own id for a structure).
+    structure_id: uuid.UUID
+    name: str
+    status: Status
+    reasons: list[ReviewReason]
+    reviewed_at: datetime | None = None
+    verified_at: datetime | None = None
+    capacity_status: CapacityStatus | None = None
+    capacity_confirmed_at: datetime | None = None
+    # The entry's dead and failing links.
+    links: list[LinkStatus] = msgspec.field(default_factory=list)
+
+
 class TaxonomySummary(msgspec.Struct, kw_only=True):
     name: str
     count: int
@@ -497,6 +523,7 @@ __all__ = [
     "PlaceCreate",
     "PlaceRead",
     "PlaceUpdate",
+    "ReviewItem",
     "ServiceCreate",
     "ServiceRead",
     "ServiceSessionInput",

@@ -132,11 +132,10 @@ async def seed_demo(
     entries: list[Structure | Service] = [*structures.values(), *services.values()]
     report.published = sum(e.status == "published" for e in entries)
     report.drafts = sum(e.status == "draft" for e in entries)
-    extras = {**territory.structure_extras, **territory.service_extras}
     today_ = today or date.today()
-    report.stale = sum(
-        (today_ - extras[e.source_id or ""]["updated_at"].date()).days > review_period_days
-        for e in entries
-        if (e.source_id or "") in extras
-    )
+    days = {
+        row["id"]: (today_ - date.fromisoformat(row["date_maj"])).days
+        for row in [*territory.structures, *territory.services]
+    }
+    report.stale = sum(days.get(e.source_id or "", 0) > review_period_days for e in entries)
     return report
