@@ -164,6 +164,3 @@ class BoxController(Controller):
             svc, authenticated, "outbox", state=states, thematique=thematique, since=since,
             referent=referent, overdue=overdue, cursor=cursor, limit=limit,
         )  # fmt: skip
-
-
-ROUTES = [BoxController]
