@@ -1,4 +1,4 @@
-"""Jobs of the integrations layer (issue #7): outbox fan-out, webhooks, mail, digest, purge."""
+"""Jobs of the integrations layer: outbox fan-out, webhooks, mail, digest, purge."""
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ class TimelineEvent(Base):
 
     ``position`` is the insertion order; on PostgreSQL ``txid`` records the writing transaction
     (``pg_current_xact_id()``) so a feed can wait for older transactions before moving its cursor
-    past them (commit order, issue #7). ``structures`` lists who may see the event.
+    past them (commit order). ``structures`` lists who may see the event.
     """
 
     __tablename__ = "events"
@@ -206,7 +206,7 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-# ---- Issue #7: webhooks, notifications (tables of the integrations layer) -------------------
+# ---- Webhooks and notifications (tables of the integrations layer) -------------------------
 
 
 class WebhookSubscription(Base):

@@ -428,7 +428,7 @@ class ReferralService:
             ),
         )
         if event.type in ("handoff.declined", "handoff.expired"):
-            # Alert the referent (delivered as mail by the notifications of issue #7).
+            # Alert the referent (the notifications job delivers it as mail).
             staged.insert(
                 OUTBOX,
                 outbox_row(
@@ -817,7 +817,7 @@ class ReferralService:
                 row.payload = {
                     k: v for k, v in row.payload.items() if k not in PERSONAL_PAYLOAD_KEYS
                 }
-        # Webhook messages not delivered yet (issue #7) keep ids and states only.
+        # Webhook messages not delivered yet keep ids and states only.
         deliveries = await session.scalars(
             sa.select(m.WebhookDelivery).where(
                 m.WebhookDelivery.referral_id == referral_id,
