@@ -180,6 +180,3 @@ class AttachmentController(Controller):
                 "X-Content-Type-Options": "nosniff",
             },
         )
-
-
-ROUTES = [AttachmentController]

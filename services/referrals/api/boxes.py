@@ -193,6 +193,3 @@ class BoxController(Controller):
             until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
             limit=limit,
         )  # fmt: skip
-
-
-ROUTES = [BoxController]

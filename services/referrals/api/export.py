@@ -38,6 +38,3 @@ class SubjectAccessController(Controller):
         if seen.categories:
             log_access(svc, referral_id, actor, "export", seen.categories)
         return await subject_access(svc, loaded, seen, now)
-
-
-ROUTES = [SubjectAccessController]

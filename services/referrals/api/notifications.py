@@ -63,6 +63,3 @@ class NotificationPreferencesController(Controller):
         row.is_admin = caller.is_admin_of(caller.structure_id)
         row.updated_at = utcnow()
         return PreferenceRead(email=row.email, mode=data.mode)
-
-
-ROUTES = [NotificationPreferencesController]

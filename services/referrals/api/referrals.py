@@ -317,6 +317,3 @@ async def _access_page(
         next=next_link(svc.settings.base_url, path, {"limit": limit}, nxt),
         next_cursor=nxt,
     )
-
-
-ROUTES = [ReferralController]

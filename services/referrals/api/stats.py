@@ -105,6 +105,3 @@ class StatsController(Controller):
                 headers={"Content-Disposition": 'attachment; filename="statistiques-relais.csv"'},
             )
         return Response(report)
-
-
-ROUTES = [StatsController]
