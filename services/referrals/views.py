@@ -18,6 +18,7 @@ from services.referrals.domain.consent import (
     Category,
     filter_person,
 )
+from services.referrals.domain.lifecycle import referral_actions
 from services.referrals.domain.transitions import (
     AWAITING_ANSWER,
     Actor,
@@ -229,6 +230,7 @@ def referral_read(
         handoffs=handoffs,
         outcome=outcome,
         attachments=files,
+        allowed_actions=referral_actions(loaded.snapshot(), actor),
     )
     return read, frozenset(shown)
 

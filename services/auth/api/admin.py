@@ -26,6 +26,7 @@ from services.auth.schemas import (
     ClientCreate,
     ClientCreated,
     ClientRead,
+    ColleagueRead,
     InvitationCreate,
     InvitationRead,
     MemberRead,
@@ -126,6 +127,22 @@ class AccountController(Controller):
             )
             for m, a in rows.tuples()
         ]
+
+    @get("/structures/{structure_id:uuid}/colleagues", operation_id="ListColleagues")
+    async def colleagues(
+        self, structure_id: uuid.UUID, acting: Acting, session: AsyncSession
+    ) -> list[ColleagueRead]:
+        """Active members of the structure I act for, by name (no e-mail, no role): whom a
+        follow-up can be handed to. Members and administrators of that structure only."""
+        if acting.principal.structure_id != structure_id:
+            raise ProblemError(403, "Réservé aux membres de cette structure.")
+        rows = await session.execute(
+            sa.select(Account.id, Account.name)
+            .join(Membership, Membership.account_id == Account.id)
+            .where(Membership.structure_id == structure_id, Account.status == store.ACTIVE)
+            .order_by(Account.name, Account.id)
+        )
+        return [ColleagueRead(account_id=a, name=n) for a, n in rows.tuples()]
 
     @delete(
         "/structures/{structure_id:uuid}/members/{account_id:uuid}",
