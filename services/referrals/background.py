@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.referrals.notifications import sending
 from services.referrals.webhooks import delivery
 

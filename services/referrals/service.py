@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database, new_uuid
-from services.kernel.outbox import outbox_row, utcnow
+from services.kernel.outbox import outbox_row
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
 from services.referrals import models as m

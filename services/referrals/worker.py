@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.jobs import Job
-from services.kernel.outbox import prune_job, utcnow
+from services.kernel.outbox import prune_job
 from services.referrals import background, idempotency
 from services.referrals import models as m
 from services.referrals.deps import KeyringHolder

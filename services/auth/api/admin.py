@@ -37,7 +37,7 @@ from services.auth.schemas import (
     PendingInvitation,
 )
 from services.auth.store import Principal
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError, not_found
 from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings

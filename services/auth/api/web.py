@@ -37,8 +37,8 @@ from services.auth.pages import (
     render,
     session_cookie,
 )
+from services.kernel.clock import utcnow
 from services.kernel.http import ServiceLocator
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.auth.web")

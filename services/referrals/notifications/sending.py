@@ -10,10 +10,10 @@ import httpx
 import sqlalchemy as sa
 import structlog
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import counter
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.domain.transitions import AWAITING_ANSWER
