@@ -184,11 +184,18 @@ async def test_capacity_and_verify_in_one_click(web_relais: Relais) -> None:
         "Merci : les informations sont confirmées"
         in (await staff.get(verified.headers["location"])).text
     )
-    # Taking an entry off the directory is the moderators' call (the API's rule): no button.
-    assert (
-        "Retirer de l’annuaire"
-        not in (await staff.get(f"/ma-structure/services/{service_id}")).text
-    )
+    # The owner takes the service off the directory (back to draft), then puts it back.
+    edit = f"/ma-structure/services/{service_id}"
+    assert "Retirer de l’annuaire" in (await staff.get(edit)).text
+    off = await staff.post(f"{edit}/retirer", data={"csrf_token": token, "retour": edit})
+    assert off.status_code == 303
+    page = await staff.get(off.headers["location"])
+    assert "Retiré de l’annuaire" in page.text
+    assert "Publier dans l’annuaire" in page.text
+    assert (await browser(web_relais).get(f"/services/{service_id}")).status_code == 404
+    back = await staff.post(f"{edit}/publier", data={"csrf_token": token, "retour": edit})
+    assert "C’est publié" in (await staff.get(back.headers["location"])).text
+    assert (await browser(web_relais).get(f"/services/{service_id}")).status_code == 200
 
 
 async def test_member_cannot_open_team_or_integrations(web_relais: Relais) -> None:
