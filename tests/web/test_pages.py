@@ -6,11 +6,13 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from services.directory.models import Service
 from services.web.models import WebSession
+from services.web.worker import purge_sessions
 from tests.conftest import Relais
 from tests.web.helpers import browser, csrf_of, demo_structure, sign_in
 
@@ -109,13 +111,49 @@ async def test_sign_in_lands_on_the_home_page_and_sign_out_revokes(web_relais: R
     forged = await staff.post("/deconnexion", data={"csrf_token": "x" * 32})
     assert forged.status_code == 400
     out = await staff.post("/deconnexion", data={"csrf_token": csrf_of(home.text)})
-    assert out.status_code == 200
-    assert "Vous êtes déconnecté·e" in out.text
+    assert out.status_code == 303
+    # Then the sign-in ends at auth too (RP-initiated logout), which sends the browser back.
+    assert out.headers["location"].startswith("/auth/end-session?id_token_hint=")
+    ended = await staff.get(out.headers["location"])
+    assert ended.status_code == 303, ended.text
+    assert ended.headers["location"] == "http://testserver/au-revoir"
+    bye = await staff.get("/au-revoir")
+    assert "Vous êtes déconnecté·e" in bye.text
     async with web_relais.app("web").state.db.session() as session:
         assert await session.get(WebSession, row.id) is None
     again = await staff.get("/ma-structure")
     assert again.status_code == 303
     assert again.headers["location"].startswith("/connexion")
+    # « Se connecter » asks for the password again.
+    start = await staff.get(again.headers["location"])
+    login_page = await staff.get(start.headers["location"])
+    assert login_page.status_code == 200
+    assert 'name="password"' in login_page.text
+
+
+async def test_sessions_ended_by_inactivity_are_revoked_at_auth(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    staff, email = await sign_in(web_relais, sid)
+    web = web_relais.app("web")
+    sessions = web.state.sessions
+    async with web.state.db.session() as session:
+        row = await session.scalar(sa.select(WebSession).where(WebSession.email == email))
+        assert row is not None
+        refresh = sessions.sealer.open(row.refresh_token, str(row.id))
+        row.last_seen_at = row.last_seen_at - sessions.idle - timedelta(minutes=1)
+    assert refresh is not None
+    assert await purge_sessions(web) >= 1
+    async with web.state.db.session() as session:
+        assert await session.get(WebSession, row.id) is None
+    # The refresh token the session held no longer works at auth.
+    reused = await web_relais.client.post(
+        "/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh},
+        auth=sessions.oidc.credentials,
+    )
+    assert reused.status_code == 400
+    assert reused.json()["error"] == "invalid_grant"
+    assert (await staff.get("/ma-structure")).status_code == 303
 
 
 async def test_edit_service_messages_conflict_and_search(web_relais: Relais) -> None:
