@@ -77,6 +77,76 @@ FIELDS = {
 }
 APPOINTMENT = {True: "sur rendez-vous", False: "sans rendez-vous", None: ""}
 
+# The referral API's closed lists (codes in ``services.referrals.domain.vocabulary``).
+CHANNELS = {
+    "walk_in": "accueil physique",
+    "phone": "téléphone",
+    "email": "courriel",
+    "outreach": "aller-vers (hors les murs)",
+    "partner": "envoyée par un partenaire",
+    "postal": "courrier",
+}
+URGENCIES = {"normal": "normale", "high": "élevée", "urgent": "urgente"}
+AGE_BANDS = {
+    "under_18": "moins de 18 ans",
+    "18_25": "18 à 25 ans",
+    "26_44": "26 à 44 ans",
+    "45_59": "45 à 59 ans",
+    "60_74": "60 à 74 ans",
+    "75_plus": "75 ans et plus",
+    "unknown": "non renseigné",
+}
+SEXES = {"female": "femme", "male": "homme", "other": "autre", "unknown": "non renseigné"}
+CONTACT_METHODS = {
+    "phone": "par téléphone",
+    "email": "par courriel",
+    "postal": "par courrier",
+    "through_referrer": "en passant par notre structure",
+}
+CONSENT_GIVEN_BY = {
+    "person": "la personne elle-même",
+    "legal_representative": "son représentant légal",
+}
+CONSENT_METHODS = {
+    "oral": "à l’oral",
+    "written": "par écrit",
+    "electronic": "par voie électronique",
+}
+DATA_CATEGORIES = {
+    "identity": "identité",
+    "contact": "coordonnées",
+    "situation": "situation",
+    "documents": "documents joints",
+}
+DATA_CATEGORY_DETAILS = {
+    "identity": "nom, prénom ou pseudonyme, date ou année de naissance",
+    "contact": "téléphone, courriel, adresse, langue, besoins d’accessibilité",
+    "situation": "le résumé de la demande",
+    "documents": "les documents joints à l’orientation",
+}
+LANGUAGES = {
+    "fr": "français",
+    "ar": "arabe",
+    "en": "anglais",
+    "es": "espagnol",
+    "pt": "portugais",
+    "it": "italien",
+    "de": "allemand",
+    "tr": "turc",
+    "ro": "roumain",
+    "ru": "russe",
+    "uk": "ukrainien",
+    "fa": "persan",
+    "ps": "pachto",
+    "ta": "tamoul",
+    "zh": "chinois",
+    "wo": "wolof",
+    "bm": "bambara",
+    "so": "somali",
+    "ti": "tigrigna",
+    "fsl": "langue des signes française",
+}
+
 
 def readable(slug: str) -> str:
     return slug.replace("--", " : ").replace("-", " ")

@@ -86,6 +86,16 @@ def _environment() -> Environment:
         SCOPES=labels.SCOPES,
         LINK_STATES=labels.LINK_STATES,
         LINK_FIELDS=labels.FIELDS,
+        CHANNELS=labels.CHANNELS,
+        URGENCIES=labels.URGENCIES,
+        AGE_BANDS=labels.AGE_BANDS,
+        SEXES=labels.SEXES,
+        CONTACT_METHODS=labels.CONTACT_METHODS,
+        CONSENT_GIVEN_BY=labels.CONSENT_GIVEN_BY,
+        CONSENT_METHODS=labels.CONSENT_METHODS,
+        DATA_CATEGORIES=labels.DATA_CATEGORIES,
+        DATA_CATEGORY_DETAILS=labels.DATA_CATEGORY_DETAILS,
+        LANGUAGES=labels.LANGUAGES,
     )
     env.filters.update(
         day=formats.day_fr,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -17,6 +19,7 @@ AWAITING = ("sent", "acknowledged")
 class Handoff(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     state: str
+    to_structure_id: uuid.UUID | None = None
     to_structure_name: str
     to_service_name: str | None = None
     respond_by: datetime
@@ -35,6 +38,53 @@ class BoxItem(msgspec.Struct, kw_only=True):
 class Box(msgspec.Struct, kw_only=True):
     items: list[BoxItem]
     next_cursor: str | None = None
+
+
+class Person(msgspec.Struct, kw_only=True):
+    first_name: str | None = None
+    last_name: str | None = None
+    pseudonym: str | None = None
+    birth_year: int | None = None
+    contact_method: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    postal_address: str | None = None
+    preferred_language: str | None = None
+    accessibility_needs: str | None = None
+
+
+class Need(msgspec.Struct, kw_only=True):
+    thematiques: list[str]
+    urgency: str
+    channel: str
+    summary: str | None = None
+
+
+class Consent(msgspec.Struct, kw_only=True):
+    status: str
+    given_by: str
+    method: str
+    given_at: datetime
+    purpose: str
+    data_categories: list[str]
+    recipients: list[uuid.UUID]
+    further_partners: bool
+    onward_relay_allowed: bool
+    expires_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+
+class Referral(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    status: str
+    structure_id: uuid.UUID
+    referent: str
+    created_at: datetime
+    personal_data: str
+    person: Person | None = None
+    need: Need
+    consent: Consent
+    handoffs: list[Handoff] = []
 
 
 class Webhook(msgspec.Struct, kw_only=True):
@@ -81,6 +131,39 @@ class Count(msgspec.Struct, kw_only=True):
 
 
 class ReferralsApi(ApiClient):
+    async def create_referral(self, body: dict[str, Any], idempotency_key: str) -> Referral:
+        """Send a referral; a retry with the same key and body returns the first one."""
+        response = await self.send(
+            "POST",
+            f"{PREFIX}/referrals",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return msgspec.json.decode(response.content, type=Referral)
+
+    async def attach(
+        self,
+        referral_id: uuid.UUID,
+        content: bytes,
+        content_type: str,
+        filename: str,
+        idempotency_key: str,
+    ) -> None:
+        """Join a document (the name travels in Content-Disposition, never in the URL)."""
+        await self.send(
+            "POST",
+            f"{PREFIX}/referrals/{referral_id}/attachments",
+            content=content,
+            headers={
+                "Content-Type": content_type,
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+
+    async def referral(self, referral_id: uuid.UUID) -> Referral:
+        return await self.get(f"{PREFIX}/referrals/{referral_id}", Referral)
+
     async def inbox(self, params: Params) -> Box:
         return await self.get(f"{PREFIX}/inbox", Box, params=params)
 

@@ -13,6 +13,7 @@ from services.web.features import (
     fiches,
     integrations,
     ma_structure,
+    orienter,
 )
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -21,6 +22,7 @@ ROUTES: list[ControllerRouterHandler] = [
     *annuaire.routes.ROUTES,
     *fiches.routes.ROUTES,
     *ma_structure.routes.ROUTES,
+    *orienter.routes.ROUTES,
     *equipe.routes.ROUTES,
     *integrations.routes.ROUTES,
     *a_propos.routes.ROUTES,
