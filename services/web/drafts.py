@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import utcnow
 from services.web.crypto import Sealer
 from services.web.models import DraftDocument, ReferralDraft
 

@@ -19,7 +19,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.settings import Settings
 from services.web.clients.base import ApiError
 from services.web.clients.directory import DirectoryApi, SearchPage, ServiceHit
