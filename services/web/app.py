@@ -24,6 +24,7 @@ from services.web.crypto import Sealer
 from services.web.deps import DEPENDENCIES
 from services.web.errors import EXCEPTION_HANDLERS
 from services.web.features import ROUTES
+from services.web.features.orientations.names import StructureNames
 from services.web.labels import Labels
 from services.web.rendering import STATIC
 from services.web.sessions import Sessions
@@ -73,6 +74,7 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
             "http": http,
             "labels": Labels(),
             "sessions": Sessions(settings, db, oidc, Sealer(secret)),
+            "structure_names": StructureNames(),
         },
         with_health=False,
         exception_handlers=EXCEPTION_HANDLERS,
