@@ -68,4 +68,4 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         },
         state={"keyring": KeyringHolder(settings)},
     )
-    return describe_webhooks(app)  # issue #7: OpenAPI webhooks section
+    return describe_webhooks(app)  # the OpenAPI document's webhooks section

@@ -8,8 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals import models as m

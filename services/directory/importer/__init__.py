@@ -34,8 +34,8 @@ from services.directory.importer.parsing import ServiceParser, parse_structures,
 from services.directory.importer.report import ImportReport, KindCounts
 from services.directory.importer.writing import Upsert
 from services.directory.search import indexing
+from services.kernel.clock import utcnow
 from services.kernel.db import table_statistics
-from services.kernel.outbox import utcnow
 
 # Services are parsed, written and indexed this many at a time: the next chunk is parsed in a
 # worker thread while the current one is written (the thread has the CPU while the import

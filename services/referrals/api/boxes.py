@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
