@@ -26,6 +26,7 @@ from services.web.deps import DEPENDENCIES
 from services.web.drafts import Drafts
 from services.web.errors import EXCEPTION_HANDLERS
 from services.web.features import ROUTES
+from services.web.features.orientations.names import StructureNames
 from services.web.labels import Labels
 from services.web.rendering import STATIC
 from services.web.sessions import Sessions
@@ -77,6 +78,7 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
             "labels": Labels(),
             "sessions": Sessions(settings, db, oidc, sealer),
             "drafts": Drafts(db, sealer),
+            "structure_names": StructureNames(),
         },
         with_health=False,
         exception_handlers=EXCEPTION_HANDLERS,

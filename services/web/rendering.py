@@ -86,17 +86,28 @@ def _environment() -> Environment:
         SCOPES=labels.SCOPES,
         LINK_STATES=labels.LINK_STATES,
         LINK_FIELDS=labels.FIELDS,
-        CHANNELS=labels.CHANNELS,
-        URGENCIES=labels.URGENCIES,
-        AGE_BANDS=labels.AGE_BANDS,
-        SEXES=labels.SEXES,
-        CONTACT_METHODS=labels.CONTACT_METHODS,
-        CONSENT_GIVEN_BY=labels.CONSENT_GIVEN_BY,
-        CONSENT_METHODS=labels.CONSENT_METHODS,
-        DATA_CATEGORIES=labels.DATA_CATEGORIES,
-        DATA_CATEGORY_DETAILS=labels.DATA_CATEGORY_DETAILS,
-        LANGUAGES=labels.LANGUAGES,
     )
+    # Orientations' codes in words.
+    for name in (
+        "HANDOFF_STATES",
+        "REFERRAL_STATUS",
+        "DECLINE_REASONS",
+        "CANCEL_REASONS",
+        "OUTCOMES",
+        "URGENCY",
+        "CHANNELS",
+        "DATA_CATEGORIES",
+        "CONSENT_GIVEN_BY",
+        "CONSENT_METHODS",
+        "CONSENT_STATUS",
+        "CONTACT_METHODS",
+        "AGE_BANDS",
+        "SEXES",
+        "LANGUAGES",
+        "MAIL_MODES",
+        "REFERENT_EVENTS",
+    ):
+        env.globals[name] = getattr(labels, name)
     env.filters.update(
         day=formats.day_fr,
         moment=formats.moment_fr,
@@ -126,6 +137,8 @@ def render(
     state = request.app.state
     staff: Staff | None = request.scope.get("state", {}).get("staff")
     context.setdefault("staff", staff)
+    context.setdefault("inbox_badge", request.scope.get("state", {}).get("inbox_badge"))
+    context.setdefault("poll_seconds", state.settings.web_inbox_poll_seconds)
     context.setdefault("labels", state.labels)
     context.setdefault("path", request.url.path)
     context.setdefault(

@@ -273,7 +273,7 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
         "Jusqu’au 30 juin 2099",
         "Comment retirer votre accord",
         "peut transmettre votre demande",
-        "Coordonnées : téléphone",
+        "Coordonnées (téléphone",
     ):
         assert expected in text, expected
     assert target.structure_name.replace("'", "&#39;") in text

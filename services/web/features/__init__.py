@@ -13,6 +13,7 @@ from services.web.features import (
     fiches,
     integrations,
     ma_structure,
+    orientations,
     orienter,
 )
 
@@ -26,4 +27,7 @@ ROUTES: list[ControllerRouterHandler] = [
     *equipe.routes.ROUTES,
     *integrations.routes.ROUTES,
     *a_propos.routes.ROUTES,
+    *orientations.routes.ROUTES,
+    *orientations.actions.ROUTES,
+    *orientations.relay.ROUTES,
 ]

@@ -28,6 +28,7 @@ from services.web.deps import Forbidden, Form, check_csrf, one
 from services.web.drafts import Draft, Drafts
 from services.web.features.annuaire.routes import commune_label, resolve_commune
 from services.web.features.connexion.routes import see_other
+from services.web.features.orientations.view import reference
 from services.web.features.orienter import form as f
 from services.web.formats import PARIS
 from services.web.rendering import query, render
@@ -550,7 +551,7 @@ class Recepisse(Controller):
             target=(first.to_service_name or first.to_structure_name) if first else None,
             recipients=[named[r] for r in referral.consent.recipients if r in named],
             person_name=person_name,
-            reference=str(referral.id).split("-")[0].upper(),
+            reference=reference(referral.id),
             retention_months=settings.referrals_retention_months,
         )
 
