@@ -98,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     web_client_secret: str = ""
     web_session_idle_minutes: int = 120
     web_session_max_hours: int = 12
+    web_inbox_poll_seconds: int = 30
 
     @property
     def embedded(self) -> bool:
@@ -261,11 +262,12 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ),
     ("AUTH_UPSTREAM_SCOPES", "auth_upstream_scopes", "scopes asked from the upstream provider"),
     ("AUTH_UPSTREAM_NAME", "auth_upstream_name", "name of the upstream provider on the login page"),
-    ("MAIL_FROM", "mail_from", "sender of e-mails (invitations, password resets)"),
+    ("MAIL_FROM", "mail_from", "sender of e-mails (invitations, password resets, notifications)"),
     (
         "SMTP_URL",
         "smtp_url",
-        "smtp[s]://user:password@host:port; .eml files under RELAIS_HOME/mail when empty",
+        "smtp[s]://user:password@host:port (smtp://…?starttls=true to upgrade); .eml files under "
+        "RELAIS_HOME/mail when empty",
     ),
     (
         "REFERRALS_ENCRYPTION_KEYS",
@@ -403,6 +405,11 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "WEB_SESSION_MAX_HOURS",
         "web_session_max_hours",
         "web app: longest life of a session, however active",
+    ),
+    (
+        "WEB_INBOX_POLL_SECONDS",
+        "web_inbox_poll_seconds",
+        "web app: how often an open page refreshes the header's count of orientations received",
     ),
 )
 

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect
 
+from services.kernel.clock import utcnow
 from services.kernel.firstparty import (
     SIGNED_OUT_PATH,
     WEB_CLIENT_ID,
@@ -20,7 +21,6 @@ from services.kernel.firstparty import (
     web_redirect_uri,
     web_signed_out_uri,
 )
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 from services.web import store
 from services.web.clients.auth import AuthApi

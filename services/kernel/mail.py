@@ -1,5 +1,10 @@
-"""Sending one message: SMTP when SMTP_URL is set (aiosmtplib), otherwise an .eml file under
-RELAIS_HOME/mail/ so that nothing is lost in the embedded mode. Messages are never logged."""
+"""Sending e-mail, for every service: SMTP when ``SMTP_URL`` is set, otherwise an ``.eml`` file
+under ``RELAIS_HOME/mail/`` so that nothing is lost in the embedded mode.
+
+``SMTP_URL`` is ``smtp://user:password@host:port`` (``?starttls=true`` to upgrade the connection)
+or ``smtps://…`` (TLS from the start). Messages are never logged: they carry single-use links and
+personal data; only the transport used is.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 import anyio
+import structlog
 
 from services.kernel.settings import Settings
 
+log = structlog.get_logger("relais.mail")
 
-def build(settings: Settings, to: str, subject: str, text: str, html: str) -> EmailMessage:
+
+def build_message(
+    settings: Settings, to: str, subject: str, text: str, html: str | None = None
+) -> EmailMessage:
+    """A message from ``MAIL_FROM``: plain text, with an HTML alternative when given. Marked
+    ``Auto-Submitted: auto-generated`` (RFC 3834) so that out-of-office replies stay away."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
@@ -23,11 +35,14 @@ def build(settings: Settings, to: str, subject: str, text: str, html: str) -> Em
     message["Message-ID"] = make_msgid(domain="relais.invalid")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     return message
 
 
 async def send(settings: Settings, message: EmailMessage) -> None:
+    """Send (SMTP) or keep (``.eml`` file) one message; SMTP errors are ``OSError`` or
+    ``aiosmtplib.SMTPException`` for the caller to retry."""
     if settings.smtp_url:
         url = urlsplit(settings.smtp_url)
         query = parse_qs(url.query)
@@ -41,7 +56,9 @@ async def send(settings: Settings, message: EmailMessage) -> None:
             start_tls=True if query.get("starttls") == ["true"] else None,
             timeout=settings.service_timeout_seconds * 2,
         )
+        log.info("mail_sent", transport="smtp")
         return
     folder = anyio.Path(settings.home) / "mail"
     await folder.mkdir(parents=True, exist_ok=True)
     await (folder / f"{uuid.uuid4().hex}.eml").write_bytes(message.as_bytes())
+    log.info("mail_written", transport="file")
