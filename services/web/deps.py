@@ -88,10 +88,15 @@ async def provide_form(request: Request[Any, Any, Any], staff: Staff) -> Form:
     """The posted form, once its CSRF token matches the session's (every form carries it)."""
     data = await request.form()
     form: Form = {key: [str(v) for v in data.getall(key)] for key in data}
-    sent = (form.get("csrf_token") or [""])[0] or request.headers.get("x-csrf-token", "")
+    check_csrf(request, staff, (form.get("csrf_token") or [""])[0])
+    return form
+
+
+def check_csrf(request: Request[Any, Any, Any], staff: Staff, sent: str) -> None:
+    """The form's token (or htmx's header) must be the session's; else BadForm."""
+    sent = sent or request.headers.get("x-csrf-token", "")
     if not hmac.compare_digest(sent.encode(), staff.csrf.encode()):
         raise BadForm
-    return form
 
 
 def one(form: Form, name: str, default: str = "") -> str:

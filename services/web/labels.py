@@ -124,6 +124,7 @@ CHANNELS = {
     "email": "courriel",
     "outreach": "aller-vers",
     "partner": "par un partenaire",
+    "postal": "courrier",
 }
 DATA_CATEGORIES = {
     "identity": "identité (nom, prénom ou pseudonyme, âge)",
@@ -152,6 +153,30 @@ AGE_BANDS = {
     "60_74": "60 à 74 ans",
     "75_plus": "75 ans et plus",
     "unknown": "non renseignée",
+}
+SEXES = {"female": "femme", "male": "homme", "other": "autre", "unknown": "non renseigné"}
+# Languages proposed for speaking to the person (BCP 47 codes, as the referrals API takes them).
+LANGUAGES = {
+    "fr": "français",
+    "ar": "arabe",
+    "en": "anglais",
+    "es": "espagnol",
+    "pt": "portugais",
+    "it": "italien",
+    "de": "allemand",
+    "tr": "turc",
+    "ro": "roumain",
+    "ru": "russe",
+    "uk": "ukrainien",
+    "fa": "persan",
+    "ps": "pachto",
+    "ta": "tamoul",
+    "zh": "chinois",
+    "wo": "wolof",
+    "bm": "bambara",
+    "so": "somali",
+    "ti": "tigrigna",
+    "fsl": "langue des signes française",
 }
 MAIL_MODES = {
     "immediate": "un courriel à chaque nouvelle orientation reçue et à chaque rappel",

@@ -102,6 +102,8 @@ def _environment() -> Environment:
         "CONSENT_STATUS",
         "CONTACT_METHODS",
         "AGE_BANDS",
+        "SEXES",
+        "LANGUAGES",
         "MAIL_MODES",
         "REFERENT_EVENTS",
     ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -197,6 +198,36 @@ def _if_match(version: int, key: str) -> dict[str, str]:
 
 
 class ReferralsApi(ApiClient):
+    async def create_referral(self, body: dict[str, Any], idempotency_key: str) -> Referral:
+        """Send a referral; a retry with the same key and body returns the first one."""
+        response = await self.send(
+            "POST",
+            f"{PREFIX}/referrals",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return msgspec.json.decode(response.content, type=Referral)
+
+    async def attach(
+        self,
+        referral_id: uuid.UUID,
+        content: bytes,
+        content_type: str,
+        filename: str,
+        idempotency_key: str,
+    ) -> None:
+        """Join a document (the name travels in Content-Disposition, never in the URL)."""
+        await self.send(
+            "POST",
+            f"{PREFIX}/referrals/{referral_id}/attachments",
+            content=content,
+            headers={
+                "Content-Type": content_type,
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+
     async def inbox(self, params: Params) -> Box:
         return await self.get(f"{PREFIX}/inbox", Box, params=params)
 

@@ -14,6 +14,7 @@ from services.web.features import (
     integrations,
     ma_structure,
     orientations,
+    orienter,
 )
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -22,6 +23,7 @@ ROUTES: list[ControllerRouterHandler] = [
     *annuaire.routes.ROUTES,
     *fiches.routes.ROUTES,
     *ma_structure.routes.ROUTES,
+    *orienter.routes.ROUTES,
     *equipe.routes.ROUTES,
     *integrations.routes.ROUTES,
     *a_propos.routes.ROUTES,
