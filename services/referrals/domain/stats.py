@@ -341,7 +341,7 @@ def report(
     directory: Directory | None = None,
 ) -> Report:
     """The published statistics for one grouping (``none``: the overall row only)."""
-    thematiques = sorted(counts.thematiques)
+    thematiques = sorted({c for p in counts.places.values() for t, c in p if t == "thematique"})
     specs = table_specs(thematiques, age_bands)
     overall_tally = _sum(counts.places.values())
     overall = protect_overall(specs, overall_tally, threshold)

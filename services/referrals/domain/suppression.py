@@ -13,9 +13,10 @@ reduced row echelon form (modulo a 61-bit prime); a hidden value is determined w
 row holds no other hidden value. An equation with a single hidden value first gets a second one
 (the cheap rule). Then, for each determined sensitive value, published values are added from the
 cheapest until its column lies in the span of the other hidden columns (it then varies with
-them): those values are hidden, and the audit runs again until it finds nothing. A hidden value
-that is not sensitive and is determined anyway (an ineffective complement) is published again:
-it reveals nothing new. Zero counts are published; they are not small cells.
+them): those values are hidden, and the audit runs again until no sensitive value is
+determined. Hidden values that are not sensitive and are determined anyway (ineffective
+complements) are then published: they reveal nothing new. Zero counts are published; they are
+not small cells.
 """
 
 from __future__ import annotations
@@ -176,33 +177,29 @@ class Suppression(Generic[K]):
             return True
         return key not in self.measures and 0 < self.values[key] < self.threshold
 
-    def weight(self, key: K) -> tuple[int, int, str]:
-        """Order of complements: tier first, then size (a zero, which a reader may guess,
-        counts as a small cell)."""
+    def weight(self, key: K) -> tuple[int, bool, int, str]:
+        """Order of complements: tier first, then non-zero before zero (a hidden zero is easily
+        guessed), then the smallest."""
         value = self.values[key]
-        return (self.cost(key), value or self.threshold, repr(key))
+        return (self.cost(key), value == 0, value, repr(key))
 
     def run(self) -> set[K]:
         hidden = {k for k in self.values if self.sensitive(k)}
         if any(k in self.fixed and k not in self.fixed_hidden for k in hidden):
             raise SuppressionError("a small count is among the values fixed as published")
-        settled: set[K] = set()  # published again once found determined: never hidden again
         while True:
-            self._singletons(hidden, settled)
+            self._singletons(hidden)
             found = determined(self.equations, hidden)
-            if not found:
-                return hidden
             exposed = sorted((k for k in found if self.sensitive(k)), key=repr)
-            harmless = {k for k in found if not self.sensitive(k)}
-            hidden -= harmless
-            settled |= harmless
-            if exposed:
-                hidden |= self._circuits(exposed, hidden, settled)
+            if not exposed:
+                # Complements that protect nothing are derived from published values anyway.
+                return hidden - found
+            hidden |= self._circuits(exposed, hidden)
 
-    def _hideable(self, key: K, hidden: set[K], settled: set[K]) -> bool:
-        return key not in hidden and key not in self.fixed and key not in settled
+    def _hideable(self, key: K, hidden: set[K]) -> bool:
+        return key not in hidden and key not in self.fixed
 
-    def _singletons(self, hidden: set[K], settled: set[K]) -> None:
+    def _singletons(self, hidden: set[K]) -> None:
         """The cheap rule first: an equation with exactly one hidden value gets a second one."""
         changed = True
         while changed:
@@ -210,7 +207,7 @@ class Suppression(Generic[K]):
             for equation in self.equations:
                 if sum(1 for k, _ in equation if k in hidden) != 1:
                     continue
-                candidates = [k for k, _ in equation if self._hideable(k, hidden, settled)]
+                candidates = [k for k, _ in equation if self._hideable(k, hidden)]
                 if candidates:
                     hidden.add(min(candidates, key=self.weight))
                     changed = True
@@ -221,7 +218,7 @@ class Suppression(Generic[K]):
             column[number] = (column.get(number, 0) + coefficient) % _PRIME
         return {n: c for n, c in column.items() if c}
 
-    def _circuits(self, exposed: list[K], hidden: set[K], settled: set[K]) -> set[K]:
+    def _circuits(self, exposed: list[K], hidden: set[K]) -> set[K]:
         """Published values to hide so that no value of ``exposed`` stays determined.
 
         The other hidden columns form a basis once; for each exposed value, the other exposed
@@ -262,8 +259,8 @@ class Suppression(Generic[K]):
                 }
                 seen |= reached
                 paid = sorted(
-                    (k for k in reached if self._hideable(k, hidden, settled)),
-                    key=lambda k: (0, "") if k in chosen else self.weight(k)[:2],
+                    (k for k in reached if self._hideable(k, hidden)),
+                    key=lambda k: (-1, False, 0) if k in chosen else self.weight(k)[:3],
                 )
                 for column in paid:
                     if local.add(*against_others(column)):
