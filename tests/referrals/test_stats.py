@@ -188,6 +188,7 @@ async def test_network_numbers_match_the_hand_computed_scenario(scenario: Scenar
         "email": None,
         "outreach": 0,
         "partner": 0,
+        "postal": 0,
     }
     # Female 10, male 4: the small one and its complement; zeros stay published.
     assert table(body, "sexe")["cells"] == {"female": None, "male": None, "other": 0, "unknown": 0}

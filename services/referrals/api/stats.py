@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
@@ -116,6 +116,3 @@ class StatsController(Controller):
                 headers={"Content-Disposition": 'attachment; filename="statistiques-relais.csv"'},
             )
         return Response(report)
-
-
-ROUTES = [StatsController]

@@ -45,6 +45,7 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     OUTREACH = "outreach"
     PARTNER = "partner"
+    POSTAL = "postal"  # a letter (requests also arrive by post)
 
 
 class Urgency(enum.StrEnum):
