@@ -24,7 +24,7 @@ from services.kernel.security import Caller
 from services.referrals import models as m
 from services.referrals.api.common import PREFIX
 from services.referrals.domain.transitions import AWAITING_ANSWER, HandoffState
-from services.referrals.schemas import BoxItem
+from services.referrals.schemas import BoxCount, BoxItem
 from services.referrals.service import Loaded, ReferralService
 from services.referrals.validation import check_thematiques
 from services.referrals.views import actor_for, handoff_read
@@ -32,10 +32,62 @@ from services.referrals.views import actor_for, handoff_read
 States = list[HandoffState]
 
 
+Box = Literal["inbox", "outbox"]
+
+
+def _filters(
+    caller: Caller,
+    box: Box,
+    *,
+    state: States | None,
+    thematique: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    partner: uuid.UUID | None,
+    referent: str | None,
+    overdue: bool | None,
+    now: datetime,
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions on (handoff, referral) of a box and its filters; checks the filters."""
+    actor = actor_for(caller, write=False)
+    if thematique is not None and check_thematiques([thematique], "thematique"):
+        raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
+    column = m.Handoff.to_structure_id if box == "inbox" else m.Handoff.from_structure_id
+    # The structure at the other end of the handoff.
+    other = m.Handoff.from_structure_id if box == "inbox" else m.Handoff.to_structure_id
+    found: list[sa.ColumnElement[bool]] = [column == actor.structure_id]
+    if state:
+        found.append(m.Handoff.state.in_([s.value for s in state]))
+    if thematique is not None:
+        found.append(
+            sa.exists().where(
+                m.ReferralThematique.referral_id == m.Referral.id,
+                m.ReferralThematique.thematique == thematique,
+            )
+        )
+    if since is not None:
+        found.append(m.Handoff.created_at >= since)
+    if until is not None:
+        found.append(m.Handoff.created_at < until)
+    if partner is not None:
+        found.append(other == partner)
+    if referent is not None:
+        found.append(m.Referral.referent == referent)
+    awaiting = m.Handoff.state.in_([s.value for s in AWAITING_ANSWER])
+    if overdue is True:
+        found.append(sa.and_(awaiting, m.Handoff.respond_by <= now))
+    elif overdue is False:
+        found.append(sa.not_(sa.and_(awaiting, m.Handoff.respond_by <= now)))
+    return found
+
+
 async def _box(
     svc: ReferralService,
     caller: Caller,
-    box: Literal["inbox", "outbox"],
+    box: Box,
     *,
     state: States | None,
     thematique: str | None,
@@ -49,44 +101,18 @@ async def _box(
 ) -> Page[BoxItem]:
     actor = actor_for(caller, write=False)
     check_limit(limit)
-    if thematique is not None and check_thematiques([thematique], "thematique"):
-        raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
     now = utcnow()
-    column = m.Handoff.to_structure_id if box == "inbox" else m.Handoff.from_structure_id
-    # The structure at the other end of the handoff.
-    other = m.Handoff.from_structure_id if box == "inbox" else m.Handoff.to_structure_id
+    conditions = _filters(
+        caller, box, state=state, thematique=thematique, since=since, until=until,
+        partner=partner, referent=referent, overdue=overdue, now=now,
+    )  # fmt: skip
     query = (
         sa.select(m.Handoff, m.Referral)
         .join(m.Referral, m.Referral.id == m.Handoff.referral_id)
-        .where(column == actor.structure_id)
+        .where(*conditions)
         .order_by(m.Handoff.id.desc())
         .limit(limit + 1)
     )
-    if state:
-        query = query.where(m.Handoff.state.in_([s.value for s in state]))
-    if thematique is not None:
-        query = query.where(
-            sa.exists().where(
-                m.ReferralThematique.referral_id == m.Referral.id,
-                m.ReferralThematique.thematique == thematique,
-            )
-        )
-    if since is not None:
-        query = query.where(m.Handoff.created_at >= since)
-    if until is not None:
-        query = query.where(m.Handoff.created_at < until)
-    if partner is not None:
-        query = query.where(other == partner)
-    if referent is not None:
-        query = query.where(m.Referral.referent == referent)
-    awaiting = m.Handoff.state.in_([s.value for s in AWAITING_ANSWER])
-    if overdue is True:
-        query = query.where(awaiting, m.Handoff.respond_by <= now)
-    elif overdue is False:
-        query = query.where(sa.not_(sa.and_(awaiting, m.Handoff.respond_by <= now)))
     if cursor:
         raw = decode_cursor(cursor, [str])[0]
         try:
@@ -129,6 +155,15 @@ async def _box(
     )
 
 
+async def _count(svc: ReferralService, conditions: list[sa.ColumnElement[bool]]) -> BoxCount:
+    query = (
+        sa.select(sa.func.count(m.Handoff.id))
+        .join(m.Referral, m.Referral.id == m.Handoff.referral_id)
+        .where(*conditions)
+    )
+    return BoxCount(count=int(await svc.session.scalar(query) or 0))
+
+
 class BoxController(Controller):
     path = PREFIX
     tags = ("inbox & outbox",)
@@ -163,6 +198,36 @@ class BoxController(Controller):
             until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
             limit=limit,
         )  # fmt: skip
+
+    @get("/inbox/count", operation_id="CountInbox")
+    async def inbox_count(
+        self,
+        svc: ReferralService,
+        authenticated: Caller,
+        states: States | None = Parameter(
+            query="state", default=None, description="état(s) de la transmission"
+        ),
+        thematique: str | None = None,
+        since: datetime | None = Parameter(
+            default=None, description="transmises à partir de cet instant (inclus)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="transmises avant cet instant (exclu)"
+        ),
+        partner: uuid.UUID | None = Parameter(
+            default=None, description="la structure qui a envoyé la transmission"
+        ),
+        referent: str | None = None,
+        overdue: bool | None = None,
+    ) -> BoxCount:
+        """How many handoffs of the inbox match these filters (those of ListInbox), e.g. the
+        ones to answer (`state=sent&state=acknowledged`) or past their deadline
+        (`overdue=true`)."""
+        conditions = _filters(
+            authenticated, "inbox", state=states, thematique=thematique, since=since,
+            until=until, partner=partner, referent=referent, overdue=overdue, now=utcnow(),
+        )  # fmt: skip
+        return await _count(svc, conditions)
 
     @get("/outbox", operation_id="ListOutbox")
     async def outbox(
