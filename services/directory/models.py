@@ -204,6 +204,8 @@ class LinkCheck(Base):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # First failure of the current run of failures (None while the link works).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dead: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
 
 

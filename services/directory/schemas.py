@@ -32,7 +32,8 @@ LongText = Annotated[str, Meta(max_length=20_000, pattern=_NO_NUL)]
 Slug = Annotated[str, Meta(max_length=100, pattern=_NO_NUL)]
 Url = Annotated[str, Meta(max_length=2083, pattern=_NO_NUL)]
 Email = Annotated[str, Meta(max_length=320, pattern=_NO_NUL)]
-# A phone number as typed ("01 23 45 67 89", "+33 1 23…"); stored and returned in E.164.
+# A phone number as typed ("01 23 45 67 89", "+33 1 23…", "36 46"); stored and returned in E.164,
+# or as its digits for a national short number (3230, 3646, 3919…).
 Phone = Annotated[str, Meta(max_length=40, pattern=_NO_NUL)]
 Siret = Annotated[str, Meta(max_length=20, pattern=_NO_NUL)]
 PostalCode = Annotated[str, Meta(max_length=10, pattern=_NO_NUL)]
@@ -59,6 +60,18 @@ Status = Literal["draft", "published", "suspended", "archived"]
 # publish / suspend / archive actions, which apply the moderation rules).
 InitialStatus = Literal["draft", "published"]
 CapacityStatus = Literal["accepting", "waiting_list", "full"]
+# What a phone number is (``services.directory.domain.phones.PhoneKind``).
+PhoneKind = Literal[
+    "geographic",
+    "mobile",
+    "voip",
+    "toll_free",
+    "shared_cost",
+    "premium_rate",
+    "short",
+    "emergency",
+    "other",
+]
 
 _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 
@@ -67,7 +80,10 @@ _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 
 
 class LinkStatus(msgspec.Struct, kw_only=True):
-    """Last known state of a URL of the entry, from the link checker."""
+    """Last known state of a URL of the entry, from the link checker (daily): ``dead`` after
+    three failed checks spanning two days. Before that a failing link is ``failing`` only for
+    the entry's structure and the moderators; others see it as of its last success (``ok``, or
+    ``unchecked`` if it never worked)."""
 
     field: str
     url: str
@@ -166,6 +182,7 @@ class StructureRead(msgspec.Struct, kw_only=True):
     labels: list[str] = msgspec.field(default_factory=list)
     description: str | None = None
     phone: str | None = None
+    phone_kind: PhoneKind | None = None
     email: str | None = None
     website: str | None = None
     opening_hours: str | None = None
@@ -316,6 +333,7 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     referable_by: list[str] = msgspec.field(default_factory=list)
     referral_url: str | None = None
     referral_phone: str | None = None
+    referral_phone_kind: PhoneKind | None = None
     referral_email: str | None = None
     referral_details: str | None = None
     opening_hours: str | None = None
@@ -327,6 +345,7 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     contact_hidden: bool = False
     contact_name: str | None = None
     contact_phone: str | None = None
+    contact_phone_kind: PhoneKind | None = None
     contact_email: str | None = None
     eligibility_zones: list[str] = msgspec.field(default_factory=list)
     sessions: list[ServiceSessionRead] = msgspec.field(default_factory=list)

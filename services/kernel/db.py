@@ -83,7 +83,8 @@ def application_name(schema: str) -> str:
 
 
 class Database:
-    """Engine + session factory of one service."""
+    """Engine + session factory of one service. Bound values never reach the logs (personal
+    data): the engines hide them from echo and from their errors' text."""
 
     def __init__(self, settings: Settings, service: str) -> None:
         self.settings = settings
@@ -95,6 +96,7 @@ class Database:
             self.engine = create_async_engine(
                 self.url,
                 echo=settings.database_echo,
+                hide_parameters=True,
                 json_serializer=_json_encode,
                 json_deserializer=msgspec.json.decode,
             )
@@ -104,6 +106,7 @@ class Database:
             self.engine = create_async_engine(
                 self.url,
                 echo=settings.database_echo,
+                hide_parameters=True,
                 # JSON(B) columns through msgspec: several times faster than the json module
                 # on list pages, and it knows datetimes and UUIDs.
                 json_serializer=_json_encode,

@@ -142,10 +142,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    # Tracebacks without frame locals: locals hold request bodies (personal data).
-    exceptions = structlog.processors.ExceptionRenderer(
-        structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-    )
+    # Tracebacks without frame locals (they hold request bodies) and without the values bound to
+    # a failed SQL statement (both personal data).
+    exceptions = structlog.processors.ExceptionRenderer(WithoutBoundValues(show_locals=False))
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -185,6 +184,54 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+# Where a database error message quotes a value: asyncpg's "invalid input for query argument $1:
+# 'value' (reason)", PostgreSQL's "…for type integer: "value"" and its "DETAIL:  Key (email)=(value)
+# already exists.", and SQLAlchemy's "[parameters: …]" (engines also set hide_parameters).
+_ARGUMENT = re.compile(r"(query argument \$\d+: ).*?( \((?:expected |'|\w+ object).*)$", re.M)
+_PARAMETERS = re.compile(r"\[parameters: .*?\]\n(?=\(Background|$)", re.S)
+_KEY_VALUES = re.compile(r"\)=\(.*?\)(?= already exists| is not present| conflicts|\.|$)", re.M)
+_QUOTED = re.compile(r"(: )(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
+_STATEMENT = re.compile(r"(\[SQL: .*?\]\n)", re.S)
+_REDACTED = "…"
+
+
+def redact_database_error(text: str) -> str:
+    """A database error message without the values it quotes: the statement (with its
+    placeholders) and the error itself are kept."""
+    parts = _STATEMENT.split(_PARAMETERS.sub("", text))
+    for index in range(0, len(parts), 2):  # odd indexes are SQL statements: kept as they are
+        part = _ARGUMENT.sub(rf"\g<1>{_REDACTED}\g<2>", parts[index])
+        part = _KEY_VALUES.sub(f")=({_REDACTED})", part)
+        parts[index] = _QUOTED.sub(rf"\g<1>{_REDACTED}", part)
+    return "".join(parts)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy import exc as sa_exc
+
+    module = type(exc).__module__
+    return isinstance(exc, sa_exc.StatementError) or module.startswith(
+        ("asyncpg", "sqlite3", "aiosqlite", "sqlalchemy.dialects")
+    )
+
+
+class WithoutBoundValues(structlog.tracebacks.ExceptionDictTransformer):
+    """structlog's traceback transformer; when a database error is in the exception chain, every
+    message of the chain is redacted (``redact_database_error``)."""
+
+    def __call__(self, exc_info: Any) -> list[dict[str, Any]]:
+        stacks = super().__call__(exc_info)
+        chain: list[BaseException] = []
+        current: BaseException | None = exc_info[1]
+        while current is not None and current not in chain and len(chain) < 50:
+            chain.append(current)
+            current = current.__cause__ or current.__context__
+        if any(_is_database_error(exc) for exc in chain):
+            for stack in stacks:
+                stack["exc_value"] = redact_database_error(str(stack.get("exc_value", "")))
+        return stacks
 
 
 def add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

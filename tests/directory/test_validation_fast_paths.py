@@ -7,19 +7,19 @@ import random
 import phonenumbers
 import pytest
 
-from services.directory.domain import validation
+from services.directory.domain import phones, validation
 
 
 def _general_phone(value: str) -> str | None:
     """normalize_phone without its fast path (phonenumbers.parse for every region)."""
-    for region in validation._PHONE_REGIONS:
+    for region in phones.PHONE_REGIONS:
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
             continue
         if (
             phonenumbers.is_valid_number(number)
-            and phonenumbers.region_code_for_number(number) in validation._PHONE_REGIONS
+            and phonenumbers.region_code_for_number(number) in phones.PHONE_REGIONS
         ):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return None

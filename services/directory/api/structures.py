@@ -42,12 +42,16 @@ async def _visible(
 
 
 async def read(
-    session: AsyncSession, request: Request[Any, Any, Any], row: m.Structure
+    session: AsyncSession, request: Request[Any, Any, Any], caller: Caller | None, row: m.Structure
 ) -> s.StructureRead:
     settings = c.settings_of(request.app.state)
     links = (await store.link_checks(session, [row.id])).get(row.id, [])
     return render.structure_read(
-        row, now=c.now(), review_days=settings.directory_review_period_days, links=links
+        row,
+        now=c.now(),
+        review_days=settings.directory_review_period_days,
+        insider=c.is_insider(caller, row.id, row.parent_id),
+        links=links,
     )
 
 
@@ -125,6 +129,7 @@ class StructureController(Controller):
                 r,
                 now=c.now(),
                 review_days=settings.directory_review_period_days,
+                insider=c.is_insider(caller, r.id, r.parent_id),
                 links=checks.get(r.id, []),
             )
             for r in rows
@@ -163,7 +168,7 @@ class StructureController(Controller):
             row = await store.create(session, m.Structure, values, c.store_actor(authenticated))
         except store.SourceConflict:
             raise c.source_conflict() from None
-        body = await read(session, request, row)
+        body = await read(session, request, authenticated, row)
         return Response(
             body,
             status_code=201,
@@ -184,7 +189,7 @@ class StructureController(Controller):
         structure_id: uuid.UUID,
     ) -> Response[s.StructureRead]:
         row = await _visible(session, caller, structure_id)
-        return c.read_response(request, row, await read(session, request, row))
+        return c.read_response(request, row, await read(session, request, caller, row))
 
     @patch("/{structure_id:uuid}", operation_id="UpdateStructure", summary="Modifier une structure")
     async def update_structure(
@@ -224,7 +229,9 @@ class StructureController(Controller):
             )
         except store.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return Response(
+            await read(session, request, authenticated, row), headers=c.etag_header(row)
+        )
 
     @delete(
         "/{structure_id:uuid}",
@@ -266,7 +273,9 @@ class StructureController(Controller):
             )
         except store.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return Response(
+            await read(session, request, authenticated, row), headers=c.etag_header(row)
+        )
 
     @post(
         "/{structure_id:uuid}/publish",
@@ -334,7 +343,7 @@ class StructureController(Controller):
             )
         except store.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return Response(await read(session, request, caller, row), headers=c.etag_header(row))
 
 
 async def history_page(

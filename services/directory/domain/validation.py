@@ -17,20 +17,18 @@ Entry points:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 import opening_hours
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from stdnum import luhn
 from stdnum.fr import siren, siret
 
+from services.directory.domain import phones
 from services.kernel.errors import FieldError
 from services.kernel.reference.geography import geography
 from services.kernel.reference.taxonomies import taxonomy
@@ -43,10 +41,6 @@ class Invalid(ValueError):
         super().__init__(reason)
         self.reason = reason
 
-
-# Overseas départements and collectivities dial with their own country codes: a number typed in
-# national format ("0262 …") is tried against them after metropolitan France.
-_PHONE_REGIONS = ("FR", "RE", "GP", "MQ", "GF", "YT", "PM", "BL", "MF", "WF", "PF", "NC")
 
 # Fields holding taxonomy slugs -> taxonomy name (services.kernel.reference.taxonomy).
 STRUCTURE_TAXONOMY_FIELDS: dict[str, str] = {
@@ -91,57 +85,12 @@ def normalize_siren(value: str) -> str:
     return compact
 
 
-# "02 99 12 34 56", "02.99.12.34.56", "0299123456": the national format almost every French
-# number is written in. phonenumbers.parse reads it as country code 33 and the nine digits after
-# the trunk 0 (when France's parsing metadata is the plain one checked below); building that
-# number directly skips parse, the costliest step of an import row.
-_FR_NATIONAL = re.compile(r"0[1-9](?:([ .-]?)\d\d)(?:\1\d\d){3}")
-_FR_SEPARATORS = str.maketrans("", "", " .-")
-
-
-@cache
-def _plain_french_parsing() -> bool:
-    meta = phonenumbers.PhoneMetadata.metadata_for_region("FR")
-    return (
-        meta is not None
-        and meta.country_code == 33
-        and meta.international_prefix == "00"
-        and meta.national_prefix_for_parsing == "0"
-        and meta.national_prefix_transform_rule is None
-        and meta.general_desc is not None
-        and meta.general_desc.national_number_pattern == r"[1-9]\d{8}"
-    )
-
-
-def _french_national(value: str) -> str | None:
-    """E.164 of a valid metropolitan number in national format, else None (use the general
-    path: it may still be an overseas number or another layout)."""
-    if _FR_NATIONAL.fullmatch(value) is None or not _plain_french_parsing():
-        return None
-    number = phonenumbers.PhoneNumber(
-        country_code=33, national_number=int(value.translate(_FR_SEPARATORS)[1:])
-    )
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def normalize_phone(value: str) -> str:
-    """A French (metropolitan or overseas) phone number, returned in E.164."""
-    fast = _french_national(value)
-    if fast is not None:
-        return fast
-    for region in _PHONE_REGIONS:
-        try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if (
-            phonenumbers.is_valid_number(number)
-            and phonenumbers.region_code_for_number(number) in _PHONE_REGIONS
-        ):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise Invalid("numéro de téléphone invalide (format français attendu, ex. 01 23 45 67 89)")
+    """A French phone number in its stored form (see ``domain.phones``)."""
+    try:
+        return phones.normalize_phone(value)
+    except phones.InvalidPhone as exc:
+        raise Invalid(str(exc)) from None
 
 
 def normalize_email(value: str) -> str:

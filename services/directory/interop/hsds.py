@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from services.directory.domain.phones import PhoneKind, phone_kind
 from services.kernel.reference import geography, taxonomy
 from services.kernel.reference.taxonomies import CATEGORY_SEPARATOR
 
@@ -202,10 +203,29 @@ def _schedule(owner: str, owner_id: str, hours: str | None) -> list[dict[str, An
     ]
 
 
+# How each kind of number is described to the person who reads the HSDS view.
+_PHONE_DESCRIPTIONS = {
+    PhoneKind.TOLL_FREE: "Numéro vert (appel gratuit)",
+    PhoneKind.SHARED_COST: "Numéro spécial (service payant en plus du prix de l'appel)",
+    PhoneKind.PREMIUM_RATE: "Numéro surtaxé",
+    PhoneKind.SHORT: "Numéro court national (depuis la France uniquement)",
+    PhoneKind.EMERGENCY: "Numéro d'urgence",
+}
+
+
 def _phone(owner: str, owner_id: str, number: str | None) -> list[dict[str, Any]]:
     if not number:
         return []
-    return [{"id": derived_id("phone", owner, owner_id), f"{owner}_id": owner_id, "number": number}]
+    kind = phone_kind(number)
+    phone = {
+        "id": derived_id("phone", owner, owner_id),
+        f"{owner}_id": owner_id,
+        "number": number,
+        "type": "cell" if kind is PhoneKind.MOBILE else "voice",
+    }
+    if kind in _PHONE_DESCRIPTIONS:
+        phone["description"] = _PHONE_DESCRIPTIONS[kind]
+    return [phone]
 
 
 def location(
