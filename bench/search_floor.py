@@ -182,8 +182,9 @@ def statement(
         )
         return sql, p.values
     page = (
-        "SELECT 'p' AS part, to_jsonb(m) AS row, count(*) OVER () AS n, NULL AS facet, "
-        f"NULL AS value FROM matches m ORDER BY {order} LIMIT {size}"
+        "SELECT 'p' AS part, to_jsonb(m) - 'total' AS row, m.total AS n, NULL AS facet, "
+        "NULL AS value FROM (SELECT *, count(*) OVER () AS total FROM matches "
+        f"ORDER BY {order} LIMIT {size}) m"
     )
     sql = (
         f"{matches}{FACETS} SELECT * FROM ({page}) p "

@@ -7,7 +7,7 @@ from pathlib import Path
 from litestar import Litestar
 
 from services.directory.api import collect_routes
-from services.directory.search import meili
+from services.directory.search import meili, postgres
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
-    db = Database(settings, SERVICE_NAME)
+    db = Database(settings, SERVICE_NAME, server_settings=postgres.SERVER_SETTINGS)
     search_primary = meili.create_backend(settings, db)
     return create_service_app(
         service=SERVICE_NAME,

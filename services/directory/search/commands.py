@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import typer
 
 from services.directory.models import Structure
-from services.directory.search import meili
+from services.directory.search import meili, meili_feed
 from services.directory.search.indexing import refresh_structure_search_index
 
 BATCH = 500
@@ -41,7 +41,7 @@ def reindex() -> None:
         async def rebuild_meili() -> int:
             db = await open_database(settings)
             try:
-                return await meili.rebuild(settings, db)
+                return await meili_feed.rebuild(settings, db)
             finally:
                 await db.dispose()
 
