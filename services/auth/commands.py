@@ -15,21 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import store
 from services.auth.api.admin import invite_by_email
 from services.auth.app import SERVICE_NAME
+from services.auth.domain.clients import plan_client
 from services.auth.keys import KeyRing
 from services.auth.models import Account
+from services.kernel.commands import settings_or_exit
 from services.kernel.db import Database
 from services.kernel.security import Scope
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.settings import Settings
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration invalide : {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _structure(value: str) -> uuid.UUID:
@@ -60,7 +54,7 @@ def register(app: typer.Typer) -> None:
         moderator: Annotated[bool, typer.Option(help="also a network moderator")] = False,
     ) -> None:
         """Create (or promote) the administrator of a structure and e-mail them an invitation."""
-        settings = _settings()
+        settings = settings_or_exit()
         structure_id = _structure(structure)
         if "@" not in email:
             typer.echo("--email : adresse invalide", err=True)
@@ -98,7 +92,7 @@ def register(app: typer.Typer) -> None:
     def rotate_key_encryption_key() -> None:
         """Re-seal every private signing key with AUTH_KEY_ENCRYPTION_KEY (reading old ones with
         AUTH_KEY_ENCRYPTION_KEY_PREVIOUS); afterwards the previous keys can be removed."""
-        settings = _settings()
+        settings = settings_or_exit()
 
         async def work(session: AsyncSession) -> dict[str, Any]:
             try:
@@ -111,21 +105,46 @@ def register(app: typer.Typer) -> None:
 
     @app.command("create-client")
     def create_client(
-        structure: Annotated[str, typer.Option(help="structure id (UUID) the client acts for")],
-        scopes: Annotated[str, typer.Option(help='space-separated, e.g. "directory:read"')],
+        scopes: Annotated[
+            str, typer.Option(help='space-separated, e.g. "directory:read" (or "openid email")')
+        ] = "",
+        structure: Annotated[
+            str, typer.Option(help="structure id (UUID) the client acts for / belongs to")
+        ] = "",
         name: Annotated[str, typer.Option(help="name of the tool")] = "Client API",
+        grant: Annotated[
+            str, typer.Option(help="client_credentials (a tool) or authorization_code (an app)")
+        ] = "client_credentials",
+        redirect_uri: Annotated[
+            list[str] | None,
+            typer.Option("--redirect-uri", help="authorization_code: return address (repeatable)"),
+        ] = None,
+        public: Annotated[
+            bool, typer.Option(help="authorization_code: an app that cannot keep a secret")
+        ] = False,
     ) -> None:
-        """Register an API client (client_credentials); prints its secret once, as JSON."""
-        settings = _settings()
-        structure_id = _structure(structure)
-        wanted = scopes.split()
-        known = {s.value for s in Scope}
-        unknown = [s for s in wanted if s not in known]
-        if not wanted or unknown:
-            typer.echo(
-                f"--scopes : portées inconnues {unknown} (connues : {' '.join(sorted(known))})",
-                err=True,
-            )
+        """Register an OAuth2 client; prints it as JSON, with its secret (shown once).
+
+        client_credentials: a tool acting for --structure with API --scopes.
+        authorization_code: an application staff sign in to (PKCE S256, refresh tokens), with
+        one or more --redirect-uri; confidential by default, --public for apps without a secret.
+        """
+        settings = settings_or_exit()
+        if grant not in ("client_credentials", "authorization_code"):
+            typer.echo("--grant : client_credentials ou authorization_code", err=True)
+            raise typer.Exit(2)
+        if grant == "client_credentials" and not structure:
+            typer.echo("--structure : obligatoire pour client_credentials", err=True)
+            raise typer.Exit(2)
+        structure_id = _structure(structure) if structure else None
+        plan = plan_client(
+            grant, scopes.split(), list(redirect_uri or []), public, [s.value for s in Scope]
+        )
+        if isinstance(plan, list):
+            for error in plan:
+                typer.echo(
+                    f"--{error.field.split('[')[0].replace('_', '-')} : {error.reason}", err=True
+                )
             raise typer.Exit(2)
 
         async def work(session: AsyncSession) -> dict[str, Any]:
@@ -133,14 +152,18 @@ def register(app: typer.Typer) -> None:
                 session,
                 name=name,
                 structure_id=structure_id,
-                scopes=sorted(set(wanted)),
-                grant_types=["client_credentials"],
+                scopes=plan.scopes,
+                grant_types=plan.grant_types,
+                redirect_uris=plan.redirect_uris,
+                public=plan.public,
             )
             return {
                 "client_id": client.client_id,
                 "client_secret": secret,
-                "structure_id": str(structure_id),
+                "structure_id": str(structure_id) if structure_id else None,
                 "scopes": client.scopes.split(),
+                "grant_types": list(client.grant_types),
+                "redirect_uris": list(client.redirect_uris),
             }
 
         typer.echo(json.dumps(_run(settings, work)))
@@ -148,7 +171,7 @@ def register(app: typer.Typer) -> None:
     @app.command("rotate-signing-key")
     def rotate_signing_key() -> None:
         """Add a new signing key: published in the JWKS now, used after the announce period."""
-        settings = _settings()
+        settings = settings_or_exit()
 
         async def work(session: AsyncSession) -> dict[str, Any]:
             keyring = KeyRing(settings)

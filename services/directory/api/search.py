@@ -181,6 +181,3 @@ class SearchController(Controller):
                 "highlight": highlight,
             },
         )
-
-
-ROUTES = [SearchController]

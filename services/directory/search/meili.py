@@ -63,8 +63,8 @@ from services.directory.search.backend import (
     SearchResult,
     SearchUnavailable,
 )
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.search.meili")

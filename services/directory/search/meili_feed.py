@@ -50,8 +50,9 @@ from services.directory.search.meili import (
     log,
     timestamp,
 )
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import claim_batch, utcnow
+from services.kernel.outbox import claim_batch
 from services.kernel.settings import Settings
 
 
