@@ -258,6 +258,7 @@ def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterat
                 "created_at": updated,
                 "updated_at": updated,
                 "verified_at": updated if rng.random() < 0.6 else None,
+                "reviewed_at": updated,
                 "version": 1,
             }
             srow = SimpleNamespace(**structure)
@@ -310,6 +311,7 @@ def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterat
                     "created_at": service_updated,
                     "updated_at": service_updated,
                     "verified_at": service_updated if rng.random() < 0.5 else None,
+                    "reviewed_at": service_updated,
                     "version": 1,
                 }
                 row = SimpleNamespace(**service)

@@ -16,7 +16,7 @@ named after the words. Run ``relais reindex`` once after this migration on a dat
 already holds entries; until then those services keep ranking as before.
 
 Revision ID: 8f3e2a61c0d7
-Revises: 4d48b24fd098
+Revises: c052640b9bce
 Create Date: 2026-12-06 10:00:00.000000
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "8f3e2a61c0d7"
-down_revision: str | None = "4d48b24fd098"
+down_revision: str | None = "c052640b9bce"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
