@@ -14,6 +14,8 @@ from services.kernel.settings import Settings
 from services.referrals.api import collect_routes
 from services.referrals.deps import (
     KeyringHolder,
+    provide_attachments,
+    provide_reading,
     provide_service,
     provide_session_once_authenticated,
 )
@@ -47,6 +49,8 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         dependencies={
             "session": Provide(provide_session_once_authenticated),
             "svc": Provide(provide_service),
+            "reading": Provide(provide_reading),
+            "attachments": Provide(provide_attachments),
         },
         state={"keyring": KeyringHolder(settings)},
     )

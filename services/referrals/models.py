@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -23,20 +23,6 @@ class Base(DeclarativeBase):
 
 class OutboxEvent(OutboxMixin, Base):
     pass
-
-
-ModelT = TypeVar("ModelT", bound=Base)
-
-
-def detached(model: type[ModelT], values: dict[str, Any]) -> ModelT:
-    """A model object holding ``values`` as if loaded, outside any session: for rows read or
-    written by plain statements (a fraction of the cost of the constructor's change tracking)."""
-    mapper = model.__mapper__
-    if not mapper.configured:  # done by the first constructor call otherwise
-        sa.orm.configure_mappers()
-    instance: ModelT = mapper.class_manager.new_instance()
-    instance.__dict__.update(values)
-    return instance
 
 
 class Referral(Base):
@@ -321,7 +307,8 @@ class DigestRun(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Tables of the statements written without the ORM (``__table__`` is typed as a FromClause).
+# The tables as Core sees them, for the store's statements (``__table__`` is typed as a
+# FromClause).
 REFERRALS = cast(sa.Table, Referral.__table__)
 THEMATIQUES = cast(sa.Table, ReferralThematique.__table__)
 HANDOFFS = cast(sa.Table, Handoff.__table__)
@@ -329,3 +316,5 @@ EVENTS = cast(sa.Table, TimelineEvent.__table__)
 OUTBOX = cast(sa.Table, OutboxEvent.__table__)
 ACCESS_LOG = cast(sa.Table, AccessLogEntry.__table__)
 IDEMPOTENCY = cast(sa.Table, IdempotencyRecord.__table__)
+ATTACHMENTS = cast(sa.Table, Attachment.__table__)
+WEBHOOK_DELIVERIES = cast(sa.Table, WebhookDelivery.__table__)

@@ -11,7 +11,7 @@ from services.kernel.db import Database
 from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings, SettingsError, load_settings
 from services.referrals.crypto import load_keyring
-from services.referrals.retention import PurgeReport, purge
+from services.referrals.service.retention import PurgeReport, purge
 
 
 def register(app: typer.Typer) -> None:

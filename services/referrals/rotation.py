@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from services.kernel.db import Database
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
-from services.referrals.service import (
+from services.referrals.service.common import (
     attachment_context,
     evaluation_context,
     event_comment_context,

@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Controller, get, put
 
-from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
-from services.referrals import models as m
 from services.referrals.api.common import PREFIX
+from services.referrals.notifications import preferences
 from services.referrals.service import ReferralService
 
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
@@ -42,7 +41,7 @@ class NotificationPreferencesController(Controller):
     async def read(self, svc: ReferralService, authenticated: Caller) -> PreferenceRead:
         """Where and how you receive referral mail for the structure you act for."""
         caller = _member(authenticated)
-        row = await svc.session.get(m.NotificationPreference, (caller.subject, caller.structure_id))
+        row = await preferences.get(svc.session, caller.subject, caller.structure_id)
         if row is None:
             return PreferenceRead(email=None, mode="off")
         return PreferenceRead(email=row.email, mode=row.mode)  # type: ignore[arg-type]
@@ -54,14 +53,14 @@ class NotificationPreferencesController(Controller):
         """Immediate mail, a daily digest (new, overdue, awaiting takeover), or nothing."""
         caller = _member(authenticated)
         assert caller.structure_id is not None
-        row = await svc.session.get(m.NotificationPreference, (caller.subject, caller.structure_id))
-        if row is None:
-            row = m.NotificationPreference(subject=caller.subject, structure_id=caller.structure_id)
-            svc.session.add(row)
-        row.email = data.email
-        row.mode = data.mode
-        row.is_admin = caller.is_admin_of(caller.structure_id)
-        row.updated_at = utcnow()
+        row = await preferences.put(
+            svc.session,
+            caller.subject,
+            caller.structure_id,
+            email=data.email,
+            mode=data.mode,
+            is_admin=caller.is_admin_of(caller.structure_id),
+        )
         return PreferenceRead(email=row.email, mode=data.mode)
 
 
