@@ -33,7 +33,10 @@ class Referral(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
     structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
     created_by: Mapped[str] = mapped_column(sa.String(255))
-    referent: Mapped[str] = mapped_column(sa.String(255), index=True)
+    # The follow-up's referent: a staff account (its subject) or, when none is named, free text
+    # (encrypted: staff write names and roles there).
+    referent_subject: Mapped[str | None] = mapped_column(sa.String(255), nullable=True, index=True)
+    referent_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     # The need, kept for statistics even after erasure.
@@ -50,7 +53,7 @@ class Referral(Base):
     consent_method: Mapped[str] = mapped_column(sa.String(20))
     consent_captured_by: Mapped[str] = mapped_column(sa.String(255))
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    consent_purpose: Mapped[str] = mapped_column(sa.String(500))
+    consent_purpose_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     consent_categories: Mapped[list[str]] = mapped_column(JSONType())
     consent_recipients: Mapped[list[str]] = mapped_column(JSONType())
     consent_further_partners: Mapped[bool] = mapped_column(sa.Boolean, default=False)

@@ -359,7 +359,7 @@ class Queries:
         if since is not None:
             query = query.where(HANDOFFS.c.created_at >= since)
         if referent is not None:
-            query = query.where(REFERRALS.c.referent == referent)
+            query = query.where(REFERRALS.c.referent_subject == referent)
         late = sa.and_(HANDOFFS.c.state.in_(awaiting), HANDOFFS.c.respond_by <= now)
         if overdue is True:
             query = query.where(late)

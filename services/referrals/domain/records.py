@@ -48,7 +48,8 @@ class ReferralRecord:
     id: uuid.UUID
     structure_id: uuid.UUID
     created_by: str
-    referent: str
+    referent_subject: str | None
+    referent_enc: str | None
     status: str
     version: int
     thematiques: list[str]
@@ -62,7 +63,7 @@ class ReferralRecord:
     consent_method: str
     consent_captured_by: str
     consent_given_at: datetime
-    consent_purpose: str
+    consent_purpose_enc: str | None
     consent_categories: list[str]
     consent_recipients: list[str]
     consent_further_partners: bool

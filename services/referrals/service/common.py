@@ -40,6 +40,14 @@ def summary_context(referral_id: uuid.UUID) -> str:
     return f"referral:{referral_id}:summary"
 
 
+def purpose_context(referral_id: uuid.UUID) -> str:
+    return f"referral:{referral_id}:purpose"
+
+
+def referent_context(referral_id: uuid.UUID) -> str:
+    return f"referral:{referral_id}:referent"
+
+
 def evaluation_context(referral_id: uuid.UUID) -> str:
     return f"referral:{referral_id}:evaluation"
 
@@ -108,6 +116,27 @@ class Base:
 
     def open_text(self, token: str | None, context: str) -> str | None:
         return None if token is None else self.keyring.open(token, context)
+
+    def referent_values(self, referral_id: uuid.UUID, referent: str) -> dict[str, Any]:
+        """A staff account (its subject, a UUID) is kept as a reference; any other referent is
+        free text, sealed like the person's data."""
+        try:
+            uuid.UUID(referent)
+        except ValueError:
+            return {
+                "referent_subject": None,
+                "referent_enc": self.seal(referent, referent_context(referral_id)),
+            }
+        return {"referent_subject": referent, "referent_enc": None}
+
+    def referent(self, referral: ReferralRecord, *, free_text: bool) -> str | None:
+        """The referent's account, or its free text when ``free_text`` may be shown."""
+        if referral.referent_subject is not None or not free_text:
+            return referral.referent_subject
+        return self.open_text(referral.referent_enc, referent_context(referral.id))
+
+    def purpose(self, referral: ReferralRecord) -> str | None:
+        return self.open_text(referral.consent_purpose_enc, purpose_context(referral.id))
 
     def person(self, referral: ReferralRecord) -> dict[str, Any]:
         if referral.person_enc is None:
@@ -221,7 +250,7 @@ class Base:
                 (
                     REFERENT_ALERT,
                     {
-                        "referent": referral.referent,
+                        "referent": referral.referent_subject,
                         "structure_id": str(referral.structure_id),
                         "referral_id": str(referral.id),
                         "handoff_id": str(event.handoff_id),

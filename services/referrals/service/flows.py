@@ -25,6 +25,7 @@ from services.referrals.service.common import (
     evaluation_context,
     handoff_comment_context,
     person_context,
+    purpose_context,
     refusal_problem,
     stale,
     summary_context,
@@ -124,11 +125,14 @@ class ReferralService(Base):
         recipients = [str(target.structure_id)]
         recipients += [str(r) for r in body.consent.recipients if str(r) not in recipients]
         consent = body.consent
+        referent: dict[str, Any] = {"referent_subject": actor.subject, "referent_enc": None}
+        if body.referent is not None:
+            referent = self.referent_values(referral_id, body.referent)
         referral = ReferralRecord(
             id=referral_id,
             structure_id=actor.structure_id,
             created_by=actor.subject,
-            referent=body.referent or actor.subject,
+            **referent,
             status=plan.status.value,
             version=1,
             thematiques=sorted(set(body.need.thematiques)),
@@ -146,7 +150,7 @@ class ReferralService(Base):
             consent_captured_by=actor.subject,
             # In UTC, as stored and read back: the response is built from these very values.
             consent_given_at=(consent.given_at or now).astimezone(UTC),
-            consent_purpose=consent.purpose,
+            consent_purpose_enc=self.seal(consent.purpose, purpose_context(referral_id)),
             consent_categories=sorted({c.value for c in consent.data_categories}),
             consent_recipients=recipients,
             consent_further_partners=consent.further_partners,
@@ -285,7 +289,8 @@ class ReferralService(Base):
             plan = lifecycle.change_referent(before.aggregate, actor)
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
-        return self.apply(before, plan, actor, now, referral_values={"referent": referent})
+        values = self.referent_values(referral_id, referent)
+        return self.apply(before, plan, actor, now, referral_values=values)
 
     async def withdraw(
         self, actor: Actor, referral_id: uuid.UUID, *, if_match: int | None
@@ -315,7 +320,12 @@ def erase(pending: Pending, now: datetime) -> None:
     change, before = pending.change, pending.before
     assert before is not None
     change.referral.update(
-        person_enc=None, summary_enc=None, evaluation_comment_enc=None, erased_at=now
+        person_enc=None,
+        summary_enc=None,
+        evaluation_comment_enc=None,
+        consent_purpose_enc=None,
+        referent_enc=None,
+        erased_at=now,
     )
     for handoff in before.handoffs:
         if handoff.comment_enc is not None:

@@ -155,7 +155,7 @@ class ReadingService(Base):
                 referral_id=referral.id,
                 referral_status=referral.status,
                 origin_structure_id=referral.structure_id,
-                referent=referral.referent if referral.structure_id == mine else None,
+                referent=referral.referent_subject if referral.structure_id == mine else None,
                 thematiques=list(referral.thematiques),
                 urgency=referral.urgency,  # type: ignore[arg-type]
                 channel=referral.channel,  # type: ignore[arg-type]
@@ -184,6 +184,8 @@ class ReadingService(Base):
             if Category.SITUATION in categories
             else None
         )
+        referral["referent"] = self.referent(ref, free_text=seen.comments)
+        referral["consent_purpose"] = self.purpose(ref) if categories else None
         referral["evaluation_comment"] = (
             self.open_text(ref.evaluation_comment_enc, evaluation_context(ref.id))
             if seen.comments

@@ -178,7 +178,7 @@ def referral_read(
         id=ref.id,
         status=ref.status,
         structure_id=ref.structure_id,
-        referent=ref.referent,
+        referent=svc.referent(ref, free_text=seen.comments),
         created_by=ref.created_by,
         created_at=ref.created_at,
         updated_at=ref.updated_at,
@@ -199,7 +199,8 @@ def referral_read(
             method=ref.consent_method,  # type: ignore[arg-type]
             captured_by=ref.consent_captured_by,
             given_at=ref.consent_given_at,
-            purpose=ref.consent_purpose,
+            # The purpose is for those the consent lets hold the person's data.
+            purpose=svc.purpose(ref) if categories else None,
             data_categories=[Category(c) for c in ref.consent_categories],
             recipients=[uuid.UUID(r) for r in ref.consent_recipients],
             further_partners=ref.consent_further_partners,
