@@ -63,7 +63,7 @@ def _area_codes(commune_code: str | None) -> dict[str, str | None]:
 
 def _common(entity: Any, *, now: datetime, review_days: int) -> dict[str, Any]:
     return {
-        "stale": is_stale(entity.updated_at, entity.verified_at, now=now, period_days=review_days),
+        "stale": is_stale(entity.reviewed_at, now=now, period_days=review_days),
         "etag": etag(entity),
     }
 
@@ -137,9 +137,7 @@ def service_read(
     of the service's structure (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
-    values["stale"] = is_stale(
-        values["updated_at"], values["verified_at"], now=now, period_days=review_days
-    )
+    values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c, insider=insider) for c in links]
     values["eligibility_zones"] = list(zones)

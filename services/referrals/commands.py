@@ -15,7 +15,7 @@ from services.referrals.rotation import rotate
 
 
 def register(app: typer.Typer) -> None:
-    register_purge(app)  # issue #7: relais purge
+    register_purge(app)  # relais purge
 
     @app.command("rotate-keys")
     def rotate_keys(

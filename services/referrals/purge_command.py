@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings, SettingsError, load_settings
 from services.referrals.crypto import load_keyring
 from services.referrals.service.retention import PurgeReport, purge

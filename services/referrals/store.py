@@ -328,6 +328,8 @@ class Queries:
         states: Sequence[str] | None,
         thematique: str | None,
         since: datetime | None,
+        until: datetime | None,
+        partner: tuple[str, uuid.UUID] | None,
         referent: str | None,
         overdue: bool | None,
         awaiting: Sequence[str],
@@ -358,6 +360,10 @@ class Queries:
             )
         if since is not None:
             query = query.where(HANDOFFS.c.created_at >= since)
+        if until is not None:
+            query = query.where(HANDOFFS.c.created_at < until)
+        if partner is not None:
+            query = query.where(HANDOFFS.c[partner[0]] == partner[1])
         if referent is not None:
             query = query.where(REFERRALS.c.referent_subject == referent)
         late = sa.and_(HANDOFFS.c.state.in_(awaiting), HANDOFFS.c.respond_by <= now)

@@ -25,7 +25,6 @@ from services.auth.api.common import client_address, key_snapshot, oauth_respons
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
 from services.auth.domain.throttle import ThrottlePolicy
-from services.auth.mail import send_mail
 from services.auth.models import Account
 from services.auth.oauth import OAuthResult, RawRequest, RelaisServer, oauth_error, run_authlib
 from services.auth.pages import (
@@ -37,8 +36,9 @@ from services.auth.pages import (
     render,
     session_cookie,
 )
+from services.kernel.clock import utcnow
 from services.kernel.http import ServiceLocator
-from services.kernel.outbox import utcnow
+from services.kernel.mail import build_message, send
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.auth.web")
@@ -443,12 +443,13 @@ class AuthorizationPages(Controller):
         account.updated_at = utcnow()
         if not await store.accept_invitation(session, invitation, account):
             return _expired_link(request)
-        return message(
+        return render(
             request,
-            "Bienvenue",
-            "Votre accès est prêt. Vous pouvez vous connecter depuis votre application.",
-            status=200,
-            error=False,
+            "message.html",
+            title="Bienvenue",
+            info="Votre accès est prêt.",
+            link="/connexion",
+            link_text="Se connecter à Relais",
         )
 
 
@@ -478,11 +479,14 @@ async def request_password_reset(
         return
     token = await store.create_reset(session, account)
     link = f"{settings.base_url.rstrip('/')}{PREFIX}/password/reset?{urlencode({'token': token})}"
-    await send_mail(
+    await send(
         settings,
-        account.email,
-        "Relais : réinitialisation de votre mot de passe",
-        "Bonjour,\n\nPour choisir un nouveau mot de passe Relais, ouvrez ce lien "
-        f"(valable une heure, utilisable une seule fois) :\n\n{link}\n\n"
-        "Si vous n’êtes pas à l’origine de cette demande, ignorez ce message.\n",
+        build_message(
+            settings,
+            account.email,
+            "Relais : réinitialisation de votre mot de passe",
+            "Bonjour,\n\nPour choisir un nouveau mot de passe Relais, ouvrez ce lien "
+            f"(valable une heure, utilisable une seule fois) :\n\n{link}\n\n"
+            "Si vous n’êtes pas à l’origine de cette demande, ignorez ce message.\n",
+        ),
     )

@@ -127,6 +127,3 @@ class AttachmentController(Controller):
                 "X-Content-Type-Options": "nosniff",
             },
         )
-
-
-ROUTES = [AttachmentController]

@@ -36,6 +36,8 @@ async def _box(
     state: States | None,
     thematique: str | None,
     since: datetime | None,
+    until: datetime | None,
+    partner: uuid.UUID | None,
     referent: str | None,
     overdue: bool | None,
     cursor: str | None,
@@ -45,8 +47,9 @@ async def _box(
     check_limit(limit)
     if thematique is not None and check_thematiques([thematique], "thematique"):
         raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
-    if since is not None and since.tzinfo is None:
-        raise field_error("since", "fuseau horaire requis (RFC 3339)", status=400)
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
     before = None
     if cursor:
         raw = decode_cursor(cursor, [str])[0]
@@ -60,6 +63,8 @@ async def _box(
         states=[s.value for s in state] if state else None,
         thematique=thematique,
         since=since,
+        until=until,
+        partner=partner,
         referent=referent,
         overdue=overdue,
         before=before,
@@ -71,6 +76,8 @@ async def _box(
         "state": [s.value for s in state] if state else None,
         "thematique": thematique,
         "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "partner": str(partner) if partner else None,
         "referent": referent,
         "overdue": str(overdue).lower() if overdue is not None else None,
         "limit": limit,
@@ -96,7 +103,15 @@ class BoxController(Controller):
             query="state", default=None, description="état(s) de la transmission"
         ),
         thematique: str | None = None,
-        since: datetime | None = None,
+        since: datetime | None = Parameter(
+            default=None, description="transmises à partir de cet instant (inclus)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="transmises avant cet instant (exclu)"
+        ),
+        partner: uuid.UUID | None = Parameter(
+            default=None, description="la structure qui a envoyé la transmission"
+        ),
         referent: str | None = None,
         overdue: bool | None = None,
         cursor: str | None = None,
@@ -105,7 +120,8 @@ class BoxController(Controller):
         """Handoffs received by my structure, newest first (no personal data in lists)."""
         return await _box(
             reading, authenticated, "inbox", state=states, thematique=thematique, since=since,
-            referent=referent, overdue=overdue, cursor=cursor, limit=limit,
+            until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
+            limit=limit,
         )  # fmt: skip
 
     @get("/outbox", operation_id="ListOutbox")
@@ -117,7 +133,15 @@ class BoxController(Controller):
             query="state", default=None, description="état(s) de la transmission"
         ),
         thematique: str | None = None,
-        since: datetime | None = None,
+        since: datetime | None = Parameter(
+            default=None, description="transmises à partir de cet instant (inclus)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="transmises avant cet instant (exclu)"
+        ),
+        partner: uuid.UUID | None = Parameter(
+            default=None, description="la structure à qui la transmission a été envoyée"
+        ),
         referent: str | None = None,
         overdue: bool | None = None,
         cursor: str | None = None,
@@ -126,8 +150,6 @@ class BoxController(Controller):
         """Handoffs sent by my structure (first sends, re-orientations, relays), newest first."""
         return await _box(
             reading, authenticated, "outbox", state=states, thematique=thematique, since=since,
-            referent=referent, overdue=overdue, cursor=cursor, limit=limit,
+            until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
+            limit=limit,
         )  # fmt: skip
-
-
-ROUTES = [BoxController]

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals.api.idempotency import Answer

@@ -29,6 +29,3 @@ class SubjectAccessController(Controller):
         if authenticated.kind != "user":
             raise ProblemError(403, "L'export pour la personne est réservé aux membres.")
         return await reading.export(referral_id, actor_for(authenticated, write=False))
-
-
-ROUTES = [SubjectAccessController]

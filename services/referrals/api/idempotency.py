@@ -22,7 +22,7 @@ import msgspec
 from litestar import Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals.domain.consent import Category
 from services.referrals.domain.records import IdempotencyRecord

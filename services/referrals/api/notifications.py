@@ -62,6 +62,3 @@ class NotificationPreferencesController(Controller):
             is_admin=caller.is_admin_of(caller.structure_id),
         )
         return PreferenceRead(email=row.email, mode=data.mode)
-
-
-ROUTES = [NotificationPreferencesController]

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -285,6 +285,3 @@ def _access_page(
         next=next_link(reading.settings.base_url, path, {"limit": limit}, nxt),
         next_cursor=nxt,
     )
-
-
-ROUTES = [ReferralController]

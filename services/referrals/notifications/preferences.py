@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.referrals import models as m
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
 from services.referrals.domain.consent import Category
 from services.referrals.domain.lifecycle import Event

@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals.directory import Target
 from services.referrals.domain import lifecycle

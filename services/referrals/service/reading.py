@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.referrals.domain.consent import Category, filter_person
 from services.referrals.domain.records import AccessRecord, Snapshot
@@ -127,6 +127,8 @@ class ReadingService(Base):
         states: list[str] | None,
         thematique: str | None,
         since: datetime | None,
+        until: datetime | None,
+        partner: uuid.UUID | None,
         referent: str | None,
         overdue: bool | None,
         before: uuid.UUID | None,
@@ -136,12 +138,18 @@ class ReadingService(Base):
         without personal data."""
         assert actor.structure_id is not None
         now = utcnow()
+        inbox = box == "inbox"
         rows = await Queries(self.session).box(
-            "to_structure_id" if box == "inbox" else "from_structure_id",
+            "to_structure_id" if inbox else "from_structure_id",
             actor.structure_id,
             states=states,
             thematique=thematique,
             since=since,
+            until=until,
+            # The structure at the other end of the handoff.
+            partner=(("from_structure_id" if inbox else "to_structure_id"), partner)
+            if partner
+            else None,
             referent=referent,
             overdue=overdue,
             awaiting=[s.value for s in AWAITING_ANSWER],

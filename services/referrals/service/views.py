@@ -11,6 +11,7 @@ from typing import Literal
 import msgspec
 
 from services.referrals.domain.consent import ALL_CATEGORIES, Category, filter_person
+from services.referrals.domain.lifecycle import referral_actions
 from services.referrals.domain.records import (
     AttachmentRecord,
     EventRecord,
@@ -212,6 +213,7 @@ def referral_read(
         handoffs=handoffs,
         outcome=outcome,
         attachments=files,
+        allowed_actions=referral_actions(snapshot.aggregate, actor),
     )
     return read, frozenset(shown)
 
