@@ -16,9 +16,10 @@ from typing import Annotated
 import typer
 
 from services.directory.app import MIGRATIONS, SERVICE_NAME
+from services.kernel.commands import settings_or_exit
 from services.kernel.db import Database
 from services.kernel.migrations import upgrade
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.settings import Settings
 
 import_app = typer.Typer(
     help="Importer des données dans l'annuaire.", no_args_is_help=True, add_completion=False
@@ -27,14 +28,6 @@ import_app = typer.Typer(
 
 # Structures reindexed per transaction by ``reindex``.
 REINDEX_BATCH = 500
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration invalide : {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 async def open_database(settings: Settings) -> Database:
@@ -67,7 +60,7 @@ def import_data_inclusion(
     from services.directory.importer import import_datainclusion
     from services.directory.interop.files import UnreadableInput, read_paths
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         dataset = read_paths(paths)
     except UnreadableInput as exc:
@@ -146,7 +139,7 @@ def export(
     if kind not in ("structures", "services"):
         typer.echo("--kind : structures ou services", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> None:
         db = await open_database(settings)
@@ -173,7 +166,7 @@ def seed_demo(
     """Load the demo territory (Drôme): ~90 structures and ~290 services. Idempotent."""
     from services.directory.demo.seed import seed_demo as run_seed
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> int:
         db = await open_database(settings)
@@ -208,7 +201,7 @@ def check_links() -> None:
     """Check every website, referral and booking link once and print a summary."""
     from services.directory.linkcheck import check_links as run_check
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> int:
         db = await open_database(settings)
@@ -244,7 +237,7 @@ def reindex() -> None:
     from services.directory.search import meili
     from services.directory.search.indexing import refresh_structure_search_index
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> int:
         db = await open_database(settings)

@@ -5,7 +5,7 @@ Existing rows are converted here, with the service's keyring (the settings ``rel
 runs with).
 
 Revision ID: 8d3a61c4e2f0
-Revises: 5c1f0e7a9b2d
+Revises: 3135207a005c
 Create Date: 2026-12-02 09:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8d3a61c4e2f0"
-down_revision: str | None = "5c1f0e7a9b2d"
+down_revision: str | None = "3135207a005c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
