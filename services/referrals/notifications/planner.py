@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.settings import Settings
 from services.referrals import models as m
+from services.referrals.domain.vocabulary import DECLINE_REASON_LABELS
 from services.referrals.notifications.render import (
     integrations_link,
     reference,
@@ -35,14 +36,7 @@ from services.referrals.notifications.render import (
 
 STRUCTURE_INBOX = "structure:"  # to_address placeholder resolved through the directory
 
-DECLINE_REASONS = {
-    "out_of_scope": "hors du champ d'intervention",
-    "no_capacity": "plus de place disponible",
-    "person_unreachable": "personne injoignable",
-    "conditions_not_met": "conditions d'accès non remplies",
-    "duplicate": "orientation en double",
-    "other": "autre motif",
-}
+DECLINE_REASONS: dict[str, str] = {str(k): v for k, v in DECLINE_REASON_LABELS.items()}
 
 UPDATES: dict[str, tuple[str, str | None]] = {
     "handoff.acknowledged": ("{partner} en a accusé réception", None),

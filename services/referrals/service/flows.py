@@ -138,7 +138,7 @@ class ReferralService(Base):
             thematiques=sorted(set(body.need.thematiques)),
             urgency=body.need.urgency.value,
             channel=body.need.channel.value,
-            age_band=body.need.age_band.value,
+            age_band=body.need.age_band,
             sex=body.need.sex.value,
             person_enc=self.keyring.seal(
                 msgspec.json.encode(_person_dict(body.person)).decode(),
