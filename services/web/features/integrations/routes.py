@@ -1,5 +1,5 @@
 """Intégrations (administrators): API clients (scopes, secret shown once, revoke) and webhooks
-(create, rotate secret, resend recent events, last deliveries, delete).
+(create, test delivery, rotate secret, resend recent events, last deliveries, delete).
 
 A new secret is shown in the answer to the form itself, once, and never put in a URL: that
 answer is the one exception to post-redirect-get here.
@@ -35,6 +35,7 @@ MESSAGES = {
     "client-revoque": "Le client est révoqué : il ne peut plus obtenir de jeton.",
     "webhook-supprime": "Le webhook est supprimé.",
     "renvoi": "Les événements des dernières 24 heures sont renvoyés.",
+    "webhook-reactive": "Le webhook est réactivé : les événements en attente repartent.",
 }
 
 
@@ -159,9 +160,15 @@ class Integrations(Controller):
         if action == "secret":
             rotated = await referrals.rotate_secret(webhook_id)
             return await self._page(request, admin, auth, referrals, new_webhook=rotated)
+        if action == "tester":
+            tested = await referrals.test_webhook(webhook_id)
+            return await self._page(request, admin, auth, referrals, tested=(webhook_id, tested))
         if action == "renvoyer":
             await referrals.replay(webhook_id, utcnow() - timedelta(hours=24))
             return see_other("/integrations?message=renvoi")
+        if action == "reactiver":
+            await referrals.reactivate_webhook(webhook_id)
+            return see_other("/integrations?message=webhook-reactive")
         if action == "supprimer":
             await referrals.delete_webhook(webhook_id)
             return see_other("/integrations?message=webhook-supprime")
