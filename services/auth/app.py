@@ -6,7 +6,6 @@ from pathlib import Path
 
 from litestar import Litestar
 
-from services.auth import store
 from services.auth.api.admin import AccountController, PasswordResetController
 from services.auth.api.federation import FederationPages
 from services.auth.api.logout import EndSession
@@ -14,6 +13,7 @@ from services.auth.api.oauth import DiscoveryController, TokenController
 from services.auth.api.web import AuthorizationPages
 from services.auth.federation import Upstream
 from services.auth.keys import KeyRing
+from services.auth.store import clients
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.firstparty import (
@@ -72,7 +72,7 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
 async def after_migrate(settings: Settings, db: Database) -> None:
     """Register the staff web app (first-party OIDC client) for this deployment's base URL."""
     async with db.session() as session:
-        await store.register_first_party_client(
+        await clients.register_first_party_client(
             session,
             client_id=WEB_CLIENT_ID,
             secret=web_client_secret(settings),

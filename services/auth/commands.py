@@ -12,12 +12,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.api.admin import invite_by_email
 from services.auth.app import SERVICE_NAME
 from services.auth.domain.clients import plan_client
 from services.auth.keys import KeyRing
 from services.auth.models import Account
+from services.auth.store import accounts, clients
 from services.kernel.commands import settings_or_exit
 from services.kernel.db import Database
 from services.kernel.security import Scope
@@ -61,14 +61,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
 
         async def work(session: AsyncSession) -> dict[str, Any]:
-            account = await store.account_by_email(session, email)
+            account = await accounts.account_by_email(session, email)
             if account is None:
-                account = Account(email=store.normalize_email(email), status=store.INVITED)
+                account = Account(email=accounts.normalize_email(email), status=accounts.INVITED)
                 session.add(account)
                 await session.flush()
             if moderator:
                 account.is_moderator = True
-            await store.add_membership(session, account.id, structure_id, "admin")
+            await accounts.add_membership(session, account.id, structure_id, "admin")
             invitation = await invite_by_email(
                 settings,
                 session,
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
 
         async def work(session: AsyncSession) -> dict[str, Any]:
-            client, secret = await store.create_client(
+            client, secret = await clients.create_client(
                 session,
                 name=name,
                 structure_id=structure_id,

@@ -54,10 +54,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.crypto import random_token
 from services.auth.keys import KeySnapshot
-from services.auth.store import ClientInfo, CodeInfo, IssuedToken, Principal, RefreshInfo
+from services.auth.store import accounts, clients, tokens
+from services.auth.store.accounts import Principal
+from services.auth.store.clients import ClientInfo
+from services.auth.store.tokens import CodeInfo, IssuedToken, RefreshInfo
 from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
 from services.kernel.security import Scope
@@ -242,10 +244,10 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             family_id=new_uuid(),
             auth_time=user.auth_time or utcnow(),
         )
-        self.server.bridge(store.save_code, code, info, CODE_TTL_SECONDS)
+        self.server.bridge(tokens.save_code, code, info, CODE_TTL_SECONDS)
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
-        info = self.server.bridge(store.consume_code, code, client.client_id)
+        info = self.server.bridge(tokens.consume_code, code, client.client_id)
         return CodeRecord(info) if info else None
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
@@ -254,7 +256,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def authenticate_user(self, authorization_code: CodeRecord) -> Principal | None:
         info = authorization_code.info
         return self.server.bridge(
-            store.principal, info.account_id, info.structure_id, info.auth_time
+            accounts.principal, info.account_id, info.structure_id, info.auth_time
         )
 
 
@@ -277,7 +279,7 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
             and not set(scope_to_list(requested)) <= set(scope_to_list(current))
         ):
             raise InvalidScopeError("The requested scope exceeds the original grant.")
-        info = self.server.bridge(store.rotate_refresh, refresh_token)
+        info = self.server.bridge(tokens.rotate_refresh, refresh_token)
         return RefreshRecord(info) if info else None
 
     def authenticate_user(self, refresh_token: RefreshRecord) -> Principal:
@@ -289,7 +291,7 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
                 structure_id = uuid.UUID(wanted)
             except ValueError as exc:
                 raise InvalidRequestError("Invalid 'structure_id'.") from exc
-        user = self.server.bridge(store.principal, info.account_id, structure_id, None)
+        user = self.server.bridge(accounts.principal, info.account_id, structure_id, None)
         if user is None:
             raise InvalidGrantError("The account is inactive or not a member of this structure.")
         return user  # type: ignore[no-any-return]
@@ -358,34 +360,34 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: TokenRecord, request: Any) -> None:
         if token.kind == "refresh_token" and token.family_id is not None:
-            self.server.bridge(store.revoke_family, token.family_id)
+            self.server.bridge(tokens.revoke_family, token.family_id)
         elif token.jti is not None:
             self.server.bridge(_revoke_access, token.jti)
 
 
 async def _refresh_scope(session: AsyncSession, token: str) -> str | None:
-    row = await store.find_refresh(session, token)
+    row = await tokens.find_refresh(session, token)
     return row.scope if row else None
 
 
 async def _revoke_access(session: AsyncSession, jti: str) -> None:
-    row = await store.access_token(session, jti)
+    row = await tokens.access_token(session, jti)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
 
 
 async def _find_access(session: AsyncSession, jti: str) -> tuple[bool, str] | None:
-    row = await store.access_token(session, jti)
+    row = await tokens.access_token(session, jti)
     if row is None:
         return None
-    return await store.token_is_live(session, row), row.client_id
+    return await tokens.token_is_live(session, row), row.client_id
 
 
 async def _find_refresh(session: AsyncSession, token: str) -> TokenRecord | None:
-    row = await store.find_refresh(session, token)
+    row = await tokens.find_refresh(session, token)
     if row is None:
         return None
-    live = await store.token_is_live(session, row)
+    live = await tokens.token_is_live(session, row)
     return TokenRecord(
         kind="refresh_token", live=live, client_id=row.client_id, family_id=row.family_id
     )
@@ -418,12 +420,12 @@ class RelaisServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> OAuthClient | None:
         if not isinstance(client_id, str) or len(client_id) > 64:
             return None
-        info = self.bridge(store.client_by_id, client_id)
+        info = self.bridge(clients.client_by_id, client_id)
         return OAuthClient(info) if info else None
 
     def save_token(self, token: dict[str, Any], request: RelaisRequest) -> None:
         if self.issued is not None:
-            self.bridge(store.save_issued, self.issued)
+            self.bridge(tokens.save_issued, self.issued)
 
     def create_oauth2_request(self, request: Any) -> RelaisRequest:
         if isinstance(request, RelaisRequest):

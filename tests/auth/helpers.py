@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from services.auth import store
 from services.auth.crypto import hash_password
 from services.auth.models import Account
+from services.auth.store import accounts, clients
 from tests.conftest import Relais
 
 REDIRECT_URI = "https://app.example.org/callback"
@@ -49,7 +49,7 @@ async def make_account(
         session.add(account)
         await session.flush()
         for structure_id, role in memberships or []:
-            await store.add_membership(session, account.id, structure_id, role)
+            await accounts.add_membership(session, account.id, structure_id, role)
     return account
 
 
@@ -65,7 +65,7 @@ async def make_client(
 ) -> tuple[str, str | None]:
     db = relais.app("auth").state.db
     async with db.session() as session:
-        client, secret = await store.create_client(
+        client, secret = await clients.create_client(
             session,
             name=name,
             structure_id=structure_id,

@@ -128,8 +128,8 @@ async def test_revoked_client_gets_no_token_and_its_tokens_turn_inactive(
 ) -> None:
     import sqlalchemy as sa
 
-    from services.auth import store
     from services.auth.models import Client
+    from services.auth.store import clients
 
     client_id, secret = await make_client(auth_relais, uuid.uuid4(), ["directory:read"])
     assert secret
@@ -139,7 +139,7 @@ async def test_revoked_client_gets_no_token_and_its_tokens_turn_inactive(
         client = (
             await session.scalars(sa.select(Client).where(Client.client_id == client_id))
         ).one()
-        await store.revoke_client(session, client)
+        await clients.revoke_client(session, client)
     refused = await client_token(auth_relais.client, client_id, secret)
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_client"

@@ -103,10 +103,10 @@ async def test_invited_person_logs_in_through_the_provider(
     admin = await make_account(fed_relais, memberships=[(structure, "admin")])
     email = unique_email("proconnect")
     db = fed_relais.app("auth").state.db
-    from services.auth import store
+    from services.auth.store import invitations
 
     async with db.session() as session:
-        await store.create_invitation(
+        await invitations.create_invitation(
             session, email=email, structure_id=structure, role="member", invited_by=admin.id
         )
     provider.state.user = _person(email)

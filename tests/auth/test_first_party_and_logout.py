@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from services.auth import store
+from services.auth.store import clients
 from tests.auth.helpers import (
     REDIRECT_URI,
     authorize_params,
@@ -30,7 +30,7 @@ SIGNED_OUT = "https://app.example.org/au-revoir"
 async def first_party_client(relais: Relais) -> tuple[str, str]:
     client_id, secret = f"first-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(24)
     async with relais.app("auth").state.db.session() as session:
-        await store.register_first_party_client(
+        await clients.register_first_party_client(
             session,
             client_id=client_id,
             secret=secret,

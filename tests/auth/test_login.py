@@ -73,11 +73,11 @@ async def test_lockout_refuses_even_the_right_password(auth_relais: Relais) -> N
 
     import sqlalchemy as sa
 
-    from services.auth import store
     from services.auth.models import LoginThrottle
+    from services.auth.store import logins
 
     account = await make_account(auth_relais, memberships=[(uuid.uuid4(), "member")])
-    key, _ = store.throttle_keys(account.email, "")
+    key, _ = logins.throttle_keys(account.email, "")
     db = auth_relais.app("auth").state.db
     for _ in range(LOCKOUT_AFTER):
         # Skip the exponential waits: make every previous failure look old enough.

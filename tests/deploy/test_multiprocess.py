@@ -421,9 +421,9 @@ class _Org:
 
 async def _setup_in(env: dict[str, str]) -> tuple[str, str]:
     """The moderator account and staff app, written in the auth schema (like test_auth_e2e)."""
-    from services.auth import store
     from services.auth.crypto import hash_password
     from services.auth.models import Account
+    from services.auth.store import clients
     from services.kernel.db import Database
     from services.kernel.settings import load_settings
     from tests.auth.helpers import REDIRECT_URI
@@ -442,7 +442,7 @@ async def _setup_in(env: dict[str, str]) -> tuple[str, str]:
                 is_moderator=True,
             )
             session.add(account)
-            app, _ = await store.create_client(
+            app, _ = await clients.create_client(
                 session,
                 name="Application des agents",
                 structure_id=None,

@@ -22,9 +22,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from services.auth import store
 from services.auth.crypto import hash_password
 from services.auth.models import Account
+from services.auth.store import clients
 from services.kernel.db import Database
 from services.kernel.settings import load_settings
 from tests.auth.helpers import REDIRECT_URI, authorize_params, hidden_fields, pkce, unescape
@@ -96,7 +96,7 @@ async def _setup(folder: Path, base: str) -> tuple[str, str]:
                 is_moderator=True,
             )
             session.add(account)
-            app, _ = await store.create_client(
+            app, _ = await clients.create_client(
                 session,
                 name="Application des agents",
                 structure_id=None,

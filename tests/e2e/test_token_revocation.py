@@ -11,8 +11,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.auth import store
 from services.auth.models import Client
+from services.auth.store import clients
 from services.kernel.security import Scope
 from tests.auth.conftest import start_services
 from tests.auth.helpers import client_token, make_client
@@ -45,7 +45,7 @@ async def test_revoked_client_token_is_refused_by_other_services(
         async with db.session() as session:
             client = await session.scalar(sa.select(Client).where(Client.client_id == client_id))
             assert client is not None
-            await store.revoke_client(session, client)
+            await clients.revoke_client(session, client)
 
         refused = await relais.client.get("/referrals/v1/outbox", headers=headers)
         assert refused.status_code == 401

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from services.auth import store
 from services.auth.crypto import hash_password
 from services.auth.models import Account
+from services.auth.store import accounts
 from services.kernel.db import Database
 from services.kernel.settings import Settings
 from tests.auth.helpers import PASSWORD
@@ -88,7 +88,7 @@ async def _new_agent(folder: Path, structure: str, role: str = "admin") -> Agent
             )
             session.add(account)
             await session.flush()
-            await store.add_membership(session, account.id, structure_id, role)
+            await accounts.add_membership(session, account.id, structure_id, role)
     finally:
         await db.dispose()
     return Agent(email, structure, structure_id)

@@ -16,7 +16,6 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.api.web import request_password_reset
 from services.auth.domain.clients import plan_client
 from services.auth.models import Account, Client, Invitation, Membership
@@ -35,7 +34,8 @@ from services.auth.schemas import (
     PasswordResetRequest,
     PendingInvitation,
 )
-from services.auth.store import Principal
+from services.auth.store import accounts, clients, invitations, tokens
+from services.auth.store.accounts import Principal
 from services.kernel.clock import utcnow
 from services.kernel.mail import build_message, send
 from services.kernel.problems import ProblemError, not_found
@@ -61,15 +61,15 @@ async def provide_acting(authenticated: Caller, session: AsyncSession) -> Acting
     """The person behind the token, checked against live state."""
     if authenticated.kind != "user" or authenticated.token_id is None:
         raise ProblemError(403, "Réservé aux personnes connectées (jeton utilisateur).")
-    record = await store.access_token(session, authenticated.token_id)
-    if record is None or not await store.token_is_live(session, record):
+    record = await tokens.access_token(session, authenticated.token_id)
+    if record is None or not await tokens.token_is_live(session, record):
         raise ProblemError(
             401,
             "Jeton révoqué ou compte désactivé.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     assert record.account_id is not None
-    principal = await store.principal(session, record.account_id, record.structure_id)
+    principal = await accounts.principal(session, record.account_id, record.structure_id)
     account = await session.get(Account, record.account_id)
     if principal is None or account is None:
         raise ProblemError(403, "Vous n’êtes plus membre de cette structure.")
@@ -90,7 +90,7 @@ class AccountController(Controller):
     @get("/me", operation_id="GetMe")
     async def me(self, acting: Acting, session: AsyncSession) -> MeRead:
         """The connected person, their structures and the structure they act for."""
-        memberships = await store.memberships_of(session, acting.account.id)
+        memberships = await accounts.memberships_of(session, acting.account.id)
         return MeRead(
             id=acting.account.id,
             email=acting.account.email,
@@ -139,7 +139,7 @@ class AccountController(Controller):
         rows = await session.execute(
             sa.select(Account.id, Account.name)
             .join(Membership, Membership.account_id == Account.id)
-            .where(Membership.structure_id == structure_id, Account.status == store.ACTIVE)
+            .where(Membership.structure_id == structure_id, Account.status == accounts.ACTIVE)
             .order_by(Account.name, Account.id)
         )
         return [ColleagueRead(account_id=a, name=n) for a, n in rows.tuples()]
@@ -163,7 +163,7 @@ class AccountController(Controller):
         )
         if getattr(result, "rowcount", 0) != 1:
             raise not_found("Membre")
-        await store.revoke_structure_tokens(session, account_id, structure_id)
+        await tokens.revoke_structure_tokens(session, account_id, structure_id)
 
     @patch("/structures/{structure_id:uuid}/members/{account_id:uuid}", operation_id="UpdateMember")
     async def update_member(
@@ -213,7 +213,7 @@ class AccountController(Controller):
     ) -> list[PendingInvitation]:
         """Invitations of the structure not yet accepted and still valid."""
         _require_admin(acting, structure_id)
-        rows = await store.structure_invitations(session, structure_id)
+        rows = await invitations.structure_invitations(session, structure_id)
         return [
             PendingInvitation(
                 id=i.id,
@@ -241,10 +241,10 @@ class AccountController(Controller):
         """Send the invitation again with a new link valid 7 days (the previous link stops
         working)."""
         _require_admin(acting, structure_id)
-        invitation = await store.pending_invitation(session, structure_id, invitation_id)
+        invitation = await invitations.pending_invitation(session, structure_id, invitation_id)
         if invitation is None:
             raise not_found("Invitation")
-        token = await store.renew_invitation(session, invitation)
+        token = await invitations.renew_invitation(session, invitation)
         await mail_invitation(request.app.state.settings, invitation, token)
         return InvitationRead(
             id=invitation.id,
@@ -268,7 +268,7 @@ class AccountController(Controller):
     ) -> None:
         """Cancel a pending invitation: its link no longer works."""
         _require_admin(acting, structure_id)
-        invitation = await store.pending_invitation(session, structure_id, invitation_id)
+        invitation = await invitations.pending_invitation(session, structure_id, invitation_id)
         if invitation is None:
             raise not_found("Invitation")
         invitation.expires_at = utcnow()
@@ -317,7 +317,7 @@ class AccountController(Controller):
         )
         if isinstance(plan, list):
             raise ProblemError(422, "; ".join(f"{e.field}: {e.reason}" for e in plan), errors=plan)
-        client, secret = await store.create_client(
+        client, secret = await clients.create_client(
             session,
             name=data.name,
             structure_id=structure_id,
@@ -381,7 +381,7 @@ class AccountController(Controller):
         ).first()
         if client is None:
             raise not_found("Client")
-        await store.revoke_client(session, client)
+        await clients.revoke_client(session, client)
 
     @patch("/accounts/{account_id:uuid}", operation_id="UpdateAccountStatus")
     async def set_status(
@@ -398,13 +398,13 @@ class AccountController(Controller):
         account = await session.get(Account, account_id)
         if account is None:
             raise not_found("Compte")
-        if data.status == store.DISABLED:
-            account.status = store.DISABLED
-            await store.revoke_account_grants(session, account.id)
-        elif account.status == store.DISABLED:
-            account.status = store.ACTIVE if account.password_hash else store.INVITED
+        if data.status == accounts.DISABLED:
+            account.status = accounts.DISABLED
+            await tokens.revoke_account_grants(session, account.id)
+        elif account.status == accounts.DISABLED:
+            account.status = accounts.ACTIVE if account.password_hash else accounts.INVITED
         account.updated_at = utcnow()
-        memberships = await store.memberships_of(session, account.id)
+        memberships = await accounts.memberships_of(session, account.id)
         return MeRead(
             id=account.id,
             email=account.email,
@@ -441,7 +441,7 @@ async def invite_by_email(
     role: str,
     invited_by: uuid.UUID | None,
 ) -> Invitation:
-    invitation, token = await store.create_invitation(
+    invitation, token = await invitations.create_invitation(
         session, email=email, structure_id=structure_id, role=role, invited_by=invited_by
     )
     await mail_invitation(settings, invitation, token)

@@ -12,12 +12,12 @@ from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.api.web import safe_next, see_other
 from services.auth.crypto import digest, random_token
 from services.auth.federation import Upstream, UpstreamError, display_name, verified_email
 from services.auth.models import Account, FederationState, UpstreamIdentity
 from services.auth.pages import PREFIX, message, session_cookie
+from services.auth.store import accounts, invitations, logins
 from services.kernel.clock import utcnow
 from services.kernel.settings import Settings
 
@@ -98,7 +98,7 @@ class FederationPages(Controller):
                 "Demandez une invitation à l’administrateur de votre structure.",
                 status=403,
             )
-        sid = await store.open_session(session, account, "upstream")
+        sid = await logins.open_session(session, account, "upstream")
         return see_other(pending.next_url, [session_cookie(settings, sid)])
 
 
@@ -127,28 +127,28 @@ async def link_account(
     ).first()
     if linked is not None:
         account = await session.get(Account, linked.account_id)
-        return account if account is not None and account.status == store.ACTIVE else None
+        return account if account is not None and account.status == accounts.ACTIVE else None
     email = verified_email(claims)
     if email is None:
         return None
-    account = await store.account_by_email(session, email)
-    invitations = await store.pending_invitations(session, email)
-    if account is not None and account.status == store.DISABLED:
+    account = await accounts.account_by_email(session, email)
+    pending = await invitations.pending_invitations(session, email)
+    if account is not None and account.status == accounts.DISABLED:
         return None
     if account is None:
-        if not invitations:
+        if not pending:
             return None
         account = Account(email=email, name=display_name(claims))
         session.add(account)
         await session.flush()
-    elif account.status != store.ACTIVE and not invitations:
+    elif account.status != accounts.ACTIVE and not pending:
         return None
-    account.status = store.ACTIVE
+    account.status = accounts.ACTIVE
     account.email_verified = True
     if not account.name:
         account.name = display_name(claims)
-    for invitation in invitations:
-        await store.accept_invitation(session, invitation, account)
+    for invitation in pending:
+        await invitations.accept_invitation(session, invitation, account)
     session.add(UpstreamIdentity(issuer=issuer, subject=subject, account_id=account.id))
     await session.flush()
     return account

@@ -23,7 +23,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.api.common import key_snapshot, raw_request
 from services.auth.pages import (
     PREFIX,
@@ -34,6 +33,7 @@ from services.auth.pages import (
     render,
     session_cookie,
 )
+from services.auth.store import clients, logins
 from services.kernel.settings import Settings
 
 INVALID = "Demande de déconnexion invalide"
@@ -95,7 +95,7 @@ class EndSession(Controller):
         back_to = params.get("post_logout_redirect_uri", "")
         if not back_to:
             return Logout(subject, None)
-        client = await store.client_by_id(session, client_id[:64]) if client_id else None
+        client = await clients.client_by_id(session, client_id[:64]) if client_id else None
         if client is None or back_to not in client.post_logout_redirect_uris:
             return "Cette adresse de retour n’est pas enregistrée pour l’application."
         return Logout(subject, _with_state(back_to, params.get("state", "")[:500]))
@@ -103,7 +103,7 @@ class EndSession(Controller):
     async def _end(
         self, request: Request[Any, Any, Any], session: AsyncSession, logout: Logout
     ) -> Response[Any]:
-        await store.close_session(session, request.cookies.get(SESSION_COOKIE))
+        await logins.close_session(session, request.cookies.get(SESSION_COOKIE))
         settings: Settings = request.app.state.settings
         cookies = [session_cookie(settings, "", max_age=0)]
         if logout.back_to:
@@ -131,7 +131,7 @@ class EndSession(Controller):
         logout = await self._check(request, session, params)
         if isinstance(logout, str):
             return message(request, INVALID, logout)
-        found = await store.session_account(session, request.cookies.get(SESSION_COOKIE))
+        found = await logins.session_account(session, request.cookies.get(SESSION_COOKIE))
         if confirmed or found is None or str(found[0].id) == logout.subject:
             return await self._end(request, session, logout)
         return render(

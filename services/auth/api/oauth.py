@@ -12,7 +12,6 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.api.common import key_snapshot, oauth_response, raw_request
 from services.auth.models import Account
 from services.auth.oauth import (
@@ -21,6 +20,7 @@ from services.auth.oauth import (
     run_oauth,
 )
 from services.auth.schemas import OpenIDConfiguration, RevokedTokens, UserInfo
+from services.auth.store import tokens
 from services.kernel.openapi import PROBLEM_RESPONSES
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
@@ -85,7 +85,7 @@ class DiscoveryController(Controller):
         account, a removed member, a revoked client or refresh family. The other services poll
         this list (TOKEN_REVOCATION_REFRESH_SECONDS) and refuse those tokens. Only random token
         ids, no personal data: public like the JWKS."""
-        return RevokedTokens(jti=await store.revoked_access_tokens(session))
+        return RevokedTokens(jti=await tokens.revoked_access_tokens(session))
 
 
 _OAUTH_ERRORS = {
@@ -172,8 +172,8 @@ class TokenController(Controller):
         revoked)."""
         if authenticated.kind != "user" or authenticated.token_id is None:
             raise ProblemError(403, "Ce jeton n'identifie pas une personne.")
-        record = await store.access_token(session, authenticated.token_id)
-        if record is None or not await store.token_is_live(session, record):
+        record = await tokens.access_token(session, authenticated.token_id)
+        if record is None or not await tokens.token_is_live(session, record):
             raise ProblemError(
                 401,
                 "Jeton révoqué ou compte désactivé.",

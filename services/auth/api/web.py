@@ -20,7 +20,6 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth import store
 from services.auth.api.common import client_address, key_snapshot, oauth_response, raw_request
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
@@ -36,6 +35,7 @@ from services.auth.pages import (
     render,
     session_cookie,
 )
+from services.auth.store import accounts, invitations, logins, tokens
 from services.kernel.clock import utcnow
 from services.kernel.http import ServiceLocator
 from services.kernel.mail import build_message, send
@@ -126,7 +126,7 @@ class AuthorizationPages(Controller):
             return message(request, "Demande d’autorisation invalide", problem)
         query = urlencode([(k, v) for k, vs in raw.query.items() for v in vs if k in OAUTH_PARAMS])
         next_url = f"{PREFIX}/authorize?{query}"
-        found = await store.session_account(session, request.cookies.get(SESSION_COOKIE))
+        found = await logins.session_account(session, request.cookies.get(SESSION_COOKIE))
         settings: Settings = request.app.state.settings
         if found is None:
             return render(
@@ -138,7 +138,7 @@ class AuthorizationPages(Controller):
                 upstream=settings.auth_upstream_name if settings.auth_upstream_issuer else None,
             )
         account, login = found
-        memberships = await store.memberships_of(session, account.id)
+        memberships = await accounts.memberships_of(session, account.id)
         locator: ServiceLocator = request.app.state.locator
         structures = [
             {"id": str(m.structure_id), "label": await structure_label(locator, m.structure_id)}
@@ -180,7 +180,7 @@ class AuthorizationPages(Controller):
         raw = RawRequest(
             method="POST", path=form_request.path, headers={}, query={}, form=_oauth_form(form)
         )
-        found = await store.session_account(session, request.cookies.get(SESSION_COOKIE))
+        found = await logins.session_account(session, request.cookies.get(SESSION_COOKIE))
         if found is None:
             return see_other(f"{PREFIX}/authorize?{urlencode(_flat(raw.form))}")
         account, login = found
@@ -205,7 +205,7 @@ class AuthorizationPages(Controller):
             structure_id = uuid.UUID(chosen) if chosen else None
         except ValueError:
             structure_id, chosen = None, "invalid"
-        user = await store.principal(session, account.id, structure_id, login.created_at)
+        user = await accounts.principal(session, account.id, structure_id, login.created_at)
         if user is None or chosen == "invalid":
             return message(
                 request, "Accès refusé", "Vous n’êtes pas membre de cette structure.", status=403
@@ -250,7 +250,7 @@ class AuthorizationPages(Controller):
                 upstream=upstream,
             )
         address = client_address(request)
-        blocked = await store.login_blocked_until(session, email, address)
+        blocked = await logins.login_blocked_until(session, email, address)
         if blocked is not None:
             seconds = max(1, int((blocked - utcnow()).total_seconds()) + 1)
             response = render(
@@ -265,11 +265,11 @@ class AuthorizationPages(Controller):
             )
             response.headers["Retry-After"] = str(seconds)
             return response
-        account = await store.account_by_email(session, email) if email else None
+        account = await accounts.account_by_email(session, email) if email else None
         password_hash = account.password_hash if account else None
         ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
-        if not ok or account is None or account.status != store.ACTIVE:
-            await store.record_login_failure(session, email, address, policy(settings))
+        if not ok or account is None or account.status != accounts.ACTIVE:
+            await logins.record_login_failure(session, email, address, policy(settings))
             log.info("login_failed")
             return render(
                 request,
@@ -281,10 +281,10 @@ class AuthorizationPages(Controller):
                 email=email,
                 upstream=upstream,
             )
-        await store.clear_login_failures(session, email)
+        await logins.clear_login_failures(session, email)
         if password_hash and needs_rehash(password_hash):
             account.password_hash = await anyio.to_thread.run_sync(hash_password, password)
-        sid = await store.open_session(session, account, "password")
+        sid = await logins.open_session(session, account, "password")
         log.info("login_succeeded")
         return see_other(next_url, [session_cookie(settings, sid)])
 
@@ -293,7 +293,7 @@ class AuthorizationPages(Controller):
         form = (await raw_request(request)).form
         if not csrf_ok(request, field(form, "csrf_token")):
             return message(request, "Session expirée", "Rechargez la page et recommencez.")
-        await store.close_session(session, request.cookies.get(SESSION_COOKIE))
+        await logins.close_session(session, request.cookies.get(SESSION_COOKIE))
         settings: Settings = request.app.state.settings
         return render(
             request,
@@ -329,7 +329,7 @@ class AuthorizationPages(Controller):
     async def reset_form(
         self, request: Request[Any, Any, Any], session: AsyncSession, token: str = ""
     ) -> Response[Any]:
-        if await store.open_reset(session, token[:200]) is None:
+        if await invitations.open_reset(session, token[:200]) is None:
             return _expired_link(request)
         return render(
             request,
@@ -348,9 +348,9 @@ class AuthorizationPages(Controller):
         password = field(form, "password")[:1024]
         if not csrf_ok(request, field(form, "csrf_token")):
             return message(request, "Session expirée", "Rechargez la page et recommencez.")
-        reset = await store.open_reset(session, token)
+        reset = await invitations.open_reset(session, token)
         account = await session.get(Account, reset.account_id) if reset else None
-        if reset is None or account is None or account.status == store.DISABLED:
+        if reset is None or account is None or account.status == accounts.DISABLED:
             return _expired_link(request)
         problems = password_problems(password, email=account.email, name=account.name)
         if problems:
@@ -365,13 +365,13 @@ class AuthorizationPages(Controller):
                 ask_name=False,
                 ask_password=True,
             )
-        if not await store.use_reset(session, reset):
+        if not await invitations.use_reset(session, reset):
             return _expired_link(request)
         account.password_hash = await anyio.to_thread.run_sync(hash_password, password)
         account.email_verified = True
         account.updated_at = utcnow()
-        await store.revoke_account_grants(session, account.id)
-        await store.clear_login_failures(session, account.email)
+        await tokens.revoke_account_grants(session, account.id)
+        await logins.clear_login_failures(session, account.email)
         return message(
             request,
             "Mot de passe modifié",
@@ -387,11 +387,11 @@ class AuthorizationPages(Controller):
     async def invitation_form(
         self, request: Request[Any, Any, Any], session: AsyncSession, token: str = ""
     ) -> Response[Any]:
-        invitation = await store.open_invitation(session, token[:200])
+        invitation = await invitations.open_invitation(session, token[:200])
         if invitation is None:
             return _expired_link(request)
-        account = await store.account_by_email(session, invitation.email)
-        if account is not None and account.status == store.DISABLED:
+        account = await accounts.account_by_email(session, invitation.email)
+        if account is not None and account.status == accounts.DISABLED:
             return _expired_link(request)
         needs_password = account is None or account.password_hash is None
         return render(
@@ -429,11 +429,11 @@ class AuthorizationPages(Controller):
         name: str,
         password: str,
     ) -> Response[Any]:
-        invitation = await store.open_invitation(session, token)
+        invitation = await invitations.open_invitation(session, token)
         if invitation is None:
             return _expired_link(request)
-        account = await store.account_by_email(session, invitation.email)
-        if account is not None and account.status == store.DISABLED:
+        account = await accounts.account_by_email(session, invitation.email)
+        if account is not None and account.status == accounts.DISABLED:
             return _expired_link(request)
         if account is None or account.password_hash is None:
             problems = password_problems(password, email=invitation.email, name=name)
@@ -458,10 +458,10 @@ class AuthorizationPages(Controller):
                 await session.flush()
             account.name = name
             account.password_hash = await anyio.to_thread.run_sync(hash_password, password)
-        account.status = store.ACTIVE
+        account.status = accounts.ACTIVE
         account.email_verified = True  # the link was delivered to that address
         account.updated_at = utcnow()
-        if not await store.accept_invitation(session, invitation, account):
+        if not await invitations.accept_invitation(session, invitation, account):
             return _expired_link(request)
         return render(
             request,
@@ -494,10 +494,10 @@ async def request_password_reset(
     request: Request[Any, Any, Any], session: AsyncSession, email: str
 ) -> None:
     settings: Settings = request.app.state.settings
-    account = await store.account_by_email(session, email) if email else None
-    if account is None or account.status != store.ACTIVE:
+    account = await accounts.account_by_email(session, email) if email else None
+    if account is None or account.status != accounts.ACTIVE:
         return
-    token = await store.create_reset(session, account)
+    token = await invitations.create_reset(session, account)
     link = f"{settings.base_url.rstrip('/')}{PREFIX}/password/reset?{urlencode({'token': token})}"
     await send(
         settings,
