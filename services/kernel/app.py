@@ -17,7 +17,7 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel import lifecycle, tracing
+from services.kernel import inputs, lifecycle, tracing
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import (
@@ -152,7 +152,7 @@ def create_service_app(
         handlers += health_handlers(db)
     capacity = 1 if db.dialect == "sqlite" else settings.database_pool_size
     instrument_pool(service, db.engine, capacity + settings.database_max_overflow)
-    middleware: list[Any] = [observability_middleware(service)]
+    middleware: list[Any] = [observability_middleware(service), inputs.input_middleware]
     traced = tracing.middleware(settings)
     if traced is not None:
         middleware.insert(0, traced)
@@ -166,6 +166,7 @@ def create_service_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=middleware,
+        request_class=inputs.Request,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title=title,
@@ -195,4 +196,5 @@ def create_service_app(
     )
     app.state.verifier = build_verifier(settings, locator)
     document_errors(app)
+    inputs.declare_query_names(app)
     return app

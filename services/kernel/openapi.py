@@ -16,15 +16,13 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 
-from services.kernel.problems import _TITLES, PROBLEM_MEDIA_TYPE, Problem
+from services.kernel.problems import _TITLES, PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, Problem
 
 # Dependencies that resolve the caller (services.kernel.app): required, then optional.
 AUTHENTICATED = "authenticated"
 CALLER = "caller"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
-# Route ``opt`` flag: ``False`` for protocol endpoints with their own error format (OAuth 2).
-PROBLEM_RESPONSES = "problem_responses"
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -19,6 +19,11 @@ from sqlalchemy import exc as sa_exc
 from services.kernel.errors import FieldError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+PROBLEM_RESPONSES = "problem_responses"
+"""Route ``opt`` flag: ``False`` for protocol endpoints answering in their own error format
+(OAuth 2, RFC 6749 §5.2). The kernel's input rules, which answer problem+json, leave their query
+and body to them (``services.kernel.inputs``)."""
 TYPE_BASE = "https://relais.example.org/problems/"
 
 log = structlog.get_logger("relais.errors")
@@ -220,7 +225,8 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     for item in extra:
         if not isinstance(item, dict):
             continue
-        source = str(item.get("source") or "body")
+        raw_source = item.get("source") or "body"
+        source = str(getattr(raw_source, "value", raw_source))  # Litestar's ParamType enum
         key = str(item.get("key") or "")
         if source == "body" and key == "data":
             key = ""  # the body itself (Litestar's name for it), not a field called "data"
@@ -344,6 +350,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 __all__ = [
     "EXCEPTION_HANDLERS",
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
     "FieldError",
     "MediaType",
     "Problem",

@@ -18,6 +18,7 @@ from services.auth.crypto import digest, random_token
 from services.auth.federation import Upstream, UpstreamError, display_name, verified_email
 from services.auth.models import Account, FederationState, UpstreamIdentity
 from services.auth.pages import PREFIX, message, session_cookie
+from services.kernel.inputs import ANY_QUERY
 from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 
@@ -62,7 +63,9 @@ class FederationPages(Controller):
             return _upstream_failed(request)
         return see_other(url)
 
-    @get("/callback")
+    # The provider may add parameters of its own (iss, session_state…): ignored, as OAuth 2
+    # clients must.
+    @get("/callback", opt={ANY_QUERY: True})
     async def callback(
         self,
         request: Request[Any, Any, Any],

@@ -1,7 +1,8 @@
 """Search flow: validate and resolve parameters, pick a backend (with fallback), build the page.
 
 Controllers stay thin: they hand raw query parameters here. Everything a client can get wrong is
-answered with a 400/422 problem naming the parameter; the query text itself is never syntax.
+answered with a 400 problem naming the parameter (as every query parameter is); the query text
+itself is never syntax.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def _values(raw: Sequence[str]) -> list[str]:
 
 def _problem(errors: list[FieldError]) -> ProblemError:
     detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
-    return ProblemError(422, detail, errors=errors)
+    return ProblemError(400, detail, errors=errors)
 
 
 def _query_error(name: str, reason: str, value: Any = None) -> FieldError:
