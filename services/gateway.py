@@ -46,14 +46,23 @@ window.ui = SwaggerUIBundle({
 </script></body></html>
 """
 
+GATEWAY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+SITE = "web"
+
+
 class Gateway:
+    """``/<service>/…`` goes to that service; the web app (when mounted) answers every other
+    path but the gateway's own (health, metrics, ``/docs``); without it, ``/`` shows the docs."""
+
     def __init__(self, apps: dict[str, Litestar]) -> None:
         self.apps = apps
+        self.site = apps.get(SITE)
+        self.prefixed = {name: app for name, app in apps.items() if name != SITE}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -61,11 +70,14 @@ class Gateway:
             return
         path: str = scope.get("path", "/")
         first = path.lstrip("/").split("/", 1)[0]
-        app = self.apps.get(first)
+        app = self.prefixed.get(first)
         if app is not None:
             await app(scope, receive, send)  # type: ignore[arg-type]
             return
         if scope["type"] != "http":
+            return
+        if self.site is not None and path not in GATEWAY_PATHS and first != "docs":
+            await self.site(scope, receive, send)  # type: ignore[arg-type]
             return
         if path == "/healthz":
             await _json(send, 200, {"status": "ok"})
@@ -98,7 +110,7 @@ class Gateway:
         """Interactive docs of every mounted service, served offline (assets from swagger-ui-py)."""
         urls = [
             {"url": f"/{name}/docs/openapi.json", "name": app.openapi_schema.info.title}
-            for name, app in self.apps.items()
+            for name, app in self.prefixed.items()
         ]
         return DOCS_TEMPLATE.replace("__URLS__", json.dumps(urls, ensure_ascii=False))
 

@@ -9,7 +9,7 @@ from services.kernel.settings import Settings
 
 
 def render(settings: Settings) -> dict[str, bytes]:
-    apps, _ = system.build_apps(settings)
+    apps, _ = system.build_apps(settings, system.API_SERVICES)
     documents = {}
     for name, app in apps.items():
         schema = app.openapi_schema.to_schema()

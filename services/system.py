@@ -20,7 +20,9 @@ from services.kernel.migrations import upgrade
 from services.kernel.observability import mark_process_dead
 from services.kernel.settings import Settings, check_production, load_settings
 
-SERVICE_NAMES: tuple[str, ...] = ("directory", "referrals", "auth")
+SERVICE_NAMES: tuple[str, ...] = ("directory", "referrals", "auth", "web")
+# Services with a public JSON API (an OpenAPI document); the web app serves pages.
+API_SERVICES: tuple[str, ...] = ("directory", "referrals", "auth")
 
 
 def service_module(name: str) -> ModuleType:
@@ -104,6 +106,9 @@ async def migrate(settings: Settings, names: Sequence[str] = SERVICE_NAMES) -> N
         try:
             await upgrade(db, module.MIGRATIONS)
             await upgrade(db, kernel_jobs.MIGRATIONS)
+            after = getattr(module, "after_migrate", None)
+            if after is not None:  # data a service needs in place (auth: the web app's client)
+                await after(settings, db)
         finally:
             await db.dispose()
 

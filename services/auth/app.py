@@ -6,6 +6,7 @@ from pathlib import Path
 
 from litestar import Litestar
 
+from services.auth import store
 from services.auth.api.admin import AccountController, PasswordResetController
 from services.auth.api.federation import FederationPages
 from services.auth.api.oauth import DiscoveryController, TokenController
@@ -14,6 +15,13 @@ from services.auth.federation import Upstream
 from services.auth.keys import KeyRing
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
+from services.kernel.firstparty import (
+    WEB_CLIENT_ID,
+    WEB_CLIENT_NAME,
+    WEB_SCOPES,
+    web_client_secret,
+    web_redirect_uri,
+)
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
 
@@ -53,3 +61,16 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         ],
         state={"keyring": KeyRing(settings), "upstream": Upstream(settings)},
     )
+
+
+async def after_migrate(settings: Settings, db: Database) -> None:
+    """Register the staff web app (first-party OIDC client) for this deployment's base URL."""
+    async with db.session() as session:
+        await store.register_first_party_client(
+            session,
+            client_id=WEB_CLIENT_ID,
+            secret=web_client_secret(settings),
+            name=WEB_CLIENT_NAME,
+            scopes=list(WEB_SCOPES),
+            redirect_uris=[web_redirect_uri(settings)],
+        )

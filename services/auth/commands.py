@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import store
 from services.auth.api.admin import invite_by_email
 from services.auth.app import SERVICE_NAME
+from services.auth.domain.clients import plan_client
 from services.auth.keys import KeyRing
 from services.auth.models import Account
 from services.kernel.db import Database
@@ -111,21 +112,46 @@ def register(app: typer.Typer) -> None:
 
     @app.command("create-client")
     def create_client(
-        structure: Annotated[str, typer.Option(help="structure id (UUID) the client acts for")],
-        scopes: Annotated[str, typer.Option(help='space-separated, e.g. "directory:read"')],
+        scopes: Annotated[
+            str, typer.Option(help='space-separated, e.g. "directory:read" (or "openid email")')
+        ] = "",
+        structure: Annotated[
+            str, typer.Option(help="structure id (UUID) the client acts for / belongs to")
+        ] = "",
         name: Annotated[str, typer.Option(help="name of the tool")] = "Client API",
+        grant: Annotated[
+            str, typer.Option(help="client_credentials (a tool) or authorization_code (an app)")
+        ] = "client_credentials",
+        redirect_uri: Annotated[
+            list[str] | None,
+            typer.Option("--redirect-uri", help="authorization_code: return address (repeatable)"),
+        ] = None,
+        public: Annotated[
+            bool, typer.Option(help="authorization_code: an app that cannot keep a secret")
+        ] = False,
     ) -> None:
-        """Register an API client (client_credentials); prints its secret once, as JSON."""
+        """Register an OAuth2 client; prints it as JSON, with its secret (shown once).
+
+        client_credentials: a tool acting for --structure with API --scopes.
+        authorization_code: an application staff sign in to (PKCE S256, refresh tokens), with
+        one or more --redirect-uri; confidential by default, --public for apps without a secret.
+        """
         settings = _settings()
-        structure_id = _structure(structure)
-        wanted = scopes.split()
-        known = {s.value for s in Scope}
-        unknown = [s for s in wanted if s not in known]
-        if not wanted or unknown:
-            typer.echo(
-                f"--scopes : portées inconnues {unknown} (connues : {' '.join(sorted(known))})",
-                err=True,
-            )
+        if grant not in ("client_credentials", "authorization_code"):
+            typer.echo("--grant : client_credentials ou authorization_code", err=True)
+            raise typer.Exit(2)
+        if grant == "client_credentials" and not structure:
+            typer.echo("--structure : obligatoire pour client_credentials", err=True)
+            raise typer.Exit(2)
+        structure_id = _structure(structure) if structure else None
+        plan = plan_client(
+            grant, scopes.split(), list(redirect_uri or []), public, [s.value for s in Scope]
+        )
+        if isinstance(plan, list):
+            for error in plan:
+                typer.echo(
+                    f"--{error.field.split('[')[0].replace('_', '-')} : {error.reason}", err=True
+                )
             raise typer.Exit(2)
 
         async def work(session: AsyncSession) -> dict[str, Any]:
@@ -133,14 +159,18 @@ def register(app: typer.Typer) -> None:
                 session,
                 name=name,
                 structure_id=structure_id,
-                scopes=sorted(set(wanted)),
-                grant_types=["client_credentials"],
+                scopes=plan.scopes,
+                grant_types=plan.grant_types,
+                redirect_uris=plan.redirect_uris,
+                public=plan.public,
             )
             return {
                 "client_id": client.client_id,
                 "client_secret": secret,
-                "structure_id": str(structure_id),
+                "structure_id": str(structure_id) if structure_id else None,
                 "scopes": client.scopes.split(),
+                "grant_types": list(client.grant_types),
+                "redirect_uris": list(client.redirect_uris),
             }
 
         typer.echo(json.dumps(_run(settings, work)))

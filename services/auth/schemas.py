@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from services.kernel.security import Scope
-
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 MemberRole = Literal["member", "admin"]
 
@@ -79,9 +77,24 @@ class InvitationRead(msgspec.Struct, kw_only=True):
     expires_at: datetime
 
 
+Grant = Literal["client_credentials", "authorization_code"]
+RedirectUri = Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
+
+
 class ClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``client_credentials``: a tool acting for the structure with API ``scopes``.
+    ``authorization_code``: an application people sign in to (PKCE S256, refresh tokens),
+    acting as each person within their roles; ``scopes`` are then OpenID scopes (default
+    ``openid profile email``), ``redirect_uris`` are required (https, or http on loopback) and
+    ``public`` clients (apps that cannot keep a secret) get no secret."""
+
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=10)]
+    scopes: Annotated[list[str], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
+    grant_type: Grant = "client_credentials"
+    redirect_uris: Annotated[list[RedirectUri], msgspec.Meta(max_length=10)] = msgspec.field(
+        default_factory=list
+    )
+    public: bool = False
 
 
 class ClientRead(msgspec.Struct, kw_only=True):
@@ -92,17 +105,33 @@ class ClientRead(msgspec.Struct, kw_only=True):
     grant_types: list[str]
     created_at: datetime
     revoked_at: datetime | None
+    redirect_uris: list[str] = msgspec.field(default_factory=list)
+    public: bool = False
 
 
 class ClientCreated(msgspec.Struct, kw_only=True):
-    """The secret is shown here once and never again (only its hash is stored)."""
+    """The secret is shown here once and never again (only its hash is stored); public
+    clients have none."""
 
     client_id: str
-    client_secret: str
+    client_secret: str | None
     name: str
     structure_id: uuid.UUID
     scopes: list[str]
     grant_types: list[str]
+    redirect_uris: list[str] = msgspec.field(default_factory=list)
+
+
+class MemberUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    role: MemberRole
+
+
+class PendingInvitation(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    email: str
+    role: MemberRole
+    created_at: datetime
+    expires_at: datetime
 
 
 class AccountStatusUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

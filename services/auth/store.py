@@ -275,6 +275,34 @@ async def create_client(
     return client, secret
 
 
+async def register_first_party_client(
+    session: AsyncSession,
+    *,
+    client_id: str,
+    secret: str,
+    name: str,
+    scopes: list[str],
+    redirect_uris: list[str],
+) -> Client:
+    """Create or bring up to date a first-party staff application (fixed id, confidential,
+    authorization code + refresh token). Run at each migration: a changed base URL or secret
+    takes effect; a revoked one is restored, since the operator configures it, not an admin."""
+    client = (await session.scalars(sa.select(Client).where(Client.client_id == client_id))).first()
+    if client is None:
+        client = Client(client_id=client_id)
+        session.add(client)
+    client.secret_hash = digest(secret)
+    client.name = name
+    client.structure_id = None
+    client.scopes = " ".join(scopes)
+    client.grant_types = ["authorization_code", "refresh_token"]
+    client.redirect_uris = redirect_uris
+    client.auth_method = "client_secret_basic"
+    client.revoked_at = None
+    await session.flush()
+    return client
+
+
 async def revoke_client(session: AsyncSession, client: Client) -> None:
     now = utcnow()
     client.revoked_at = now
@@ -577,6 +605,43 @@ async def open_invitation(session: AsyncSession, token: str) -> Invitation | Non
     if row is None or row.accepted_at is not None or row.expires_at <= utcnow():
         return None
     return row
+
+
+async def structure_invitations(session: AsyncSession, structure_id: uuid.UUID) -> list[Invitation]:
+    result = await session.scalars(
+        sa.select(Invitation)
+        .where(
+            Invitation.structure_id == structure_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+        .order_by(Invitation.created_at.desc())
+    )
+    return list(result)
+
+
+async def pending_invitation(
+    session: AsyncSession, structure_id: uuid.UUID, invitation_id: uuid.UUID
+) -> Invitation | None:
+    return (
+        await session.scalars(
+            sa.select(Invitation).where(
+                Invitation.id == invitation_id,
+                Invitation.structure_id == structure_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+        )
+    ).first()
+
+
+async def renew_invitation(session: AsyncSession, invitation: Invitation, days: int = 7) -> str:
+    """A new link for the invitation (the previous one stops working)."""
+    token = random_token(32)
+    invitation.token_hash = digest(token)
+    invitation.expires_at = utcnow() + timedelta(days=days)
+    await session.flush()
+    return token
 
 
 async def pending_invitations(session: AsyncSession, email: str) -> list[Invitation]:

@@ -4,9 +4,12 @@ Each URL is probed with ``HEAD`` (``GET`` when the server answers 405 or 501, th
 read), redirects followed up to ``MAX_REDIRECTS``, within ``LINK_CHECK_TIMEOUT_SECONDS`` and at
 most ``LINK_CHECK_CONCURRENCY`` requests at a time; a URL used by several entries is probed once.
 The outcome is stored per (entry, field) in ``link_checks``: last status or error, when, when it
-last worked, and the count of consecutive failures. A link is flagged ``dead`` after
-``DEAD_AFTER`` consecutive failed checks (typically three daily runs) and cleared by the first
-success. Probing happens outside any database transaction.
+last worked, how many checks in a row failed and since when. When a link is dead (three failed
+daily checks, see ``domain.links``) and who sees it failing before that is decided there; the
+first success clears it. Probing happens outside any database transaction.
+
+A pass in which no URL answered at all (every probe a DNS, connection or timeout error) says the
+machine is offline, not that every site is down: it is not recorded.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from datetime import datetime
 import httpx
 import msgspec
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.directory.domain.links import is_dead
 from services.directory.models import LinkCheck, Service, Structure
 from services.kernel.db import Database
 from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 
-DEAD_AFTER = 3
+log = structlog.get_logger("relais.linkcheck")
+
 MAX_REDIRECTS = 5
 USER_AGENT = "Relais-linkcheck/1.0 (directory link checker)"
 # (model, field, entity type) of every checked link.
@@ -66,6 +72,8 @@ class LinkCheckSummary(msgspec.Struct, kw_only=True):
     newly_dead: int = 0
     revived: int = 0
     removed: int = 0
+    # No URL answered: the checker (not the sites) was offline, nothing was recorded.
+    offline: bool = False
 
 
 async def probe(client: httpx.AsyncClient, url: str) -> Probe:
@@ -151,11 +159,15 @@ def apply(check: LinkCheck, outcome: Probe, now: datetime) -> tuple[bool, bool]:
         check.last_error = None
         check.last_ok_at = now
         check.consecutive_failures = 0
+        check.failing_since = None
         check.dead = False
         return False, was_dead
     check.last_error = outcome.error or f"http_{outcome.status}"
     check.consecutive_failures = (check.consecutive_failures or 0) + 1
-    check.dead = check.consecutive_failures >= DEAD_AFTER
+    if check.failing_since is None:
+        check.failing_since = now
+    # Once dead, dead until a success.
+    check.dead = was_dead or is_dead(check.consecutive_failures, check.failing_since, now)
     return check.dead and not was_dead, False
 
 
@@ -185,6 +197,7 @@ async def record(
             # The entry now points elsewhere: the old history says nothing about the new URL.
             check.url = link.url
             check.consecutive_failures = 0
+            check.failing_since = None
             check.dead = False
             check.last_ok_at = None
         outcome = outcomes[link.url]
@@ -213,5 +226,8 @@ async def check_links(
         links = await collect_links(session)
     urls = sorted({link.url for link in links})
     outcomes = await probe_all(urls, settings, client)
+    if outcomes and all(outcome.status is None for outcome in outcomes.values()):
+        log.warning("link_check_offline", urls=len(urls))
+        return LinkCheckSummary(links=len(links), urls=len(urls), offline=True)
     async with db.session() as session:
         return await record(session, links, outcomes, now or utcnow())

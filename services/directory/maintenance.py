@@ -71,6 +71,12 @@ def check_links() -> None:
             summary = await run_check(db, settings)
         finally:
             await db.dispose()
+        if summary.offline:
+            typer.echo(
+                f"Aucune des {summary.urls} adresses n'a répondu : pas de réseau ? "
+                "Rien n'a été enregistré."
+            )
+            return 1
         typer.echo(
             f"Liens vérifiés : {summary.links} ({summary.urls} adresses distinctes) — "
             f"{summary.ok} valides, {summary.failed} en échec, {summary.dead} morts "

@@ -52,7 +52,11 @@ class TrackedMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Indexed with the id by each table ((updated_at, id): the `updated_since` keyset order).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last explicit confirmation that the entry is right (POST …/verify).
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the content was last known right (freshness, see domain/freshness.py): the last edit
+    # or confirmation by a person here, or the source's own date for an imported entry.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(sa.String(200))
     updated_by: Mapped[str | None] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
@@ -127,6 +131,8 @@ class Service(TrackedMixin, AddressMixin, Base):
     duration_weeks: Mapped[int | None] = mapped_column(sa.Integer)
     capacity_status: Mapped[str] = mapped_column(sa.String(20), default="accepting", index=True)
     capacity_until: Mapped[date | None] = mapped_column(sa.Date)
+    # When a person last stated the capacity (set or confirmed it, or verified the service).
+    capacity_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contact_name: Mapped[str | None] = mapped_column(sa.String(300))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
     contact_email: Mapped[str | None] = mapped_column(sa.String(320))
@@ -204,6 +210,8 @@ class LinkCheck(Base):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # First failure of the current run of failures (None while the link works).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dead: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
 
 

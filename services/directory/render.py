@@ -16,11 +16,10 @@ import msgspec
 
 from services.directory import models as m
 from services.directory import schemas as s
+from services.directory.domain import links as link_rules
 from services.directory.domain.freshness import is_stale
 from services.directory.domain.phones import phone_kind
 from services.kernel.reference import geography
-
-LINK_DEAD_AFTER = 3
 
 
 def etag(entity: m.Structure | m.Service | m.Place) -> str:
@@ -28,22 +27,24 @@ def etag(entity: m.Structure | m.Service | m.Place) -> str:
     return f'"{entity.version}"'
 
 
-def link_status(check: Any) -> s.LinkStatus:
-    """From a ``link_checks`` row (ORM object or Core row)."""
-    if check.dead:
-        state = "dead"
-    elif check.last_checked_at is None:
-        state = "unchecked"
-    elif check.consecutive_failures:
-        state = "failing"
-    else:
-        state = "ok"
+def link_status(check: Any, *, insider: bool) -> s.LinkStatus:
+    """From a ``link_checks`` row (ORM object or Core row), as this reader may see it: a link
+    that fails but is not dead yet is shown to outsiders as of its last success
+    (``domain.links``)."""
+    shown = link_rules.state(
+        dead=check.dead,
+        checked=check.last_checked_at is not None,
+        failures=check.consecutive_failures or 0,
+        ever_ok=check.last_ok_at is not None,
+        insider=insider,
+    )
+    hidden = shown != "failing" and bool(check.consecutive_failures) and not check.dead
     return s.LinkStatus(
         field=check.field,
         url=check.url,
-        state=state,  # type: ignore[arg-type]
-        http_status=check.last_status,
-        last_checked_at=check.last_checked_at,
+        state=shown,
+        http_status=None if hidden else check.last_status,
+        last_checked_at=check.last_ok_at if hidden else check.last_checked_at,
         last_ok_at=check.last_ok_at,
     )
 
@@ -62,7 +63,7 @@ def _area_codes(commune_code: str | None) -> dict[str, str | None]:
 
 def _common(entity: Any, *, now: datetime, review_days: int) -> dict[str, Any]:
     return {
-        "stale": is_stale(entity.updated_at, entity.verified_at, now=now, period_days=review_days),
+        "stale": is_stale(entity.reviewed_at, now=now, period_days=review_days),
         "etag": etag(entity),
     }
 
@@ -103,12 +104,14 @@ def structure_read(
     *,
     now: datetime,
     review_days: int,
+    insider: bool,
     links: Sequence[m.LinkCheck] = (),
 ) -> s.StructureRead:
+    """``insider``: the reader is a moderator or an insider of the structure (``links``)."""
     values: dict[str, Any] = {name: getattr(row, name, None) for name in _STRUCTURE_FIELDS}
     values.update(_area_codes(row.commune_code))
     values.update(_common(row, now=now, review_days=review_days))
-    values["links"] = [link_status(c) for c in links]
+    values["links"] = [link_status(c, insider=insider) for c in links]
     values["phone_kind"] = phone_kind(row.phone)
     return s.StructureRead(**values)
 
@@ -123,21 +126,20 @@ def service_read(
     *,
     now: datetime,
     review_days: int,
-    contact_visible: bool,
+    insider: bool,
     zones: Sequence[str],
     sessions: Sequence[Any] = (),
     links: Sequence[Any] = (),
 ) -> s.ServiceRead:
     """A service from its columns (``service_columns`` of an ORM ``Service`` after a write, or a
     row of ``store.service_view`` by name). ``zones`` sorted; ``sessions`` and ``links`` rows of
-    their tables (Core rows or ORM objects)."""
+    their tables (Core rows or ORM objects). ``insider``: the reader is a moderator or an insider
+    of the service's structure (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
-    values["stale"] = is_stale(
-        values["updated_at"], values["verified_at"], now=now, period_days=review_days
-    )
+    values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
-    values["links"] = [link_status(c) for c in links]
+    values["links"] = [link_status(c, insider=insider) for c in links]
     values["eligibility_zones"] = list(zones)
     values["sessions"] = [
         s.ServiceSessionRead(
@@ -147,7 +149,7 @@ def service_read(
     ]
     slots = values["appointment_slots"]
     values["appointment_slots"] = msgspec.convert(slots, list[s.AppointmentSlot]) if slots else []
-    if not values["contact_public"] and not contact_visible:
+    if not values["contact_public"] and not insider:
         values["contact_hidden"] = bool(
             values["contact_name"] or values["contact_phone"] or values["contact_email"]
         )

@@ -80,7 +80,10 @@ _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 
 
 class LinkStatus(msgspec.Struct, kw_only=True):
-    """Last known state of a URL of the entry, from the link checker."""
+    """Last known state of a URL of the entry, from the link checker (daily): ``dead`` after
+    three failed checks spanning two days. Before that a failing link is ``failing`` only for
+    the entry's structure and the moderators; others see it as of its last success (``ok``, or
+    ``unchecked`` if it never worked)."""
 
     field: str
     url: str
@@ -200,6 +203,9 @@ class StructureRead(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     verified_at: datetime | None = None
+    # When the content was last known right (edit or confirmation here, or the source's date for
+    # an imported entry); ``stale`` when longer ago than the review period.
+    reviewed_at: datetime | None = None
     stale: bool = False
     version: int = 1
     etag: str = ""
@@ -337,6 +343,8 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     weekly_hours: float | None = None
     duration_weeks: int | None = None
     capacity_until: date | None = None
+    # When a person last stated the capacity (set or confirmed it, or verified the service).
+    capacity_confirmed_at: datetime | None = None
     contact_public: bool = False
     # True when the contact exists but is reserved to members of the structure (hidden here).
     contact_hidden: bool = False
@@ -360,6 +368,9 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     verified_at: datetime | None = None
+    # When the content was last known right (edit or confirmation here, or the source's date for
+    # an imported entry); ``stale`` when longer ago than the review period.
+    reviewed_at: datetime | None = None
     stale: bool = False
     version: int = 1
     etag: str = ""
@@ -425,6 +436,9 @@ class PlaceRead(msgspec.Struct, kw_only=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     verified_at: datetime | None = None
+    # When the content was last known right (edit or confirmation here, or the source's date for
+    # an imported entry); ``stale`` when longer ago than the review period.
+    reviewed_at: datetime | None = None
     stale: bool = False
     version: int = 1
     etag: str = ""
@@ -445,6 +459,30 @@ class HistoryRead(msgspec.Struct, kw_only=True):
     actor_structure_id: uuid.UUID | None = None
     # field -> [before, after]
     changes: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+# Why an entry needs a maintainer's attention (services.directory.domain.review).
+ReviewReason = Literal[
+    "stale", "never_verified", "link_dead", "link_failing", "capacity_unconfirmed"
+]
+
+
+class ReviewItem(msgspec.Struct, kw_only=True):
+    """A structure or service to look at, and why."""
+
+    entity_type: Literal["structure", "service"]
+    id: uuid.UUID
+    # The structure the entry belongs to (its own id for a structure).
+    structure_id: uuid.UUID
+    name: str
+    status: Status
+    reasons: list[ReviewReason]
+    reviewed_at: datetime | None = None
+    verified_at: datetime | None = None
+    capacity_status: CapacityStatus | None = None
+    capacity_confirmed_at: datetime | None = None
+    # The entry's dead and failing links.
+    links: list[LinkStatus] = msgspec.field(default_factory=list)
 
 
 class TaxonomySummary(msgspec.Struct, kw_only=True):
@@ -485,6 +523,7 @@ __all__ = [
     "PlaceCreate",
     "PlaceRead",
     "PlaceUpdate",
+    "ReviewItem",
     "ServiceCreate",
     "ServiceRead",
     "ServiceSessionInput",

@@ -11,6 +11,9 @@ from services.kernel.jobs import Job
 from services.kernel.outbox import prune_job
 
 LINK_CHECK_INTERVAL_SECONDS = 24 * 3600.0
+# The first pass waits a day after the worker first starts: a machine set up offline (or a demo
+# started once) does not probe every website of its directory at once.
+LINK_CHECK_FIRST_DELAY_SECONDS = LINK_CHECK_INTERVAL_SECONDS
 # Directory changes reach Meilisearch within a few seconds (see search/meili.py).
 SEARCH_SYNC_INTERVAL_SECONDS = 1.0
 
@@ -22,7 +25,13 @@ async def check_links_job(app: Any) -> int:
 
 
 JOBS: list[Job] = [
-    Job("directory.check-links", "directory", LINK_CHECK_INTERVAL_SECONDS, check_links_job),
+    Job(
+        "directory.check-links",
+        "directory",
+        LINK_CHECK_INTERVAL_SECONDS,
+        check_links_job,
+        first_delay_seconds=LINK_CHECK_FIRST_DELAY_SECONDS,
+    ),
     Job("directory.search-sync", "directory", SEARCH_SYNC_INTERVAL_SECONDS, sync_job),
     Job("directory.prune-outbox", "directory", 3600.0, prune_job(OutboxEvent)),
 ]

@@ -141,6 +141,8 @@ def create_service_app(
     on_shutdown: Sequence[Callable[..., Any]] = (),
     state: dict[str, Any] | None = None,
     with_health: bool = True,
+    exception_handlers: dict[Any, Any] | None = None,
+    middleware: Sequence[Any] = (),
 ) -> Litestar:
     configure_logging(settings.log_level, settings.log_format)
 
@@ -152,10 +154,10 @@ def create_service_app(
         handlers += health_handlers(db)
     capacity = 1 if db.dialect == "sqlite" else settings.database_pool_size
     instrument_pool(service, db.engine, capacity + settings.database_max_overflow)
-    middleware: list[Any] = [observability_middleware(service), inputs.input_middleware]
+    stack: list[Any] = [observability_middleware(service), inputs.input_middleware, *middleware]
     traced = tracing.middleware(settings)
     if traced is not None:
-        middleware.insert(0, traced)
+        stack.insert(0, traced)
     app = Litestar(
         route_handlers=handlers,
         dependencies={
@@ -164,8 +166,8 @@ def create_service_app(
             "authenticated": Provide(provide_authenticated),
             **(dependencies or {}),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=middleware,
+        exception_handlers=exception_handlers or EXCEPTION_HANDLERS,
+        middleware=stack,
         request_class=inputs.Request,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

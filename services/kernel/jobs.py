@@ -105,12 +105,17 @@ OUTBOX_LAG = gauge(
 
 @dataclass(frozen=True)
 class Job:
-    """A unit of background work. ``run`` returns how many items it handled."""
+    """A unit of background work. ``run`` returns how many items it handled.
+
+    A new job is first due ``first_delay_seconds`` after a worker first sees it (its lease row
+    is created then, once per database: restarts do not move it), then every
+    ``interval_seconds`` after each run ends."""
 
     name: str
     queue: str
     interval_seconds: float
     run: Callable[[Any], Awaitable[int]]
+    first_delay_seconds: float = 0.0
 
 
 def utcnow() -> datetime:
@@ -158,7 +163,10 @@ class Worker:
     def __post_init__(self) -> None:
         self.entries = [_entry(job, context) for job, context in self.jobs]
         self.running: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._local_next: dict[tuple[str, str], float] = {}
+        started = time.monotonic()
+        self._local_next: dict[tuple[str, str], float] = {
+            e.key: started + e.job.first_delay_seconds for e in self.entries if e.db is None
+        }
         self._prepared: set[str] = set()
         self._next_sample = 0.0
         self.draining = False
@@ -172,11 +180,17 @@ class Worker:
         return groups
 
     async def _prepare(self, db: Database, entries: list[_Entry]) -> None:
-        """Make sure every job has its lease row (new jobs are due at once)."""
+        """Make sure every job has its lease row (a new job is due after its first delay)."""
         if db.service in self._prepared:
             return
+        now = utcnow()
         rows = [
-            {"name": e.job.name, "queue": e.job.queue, "next_run_at": utcnow(), "runs": 0}
+            {
+                "name": e.job.name,
+                "queue": e.job.queue,
+                "next_run_at": now + timedelta(seconds=e.job.first_delay_seconds),
+                "runs": 0,
+            }
             for e in entries
         ]
         dialect = postgresql if db.is_postgres else sqlite

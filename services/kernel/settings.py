@@ -95,6 +95,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_metrics_port: int = 9100
     otel_exporter_otlp_endpoint: str = ""
     tracing_sample_ratio: float = 1.0
+    web_client_secret: str = ""
+    web_session_idle_minutes: int = 120
+    web_session_max_hours: int = 12
 
     @property
     def embedded(self) -> bool:
@@ -385,6 +388,22 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "OTLP/HTTP collector URL (e.g. http://otel-collector:4318); tracing is off when empty",
     ),
     ("TRACING_SAMPLE_RATIO", "tracing_sample_ratio", "share of traces recorded, 0.0 to 1.0"),
+    (
+        "WEB_CLIENT_SECRET",
+        "web_client_secret",
+        "secret of the web app's OpenID Connect client at auth (registered by `relais migrate`); "
+        "a file under RELAIS_HOME/keys when empty (not in production)",
+    ),
+    (
+        "WEB_SESSION_IDLE_MINUTES",
+        "web_session_idle_minutes",
+        "web app: a session unused for this long is closed (sign in again)",
+    ),
+    (
+        "WEB_SESSION_MAX_HOURS",
+        "web_session_max_hours",
+        "web app: longest life of a session, however active",
+    ),
 )
 
 # Placeholder used for every secret in deploy/.env.example; refused in production.
@@ -399,6 +418,7 @@ _SECRET_FIELDS = {
     "auth_upstream_client_secret",
     "smtp_url",
     "referrals_encryption_keys",
+    "web_client_secret",
 }
 
 
@@ -447,6 +467,7 @@ def _name_variable(message: str) -> str:
 PRODUCTION_REQUIRED: dict[str, tuple[str, ...]] = {
     "auth": ("AUTH_KEY_ENCRYPTION_KEY", "SMTP_URL"),
     "referrals": ("REFERRALS_ENCRYPTION_KEYS", "SMTP_URL"),
+    "web": ("WEB_CLIENT_SECRET",),
 }
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kernel.outbox import utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals import models as m
-from services.referrals.crypto import Keyring
+from services.referrals.domain.consent import Category
 from services.referrals.domain.transitions import Actor
 from services.referrals.models import IDEMPOTENCY
 from services.referrals.pgwrites import DuplicateIdempotencyKey, StaleWrite
@@ -45,6 +45,8 @@ class Outcome(Generic[T]):
     body: T
     headers: dict[str, str] = field(default_factory=dict)
     referral_id: uuid.UUID | None = None
+    # Personal categories the body shows: a replay shows them only while the caller still may.
+    shown: frozenset[Category] = frozenset()
 
 
 def _context(owner: str, key: str) -> str:
@@ -63,8 +65,12 @@ async def _request_hash(request: Request[Any, Any, Any]) -> str:
     return digest.hexdigest()
 
 
-def _replay(
-    record: m.IdempotencyRecord, request_hash: str, keyring: Keyring, kind: type[T]
+async def _replay(
+    record: m.IdempotencyRecord,
+    request_hash: str,
+    svc: ReferralService,
+    actor: Actor,
+    kind: type[T],
 ) -> Response[T]:
     if record.request_hash != request_hash:
         raise ProblemError(
@@ -84,7 +90,17 @@ def _replay(
             "La réponse d'origine contenait des données personnelles effacées depuis "
             "(retrait du consentement) ; elle ne peut plus être rejouée.",
         )
-    raw = keyring.open(record.response_enc, _context(record.owner, record.key))
+    if record.categories and record.referral_id is not None:
+        loaded = await svc.load(record.referral_id)
+        if loaded is None or not loaded.view(actor.structure_id, utcnow()).covers(
+            record.categories
+        ):
+            raise ProblemError(
+                410,
+                "La réponse d'origine contenait des données personnelles que le consentement ne "
+                "permet plus à votre structure de voir ; elle ne peut plus être rejouée.",
+            )
+    raw = svc.keyring.open(record.response_enc, _context(record.owner, record.key))
     body = msgspec.json.decode(raw.encode(), type=kind)
     return Response(
         body,
@@ -123,7 +139,7 @@ async def idempotent(
         request_hash = await _request_hash(request)
         existing = await svc.idempotency_record(owner, key)
         if existing is not None:
-            return _replay(existing, request_hash, svc.keyring, kind)
+            return await _replay(existing, request_hash, svc, actor, kind)
     for attempt in range(1, ATTEMPTS + 1):
         outcome = await run()
         if key is not None:
@@ -138,6 +154,7 @@ async def idempotent(
                     "status_code": outcome.status_code,
                     "response_enc": svc.keyring.seal(encoded, _context(owner, key)),
                     "headers": outcome.headers,
+                    "categories": sorted(outcome.shown),
                     "created_at": utcnow(),
                 },
             )
@@ -162,7 +179,7 @@ async def idempotent(
                 raise ProblemError(
                     409, "Une requête avec la même clé Idempotency-Key est en cours."
                 ) from None
-            return _replay(existing, request_hash, svc.keyring, kind)
+            return await _replay(existing, request_hash, svc, actor, kind)
         break
     return Response(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
 

@@ -201,6 +201,8 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(sa.Integer)
     response_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     headers: Mapped[dict[str, str]] = mapped_column(JSONType(), default=dict)
+    # Personal-data categories the response shows (a replay checks the consent still covers them).
+    categories: Mapped[list[str]] = mapped_column(JSONType(), default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

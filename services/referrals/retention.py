@@ -28,9 +28,12 @@ from services.kernel.db import Database
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
+from services.referrals.domain.consent import Category, filter_person
 from services.referrals.domain.lifecycle import Event
 from services.referrals.domain.transitions import OPEN_STATES, Actor
+from services.referrals.domain.visibility import View
 from services.referrals.service import (
+    Loaded,
     ReferralService,
     attachment_context,
     evaluation_context,
@@ -183,21 +186,34 @@ def _columns(row: Any, skip: set[str]) -> dict[str, Any]:
 
 
 async def subject_access(
-    svc: ReferralService, referral_id: uuid.UUID, now: datetime
+    svc: ReferralService, loaded: Loaded, seen: View, now: datetime
 ) -> SubjectAccessExport:
-    loaded = await svc.load(referral_id)
-    assert loaded is not None
+    """The person's file as ``seen`` allows: whole for the origin structure (which holds the
+    relation with the person), never more than its consent-filtered view for a receiver."""
     ref = loaded.referral
+    referral_id = ref.id
+    categories = seen.categories
     referral = _columns(ref, set())
-    referral["person"] = svc.decrypt_person(ref) or None
-    referral["summary"] = svc.open_text(ref.summary_enc, summary_context(ref.id))
-    referral["evaluation_comment"] = svc.open_text(
-        ref.evaluation_comment_enc, evaluation_context(ref.id)
+    person = filter_person(svc.decrypt_person(ref), categories) if categories else {}
+    referral["person"] = person or None
+    referral["summary"] = (
+        svc.open_text(ref.summary_enc, summary_context(ref.id))
+        if Category.SITUATION in categories
+        else None
+    )
+    referral["evaluation_comment"] = (
+        svc.open_text(ref.evaluation_comment_enc, evaluation_context(ref.id))
+        if seen.comments
+        else None
     )
     handoffs = []
     for h in loaded.handoffs:
+        if not seen.sees_handoff(h.id):
+            continue
         item = _columns(h, set())
-        item["comment"] = svc.open_text(h.comment_enc, handoff_comment_context(h.id))
+        item["comment"] = (
+            svc.open_text(h.comment_enc, handoff_comment_context(h.id)) if seen.comments else None
+        )
         handoffs.append(item)
     events = (
         await svc.session.scalars(
@@ -208,28 +224,37 @@ async def subject_access(
     ).all()
     timeline = []
     for e in events:
+        if not seen.sees_event(e.structures):
+            continue
         item = _columns(e, {"txid"})
-        item["comment"] = svc.open_text(e.comment_enc, event_comment_context(e.id))
+        item["comment"] = (
+            svc.open_text(e.comment_enc, event_comment_context(e.id)) if seen.comments else None
+        )
         timeline.append(item)
     files = []
-    for a in await svc.attachments(referral_id):
-        item = _columns(a, {"content", "key_id"})
-        item["filename"] = svc.open_text(a.filename_enc, attachment_context(a.id))
-        item["content_base64"] = (
-            base64.b64encode(
-                svc.keyring.open_bytes(a.key_id, a.content, attachment_context(a.id))
-            ).decode()
-            if a.content is not None and a.key_id is not None
-            else None
+    if Category.DOCUMENTS in categories:
+        for a in await svc.attachments(referral_id):
+            item = _columns(a, {"content", "key_id"})
+            item["filename"] = svc.open_text(a.filename_enc, attachment_context(a.id))
+            item["content_base64"] = (
+                base64.b64encode(
+                    svc.keyring.open_bytes(a.key_id, a.content, attachment_context(a.id))
+                ).decode()
+                if a.content is not None and a.key_id is not None
+                else None
+            )
+            files.append(item)
+    log_rows: list[m.AccessLogEntry] = []
+    if seen.origin:  # who read the file is the origin's record, as on the access-log route
+        log_rows = list(
+            (
+                await svc.session.scalars(
+                    sa.select(m.AccessLogEntry)
+                    .where(m.AccessLogEntry.referral_id == referral_id)
+                    .order_by(m.AccessLogEntry.at)
+                )
+            ).all()
         )
-        files.append(item)
-    log_rows = (
-        await svc.session.scalars(
-            sa.select(m.AccessLogEntry)
-            .where(m.AccessLogEntry.referral_id == referral_id)
-            .order_by(m.AccessLogEntry.at)
-        )
-    ).all()
     return SubjectAccessExport(
         exported_at=now,
         referral=referral,

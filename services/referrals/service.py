@@ -36,7 +36,7 @@ from services.referrals import models as m
 from services.referrals import pgwrites
 from services.referrals.crypto import Keyring
 from services.referrals.directory import Target
-from services.referrals.domain import lifecycle
+from services.referrals.domain import lifecycle, visibility
 from services.referrals.domain.consent import Category, ConsentTerms
 from services.referrals.domain.lifecycle import Event, Plan, ReferralStatus, Refusal
 from services.referrals.domain.transitions import (
@@ -154,28 +154,15 @@ class Loaded:
             withdrawn=ref.consent_withdrawn_at is not None,
         )
 
+    def view(self, structure_id: uuid.UUID | None, now: datetime) -> visibility.View:
+        """What ``structure_id`` may see of this referral now (``domain.visibility``)."""
+        return visibility.view(self.snapshot(), self.terms(), structure_id, now)
+
     def party_structures(self) -> list[str]:
         ids = {str(self.referral.structure_id)}
         for h in self.handoffs:
             ids.update((str(h.from_structure_id), str(h.to_structure_id)))
         return sorted(ids)
-
-
-def can_see_referral(loaded: Loaded, structure_id: uuid.UUID | None) -> bool:
-    """Structures involved in the referral see it; everyone else gets a 404."""
-    if structure_id is None:
-        return False
-    return structure_id == loaded.referral.structure_id or any(
-        structure_id in (h.from_structure_id, h.to_structure_id) for h in loaded.handoffs
-    )
-
-
-def can_see_handoff(loaded: Loaded, handoff: m.Handoff, structure_id: uuid.UUID | None) -> bool:
-    """The origin follows the whole journey; a partner sees the handoffs it is party to."""
-    return structure_id is not None and (
-        structure_id == loaded.referral.structure_id
-        or structure_id in (handoff.from_structure_id, handoff.to_structure_id)
-    )
 
 
 def refusal_problem(refusal: Refusal, handoff: m.Handoff | None = None) -> ProblemError:
@@ -300,7 +287,7 @@ class ReferralService:
         if (
             visible_to is not None
             and visible_to.kind is not ActorKind.SYSTEM
-            and not can_see_referral(loaded, visible_to.structure_id)
+            and not loaded.view(visible_to.structure_id, utcnow()).party
         ):
             raise ProblemError(404, "Orientation introuvable.")
         previous = loaded.referral.version - 1
@@ -611,9 +598,10 @@ class ReferralService:
         handoff = loaded.handoff(handoff_id)
         if actor.kind is not ActorKind.SYSTEM:
             # Checked on the locked, fresh state: other structures learn nothing (404).
-            if not can_see_referral(loaded, actor.structure_id):
+            seen = loaded.view(actor.structure_id, utcnow())
+            if not seen.party:
                 raise ProblemError(404, "Orientation introuvable.")
-            if handoff is not None and not can_see_handoff(loaded, handoff, actor.structure_id):
+            if handoff is not None and not seen.sees_handoff(handoff.id):
                 handoff = None
         if handoff is None:
             raise ProblemError(404, "Transmission introuvable.")

@@ -17,7 +17,6 @@ from services.referrals.domain.consent import (
     ALL_CATEGORIES,
     Category,
     filter_person,
-    visible_categories,
 )
 from services.referrals.domain.transitions import (
     AWAITING_ANSWER,
@@ -27,6 +26,7 @@ from services.referrals.domain.transitions import (
     Parties,
     allowed_actions,
 )
+from services.referrals.domain.visibility import View
 from services.referrals.models import ACCESS_LOG
 from services.referrals.schemas import (
     AttachmentRead,
@@ -42,7 +42,6 @@ from services.referrals.service import (
     Loaded,
     ReferralService,
     attachment_context,
-    can_see_handoff,
     evaluation_context,
     event_comment_context,
     handoff_comment_context,
@@ -69,27 +68,16 @@ def actor_for(caller: Caller, *, write: bool) -> Actor:
     return Actor(ActorKind.USER, caller.structure_id, caller.subject)
 
 
-def categories_for(
-    loaded: Loaded, structure_id: uuid.UUID | None, now: datetime
-) -> frozenset[Category]:
-    return visible_categories(
-        loaded.terms(),
-        origin_structure_id=loaded.referral.structure_id,
-        receivers=[h.to_structure_id for h in loaded.handoffs],
-        structure_id=structure_id,
-        now=now,
-    )
-
-
 def handoff_read(
     svc: ReferralService,
     loaded: Loaded,
     handoff: m.Handoff,
     actor: Actor,
     now: datetime,
-    *,
-    with_comment: bool = True,
+    seen: View | None,
 ) -> HandoffRead:
+    """A handoff as ``actor`` sees it; its comment only under ``seen``'s consent (None: lists,
+    which never carry comments)."""
     state = HandoffState(handoff.state)
     parties = Parties(
         loaded.referral.structure_id, handoff.from_structure_id, handoff.to_structure_id
@@ -120,7 +108,7 @@ def handoff_read(
         cancel_reason=handoff.cancel_reason,
         comment=(
             svc.open_text(handoff.comment_enc, handoff_comment_context(handoff.id))
-            if with_comment
+            if seen is not None and seen.comments
             else None
         ),
         relayed_to_id=handoff.relayed_to_id,
@@ -148,7 +136,8 @@ def referral_read(
 ) -> tuple[ReferralRead, frozenset[Category]]:
     """The referral as ``actor`` may see it, and the personal categories actually shown."""
     ref = loaded.referral
-    categories = categories_for(loaded, actor.structure_id, now)
+    seen = loaded.view(actor.structure_id, now)
+    categories = seen.categories
     person_data = filter_person(svc.decrypt_person(ref), categories) if categories else {}
     summary = (
         svc.open_text(ref.summary_enc, summary_context(ref.id))
@@ -188,16 +177,21 @@ def referral_read(
         outcome = OutcomeRead(
             outcome=ref.outcome,  # type: ignore[arg-type]
             evaluation_score=ref.evaluation_score,
-            evaluation_comment=svc.open_text(
-                ref.evaluation_comment_enc, evaluation_context(ref.id)
+            evaluation_comment=(
+                svc.open_text(ref.evaluation_comment_enc, evaluation_context(ref.id))
+                if seen.comments
+                else None
             ),
             closed_at=ref.closed_at,
         )
-    visible = [h for h in loaded.handoffs if can_see_handoff(loaded, h, actor.structure_id)]
+    visible = [h for h in loaded.handoffs if seen.sees_handoff(h.id)]
     current = next(
         (h.id for h in visible if h.state in ("sent", "acknowledged", "accepted", "taken_over")),
         None,
     )
+    handoffs = [handoff_read(svc, loaded, h, actor, now, seen) for h in visible]
+    if any(h.comment for h in handoffs) or (outcome and outcome.evaluation_comment):
+        shown.add(Category.SITUATION)
     read = ReferralRead(
         id=ref.id,
         status=ref.status,
@@ -232,14 +226,14 @@ def referral_read(
             withdrawn_at=ref.consent_withdrawn_at,
         ),
         current_handoff_id=current,
-        handoffs=[handoff_read(svc, loaded, h, actor, now) for h in visible],
+        handoffs=handoffs,
         outcome=outcome,
         attachments=files,
     )
     return read, frozenset(shown)
 
 
-def event_read(svc: ReferralService, event: m.TimelineEvent) -> TimelineEventRead:
+def event_read(svc: ReferralService, event: m.TimelineEvent, seen: View) -> TimelineEventRead:
     return TimelineEventRead(
         id=event.id,
         position=event.position,
@@ -251,7 +245,11 @@ def event_read(svc: ReferralService, event: m.TimelineEvent) -> TimelineEventRea
         from_state=event.from_state,
         to_state=event.to_state,
         reason=event.reason,
-        comment=svc.open_text(event.comment_enc, event_comment_context(event.id)),
+        comment=(
+            svc.open_text(event.comment_enc, event_comment_context(event.id))
+            if seen.comments
+            else None
+        ),
         occurred_at=event.occurred_at,
     )
 

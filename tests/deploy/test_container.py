@@ -173,5 +173,8 @@ def test_compose_variables_are_in_env_example(compose: dict[str, Any]) -> None:
 def test_reverse_proxy_routes_each_prefix_to_its_service() -> None:
     caddy = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
     routes = dict(re.findall(r"handle (/\w+)\*\s*\{\s*reverse_proxy (\w+):8000", caddy))
-    assert routes == {f"/{name}": name for name in system.SERVICE_NAMES}
+    assert routes == {f"/{name}": name for name in system.API_SERVICES}
+    # The web app takes every other path; health and metrics are never proxied.
+    assert re.search(r"handle \{\s*reverse_proxy web:8000", caddy)
+    assert "handle /healthz* /readyz* /metrics* {" in caddy
     assert "/metrics" not in caddy.split("# /healthz")[0]

@@ -177,7 +177,7 @@ def test_termination_grace_covers_drain_and_grace(
             assert pod_spec(doc)["terminationGracePeriodSeconds"] > needed, name
 
 
-def test_ingress_routes_the_three_prefixes(
+def test_ingress_routes_the_three_prefixes_and_the_web_app(
     production: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     ingress = production[("Ingress", "relais")]
@@ -186,9 +186,10 @@ def test_ingress_routes_the_three_prefixes(
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert set(paths) == {f"/{s}" for s in SERVICES}
-    for service_name in SERVICES:
-        backend = paths[f"/{service_name}"]
+    routes = {f"/{s}": s for s in SERVICES} | {"/": "web"}
+    assert set(paths) == set(routes)
+    for prefix, service_name in routes.items():
+        backend = paths[prefix]
         target = production[("Service", backend["name"])]
         assert backend["port"]["name"] in {p["name"] for p in target["spec"]["ports"]}
         assert target["spec"]["selector"]["app.kubernetes.io/component"] == service_name
@@ -269,14 +270,18 @@ def test_secrets_come_from_the_secret_and_each_pod_gets_what_it_needs(
     secrets = secret_variables()
     config = production[("ConfigMap", "relais-config")]["data"]
     assert not secrets & set(config), "secrets must not be in the ConfigMap"
-    for component in SERVICES:
+    for component in (*SERVICES, "web"):
         refs = secret_refs(production[("Deployment", f"relais-{component}")])
         assert set(refs) <= secrets
         required = {"DATABASE_URL", *PRODUCTION_REQUIRED.get(component, ())}
         missing = {name for name in required if name not in refs or refs[name]}
         assert not missing, f"{component} needs {missing}"
     assert set(secret_refs(production[("Deployment", "relais-worker")])) == secrets
-    assert set(secret_refs(production[("Job", "relais-migrate")])) == {"DATABASE_URL"}
+    # The migration registers the web app's OIDC client, with its secret.
+    assert set(secret_refs(production[("Job", "relais-migrate")])) == {
+        "DATABASE_URL",
+        "WEB_CLIENT_SECRET",
+    }
     assert "REFERRALS_ENCRYPTION_KEYS" not in secret_refs(
         production[("Deployment", "relais-directory")]
     )

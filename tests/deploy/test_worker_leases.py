@@ -252,3 +252,35 @@ async def test_queue_age_and_outbox_lag_are_sampled(db: Database) -> None:
     await worker.sample()
     assert jobs.OUTBOX_PENDING.labels("jobtest")._value.get() == 1
     assert jobs.OUTBOX_LAG.labels("jobtest")._value.get() >= 119
+
+
+async def test_a_new_job_waits_its_first_delay_and_keeps_its_schedule(db: Database) -> None:
+    runs: list[str] = []
+
+    async def job(_: Any) -> int:
+        runs.append("ran")
+        return 1
+
+    later = Job("later", "q", 60, job, first_delay_seconds=3600)
+    now = Job("now", "q", 60, job)
+    for _ in range(2):  # a restarted worker finds the same schedule
+        worker = Worker([(later, context(db)), (now, context(db))], poll_seconds=0.01)
+
+        async def ran_now() -> bool:
+            row = await lease_row(db, "now")
+            return row is not None and row.last_status == "ok"
+
+        await run_until(worker, ran_now)
+        row = await lease_row(db, "later")
+        assert row.runs == 0
+        assert row.next_run_at > utcnow() + timedelta(minutes=55)
+
+
+async def test_a_job_without_a_database_waits_its_first_delay_too() -> None:
+    async def job(_: Any) -> int:
+        return 1
+
+    local = Job("local", "q", 60, job, first_delay_seconds=3600)
+    worker = Worker([(local, SimpleNamespace())], poll_seconds=0.01)
+    await worker._tick()
+    assert worker.running == {}

@@ -267,6 +267,7 @@ def structure_row(key: str, spec: dict[str, Any]) -> Structure:
         created_at=NOW,
         updated_at=NOW,
         verified_at=NOW,
+        reviewed_at=NOW,
         source="search-tests",
         source_id=f"{key}-{uuid.uuid4().hex[:8]}",
     )
@@ -290,6 +291,7 @@ def service_row(key: str, spec: dict[str, Any], structure_id: uuid.UUID) -> Serv
         created_at=LONG_AGO if stale else NOW,
         updated_at=LONG_AGO if stale else NOW,
         verified_at=NOW if spec.get("verified") else None,
+        reviewed_at=LONG_AGO if stale else NOW,
         zones=[ServiceZone(zone=z) for z in spec.get("zones", [])],
         sessions=[],
         source="search-tests",

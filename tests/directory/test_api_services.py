@@ -293,9 +293,7 @@ async def test_a_304_never_hides_a_derived_change(relais: Relais, tokens: TokenF
     async with db.session() as session:
         long_ago = datetime(2001, 1, 1, tzinfo=UTC)
         await session.execute(
-            sa.update(m.Service)
-            .where(m.Service.id == uuid.UUID(svc))
-            .values(updated_at=long_ago, verified_at=long_ago)
+            sa.update(m.Service).where(m.Service.id == uuid.UUID(svc)).values(reviewed_at=long_ago)
         )
     again = await client.get(f"{BASE}/services/{svc}", headers={"If-None-Match": old_tag})
     assert again.status_code == 200

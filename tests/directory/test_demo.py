@@ -15,26 +15,20 @@ import sqlalchemy as sa
 from opening_hours import OpeningHours
 
 from services.directory.demo import SOURCE, build_territory, generate_territory
-from services.directory.demo.geo import COORDINATES
-from services.directory.demo.notable import NOTABLE
 from services.directory.demo.seed import seed_demo
-from services.directory.demo.structures import STRUCTURES
+from services.directory.demo.specs import catalogue
 from services.directory.models import HistoryEntry, Service, Structure
 from services.kernel.reference import geography, taxonomy
 from tests.conftest import start_relais
+from tests.directory.demo_notable import NOTABLE
 
 TODAY = date(2026, 11, 20)
-STANDARDS = Path(__file__).resolve().parents[3] / "shared" / "standards" / "data-inclusion-v1"
-LOCAL_STANDARDS = Path("/work/shared/standards/data-inclusion-v1")
+SCHEMAS = Path(__file__).parent / "fixtures" / "data-inclusion-v1"
 
 
 def _schema(name: str) -> dict[str, Any]:
-    for folder in (STANDARDS, LOCAL_STANDARDS):
-        path = folder / f"{name}.json"
-        if path.exists():
-            schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return schema
-    pytest.fail(f"data·inclusion schema {name}.json not found next to the repository")
+    schema: dict[str, Any] = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+    return schema
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def test_shape_of_the_territory(territory: Any) -> None:
     structures, services = territory.structures, territory.services
     assert 80 <= len(structures) <= 100
     assert 260 <= len(services) <= 330
-    kinds = Counter(spec.kind for spec in STRUCTURES)
+    kinds = Counter(spec.kind for spec in catalogue().structures)
     for kind in ("ccas", "france-services", "pimms-site", "restos", "france-travail", "cms"):
         assert kinds[kind] >= 3, kind
     ids = [s["id"] for s in structures] + [s["id"] for s in services]
@@ -113,7 +107,7 @@ def test_places_hours_and_phones_are_plausible(territory: Any) -> None:
             assert commune is not None
             assert commune.departement == "26"
             assert row["code_postal"] in commune.postal_codes
-            lat, lon = COORDINATES[row["code_insee"]]
+            lat, lon = catalogue().coordinates[row["code_insee"]]
             assert abs(row["latitude"] - lat) < 0.01
             assert abs(row["longitude"] - lon) < 0.01
         if row["horaires_accueil"]:

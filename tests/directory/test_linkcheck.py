@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,10 +14,19 @@ import pytest
 import sqlalchemy as sa
 
 from services.directory import worker
-from services.directory.linkcheck import DEAD_AFTER, check_links, make_client, probe, probe_all
+from services.directory.domain.links import DEAD_AFTER_SPAN
+from services.directory.linkcheck import (
+    LinkCheckSummary,
+    check_links,
+    make_client,
+    probe,
+    probe_all,
+)
 from services.directory.models import LinkCheck, Service, Structure
+from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings, load_settings
 from tests.conftest import Relais
+from tests.directory.helpers import member, moderator
 
 
 @dataclass
@@ -197,7 +207,12 @@ async def _checks(relais: Relais, *ids: uuid.UUID) -> dict[tuple[uuid.UUID, str]
         return {(c.entity_id, c.field): c for c in rows}
 
 
-async def test_dead_after_three_failures_and_reset_on_success(
+async def _pass(relais: Relais, conf: Settings, at: datetime) -> LinkCheckSummary:
+    async with make_client(conf, transport=LocalOnly()) as client:
+        return await check_links(relais.app("directory").state.db, conf, client=client, now=at)
+
+
+async def test_dead_after_three_failures_over_two_days_and_reset_on_success(
     relais: Relais, server: Server
 ) -> None:
     db = relais.app("directory").state.db
@@ -206,27 +221,35 @@ async def test_dead_after_three_failures_and_reset_on_success(
     website = (structure_id, "website")
     booking = (service_id, "appointment_url")
     referral = (service_id, "referral_url")
+    start = utcnow()
 
-    for run in range(1, DEAD_AFTER + 1):
-        async with make_client(conf, transport=LocalOnly()) as client:
-            summary = await check_links(db, conf, client=client)
+    # Three failed passes within an hour (someone re-running the command): failing, not dead.
+    for run, at in enumerate([start, start + timedelta(minutes=20), start + timedelta(hours=1)]):
+        await _pass(relais, conf, at)
         checks = await _checks(relais, structure_id, service_id)
-        assert checks[website].consecutive_failures == run
+        assert checks[website].consecutive_failures == run + 1
+        assert checks[website].failing_since == start
         assert checks[website].last_status == 500
         assert checks[website].last_error == "http_500"
-        assert checks[website].dead is (run >= DEAD_AFTER)
+        assert not checks[website].dead
         assert checks[booking].last_error == "dns_error"
         assert checks[referral].last_status == 200
-        assert not checks[referral].dead
         assert checks[referral].last_ok_at is not None
-    assert summary.dead >= 2
+    await _pass(relais, conf, start + timedelta(days=1))
+    assert not (await _checks(relais, structure_id, service_id))[website].dead
+    # Two days after the first failure, still failing: dead.
+    summary = await _pass(relais, conf, start + DEAD_AFTER_SPAN)
+    checks = await _checks(relais, structure_id, service_id)
+    assert checks[website].dead
+    assert checks[booking].dead
+    assert not checks[referral].dead
     assert summary.newly_dead >= 2
 
     server.flaky_status = 200
-    async with make_client(conf, transport=LocalOnly()) as client:
-        summary = await check_links(db, conf, client=client)
+    summary = await _pass(relais, conf, start + timedelta(days=3))
     checks = await _checks(relais, structure_id, service_id)
     assert checks[website].consecutive_failures == 0
+    assert checks[website].failing_since is None
     assert not checks[website].dead
     assert checks[website].last_ok_at is not None
     assert checks[booking].dead
@@ -238,15 +261,88 @@ async def test_dead_after_three_failures_and_reset_on_success(
         assert service is not None
         service.appointment_url = server.url("/ok")
         service.referral_url = None
-    async with make_client(conf, transport=LocalOnly()) as client:
-        await check_links(db, conf, client=client)
+    await _pass(relais, conf, start + timedelta(days=4))
     checks = await _checks(relais, structure_id, service_id)
     assert not checks[booking].dead
     assert checks[booking].consecutive_failures == 0
     assert referral not in checks
 
 
+async def test_a_pass_where_nothing_answers_is_not_recorded(relais: Relais) -> None:
+    """An offline machine: every probe fails before any HTTP answer."""
+    tag = uuid.uuid4().hex[:8]
+    async with relais.app("directory").state.db.session() as session:
+        structure = Structure(
+            name=f"Structure hors ligne {tag}",
+            source="test-linkcheck",
+            source_id=f"offline-{tag}",
+            status="published",
+            website=f"https://{tag}.example.org/",
+        )
+        session.add(structure)
+    conf = settings()
+    offline = httpx.MockTransport(lambda request: _unreachable(request))
+    async with make_client(conf, transport=offline) as client:
+        summary = await check_links(relais.app("directory").state.db, conf, client=client)
+    assert summary.offline
+    assert summary.failed == 0
+    assert (structure.id, "website") not in await _checks(relais, structure.id)
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("[Errno 101] Network is unreachable", request=request)
+
+
+async def test_a_failing_link_is_shown_failing_only_to_insiders(
+    relais: Relais, server: Server
+) -> None:
+    structure_id, service_id = await _entities(relais, server)
+    conf = settings()
+    start = utcnow()
+    server.flaky_status = 200
+    await _pass(relais, conf, start - timedelta(days=1))
+    server.flaky_status = 500
+    await _pass(relais, conf, start)
+
+    def website(body: dict[str, Any]) -> dict[str, Any]:
+        [link] = [x for x in body["links"] if x["field"] == "website"]
+        return link
+
+    def booking(body: dict[str, Any]) -> dict[str, Any]:
+        [link] = [x for x in body["links"] if x["field"] == "appointment_url"]
+        return link
+
+    path = f"/directory/v1/structures/{structure_id}"
+    public = (await relais.client.get(path)).json()
+    assert website(public)["state"] == "ok"
+    assert website(public)["http_status"] is None
+    insiders = [member(relais.tokens, str(structure_id)), moderator(relais.tokens)]
+    for headers in insiders:
+        seen = (await relais.client.get(path, headers=headers)).json()
+        assert website(seen)["state"] == "failing"
+        assert website(seen)["http_status"] == 500
+    outsider = member(relais.tokens, str(uuid.uuid4()))
+    assert website((await relais.client.get(path, headers=outsider)).json())["state"] == "ok"
+
+    # A link that never worked is "unchecked" for outsiders, in lists as in reads.
+    service_path = f"/directory/v1/services/{service_id}"
+    assert booking((await relais.client.get(service_path)).json())["state"] == "unchecked"
+    listed = await relais.client.get(
+        "/directory/v1/services", params={"structure_id": str(structure_id)}
+    )
+    [item] = listed.json()["items"]
+    assert booking(item)["state"] == "unchecked"
+    seen = (await relais.client.get(service_path, headers=insiders[0])).json()
+    assert booking(seen)["state"] == "failing"
+
+    # Dead is public.
+    await _pass(relais, conf, start + timedelta(days=1))
+    await _pass(relais, conf, start + DEAD_AFTER_SPAN)
+    assert website((await relais.client.get(path)).json())["state"] == "dead"
+
+
 async def test_worker_declares_a_daily_link_check() -> None:
     (job,) = [j for j in worker.JOBS if j.name == "directory.check-links"]
     assert job.queue == "directory"
     assert job.interval_seconds == 24 * 3600
+    assert job.first_delay_seconds == 24 * 3600

@@ -141,9 +141,9 @@ def test_patch_checks_only_changed_fields_and_their_cross_rules() -> None:
 def test_freshness() -> None:
     now = datetime(2026, 6, 1, tzinfo=UTC)
     old = now - timedelta(days=200)
-    assert freshness.is_stale(old, None, now=now, period_days=182)
-    assert not freshness.is_stale(old, now - timedelta(days=1), now=now, period_days=182)
-    assert not freshness.is_stale(now - timedelta(days=10), None, now=now, period_days=182)
+    assert freshness.is_stale(old, now=now, period_days=182)
+    assert freshness.is_stale(None, now=now, period_days=182)
+    assert not freshness.is_stale(now - timedelta(days=10), now=now, period_days=182)
 
 
 def test_moderation_table() -> None:

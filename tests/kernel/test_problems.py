@@ -18,6 +18,11 @@ async def test_unknown_path_is_problem_json(client: httpx.AsyncClient) -> None:
     assert body["status"] == 404
     assert body["type"].endswith("/not-found")
     assert body["instance"] == "/directory/v1/does-not-exist"
+    # Outside the API prefixes, the web app answers with its French page.
+    page = await client.get("/nulle-part")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page introuvable" in page.text
 
 
 async def test_method_not_allowed_is_problem_json(client: httpx.AsyncClient) -> None:
@@ -30,7 +35,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert set(ready.json()["services"]) == {"directory", "referrals", "auth"}
+    assert set(ready.json()["services"]) == {"directory", "referrals", "auth", "web"}
 
 
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:

@@ -232,7 +232,9 @@ async def test_withdrawal_erases_everything_personal(world: World) -> None:
         headers=ccas.member,
     )
     assert reoriented.status_code == 201
-    assert h1["comment"]
+    assert h1["state"] == "declined"
+    # The comments are held (the origin reads them; the partner that declined no longer does).
+    assert all(h["comment"] for h in (await read(world, ccas.member, rid))["handoffs"])
 
     # A member of a structure involved records the withdrawal (here: the partner that declined).
     withdrawn = await world.client.post(

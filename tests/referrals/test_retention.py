@@ -153,7 +153,13 @@ async def test_subject_access_export(world: World) -> None:
         {"reason": "no_capacity", "comment": "Complet"},
     )
     url = f"/referrals/v1/referrals/{created['id']}/export"
-    response = await world.client.get(url, headers=partner.member)
+    # The partner declined: it holds nothing of the person any more.
+    declined = await world.client.get(url, headers=partner.member)
+    assert declined.status_code == 200, declined.text
+    assert declined.json()["referral"]["person"] is None
+    assert declined.json()["handoffs"][0]["comment"] is None
+    # The export is for the person, through the structure that recorded the referral.
+    response = await world.client.get(url, headers=ccas.member)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["referral"]["person"]["first_name"] == "Aïcha"

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import store
 from services.auth.api.web import request_password_reset
+from services.auth.domain.clients import plan_client
 from services.auth.mail import send_mail
 from services.auth.models import Account, Client, Invitation, Membership
 from services.auth.schemas import (
@@ -29,14 +30,18 @@ from services.auth.schemas import (
     InvitationRead,
     MemberRead,
     MembershipRead,
+    MemberUpdate,
     MeRead,
     PasswordResetRequest,
+    PendingInvitation,
 )
 from services.auth.store import Principal
 from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError, not_found
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
+
+API_SCOPES = tuple(s.value for s in Scope)
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,114 @@ class AccountController(Controller):
             raise not_found("Membre")
         await store.revoke_structure_tokens(session, account_id, structure_id)
 
+    @patch("/structures/{structure_id:uuid}/members/{account_id:uuid}", operation_id="UpdateMember")
+    async def update_member(
+        self,
+        structure_id: uuid.UUID,
+        account_id: uuid.UUID,
+        data: MemberUpdate,
+        acting: Acting,
+        session: AsyncSession,
+    ) -> MemberRead:
+        """Change someone's role in the structure (``member`` or ``admin``). The structure
+        keeps at least one administrator (409). Their current tokens keep the old role until
+        renewed (at most AUTH_ACCESS_TOKEN_TTL_SECONDS)."""
+        _require_admin(acting, structure_id)
+        found = (
+            await session.execute(
+                sa.select(Membership, Account)
+                .join(Account, Account.id == Membership.account_id)
+                .where(Membership.structure_id == structure_id, Membership.account_id == account_id)
+                .with_for_update()
+            )
+        ).first()
+        if found is None:
+            raise not_found("Membre")
+        membership, account = found.tuple()
+        if membership.role == "admin" and data.role != "admin":
+            admins = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Membership)
+                .where(Membership.structure_id == structure_id, Membership.role == "admin")
+            )
+            if (admins or 0) <= 1:
+                raise ProblemError(409, "La structure doit garder au moins un administrateur.")
+        membership.role = data.role
+        return MemberRead(
+            account_id=account.id,
+            email=account.email,
+            name=account.name,
+            status=account.status,
+            role=data.role,
+            last_login_at=account.last_login_at,
+        )
+
+    @get("/structures/{structure_id:uuid}/invitations", operation_id="ListInvitations")
+    async def invitations(
+        self, structure_id: uuid.UUID, acting: Acting, session: AsyncSession
+    ) -> list[PendingInvitation]:
+        """Invitations of the structure not yet accepted and still valid."""
+        _require_admin(acting, structure_id)
+        rows = await store.structure_invitations(session, structure_id)
+        return [
+            PendingInvitation(
+                id=i.id,
+                email=i.email,
+                role=i.role,  # type: ignore[arg-type]
+                created_at=i.created_at,
+                expires_at=i.expires_at,
+            )
+            for i in rows
+        ]
+
+    @post(
+        "/structures/{structure_id:uuid}/invitations/{invitation_id:uuid}/resend",
+        operation_id="ResendInvitation",
+        status_code=200,
+    )
+    async def resend_invitation(
+        self,
+        structure_id: uuid.UUID,
+        invitation_id: uuid.UUID,
+        acting: Acting,
+        session: AsyncSession,
+        request: Request[Any, Any, Any],
+    ) -> InvitationRead:
+        """Send the invitation again with a new link valid 7 days (the previous link stops
+        working)."""
+        _require_admin(acting, structure_id)
+        invitation = await store.pending_invitation(session, structure_id, invitation_id)
+        if invitation is None:
+            raise not_found("Invitation")
+        token = await store.renew_invitation(session, invitation)
+        await mail_invitation(request.app.state.settings, invitation, token)
+        return InvitationRead(
+            id=invitation.id,
+            email=invitation.email,
+            structure_id=invitation.structure_id,
+            role=invitation.role,  # type: ignore[arg-type]
+            expires_at=invitation.expires_at,
+        )
+
+    @delete(
+        "/structures/{structure_id:uuid}/invitations/{invitation_id:uuid}",
+        operation_id="RevokeInvitation",
+        status_code=204,
+    )
+    async def revoke_invitation(
+        self,
+        structure_id: uuid.UUID,
+        invitation_id: uuid.UUID,
+        acting: Acting,
+        session: AsyncSession,
+    ) -> None:
+        """Cancel a pending invitation: its link no longer works."""
+        _require_admin(acting, structure_id)
+        invitation = await store.pending_invitation(session, structure_id, invitation_id)
+        if invitation is None:
+            raise not_found("Invitation")
+        invitation.expires_at = utcnow()
+
     @post(
         "/structures/{structure_id:uuid}/invitations",
         operation_id="CreateInvitation",
@@ -178,26 +291,33 @@ class AccountController(Controller):
     async def create_client(
         self, structure_id: uuid.UUID, data: ClientCreate, acting: Acting, session: AsyncSession
     ) -> ClientCreated:
-        """Register an API client (client_credentials) for the structure. The secret is in
-        this answer only."""
+        """Register a client of the structure: a tool (``client_credentials``, API scopes) or
+        an application people sign in to (``authorization_code`` + PKCE, redirect URIs; public
+        or confidential). The secret is in this answer only."""
         _require_admin(acting, structure_id)
-        scopes = sorted({s.value for s in data.scopes})
+        plan = plan_client(
+            data.grant_type, data.scopes, data.redirect_uris, data.public, API_SCOPES
+        )
+        if isinstance(plan, list):
+            raise ProblemError(422, "; ".join(f"{e.field}: {e.reason}" for e in plan), errors=plan)
         client, secret = await store.create_client(
             session,
             name=data.name,
             structure_id=structure_id,
-            scopes=scopes,
-            grant_types=["client_credentials"],
+            scopes=plan.scopes,
+            grant_types=plan.grant_types,
+            redirect_uris=plan.redirect_uris,
+            public=plan.public,
             created_by=acting.account.id,
         )
-        assert secret is not None
         return ClientCreated(
             client_id=client.client_id,
             client_secret=secret,
             name=client.name,
             structure_id=structure_id,
-            scopes=scopes,
+            scopes=plan.scopes,
             grant_types=list(client.grant_types),
+            redirect_uris=list(client.redirect_uris),
         )
 
     @get("/structures/{structure_id:uuid}/clients", operation_id="ListClients")
@@ -217,6 +337,8 @@ class AccountController(Controller):
                 grant_types=list(c.grant_types),
                 created_at=c.created_at,
                 revoked_at=c.revoked_at,
+                redirect_uris=list(c.redirect_uris),
+                public=c.auth_method == "none",
             )
             for c in rows
         ]
@@ -305,8 +427,13 @@ async def invite_by_email(
     invitation, token = await store.create_invitation(
         session, email=email, structure_id=structure_id, role=role, invited_by=invited_by
     )
+    await mail_invitation(settings, invitation, token)
+    return invitation
+
+
+async def mail_invitation(settings: Settings, invitation: Invitation, token: str) -> None:
     link = f"{settings.base_url.rstrip('/')}/auth/invitation?{urlencode({'token': token})}"
-    role_text = "administrateur ou administratrice" if role == "admin" else "membre"
+    role_text = "administrateur ou administratrice" if invitation.role == "admin" else "membre"
     await send_mail(
         settings,
         invitation.email,
@@ -315,4 +442,3 @@ async def invite_by_email(
         f"{role_text} de votre structure.\n\nPour accepter, ouvrez ce lien (valable 7 jours, "
         f"utilisable une seule fois) :\n\n{link}\n",
     )
-    return invitation

@@ -445,12 +445,13 @@ class AuthorizationPages(Controller):
         account.updated_at = utcnow()
         if not await store.accept_invitation(session, invitation, account):
             return _expired_link(request)
-        return message(
+        return render(
             request,
-            "Bienvenue",
-            "Votre accès est prêt. Vous pouvez vous connecter depuis votre application.",
-            status=200,
-            error=False,
+            "message.html",
+            title="Bienvenue",
+            info="Votre accès est prêt.",
+            link="/connexion",
+            link_text="Se connecter à Relais",
         )
 
 

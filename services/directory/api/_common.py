@@ -21,21 +21,24 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
 
 from services.directory import models as m
-from services.directory import store
 from services.directory.domain import moderation
 from services.directory.domain.moderation import Action, Actor, ModerationError
+from services.directory.domain.review import Thresholds
+from services.directory.store import lists, writes
 from services.kernel.errors import FieldError
 from services.kernel.outbox import utcnow
 from services.kernel.pagination import decode_cursor, encode_cursor, next_link
 from services.kernel.problems import ProblemError, field_error
+from services.kernel.reference import geography, taxonomy
 from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
 
@@ -58,18 +61,18 @@ def now() -> datetime:
 # --- who is the caller for this entry ---------------------------------------------------------
 
 
-def reader(caller: Caller | None) -> store.Reader:
+def reader(caller: Caller | None) -> lists.Reader:
     if caller is None:
-        return store.Reader()
+        return lists.Reader()
     if caller.is_moderator:
-        return store.Reader(moderator=True)
+        return lists.Reader(moderator=True)
     if caller.kind == "user" and caller.is_member_of(caller.structure_id):
-        return store.Reader(structure_id=caller.structure_id)
+        return lists.Reader(structure_id=caller.structure_id)
     if caller.kind == "client" and (
         caller.has_scope(Scope.DIRECTORY_READ) or caller.has_scope(Scope.DIRECTORY_WRITE)
     ):
-        return store.Reader(structure_id=caller.structure_id)
-    return store.Reader()
+        return lists.Reader(structure_id=caller.structure_id)
+    return lists.Reader()
 
 
 def _owners(owner_id: uuid.UUID, parent_id: uuid.UUID | None) -> list[uuid.UUID]:
@@ -100,8 +103,8 @@ def actor(caller: Caller, owner_id: uuid.UUID | None, parent_id: uuid.UUID | Non
     return Actor.OTHER
 
 
-def store_actor(caller: Caller) -> store.Actor:
-    return store.Actor(subject=caller.subject, structure_id=caller.structure_id)
+def store_actor(caller: Caller) -> writes.Actor:
+    return writes.Actor(subject=caller.subject, structure_id=caller.structure_id)
 
 
 def check(status: str, action: Action, who: Actor) -> str:
@@ -256,11 +259,77 @@ def statuses(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+# --- review filters of the lists ---------------------------------------------------------------
+
+Stale = Annotated[
+    bool | None,
+    Parameter(
+        description="true : fiches à revoir (dernière mise à jour ou confirmation plus ancienne "
+        "que la période de revue, ou date de la source pour une fiche importée) ; "
+        "false : fiches à jour"
+    ),
+]
+Verified = Annotated[
+    bool | None,
+    Parameter(description="false : jamais confirmées (POST …/verify) ; true : confirmées"),
+]
+LinkState = Annotated[
+    list[Literal["dead", "failing"]] | None,
+    Parameter(
+        description="fiches ayant au moins un lien mort (dead) ou en échec (failing : vu "
+        "seulement par la structure et la modération) ; répétable"
+    ),
+]
+Network = Annotated[
+    str | None,
+    Parameter(description="réseau porteur (valeur data·inclusion) : fiches de ses structures"),
+]
+CapacityUnconfirmedDays = Annotated[
+    int | None,
+    Parameter(
+        ge=0,
+        le=3650,
+        description="services dont la capacité (places, liste d'attente, complet) n'a pas été "
+        "indiquée ou confirmée depuis N jours (ou jamais)",
+    ),
+]
+
+
+def network_param(network: str | None) -> str | None:
+    if network is not None and network not in taxonomy("reseaux-porteurs").values:
+        raise field_error("network", f"réseau inconnu « {network} »", status=400)
+    return network
+
+
+def review_filters(
+    query: lists.ListQuery,
+    request: Request[Any, Any, Any],
+    *,
+    stale: bool | None,
+    verified: bool | None,
+    link_state: Sequence[str] | None,
+    network: str | None,
+    capacity_unconfirmed_days: int | None = None,
+) -> lists.ListQuery:
+    """The review filters of a list request set on ``query``."""
+    thresholds = Thresholds(
+        now=now(),
+        review_days=settings_of(request.app.state).directory_review_period_days,
+        capacity_days=capacity_unconfirmed_days or 0,
+    )
+    query.network = network_param(network)
+    query.stale = stale
+    query.stale_before = thresholds.stale_before
+    query.verified = verified
+    query.link_states = list(dict.fromkeys(link_state or ()))
+    if capacity_unconfirmed_days is not None:
+        query.capacity_before = thresholds.capacity_before
+    return query
+
+
 def commune_param(code: str | None) -> str | None:
     if code is None:
         return None
-    from services.kernel.reference import geography
-
     if geography().commune(code) is None:
         raise field_error("commune", "code INSEE inconnu", status=400)
     return code

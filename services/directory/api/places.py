@@ -12,12 +12,13 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory import models as m
-from services.directory import render, store
+from services.directory import render
 from services.directory import schemas as s
 from services.directory.api import _common as c
 from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_place
+from services.directory.store import lists, reads, writes
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
@@ -27,10 +28,10 @@ from services.kernel.security import Caller
 async def _visible(
     session: AsyncSession, caller: Caller | None, place_id: uuid.UUID
 ) -> tuple[m.Place, uuid.UUID | None]:
-    row = await store.get(session, m.Place, place_id)
+    row = await reads.get(session, m.Place, place_id)
     if row is None:
         raise c.not_found("Lieu")
-    parent_id = (await store.parents_of(session, [row.structure_id])).get(row.structure_id)
+    parent_id = (await reads.parents_of(session, [row.structure_id])).get(row.structure_id)
     if not c.can_see(caller, row.status, row.structure_id, parent_id):
         raise c.not_found("Lieu")
     return row, parent_id
@@ -67,16 +68,21 @@ class PlaceController(Controller):
             datetime | None,
             Parameter(description="modifiés depuis (RFC 3339) ; tri par date de mise à jour"),
         ] = None,
+        stale: c.Stale = None,
+        verified: c.Verified = None,
     ) -> Page[s.PlaceRead]:
-        query = store.ListQuery(
+        query = lists.ListQuery(
             limit=check_limit(limit),
             statuses=c.statuses(status),
             structure_id=structure_id,
             commune=c.commune_param(commune),
             updated_since=updated_since,
         )
+        c.review_filters(
+            query, request, stale=stale, verified=verified, link_state=None, network=None
+        )
         query.cursor = c.decode(cursor, by_update=query.by_update)
-        rows, keyset = await store.list_entities(session, m.Place, query, c.reader(caller))
+        rows, keyset = await lists.list_entities(session, m.Place, query, c.reader(caller))
         next_cursor = c.encode(keyset)
         return Page(
             items=[_read(request, r) for r in rows],
@@ -92,7 +98,7 @@ class PlaceController(Controller):
         authenticated: Caller,
         data: s.PlaceCreate,
     ) -> Response[s.PlaceRead]:
-        structure = await store.get(session, m.Structure, data.structure_id)
+        structure = await reads.get(session, m.Structure, data.structure_id)
         if structure is None or not c.can_see(
             authenticated, structure.status, structure.id, structure.parent_id
         ):
@@ -108,8 +114,8 @@ class PlaceController(Controller):
             raise c.invalid(errors)
         values["status"] = status
         try:
-            row = await store.create(session, m.Place, values, c.store_actor(authenticated))
-        except store.SourceConflict:
+            row = await writes.create(session, m.Place, values, c.store_actor(authenticated))
+        except writes.SourceConflict:
             raise c.source_conflict() from None
         response = _one(request, row)
         response.status_code = 201
@@ -153,10 +159,10 @@ class PlaceController(Controller):
             raise c.invalid(errors)
         changed = {k: values[k] for k in set(patch_values) | {"commune"} if k in values}
         try:
-            row = await store.update(
+            row = await writes.update(
                 session, row, changed, c.store_actor(authenticated), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return _one(request, row)
 
@@ -194,10 +200,10 @@ class PlaceController(Controller):
         c.check(row.status, Action.VERIFY, c.actor(authenticated, row.structure_id, parent_id))
         expected = c.expected_version(request, row, required=False)
         try:
-            row = await store.verify(
+            row = await writes.verify(
                 session, row, c.store_actor(authenticated), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return _one(request, row)
 
@@ -258,10 +264,10 @@ class PlaceController(Controller):
         target = c.check(row.status, action, c.actor(caller, row.structure_id, parent_id))
         expected = c.expected_version(request, row, required=required)
         try:
-            row = await store.set_status(
+            row = await writes.set_status(
                 session, row, target, action.value, c.store_actor(caller), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return _one(request, row)
 

@@ -13,12 +13,13 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory import models as m
-from services.directory import render, store
+from services.directory import render
 from services.directory import schemas as s
 from services.directory.api import _common as c
 from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_service
+from services.directory.store import lists, reads, writes
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
@@ -34,7 +35,7 @@ class _Loaded:
 
 
 async def _visible(session: AsyncSession, caller: Caller | None, service_id: uuid.UUID) -> _Loaded:
-    found = await store.service_with_parent(session, service_id)
+    found = await reads.service_with_parent(session, service_id)
     if found is None:
         raise c.not_found("Service")
     row, parent_id = found
@@ -46,8 +47,8 @@ async def _visible(session: AsyncSession, caller: Caller | None, service_id: uui
 async def _visible_view(
     session: AsyncSession, caller: Caller | None, service_id: uuid.UUID
 ) -> sa.Row[Any]:
-    """The service as ``store.service_view`` reads it, when the caller may see it (else 404)."""
-    view = await store.service_view(session, service_id)
+    """The service as ``reads.service_view`` reads it, when the caller may see it (else 404)."""
+    view = await reads.service_view(session, service_id)
     if view is None or not c.can_see(
         caller, view.status, view.structure_id, view.structure_parent_id
     ):
@@ -61,11 +62,11 @@ async def render_views(
     caller: Caller | None,
     views: list[sa.Row[Any]],
 ) -> list[s.ServiceRead]:
-    """Rows of ``store.list_service_views`` / ``store.service_view`` as ServiceRead; sessions and
+    """Rows of ``lists.list_service_views`` / ``reads.service_view`` as ServiceRead; sessions and
     link checks are read (one statement each) only for the rows that have some."""
     settings = c.settings_of(request.app.state)
-    sessions = await store.sessions_of(session, [v.id for v in views if v.has_sessions])
-    checks = await store.link_checks(session, [v.id for v in views if v.has_links])
+    sessions = await reads.sessions_of(session, [v.id for v in views if v.has_sessions])
+    checks = await reads.link_checks(session, [v.id for v in views if v.has_links])
     now = c.now()
     fields = views[0]._fields if views else ()
     return [
@@ -73,8 +74,8 @@ async def render_views(
             dict(zip(fields, v, strict=True)),
             now=now,
             review_days=settings.directory_review_period_days,
-            contact_visible=c.is_insider(caller, v.structure_id, v.structure_parent_id),
-            zones=store.view_zones(v),
+            insider=c.is_insider(caller, v.structure_id, v.structure_parent_id),
+            zones=reads.view_zones(v),
             sessions=sessions.get(v.id, ()),
             links=checks.get(v.id, ()),
         )
@@ -87,12 +88,12 @@ async def _one(
 ) -> Response[s.ServiceRead]:
     """The response of a write: the ORM row the transaction wrote (no reload)."""
     row = item.row
-    checks = await store.link_checks(session, [row.id])
+    checks = await reads.link_checks(session, [row.id])
     body = render.service_read(
         render.service_columns(row),
         now=c.now(),
         review_days=c.settings_of(request.app.state).directory_review_period_days,
-        contact_visible=c.is_insider(caller, row.structure_id, item.parent_id),
+        insider=c.is_insider(caller, row.structure_id, item.parent_id),
         zones=sorted(z.zone for z in row.zones),
         sessions=row.sessions,
         links=checks.get(row.id, ()),
@@ -104,7 +105,7 @@ async def _check_sessions(
     session: AsyncSession, structure_id: uuid.UUID, values: dict[str, Any]
 ) -> list[FieldError]:
     sessions = values.get("sessions") or []
-    places = await store.places_of(session, [x["place_id"] for x in sessions])
+    places = await reads.places_of(session, [x["place_id"] for x in sessions])
     errors = []
     for i, item in enumerate(sessions):
         place = places.get(item["place_id"])
@@ -160,9 +161,14 @@ class ServiceController(Controller):
             datetime | None,
             Parameter(description="modifiés depuis (RFC 3339) ; tri par date de mise à jour"),
         ] = None,
+        network: c.Network = None,
+        stale: c.Stale = None,
+        verified: c.Verified = None,
+        link_state: c.LinkState = None,
+        capacity_unconfirmed_days: c.CapacityUnconfirmedDays = None,
     ) -> Page[s.ServiceRead]:
         """Services visibles par l'appelant, paginés par curseur (stable aux insertions)."""
-        query = store.ListQuery(
+        query = lists.ListQuery(
             limit=check_limit(limit),
             statuses=c.statuses(status),
             structure_id=structure_id,
@@ -170,8 +176,17 @@ class ServiceController(Controller):
             commune=c.commune_param(commune),
             updated_since=updated_since,
         )
+        c.review_filters(
+            query,
+            request,
+            stale=stale,
+            verified=verified,
+            link_state=link_state,
+            network=network,
+            capacity_unconfirmed_days=capacity_unconfirmed_days,
+        )
         query.cursor = c.decode(cursor, by_update=query.by_update)
-        rows, keyset = await store.list_service_views(session, query, c.reader(caller))
+        rows, keyset = await lists.list_service_views(session, query, c.reader(caller))
         items = await render_views(session, request, caller, rows)
         next_cursor = c.encode(keyset)
         return Page(items=items, next=c.link(request, next_cursor), next_cursor=next_cursor)
@@ -186,7 +201,7 @@ class ServiceController(Controller):
     ) -> Response[s.ServiceRead]:
         """Par un administrateur de la structure (ou de sa parente), un client
         `directory:write` lié à elle, ou la modération."""
-        structure = await store.get(session, m.Structure, data.structure_id)
+        structure = await reads.get(session, m.Structure, data.structure_id)
         if structure is None or not c.can_see(
             authenticated, structure.status, structure.id, structure.parent_id
         ):
@@ -203,8 +218,8 @@ class ServiceController(Controller):
             raise c.invalid(errors)
         values["status"] = status
         try:
-            row = await store.create(session, m.Service, values, c.store_actor(authenticated))
-        except store.SourceConflict:
+            row = await writes.create(session, m.Service, values, c.store_actor(authenticated))
+        except writes.SourceConflict:
             raise c.source_conflict() from None
         response = await _one(session, request, authenticated, _Loaded(row, structure.parent_id))
         response.status_code = 201
@@ -260,10 +275,10 @@ class ServiceController(Controller):
             raise c.invalid(errors)
         changed = {k: values[k] for k in set(patch_values) | {"commune"} if k in values}
         try:
-            row = await store.update(
+            row = await writes.update(
                 session, row, changed, c.store_actor(authenticated), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return await _one(session, request, authenticated, _Loaded(row, item.parent_id))
 
@@ -303,10 +318,10 @@ class ServiceController(Controller):
         c.check(row.status, Action.VERIFY, c.actor(authenticated, row.structure_id, item.parent_id))
         expected = c.expected_version(request, row, required=False)
         try:
-            row = await store.verify(
+            row = await writes.verify(
                 session, row, c.store_actor(authenticated), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return await _one(session, request, authenticated, item)
 
@@ -372,10 +387,10 @@ class ServiceController(Controller):
         target = c.check(row.status, action, c.actor(caller, row.structure_id, item.parent_id))
         expected = c.expected_version(request, row, required=required)
         try:
-            row = await store.set_status(
+            row = await writes.set_status(
                 session, row, target, action.value, c.store_actor(caller), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return await _one(session, request, caller, item)
 

@@ -11,11 +11,12 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory import models as m
-from services.directory import render, store
+from services.directory import render
 from services.directory import schemas as s
 from services.directory.api import _common as c
 from services.directory.domain.moderation import Action, Actor
 from services.directory.domain.validation import check_structure
+from services.directory.store import lists, reads, writes
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
@@ -26,7 +27,7 @@ Cursor = Annotated[str | None, Parameter(description="curseur opaque de la page 
 
 
 async def _load(session: AsyncSession, structure_id: uuid.UUID) -> m.Structure:
-    row = await store.get(session, m.Structure, structure_id)
+    row = await reads.get(session, m.Structure, structure_id)
     if row is None:
         raise c.not_found("Structure")
     return row
@@ -42,12 +43,16 @@ async def _visible(
 
 
 async def read(
-    session: AsyncSession, request: Request[Any, Any, Any], row: m.Structure
+    session: AsyncSession, request: Request[Any, Any, Any], caller: Caller | None, row: m.Structure
 ) -> s.StructureRead:
     settings = c.settings_of(request.app.state)
-    links = (await store.link_checks(session, [row.id])).get(row.id, [])
+    links = (await reads.link_checks(session, [row.id])).get(row.id, [])
     return render.structure_read(
-        row, now=c.now(), review_days=settings.directory_review_period_days, links=links
+        row,
+        now=c.now(),
+        review_days=settings.directory_review_period_days,
+        insider=c.is_insider(caller, row.id, row.parent_id),
+        links=links,
     )
 
 
@@ -58,7 +63,7 @@ async def _check_parent(
         return []
     if parent_id == self_id:
         return [FieldError("parent_id", "une structure ne peut pas être sa propre parente")]
-    parent = await store.get(session, m.Structure, parent_id)
+    parent = await reads.get(session, m.Structure, parent_id)
     if parent is None or parent.status == "archived":
         return [FieldError("parent_id", "structure parente inconnue ou archivée", value=parent_id)]
     if parent.parent_id is not None:
@@ -70,11 +75,11 @@ async def _check_parent(
             )
         ]
     if self_id is not None:
-        children = await store.list_entities(
+        children = await lists.list_entities(
             session,
             m.Structure,
-            store.ListQuery(limit=1, parent_id=self_id, statuses=c.STATUS_VALUES),
-            store.Reader(moderator=True),
+            lists.ListQuery(limit=1, parent_id=self_id, statuses=c.STATUS_VALUES),
+            lists.Reader(moderator=True),
         )
         if children[0]:
             return [
@@ -107,24 +112,37 @@ class StructureController(Controller):
             datetime | None,
             Parameter(description="modifiées depuis (RFC 3339) ; tri par date de mise à jour"),
         ] = None,
+        network: c.Network = None,
+        stale: c.Stale = None,
+        verified: c.Verified = None,
+        link_state: c.LinkState = None,
     ) -> Page[s.StructureRead]:
         """Structures visibles par l'appelant, paginées par curseur (stable aux insertions)."""
-        query = store.ListQuery(
+        query = lists.ListQuery(
             limit=check_limit(limit),
             statuses=c.statuses(status),
             parent_id=parent_id,
             commune=c.commune_param(commune),
             updated_since=updated_since,
         )
+        c.review_filters(
+            query,
+            request,
+            stale=stale,
+            verified=verified,
+            link_state=link_state,
+            network=network,
+        )
         query.cursor = c.decode(cursor, by_update=query.by_update)
-        rows, keyset = await store.list_entities(session, m.Structure, query, c.reader(caller))
+        rows, keyset = await lists.list_entities(session, m.Structure, query, c.reader(caller))
         settings = c.settings_of(request.app.state)
-        checks = await store.link_checks(session, [r.id for r in rows])
+        checks = await reads.link_checks(session, [r.id for r in rows])
         items = [
             render.structure_read(
                 r,
                 now=c.now(),
                 review_days=settings.directory_review_period_days,
+                insider=c.is_insider(caller, r.id, r.parent_id),
                 links=checks.get(r.id, []),
             )
             for r in rows
@@ -160,10 +178,10 @@ class StructureController(Controller):
             raise c.invalid(errors)
         values["status"] = status
         try:
-            row = await store.create(session, m.Structure, values, c.store_actor(authenticated))
-        except store.SourceConflict:
+            row = await writes.create(session, m.Structure, values, c.store_actor(authenticated))
+        except writes.SourceConflict:
             raise c.source_conflict() from None
-        body = await read(session, request, row)
+        body = await read(session, request, authenticated, row)
         return Response(
             body,
             status_code=201,
@@ -184,7 +202,7 @@ class StructureController(Controller):
         structure_id: uuid.UUID,
     ) -> Response[s.StructureRead]:
         row = await _visible(session, caller, structure_id)
-        return c.read_response(request, row, await read(session, request, row))
+        return c.read_response(request, row, await read(session, request, caller, row))
 
     @patch("/{structure_id:uuid}", operation_id="UpdateStructure", summary="Modifier une structure")
     async def update_structure(
@@ -219,12 +237,14 @@ class StructureController(Controller):
             raise c.invalid(errors)
         changed = {k: values[k] for k in set(patch_values) | {"commune"} if k in values}
         try:
-            row = await store.update(
+            row = await writes.update(
                 session, row, changed, c.store_actor(authenticated), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return Response(
+            await read(session, request, authenticated, row), headers=c.etag_header(row)
+        )
 
     @delete(
         "/{structure_id:uuid}",
@@ -261,12 +281,14 @@ class StructureController(Controller):
         c.check(row.status, Action.VERIFY, c.actor(authenticated, row.id, row.parent_id))
         expected = c.expected_version(request, row, required=False)
         try:
-            row = await store.verify(
+            row = await writes.verify(
                 session, row, c.store_actor(authenticated), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return Response(
+            await read(session, request, authenticated, row), headers=c.etag_header(row)
+        )
 
     @post(
         "/{structure_id:uuid}/publish",
@@ -329,12 +351,12 @@ class StructureController(Controller):
         target = c.check(row.status, action, c.actor(caller, row.id, row.parent_id))
         expected = c.expected_version(request, row, required=required)
         try:
-            row = await store.set_status(
+            row = await writes.set_status(
                 session, row, target, action.value, c.store_actor(caller), expected_version=expected
             )
-        except store.VersionConflict as exc:
+        except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return Response(await read(session, request, row), headers=c.etag_header(row))
+        return Response(await read(session, request, caller, row), headers=c.etag_header(row))
 
 
 async def history_page(
@@ -345,7 +367,7 @@ async def history_page(
     cursor: str | None,
 ) -> Page[s.HistoryRead]:
     after = c.decode(cursor, by_update=False)
-    rows, last = await store.history(
+    rows, last = await reads.history(
         session, entity_id, limit=check_limit(limit), after=after[0] if after else None
     )
     next_cursor = c.encode((last,) if last else None)

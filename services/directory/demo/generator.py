@@ -3,7 +3,7 @@
 ``build_territory(seed, today)`` returns the structures and services exactly as data·inclusion
 publishes them (every v1 field present, ``None`` when unknown), plus the Relais-only facts that
 data·inclusion v1 cannot carry (structure typology and parent, documents to bring, capacity,
-booking link, moderation status, last change time), keyed by the same ids. Same seed and same
+booking link, moderation status), keyed by the same ids. Same seed and same
 ``today`` → same output, byte for byte.
 """
 
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from services.directory.demo.catalogue import OFFERS, Offer, ServiceSpec
-from services.directory.demo.geo import COORDINATES, DEPARTEMENT
-from services.directory.demo.structures import KIND_DESCRIPTIONS, STRUCTURES, StructureSpec, dead
+from services.directory.demo.specs import (
+    DEPARTEMENT,
+    Offer,
+    ServiceSpec,
+    StructureSpec,
+    catalogue,
+)
 from services.kernel.reference.geography import Commune, geography
 
 SOURCE = "relais-demo"
@@ -85,6 +89,7 @@ class _Builder:
         # core services every search test relies on are always published.
         self.optional: list[str] = []
         self.territory = Territory([], [])
+        self.catalogue = catalogue()
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -96,7 +101,7 @@ class _Builder:
 
     def point(self, code: str) -> tuple[float, float]:
         """Near the commune's approximate centre, within about 600 m."""
-        lat, lon = COORDINATES[code]
+        lat, lon = self.catalogue.coordinates[code]
         return (
             round(lat + self.rng.uniform(-0.0055, 0.0055), 5),
             round(lon + self.rng.uniform(-0.0075, 0.0075), 5),
@@ -121,7 +126,7 @@ class _Builder:
     # --- build -------------------------------------------------------------------------------
 
     def build(self) -> Territory:
-        for spec in STRUCTURES:
+        for spec in self.catalogue.structures:
             self.add_structure(spec)
         self.pick_draft_services()
         return self.territory
@@ -132,7 +137,7 @@ class _Builder:
         lat, lon = self.point(spec.commune)
         stale = self.rng.random() < 0.12
         updated = self.date_maj(stale)
-        description = spec.description or KIND_DESCRIPTIONS.get(spec.kind) or None
+        description = spec.description or self.catalogue.descriptions.get(spec.kind) or None
         address = f"{self.rng.randint(1, 48)} {self.rng.choice(STREETS)}"
         phone = self.phone()
         email = f"{spec.key}@{EMAIL_DOMAIN}"
@@ -161,10 +166,9 @@ class _Builder:
             "typology": spec.typology,
             "parent": ID_PREFIX + spec.parent if spec.parent else None,
             "status": "draft" if spec.key in DRAFT_STRUCTURES else "published",
-            "updated_at": _moment(updated),
             "accepts_referrals": spec.kind not in {"banque-alimentaire", "siao"},
         }
-        offers: tuple[Offer, ...] = OFFERS[spec.kind] + spec.extra
+        offers: tuple[Offer, ...] = self.catalogue.offers[spec.kind] + spec.extra
         for offer in offers:
             # Always draw, so adding a template later does not reshuffle the others.
             if self.rng.random() < offer.probability:
@@ -263,7 +267,6 @@ class _Builder:
             "appointment_url": booking,
             "referral_response_days": spec.response_days,
             "status": "draft" if owner.key in DRAFT_STRUCTURES else "published",
-            "updated_at": _moment(updated),
         }
         if optional:
             self.optional.append(service_id)
@@ -284,6 +287,6 @@ class _Builder:
             self.territory.service_extras[sid]["status"] = "draft"
 
 
-def _moment(day: date) -> datetime:
-    """The time of day Relais records for a demo change made on ``day``."""
-    return datetime.combine(day, time(9, 30), tzinfo=UTC)
+def dead(path: str) -> str:
+    """A link that can never resolve (RFC 2606 ``.invalid``): the link checker flags it."""
+    return f"https://lien-mort.invalid/{path}"

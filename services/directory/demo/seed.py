@@ -1,10 +1,10 @@
 """`relais seed-demo`: load the demo territory through the data·inclusion importer.
 
 The rows go through ``import_datainclusion`` like any producer's file (published on creation,
-``date_maj`` → ``verified_at``). Then the Relais-only facts are applied to the stored entries:
-typology and parent, documents to bring, capacity, booking link, drafts, and ``updated_at`` set
-to the day of the last change so stale entries really are stale. Only differences are written
-(with a history row, a version bump and a search refresh): running it twice changes nothing.
+``date_maj`` → ``reviewed_at``, so entries whose last change is old are stale). Then the
+Relais-only facts are applied to the stored entries: typology and parent, documents to bring,
+capacity, booking link, drafts. Only differences are written (with a history row, a version bump
+and a search refresh): running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ async def seed_demo(
             "parent_id": parent.id if parent is not None else None,
             "status": extra["status"],
             "accepts_referrals": extra["accepts_referrals"],
-            "updated_at": extra["updated_at"],
         }
         if _adjust(session, structure, wanted):
             changed_structures.add(structure.id)
@@ -119,7 +118,6 @@ async def seed_demo(
             "appointment_url": extra["appointment_url"],
             "referral_response_days": extra["referral_response_days"],
             "status": extra["status"],
-            "updated_at": extra["updated_at"],
         }
         if _adjust(session, service, wanted):
             changed_services.add(service.id)
@@ -134,11 +132,10 @@ async def seed_demo(
     entries: list[Structure | Service] = [*structures.values(), *services.values()]
     report.published = sum(e.status == "published" for e in entries)
     report.drafts = sum(e.status == "draft" for e in entries)
-    extras = {**territory.structure_extras, **territory.service_extras}
     today_ = today or date.today()
-    report.stale = sum(
-        (today_ - extras[e.source_id or ""]["updated_at"].date()).days > review_period_days
-        for e in entries
-        if (e.source_id or "") in extras
-    )
+    days = {
+        row["id"]: (today_ - date.fromisoformat(row["date_maj"])).days
+        for row in [*territory.structures, *territory.services]
+    }
+    report.stale = sum(days.get(e.source_id or "", 0) > review_period_days for e in entries)
     return report

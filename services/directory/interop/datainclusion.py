@@ -12,9 +12,11 @@ Field correspondence (data·inclusion → Relais):
   ``latitude``/``longitude`` → address columns; ``telephone`` (stored E.164) → ``phone``;
   ``courriel`` → ``email``; ``site_web`` → ``website``; ``lien_source`` → ``source_url``;
   ``horaires_accueil`` → ``opening_hours``; ``accessibilite_lieu`` → ``accessibility_url``;
-  ``reseaux_porteurs`` → ``networks``; ``date_maj`` → ``verified_at`` (the producer vouched for
-  the entry on that day; ``updated_at`` stays Relais' own change time, so ``updated_since``
-  synchronisation sees imported changes).
+  ``reseaux_porteurs`` → ``networks``; ``date_maj`` → ``reviewed_at`` (the day the producer
+  last updated the entry: its freshness follows that date, an import is not a verification and
+  leaves ``verified_at`` alone; ``updated_at`` stays Relais' own change time, so
+  ``updated_since`` synchronisation sees imported changes). Exports give ``reviewed_at`` back as
+  ``date_maj``.
 - service: as above for the address, plus ``structure_id`` (source id of its structure),
   ``nom``/``description``/``type``/``thematiques``/``frais``/``frais_precisions``/``publics``/
   ``publics_precisions``/``conditions_acces``; ``telephone``/``courriel``/``contact_nom_prenom``
@@ -141,13 +143,13 @@ STRUCTURE_COLUMNS: tuple[str, ...] = (
     "opening_hours",
     "accessibility_url",
     "networks",
-    "verified_at",
+    "reviewed_at",
 )
 SERVICE_COLUMNS: tuple[str, ...] = (
     "name",
     "description",
     "source_url",
-    "verified_at",
+    "reviewed_at",
     "type",
     "thematiques",
     "fees",
@@ -465,13 +467,13 @@ STRUCTURE_FIELD_NAMES: dict[str, str] = {
     "opening_hours": "horaires_accueil",
     "accessibility_url": "accessibilite_lieu",
     "networks": "reseaux_porteurs",
-    "verified_at": "date_maj",
+    "reviewed_at": "date_maj",
 }
 SERVICE_FIELD_NAMES: dict[str, str] = {
     "name": "nom",
     "description": "description",
     "source_url": "lien_source",
-    "verified_at": "date_maj",
+    "reviewed_at": "date_maj",
     "type": "type",
     "thematiques": "thematiques",
     "fees": "frais",
@@ -576,7 +578,7 @@ def parse_structure(
         name = None
     values: dict[str, Any] = {
         "name": name,
-        "verified_at": check.day("date_maj"),
+        "reviewed_at": check.day("date_maj"),
         "siret": check.text("siret", max_length=20),
         "description": check.text("description", min_length=5, max_length=10_000),
         **_address(check),
@@ -625,7 +627,7 @@ def parse_service(
         "name": check.text("nom", required=True, min_length=3, max_length=150),
         "description": check.text("description", required=True, min_length=5, max_length=10_000),
         "source_url": check.checked("lien_source", _url),
-        "verified_at": check.day("date_maj"),
+        "reviewed_at": check.day("date_maj"),
         "type": check.text("type", max_length=100),
         "thematiques": check.values("thematiques"),
         "fees": check.text("frais", max_length=20),
@@ -738,7 +740,7 @@ def structure_to_datainclusion(row: Mapping[Any, Any]) -> dict[str, Any]:
         "source": export_source(row["source"]),
         "id": row["source_id"] or str(row["id"]),
         "nom": row["name"],
-        "date_maj": _day(row["updated_at"]),
+        "date_maj": _day(row["reviewed_at"] or row["updated_at"]),
         "lien_source": row["source_url"],
         "siret": row["siret"],
         "telephone": row["phone"],
@@ -770,7 +772,7 @@ def service_to_datainclusion(
         "nom": row["name"],
         "description": row["description"],
         "lien_source": row["source_url"],
-        "date_maj": _day(row["updated_at"]),
+        "date_maj": _day(row["reviewed_at"] or row["updated_at"]),
         "type": row["type"],
         "thematiques": list(row["thematiques"] or []) or None,
         "frais": row["fees"],

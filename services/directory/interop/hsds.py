@@ -350,7 +350,7 @@ def service(
         "fees_description": _join(fees, row.get("fees_details")),
         "eligibility_description": _join(row.get("publics_details"), row.get("access_conditions")),
         "alert": CAPACITY_ALERTS.get(row.get("capacity_status") or ""),
-        "assured_date": row["verified_at"].date().isoformat() if row.get("verified_at") else None,
+        "assured_date": row["reviewed_at"].date().isoformat() if row.get("reviewed_at") else None,
         "last_modified": _timestamp(row.get("updated_at")),
     }
     if full:

@@ -424,9 +424,8 @@ async def hydrate(
         marked_description, _ = highlight(description, stems, prefixes, snippet=SNIPPET_CHARS)
         return Highlights(name=marked_name, description=marked_description)
 
-    def stale(updated_at: datetime, verified_at: datetime | None) -> bool:
-        latest = max(updated_at, verified_at) if verified_at else updated_at
-        return latest < request.stale_before
+    def stale(reviewed_at: datetime | None) -> bool:
+        return reviewed_at is None or reviewed_at < request.stale_before
 
     if request.kind == "service":
         rows = {
@@ -458,6 +457,7 @@ async def hydrate(
                         Structure.longitude.label("structure_longitude"),
                         Service.updated_at,
                         Service.verified_at,
+                        Service.reviewed_at,
                     )
                     .join(Structure, Structure.id == Service.structure_id)
                     .where(Service.id.in_(ids))
@@ -491,7 +491,7 @@ async def hydrate(
                     latitude=row.latitude if own else row.structure_latitude,
                     longitude=row.longitude if own else row.structure_longitude,
                     distance_km=_round(hit.distance_km),
-                    stale=stale(row.updated_at, row.verified_at),
+                    stale=stale(row.reviewed_at),
                     updated_at=row.updated_at,
                     verified_at=row.verified_at,
                     score=hit.score,
@@ -517,6 +517,7 @@ async def hydrate(
                     Structure.longitude,
                     Structure.updated_at,
                     Structure.verified_at,
+                    Structure.reviewed_at,
                 ).where(Structure.id.in_(ids))
             )
         ).all()
@@ -549,7 +550,7 @@ async def hydrate(
                 latitude=s.latitude,
                 longitude=s.longitude,
                 distance_km=_round(hit.distance_km),
-                stale=stale(s.updated_at, s.verified_at),
+                stale=stale(s.reviewed_at),
                 updated_at=s.updated_at,
                 verified_at=s.verified_at,
                 score=hit.score,

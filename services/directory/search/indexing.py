@@ -58,6 +58,7 @@ _SERVICE_COLUMNS = (
     Service.longitude,
     Service.updated_at,
     Service.verified_at,
+    Service.reviewed_at,
 )
 _STRUCTURE_COLUMNS = (
     Structure.id,
@@ -72,6 +73,7 @@ _STRUCTURE_COLUMNS = (
     Structure.longitude,
     Structure.updated_at,
     Structure.verified_at,
+    Structure.reviewed_at,
 )
 
 
@@ -304,7 +306,8 @@ def service_document(
         "commune_code": commune_code,
         "latitude": latitude,
         "longitude": longitude,
-        "updated_at": row.updated_at,
+        # A document's updated_at is the entry's freshness date (search uses it for nothing else).
+        "updated_at": row.reviewed_at or row.updated_at,
         "verified_at": row.verified_at,
         "name": (row.name or "")[:300],
         "name_text": name_text,
@@ -413,7 +416,8 @@ def structure_document(
         "commune_code": row.commune_code,
         "latitude": row.latitude,
         "longitude": row.longitude,
-        "updated_at": row.updated_at,
+        # A document's updated_at is the entry's freshness date (search uses it for nothing else).
+        "updated_at": row.reviewed_at or row.updated_at,
         "verified_at": row.verified_at,
         "name": (row.name or "")[:300],
         "name_text": name_text,

@@ -22,7 +22,7 @@ from services.referrals.domain.lifecycle import Event
 from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import AttachmentRead
 from services.referrals.service import ReferralService, attachment_context
-from services.referrals.views import actor_for, categories_for, log_access
+from services.referrals.views import actor_for, log_access
 
 # Accepted types and the first bytes each must start with (checked, not trusted).
 ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
@@ -136,7 +136,9 @@ class AttachmentController(Controller):
                 erased=False,
             )
             location = f"{PREFIX}/referrals/{referral_id}/attachments/{attachment_id}"
-            return Outcome(201, body, {"Location": location}, referral_id)
+            return Outcome(
+                201, body, {"Location": location}, referral_id, frozenset({Category.DOCUMENTS})
+            )
 
         return await idempotent(request, svc, actor, AttachmentRead, run)
 
@@ -158,7 +160,7 @@ class AttachmentController(Controller):
         attachment = await svc.session.get(m.Attachment, attachment_id)
         if attachment is None or attachment.referral_id != referral_id:
             raise ProblemError(404, "Document introuvable.")
-        if Category.DOCUMENTS not in categories_for(loaded, actor.structure_id, utcnow()):
+        if Category.DOCUMENTS not in loaded.view(actor.structure_id, utcnow()).categories:
             raise ProblemError(
                 403,
                 "Le consentement de la personne ne couvre pas ses documents pour votre structure.",

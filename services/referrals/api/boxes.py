@@ -99,7 +99,7 @@ async def _box(
                 thematiques=list(referral.thematiques),
                 urgency=referral.urgency,  # type: ignore[arg-type]
                 channel=referral.channel,  # type: ignore[arg-type]
-                handoff=handoff_read(svc, loaded, handoff, actor, now, with_comment=False),
+                handoff=handoff_read(svc, loaded, handoff, actor, now, None),
             )
         )
     nxt = encode_cursor([str(page[-1][0].id)]) if len(rows) > limit else None

@@ -16,8 +16,8 @@ from services.referrals.domain.transitions import Actor
 from services.referrals.idempotency import HEADER as IDEMPOTENCY_HEADER
 from services.referrals.idempotency import Outcome
 from services.referrals.schemas import HandoffRead, ReferralRead
-from services.referrals.service import Loaded, ReferralService, can_see_handoff, can_see_referral
-from services.referrals.views import categories_for, handoff_read, log_access
+from services.referrals.service import Loaded, ReferralService
+from services.referrals.views import handoff_read, log_access
 from services.referrals.views import referral_read as _referral_read
 
 PREFIX = "/referrals/v1"
@@ -30,7 +30,7 @@ def referral_not_found() -> ProblemError:
 async def visible_referral(svc: ReferralService, referral_id: uuid.UUID, actor: Actor) -> Loaded:
     """The referral if the actor's structure is involved; 404 otherwise (existence not revealed)."""
     loaded = await svc.load(referral_id)
-    if loaded is None or not can_see_referral(loaded, actor.structure_id):
+    if loaded is None or not loaded.view(actor.structure_id, utcnow()).party:
         raise referral_not_found()
     return loaded
 
@@ -73,7 +73,7 @@ async def referral_outcome(
     if attachments is None:
         attachments = (
             await svc.attachments(referral_id)
-            if Category.DOCUMENTS in categories_for(loaded, actor.structure_id, now)
+            if Category.DOCUMENTS in loaded.view(actor.structure_id, now).categories
             else []
         )
     read, shown = _referral_read(svc, loaded, attachments, actor, now)
@@ -82,7 +82,7 @@ async def referral_outcome(
     headers = {"ETag": etag(loaded.referral.version)}
     if status_code == 201:
         headers["Location"] = f"{PREFIX}/referrals/{referral_id}"
-    return Outcome(status_code, read, headers, referral_id)
+    return Outcome(status_code, read, headers, referral_id, shown)
 
 
 async def handoff_outcome(
@@ -104,11 +104,28 @@ async def handoff_outcome(
     headers = {"ETag": etag(handoff.version)}
     if status_code == 201:
         headers["Location"] = f"{PREFIX}/referrals/{referral_id}/handoffs/{handoff_id}"
-    body = handoff_read(svc, loaded, handoff, actor, utcnow())
-    return Outcome(status_code, body, headers, referral_id)
+    return handoff_response(svc, loaded, handoff, actor, status_code, headers)
 
 
-def visible_handoff(loaded: Loaded, handoff_id: uuid.UUID, actor: Actor) -> None:
+def handoff_response(
+    svc: ReferralService,
+    loaded: Loaded,
+    handoff: m.Handoff,
+    actor: Actor,
+    status_code: int,
+    headers: dict[str, str],
+) -> Outcome[HandoffRead]:
+    """A handoff as ``actor``'s structure sees it; a comment shown is a logged read."""
+    now = utcnow()
+    body = handoff_read(svc, loaded, handoff, actor, now, loaded.view(actor.structure_id, now))
+    shown = frozenset({Category.SITUATION}) if body.comment else frozenset()
+    if shown:
+        log_access(svc, loaded.referral.id, actor, "handoff", shown)
+    return Outcome(status_code, body, headers, loaded.referral.id, shown)
+
+
+def visible_handoff(loaded: Loaded, handoff_id: uuid.UUID, actor: Actor) -> m.Handoff:
     handoff = loaded.handoff(handoff_id)
-    if handoff is None or not can_see_handoff(loaded, handoff, actor.structure_id):
+    if handoff is None or not loaded.view(actor.structure_id, utcnow()).sees_handoff(handoff_id):
         raise ProblemError(404, "Transmission introuvable.")
+    return handoff

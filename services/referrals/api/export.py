@@ -10,7 +10,6 @@ from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
 from services.referrals.api.common import PREFIX, visible_referral
-from services.referrals.domain.consent import ALL_CATEGORIES
 from services.referrals.retention import SubjectAccessExport, subject_access
 from services.referrals.service import ReferralService
 from services.referrals.views import actor_for, log_access
@@ -26,14 +25,19 @@ class SubjectAccessController(Controller):
         self, svc: ReferralService, authenticated: Caller, referral_id: uuid.UUID
     ) -> SubjectAccessExport:
         """Right of access (RGPD art. 15): the person's data, the journey, the timeline, the
-        attachments and the access log, as JSON. Staff members of a structure involved only;
-        each export is written to the access log."""
+        attachments and the access log, as JSON, for the person, through the structure that holds
+        the relation with them (the one that recorded the referral). A receiving structure gets
+        no more than its own view under the consent. Staff members only; each export is written
+        to the access log with the categories it shows."""
         if authenticated.kind != "user":
             raise ProblemError(403, "L'export pour la personne est réservé aux membres.")
         actor = actor_for(authenticated, write=False)
-        await visible_referral(svc, referral_id, actor)
-        log_access(svc, referral_id, actor, "export", ALL_CATEGORIES)
-        return await subject_access(svc, referral_id, utcnow())
+        loaded = await visible_referral(svc, referral_id, actor)
+        now = utcnow()
+        seen = loaded.view(actor.structure_id, now)
+        if seen.categories:
+            log_access(svc, referral_id, actor, "export", seen.categories)
+        return await subject_access(svc, loaded, seen, now)
 
 
 ROUTES = [SubjectAccessController]

@@ -8,10 +8,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 
-from services.kernel.outbox import utcnow
 from services.kernel.security import Caller
 from services.referrals.api.common import (
     PREFIX,
+    handoff_response,
     visible_handoff,
     visible_referral,
 )
@@ -21,7 +21,7 @@ from services.referrals.domain.transitions import Action
 from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import CancelIn, DeclineIn, HandoffRead, RelayIn, TransitionIn
 from services.referrals.service import ReferralService
-from services.referrals.views import actor_for, handoff_read
+from services.referrals.views import actor_for
 
 HANDOFF = "/referrals/{referral_id:uuid}/handoffs/{handoff_id:uuid}"
 
@@ -67,8 +67,7 @@ async def _transition(
         if action is Action.RELAY:
             status = 201
             headers["Location"] = f"{PREFIX}/referrals/{referral_id}/handoffs/{shown}"
-        body = handoff_read(svc, loaded, handoff, actor, utcnow())
-        return Outcome(status, body, headers, referral_id)
+        return handoff_response(svc, loaded, handoff, actor, status, headers)
 
     return await idempotent(request, svc, actor, HandoffRead, run)
 
@@ -89,11 +88,11 @@ class HandoffController(Controller):
         """One handoff, with its version as ETag (send it back in If-Match)."""
         actor = actor_for(authenticated, write=False)
         loaded = await visible_referral(svc, referral_id, actor)
-        visible_handoff(loaded, handoff_id, actor)
-        handoff = loaded.handoff(handoff_id)
-        assert handoff is not None
-        body = handoff_read(svc, loaded, handoff, actor, utcnow())
-        return Response(body, headers={"ETag": etag(handoff.version)})
+        handoff = visible_handoff(loaded, handoff_id, actor)
+        outcome = handoff_response(
+            svc, loaded, handoff, actor, 200, {"ETag": etag(handoff.version)}
+        )
+        return Response(outcome.body, headers=outcome.headers)
 
     @post(
         f"{HANDOFF}/acknowledge",

@@ -30,6 +30,7 @@ from services.referrals.api.common import (
 )
 from services.referrals.deps import OPTIMISTIC_WRITES, IdempotencyKey, IfMatch
 from services.referrals.directory import resolve_target
+from services.referrals.domain.consent import Category
 from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import (
     AccessLogRead,
@@ -221,13 +222,12 @@ class ReferralController(Controller):
             .where(m.TimelineEvent.referral_id == referral_id, m.TimelineEvent.position > after)
             .order_by(m.TimelineEvent.position)
         )
-        mine = str(actor.structure_id)
-        is_origin = actor.structure_id == loaded.referral.structure_id
-        visible = [e for e in rows.all() if is_origin or mine in e.structures]
+        seen = loaded.view(actor.structure_id, utcnow())
+        visible = [e for e in rows.all() if seen.sees_event(e.structures)]
         page = visible[:limit]
-        items = [event_read(svc, e) for e in page]
+        items = [event_read(svc, e, seen) for e in page]
         if any(i.comment for i in items):
-            log_access(svc, referral_id, actor, "timeline", {"comments"})
+            log_access(svc, referral_id, actor, "timeline", {Category.SITUATION})
         nxt = encode_cursor([page[-1].position]) if len(visible) > limit else None
         return Page(
             items=items,

@@ -57,9 +57,9 @@ def visible_categories(
     """Categories of personal data ``structure_id`` may see now.
 
     The origin structure recorded the data and keeps seeing it until consent is withdrawn.
-    A receiving structure sees the consented categories only while it is a current or past
-    recipient of a handoff, the consent names it (or covers further partners) and has not expired.
-    Anyone else sees none.
+    A receiving structure sees the consented categories only while it is among ``receivers``
+    (the structures holding the person through a handoff, see ``visibility``), the consent names
+    it (or covers further partners) and has not expired. Anyone else sees none.
     """
     if terms.withdrawn or structure_id is None:
         return frozenset()

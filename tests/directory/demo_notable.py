@@ -1,9 +1,9 @@
 """Notable demo services: which entries answer the queries a mediator types.
 
-For the search relevance set (issue 4): each query maps to demo services (data·inclusion ``id``,
-source ``relais-demo``) that must come first for it. Only services every structure of its kind
-always offers are listed, so they exist, published, whatever the seed. Geography: Valence 26362,
-Romans-sur-Isère 26281, Montélimar 26198, Die 26113, Nyons 26220, Crest 26108.
+Each query maps to demo services (data·inclusion ``id``, source ``relais-demo``) that must come
+first for it. Only services every structure of its kind always offers are listed, so they exist,
+published, whatever the seed. Geography: Valence 26362, Romans-sur-Isère 26281, Montélimar
+26198, Die 26113, Nyons 26220, Crest 26108.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+from services.web.features.a_propos import routes as routes

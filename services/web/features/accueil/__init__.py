@@ -1,0 +1,1 @@
+from services.web.features.accueil import routes as routes

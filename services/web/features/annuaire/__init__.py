@@ -1,0 +1,1 @@
+from services.web.features.annuaire import routes as routes

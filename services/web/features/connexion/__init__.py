@@ -1,0 +1,1 @@
+from services.web.features.connexion import routes as routes

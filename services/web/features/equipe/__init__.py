@@ -1,0 +1,1 @@
+from services.web.features.equipe import routes as routes

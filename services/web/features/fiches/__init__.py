@@ -1,0 +1,1 @@
+from services.web.features.fiches import routes as routes

@@ -1,0 +1,1 @@
+from services.web.features.integrations import routes as routes

@@ -1,0 +1,1 @@
+from services.web.features.ma_structure import routes as routes

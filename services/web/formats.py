@@ -1,0 +1,164 @@
+"""Dates, hours and numbers in plain French (« 3 décembre 2026 », « de 9 h à 12 h 30 »).
+
+Opening hours come in OpenStreetMap's ``opening_hours`` syntax; the common forms (days, day
+ranges, several time spans, nth weekday of the month, public holidays, ``24/7``) are said in
+words. Anything else is shown as « horaires : … » with the text as written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+DAYS = {
+    "Mo": "lundi",
+    "Tu": "mardi",
+    "We": "mercredi",
+    "Th": "jeudi",
+    "Fr": "vendredi",
+    "Sa": "samedi",
+    "Su": "dimanche",
+}
+_ORDER = list(DAYS)
+
+
+def day_fr(value: date | datetime | None) -> str:
+    """« 3 décembre 2026 » (« 1er » for the first); local date in France for a datetime."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    first = "1er" if value.day == 1 else str(value.day)
+    return f"{first} {MONTHS[value.month - 1]} {value.year}"
+
+
+def time_fr(value: str) -> str:
+    """« 9 h », « 17 h 30 » from ``HH:MM``."""
+    hours, minutes = value.split(":")
+    h = int(hours)
+    return f"{h} h" if minutes == "00" else f"{h} h {minutes}"
+
+
+def moment_fr(value: datetime | None) -> str:
+    """« 3 décembre 2026 à 9 h 05 »."""
+    if value is None:
+        return ""
+    local = value.astimezone(PARIS)
+    return f"{day_fr(local)} à {time_fr(local.strftime('%H:%M'))}"
+
+
+def distance_fr(km: float | None) -> str:
+    if km is None:
+        return ""
+    if km < 1:
+        return f"à {max(round(km * 1000, -1), 10):.0f} m"
+    return f"à {km:.1f} km".replace(".", ",") if km < 10 else f"à {km:.0f} km"
+
+
+_SPAN = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
+_NTH = re.compile(r"^(Mo|Tu|We|Th|Fr|Sa|Su)\[([\d,]+)\]$")
+
+
+def _ordinal(n: str) -> str:
+    return "1er" if n == "1" else f"{n}e"
+
+
+def _days(selector: str) -> str | None:
+    nth = _NTH.match(selector)
+    if nth:
+        ranks = [_ordinal(n) for n in nth.group(2).split(",")]
+        return f"le {_join(ranks, 'et le')} {DAYS[nth.group(1)]} du mois"
+    parts = []
+    for item in selector.split(","):
+        if item in DAYS:
+            parts.append(("one", item))
+            continue
+        bounds = item.split("-")
+        if len(bounds) != 2 or bounds[0] not in DAYS or bounds[1] not in DAYS:
+            return None
+        parts.append(("range", item))
+    said = []
+    for kind, item in parts:
+        if kind == "one":
+            said.append(f"le {DAYS[item]}")
+        else:
+            start, end = item.split("-")
+            if (start, end) == ("Mo", "Su"):
+                said.append("tous les jours")
+            elif _ORDER.index(end) - _ORDER.index(start) == 1:
+                said.append(f"le {DAYS[start]} et le {DAYS[end]}")
+            else:
+                said.append(f"du {DAYS[start]} au {DAYS[end]}")
+    return _join(said, "et")
+
+
+def _join(items: list[str], word: str) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _times(text: str) -> str | None:
+    spans = []
+    for span in text.split(","):
+        match = _SPAN.match(span.strip())
+        if not match:
+            return None
+        spans.append(f"de {time_fr(match.group(1))} à {time_fr(match.group(2))}")
+    return _join(spans, "et")
+
+
+def _rule(rule: str) -> str | None:
+    rule = rule.strip()
+    if not rule:
+        return ""
+    if rule == "24/7":
+        return "tous les jours, 24 h sur 24"
+    if rule == "PH off":
+        return "fermé les jours fériés"
+    if rule in ("off", "closed"):
+        return "fermé"
+    selector, _, rest = rule.partition(" ")
+    if selector == "PH":
+        times = _times(rest)
+        return f"les jours fériés {times}" if times else None
+    days = _days(selector)
+    if days is None:
+        return None
+    rest = rest.strip()
+    if rest in ("off", "closed"):
+        return f"fermé {days}"
+    times = _times(rest)
+    if times is None:
+        return None
+    return f"{days}, {times}"
+
+
+def hours_fr(value: str | None) -> list[str]:
+    """Each rule in words (one line each); empty when there are no hours."""
+    if not value or not value.strip():
+        return []
+    said = []
+    for rule in value.split(";"):
+        words = _rule(rule)
+        if words is None:
+            return [f"horaires : {value.strip()}"]
+        if words:
+            said.append(words[0].upper() + words[1:])
+    return said

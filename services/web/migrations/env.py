@@ -1,0 +1,4 @@
+from services.kernel.migrations import run_env
+from services.web.models import Base
+
+run_env(Base.metadata)

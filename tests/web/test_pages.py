@@ -1,0 +1,234 @@
+"""The web app through HTTP as a browser without JavaScript uses it: sign-in through /auth,
+search, fiches, editing (API messages, 412), team, integrations, sign-out."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+import sqlalchemy as sa
+
+from services.directory.models import Service
+from services.web.models import WebSession
+from tests.conftest import Relais
+from tests.web.helpers import browser, csrf_of, demo_structure, sign_in
+
+
+def hidden(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, f"no {name} on the page"
+    return html.unescape(match.group(1))
+
+
+async def a_service_of(relais: Relais, structure_id: uuid.UUID) -> uuid.UUID:
+    async with relais.app("directory").state.db.session() as session:
+        found = await session.scalar(
+            sa.select(Service.id)
+            .where(Service.structure_id == structure_id, Service.status == "published")
+            .limit(1)
+        )
+    assert found is not None
+    return found
+
+
+async def test_anonymous_search_by_word_commune_and_radius(web_relais: Relais) -> None:
+    b = browser(web_relais)
+    ambiguous = await b.get("/annuaire", params={"q": "aide alimentaire", "commune": "Valence"})
+    assert "Plusieurs communes correspondent à « Valence »" in ambiguous.text
+    assert "Valence (26000) — Drôme" in ambiguous.text
+    page = await b.get(
+        "/annuaire",
+        params={"q": "aide alimentaire", "commune": "Valence (26000)", "rayon": "20"},
+    )
+    assert page.status_code == 200
+    assert 'lang="fr"' in page.text
+    assert "services trouvés pour une personne habitant Valence, à moins de 20 km" in page.text
+    assert re.search(r'<a href="/services/[0-9a-f-]{36}">', page.text)
+    # Facet counts beside the filters, labels not slugs.
+    assert re.search(r"Équipement et alimentation <span class=\"count\">\(\d+\)", page.text)
+    assert "aide-alimentaire" not in page.text.split("<ol")[1].split("</ol>")[0]
+    for header in ("content-security-policy", "x-frame-options", "referrer-policy"):
+        assert header in page.headers
+    assert page.headers["cache-control"] == "no-store"
+    # htmx asks for the results area only: the same route, the same markup.
+    partial = await b.get(
+        "/annuaire",
+        params={"q": "aide alimentaire", "commune": "26000", "rayon": "20"},
+        headers={"HX-Request": "true"},
+    )
+    assert partial.text.lstrip().startswith('<div id="zone-resultats"')
+    assert "<html" not in partial.text
+    # An unknown word gets a suggestion; the URL holds the query.
+    typo = await b.get("/annuaire", params={"q": "alimentaton"})
+    assert "Vouliez-vous dire" in typo.text
+    assert 'href="/annuaire?q=' in typo.text
+
+
+async def test_commune_suggestions_and_unknown_commune(web_relais: Relais) -> None:
+    b = browser(web_relais)
+    found = await b.get("/annuaire/communes", params={"commune": "Valen"})
+    assert '<option value="Valence (26000)">' in found.text
+    unknown = await b.get("/annuaire", params={"commune": "Nullepartville"})
+    assert unknown.status_code == 200
+    assert "Nous ne trouvons pas la commune" in unknown.text
+
+
+async def test_fiche_service_and_structure_in_words(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    service_id = await a_service_of(web_relais, sid)
+    b = browser(web_relais)
+    page = await b.get(f"/services/{service_id}")
+    assert page.status_code == 200
+    assert "Orienter une personne" in page.text
+    assert "Comment orienter ?" in page.text
+    assert re.search(r"(Vérifié|vérifiées|Mises à jour) le \d{1,2}(er)? \w+ 20\d\d", page.text)
+    structure = await b.get(f"/structures/{sid}")
+    assert structure.status_code == 200
+    assert f'href="/services/{service_id}"' in structure.text
+    missing = await b.get(f"/services/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    assert "Page introuvable" in missing.text
+
+
+async def test_sign_in_lands_on_the_home_page_and_sign_out_revokes(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    staff, email = await sign_in(web_relais, sid)
+    home = await staff.get("/")
+    assert home.status_code == 200
+    assert "Bonjour Camille Agent" in home.text
+    assert "Se déconnecter" in home.text
+    cookie = staff.cookies.get("relais_web")
+    assert cookie
+    async with web_relais.app("web").state.db.session() as session:
+        row = await session.scalar(sa.select(WebSession).where(WebSession.email == email))
+        assert row is not None
+        # Tokens are sealed at rest, never the access token in clear.
+        assert not row.access_token.startswith("ey")
+    # A form without the session's CSRF token is refused.
+    forged = await staff.post("/deconnexion", data={"csrf_token": "x" * 32})
+    assert forged.status_code == 400
+    out = await staff.post("/deconnexion", data={"csrf_token": csrf_of(home.text)})
+    assert out.status_code == 200
+    assert "Vous êtes déconnecté·e" in out.text
+    async with web_relais.app("web").state.db.session() as session:
+        assert await session.get(WebSession, row.id) is None
+    again = await staff.get("/ma-structure")
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/connexion")
+
+
+async def test_edit_service_messages_conflict_and_search(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    service_id = await a_service_of(web_relais, sid)
+    first, _ = await sign_in(web_relais, sid)
+    second, _ = await sign_in(web_relais, sid)
+    url = f"/ma-structure/services/{service_id}"
+    form_a = await first.get(url)
+    form_b = await second.get(url)
+    assert form_a.status_code == 200
+    fields_a = {
+        "csrf_token": csrf_of(form_a.text),
+        "etag": hidden(form_a.text, "etag"),
+        "loaded_at": hidden(form_a.text, "loaded_at"),
+        "name": "Épicerie solidaire du quartier",
+        "referral_email": "pas-une-adresse",
+    }
+    refused = await first.post(url, data=fields_a)
+    assert refused.status_code == 422
+    assert 'id="f-referral_email-error"' in refused.text
+    assert "Le formulaire contient 1 erreur" in refused.text
+    assert 'value="pas-une-adresse"' in refused.text  # what was typed is kept
+    new_name = f"Épicerie solidaire {uuid.uuid4().hex[:6]}"
+    saved = await first.post(url, data={**fields_a, "name": new_name, "referral_email": ""})
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"{url}?message=enregistre"
+    # The other person still had the old version open: 412, shown with what changed.
+    typed = {
+        "csrf_token": csrf_of(form_b.text),
+        "etag": hidden(form_b.text, "etag"),
+        "loaded_at": hidden(form_b.text, "loaded_at"),
+        "name": "Nom tapé par la seconde personne",
+    }
+    conflict = await second.post(url, data=typed)
+    assert conflict.status_code == 409
+    assert "Quelqu’un a modifié cette fiche" in conflict.text
+    assert new_name in html.unescape(conflict.text)
+    assert 'value="Nom tapé par la seconde personne"' in conflict.text
+    assert hidden(conflict.text, "etag") != typed["etag"]
+    # The change is in the search.
+    found = await browser(web_relais).get("/annuaire", params={"q": new_name})
+    assert new_name in html.unescape(re.sub(r"</?mark>", "", found.text))
+
+
+async def test_capacity_and_verify_in_one_click(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    service_id = await a_service_of(web_relais, sid)
+    staff, _ = await sign_in(web_relais, sid)
+    page = await staff.get("/ma-structure")
+    token = csrf_of(page.text)
+    full = await staff.post(
+        f"/ma-structure/capacite/{service_id}",
+        data={"csrf_token": token, "capacity_status": "full"},
+    )
+    assert full.status_code == 303
+    shown = await staff.get(full.headers["location"])
+    assert "Disponibilité mise à jour" in shown.text
+    fiche = await staff.get(f"/services/{service_id}")
+    assert "Complet" in fiche.text
+    verified = await staff.post(
+        f"/ma-structure/services/{service_id}/verifier", data={"csrf_token": token}
+    )
+    assert verified.status_code == 303
+    assert (
+        "Merci : les informations sont confirmées"
+        in (await staff.get(verified.headers["location"])).text
+    )
+    # Taking an entry off the directory is the moderators' call (the API's rule): no button.
+    assert (
+        "Retirer de l’annuaire"
+        not in (await staff.get(f"/ma-structure/services/{service_id}")).text
+    )
+
+
+async def test_member_cannot_open_team_or_integrations(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    member, _ = await sign_in(web_relais, sid, role="member")
+    for path in ("/equipe", "/integrations"):
+        page = await member.get(path)
+        assert page.status_code == 403
+        assert "Accès réservé" in page.text
+
+
+async def test_team_invitations_and_integrations(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    admin, _ = await sign_in(web_relais, sid)
+    team = await admin.get("/equipe")
+    assert team.status_code == 200
+    token = csrf_of(team.text)
+    email = f"nouvelle-{uuid.uuid4().hex[:6]}@ccas.example.org"
+    bad = await admin.post("/equipe/invitations", data={"csrf_token": token, "email": "non"})
+    assert bad.status_code == 422
+    invited = await admin.post(
+        "/equipe/invitations", data={"csrf_token": token, "email": email, "role": "member"}
+    )
+    assert invited.status_code == 303
+    team = await admin.get(invited.headers["location"])
+    assert email in team.text
+    invitation = re.search(r"/equipe/invitations/([0-9a-f-]{36})/annuler", team.text)
+    assert invitation
+    cancelled = await admin.post(
+        f"/equipe/invitations/{invitation.group(1)}/annuler", data={"csrf_token": token}
+    )
+    assert cancelled.status_code == 303
+    assert email not in (await admin.get("/equipe")).text
+    created = await admin.post(
+        "/integrations/clients",
+        data={"csrf_token": token, "name": "Logiciel de suivi", "scopes": ["directory:read"]},
+    )
+    assert created.status_code == 201
+    secret = re.search(r'<p class="secret">([^<]+)</p>', created.text)
+    assert secret
+    again = await admin.get("/integrations")
+    assert "Logiciel de suivi" in again.text
+    assert secret.group(1) not in again.text  # shown once
