@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -14,13 +14,18 @@ import anyio
 from services.kernel.settings import Settings
 
 
-def build(settings: Settings, to: str, subject: str, text: str, html: str) -> EmailMessage:
+def build(
+    settings: Settings, mail_id: uuid.UUID, to: str, subject: str, text: str, html: str
+) -> EmailMessage:
+    """The mail of one queued message. Its Message-ID comes from the queue row, so the rare
+    second sending (a crash between the SMTP answer and the record of it) carries the same id
+    and mail systems can drop it."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain="relais.invalid")
+    message["Message-ID"] = f"<{mail_id}@relais.invalid>"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
