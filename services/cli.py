@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 
 from services import system
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.commands import settings_errors_exit, settings_or_exit
+from services.kernel.settings import Settings, load_settings
 
 app = typer.Typer(
     help="Relais — annuaire partagé et orientations avec consentement.",
@@ -24,23 +25,12 @@ app = typer.Typer(
 )
 
 
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration invalide : {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
 def checked_for(settings: Settings, names: list[str]) -> None:
     """Production checks of the services this process runs (their required secrets)."""
     from services.kernel.settings import check_production
 
-    try:
+    with settings_errors_exit():
         check_production(settings, names)
-    except SettingsError as exc:
-        typer.echo(f"Configuration invalide : {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _names(services: list[str] | None) -> list[str]:

@@ -18,19 +18,12 @@ from services.auth.app import SERVICE_NAME
 from services.auth.domain.clients import plan_client
 from services.auth.keys import KeyRing
 from services.auth.models import Account
+from services.kernel.commands import settings_or_exit
 from services.kernel.db import Database
 from services.kernel.security import Scope
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.settings import Settings
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration invalide : {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _structure(value: str) -> uuid.UUID:
@@ -61,7 +54,7 @@ def register(app: typer.Typer) -> None:
         moderator: Annotated[bool, typer.Option(help="also a network moderator")] = False,
     ) -> None:
         """Create (or promote) the administrator of a structure and e-mail them an invitation."""
-        settings = _settings()
+        settings = settings_or_exit()
         structure_id = _structure(structure)
         if "@" not in email:
             typer.echo("--email : adresse invalide", err=True)
@@ -99,7 +92,7 @@ def register(app: typer.Typer) -> None:
     def rotate_key_encryption_key() -> None:
         """Re-seal every private signing key with AUTH_KEY_ENCRYPTION_KEY (reading old ones with
         AUTH_KEY_ENCRYPTION_KEY_PREVIOUS); afterwards the previous keys can be removed."""
-        settings = _settings()
+        settings = settings_or_exit()
 
         async def work(session: AsyncSession) -> dict[str, Any]:
             try:
@@ -136,7 +129,7 @@ def register(app: typer.Typer) -> None:
         authorization_code: an application staff sign in to (PKCE S256, refresh tokens), with
         one or more --redirect-uri; confidential by default, --public for apps without a secret.
         """
-        settings = _settings()
+        settings = settings_or_exit()
         if grant not in ("client_credentials", "authorization_code"):
             typer.echo("--grant : client_credentials ou authorization_code", err=True)
             raise typer.Exit(2)
@@ -178,7 +171,7 @@ def register(app: typer.Typer) -> None:
     @app.command("rotate-signing-key")
     def rotate_signing_key() -> None:
         """Add a new signing key: published in the JWKS now, used after the announce period."""
-        settings = _settings()
+        settings = settings_or_exit()
 
         async def work(session: AsyncSession) -> dict[str, Any]:
             keyring = KeyRing(settings)

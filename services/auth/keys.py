@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.crypto import SecretBox, random_token
 from services.auth.models import SigningKey
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.settings import Settings
 
 ALGORITHM = "ES256"

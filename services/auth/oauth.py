@@ -58,8 +58,8 @@ from services.auth import store
 from services.auth.crypto import random_token
 from services.auth.keys import KeySnapshot
 from services.auth.store import ClientInfo, CodeInfo, IssuedToken, Principal, RefreshInfo
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import utcnow
 from services.kernel.security import Scope
 from services.kernel.settings import Settings
 

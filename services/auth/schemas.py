@@ -64,6 +64,13 @@ class MemberRead(msgspec.Struct, kw_only=True):
     last_login_at: datetime | None
 
 
+class ColleagueRead(msgspec.Struct, kw_only=True):
+    """A member of my structure, as every member may see them (to hand over a follow-up)."""
+
+    account_id: uuid.UUID
+    name: str
+
+
 class InvitationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Email
     role: MemberRole = "member"

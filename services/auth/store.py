@@ -23,7 +23,7 @@ from services.auth.models import (
     PasswordReset,
     RefreshToken,
 )
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 
 ACTIVE = "active"
 INVITED = "invited"

@@ -6,7 +6,15 @@ from pathlib import Path
 
 from litestar import Litestar
 
-from services.directory.api import collect_routes
+from services.directory.api.exports import ExportController
+from services.directory.api.hsds import HsdsController
+from services.directory.api.imports import ImportController
+from services.directory.api.places import PlaceController
+from services.directory.api.reference import ReferenceController
+from services.directory.api.review import ReviewController
+from services.directory.api.search import SearchController
+from services.directory.api.services import ServiceController
+from services.directory.api.structures import StructureController
 from services.directory.search import meili
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
@@ -27,7 +35,17 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         settings=settings,
         db=db,
         locator=locator,
-        route_handlers=collect_routes(),
+        route_handlers=[
+            ExportController,
+            HsdsController,
+            ImportController,
+            PlaceController,
+            ReferenceController,
+            ReviewController,
+            SearchController,
+            ServiceController,
+            StructureController,
+        ],
         state={"search_primary": search_primary},
         on_shutdown=[search_primary.close] if search_primary is not None else [],
     )

@@ -1,4 +1,6 @@
-"""Directory commands of the ``relais`` CLI: import and export (data·inclusion v1, HSDS).
+"""Directory commands of the ``relais`` CLI: import and export (data·inclusion v1, HSDS), the
+demo territory (``seed-demo``), the link checker (``check-links``) and ``reindex``. Heavy modules
+are imported inside each command, so ``relais --help`` stays quick.
 
 ``relais import data-inclusion PATH…`` exits 0 when every row was accepted, 1 when some rows
 were rejected (the valid ones are committed), 2 when the input cannot be read at all.
@@ -14,21 +16,18 @@ from typing import Annotated
 import typer
 
 from services.directory.app import MIGRATIONS, SERVICE_NAME
+from services.kernel.commands import settings_or_exit
 from services.kernel.db import Database
 from services.kernel.migrations import upgrade
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.settings import Settings
 
 import_app = typer.Typer(
     help="Importer des données dans l'annuaire.", no_args_is_help=True, add_completion=False
 )
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"Configuration invalide : {exc}", err=True)
-        raise typer.Exit(2) from exc
+# Structures reindexed per transaction by ``reindex``.
+REINDEX_BATCH = 500
 
 
 async def open_database(settings: Settings) -> Database:
@@ -61,7 +60,7 @@ def import_data_inclusion(
     from services.directory.importer import import_datainclusion
     from services.directory.interop.files import UnreadableInput, read_paths
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         dataset = read_paths(paths)
     except UnreadableInput as exc:
@@ -108,12 +107,9 @@ def register(app: typer.Typer) -> None:
     """Add the directory's commands to ``relais``."""
     app.add_typer(import_app, name="import")
     app.command("export")(export)
-    from services.directory import maintenance
-
-    maintenance.register(app)  # seed-demo, check-links
-    from services.directory.search import commands as search_commands
-
-    search_commands.register(app)  # reindex
+    app.command("seed-demo")(seed_demo)
+    app.command("check-links")(check_links)
+    app.command("reindex")(reindex)
 
 
 def export(
@@ -143,7 +139,7 @@ def export(
     if kind not in ("structures", "services"):
         typer.echo("--kind : structures ou services", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> None:
         db = await open_database(settings)
@@ -160,3 +156,120 @@ def export(
             await db.dispose()
 
     asyncio.run(run())
+
+
+def seed_demo(
+    seed: Annotated[
+        int, typer.Option(help="graine du générateur (même graine, mêmes données)")
+    ] = 26,
+) -> None:
+    """Load the demo territory (Drôme): ~90 structures and ~290 services. Idempotent."""
+    from services.directory.demo.seed import seed_demo as run_seed
+
+    settings = settings_or_exit()
+
+    async def run() -> int:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                report = await run_seed(
+                    session, seed=seed, review_period_days=settings.directory_review_period_days
+                )
+        finally:
+            await db.dispose()
+        imported = report.imported
+        typer.echo(
+            f"Territoire de démonstration (Drôme, graine {seed}) : "
+            f"{report.structures} structures, {report.services} services"
+        )
+        typer.echo(
+            f"  import data·inclusion : {imported.created} créés, {imported.updated} mis à jour, "
+            f"{imported.unchanged} inchangés, {imported.rejected} rejetés"
+        )
+        typer.echo(
+            f"  publiés : {report.published}, brouillons : {report.drafts}, "
+            f"à revoir (périmés) : {report.stale}, ajustés : {report.adjusted}"
+        )
+        for error in imported.errors:
+            typer.echo(f"  rejet {error.kind} {error.source_id} {error.field} : {error.reason}")
+        return 0 if imported.ok else 1
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+def check_links() -> None:
+    """Check every website, referral and booking link once and print a summary."""
+    from services.directory.linkcheck import check_links as run_check
+
+    settings = settings_or_exit()
+
+    async def run() -> int:
+        db = await open_database(settings)
+        try:
+            summary = await run_check(db, settings)
+        finally:
+            await db.dispose()
+        if summary.offline:
+            typer.echo(
+                f"Aucune des {summary.urls} adresses n'a répondu : pas de réseau ? "
+                "Rien n'a été enregistré."
+            )
+            return 1
+        typer.echo(
+            f"Liens vérifiés : {summary.links} ({summary.urls} adresses distinctes) — "
+            f"{summary.ok} valides, {summary.failed} en échec, {summary.dead} morts "
+            f"(dont {summary.newly_dead} nouveaux), {summary.revived} rétablis"
+        )
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+def reindex() -> None:
+    """Rebuild the search index of every structure and service (idempotent).
+
+    One transaction per batch of structures, so a large directory is reindexed without a long
+    lock; then, when ``MEILI_URL`` is set, a new Meilisearch index swapped atomically with the
+    live one."""
+    import sqlalchemy as sa
+
+    from services.directory.models import Structure
+    from services.directory.search import meili
+    from services.directory.search.indexing import refresh_structure_search_index
+
+    settings = settings_or_exit()
+
+    async def run() -> int:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                ids = list(await session.scalars(sa.select(Structure.id).order_by(Structure.id)))
+            for start in range(0, len(ids), REINDEX_BATCH):
+                async with db.session() as session:
+                    await refresh_structure_search_index(
+                        session, ids[start : start + REINDEX_BATCH]
+                    )
+            return len(ids)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    typer.echo(f"index de recherche reconstruit : {count} structures et leurs services")
+    if settings.meili_url:
+
+        async def rebuild_meili() -> int:
+            db = await open_database(settings)
+            try:
+                return await meili.rebuild(settings, db)
+            finally:
+                await db.dispose()
+
+        try:
+            documents = asyncio.run(rebuild_meili())
+        except meili.FAILURES as exc:
+            typer.echo(f"Meilisearch : reconstruction impossible ({type(exc).__name__})", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"Meilisearch : nouvel index de {documents} documents, échangé avec "
+            f"{meili.index_name(settings)} (l'ancien est supprimé)"
+        )

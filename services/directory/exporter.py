@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory import hsds_view
 from services.directory import publication as pub
-from services.directory.interop import datainclusion as di
 from services.directory.interop import hsds
+from services.directory.interop.datainclusion import export as di_export
+from services.directory.interop.datainclusion import fields as di_fields
 from services.directory.models import Service, Structure
 
 Kind = Literal["structures", "services"]
@@ -57,10 +58,12 @@ async def export(
     """The whole public directory in ``fmt``, as a stream of byte chunks."""
     records = _records(session, fmt, kind, batch)
     if fmt is ExportFormat.DATAINCLUSION_CSV:
-        fields = di.STRUCTURE_FIELDS if kind == "structures" else di.SERVICE_FIELDS
+        fields = di_fields.STRUCTURE_FIELDS if kind == "structures" else di_fields.SERVICE_FIELDS
         yield _csv_rows([list(fields)])
         async for items in records:
-            yield _csv_rows([[di.to_csv_cell(item.get(f)) for f in fields] for item in items])
+            yield _csv_rows(
+                [[di_export.to_csv_cell(item.get(f)) for f in fields] for item in items]
+            )
         return
     first = True
     yield b"["
@@ -89,13 +92,13 @@ async def _records(
             if as_hsds:
                 yield [hsds.organization(r, full=True) for r in rows]
             else:
-                yield [di.structure_to_datainclusion(r) for r in rows]
+                yield [di_export.structure_to_datainclusion(r) for r in rows]
         return
     async for rows in pub.batches(session, pub.service_rows(), Service.id, size=batch):
         zones = await pub.zones_of(session, [r["id"] for r in rows])
         if not as_hsds:
             yield [
-                di.service_to_datainclusion(
+                di_export.service_to_datainclusion(
                     r, r["structure_source_id"] or str(r["structure_id"]), zones.get(r["id"], [])
                 )
                 for r in rows

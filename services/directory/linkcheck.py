@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.domain.links import is_dead
 from services.directory.models import LinkCheck, Service, Structure
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.linkcheck")

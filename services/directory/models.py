@@ -14,8 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.kernel.clock import utcnow
 from services.kernel.db import JSONType, UTCDateTime, new_uuid
-from services.kernel.outbox import OutboxMixin, utcnow
+from services.kernel.outbox import OutboxMixin
 
 STATUSES = ("draft", "published", "suspended", "archived")
 CAPACITY_STATUSES = ("accepting", "waiting_list", "full")

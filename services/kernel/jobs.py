@@ -40,6 +40,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database, UTCDateTime
 from services.kernel.observability import counter, gauge, histogram, metrics_payload
 
@@ -116,10 +117,6 @@ class Job:
     interval_seconds: float
     run: Callable[[Any], Awaitable[int]]
     first_delay_seconds: float = 0.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def worker_id() -> str:

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.kernel.clock import utcnow
 from services.kernel.db import JSONType, UTCDateTime, new_uuid
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxMixin:

@@ -261,11 +261,12 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ),
     ("AUTH_UPSTREAM_SCOPES", "auth_upstream_scopes", "scopes asked from the upstream provider"),
     ("AUTH_UPSTREAM_NAME", "auth_upstream_name", "name of the upstream provider on the login page"),
-    ("MAIL_FROM", "mail_from", "sender of e-mails (invitations, password resets)"),
+    ("MAIL_FROM", "mail_from", "sender of e-mails (invitations, password resets, notifications)"),
     (
         "SMTP_URL",
         "smtp_url",
-        "smtp[s]://user:password@host:port; .eml files under RELAIS_HOME/mail when empty",
+        "smtp[s]://user:password@host:port (smtp://…?starttls=true to upgrade); .eml files under "
+        "RELAIS_HOME/mail when empty",
     ),
     (
         "REFERRALS_ENCRYPTION_KEYS",

@@ -11,7 +11,15 @@ from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
-from services.referrals.api import collect_routes
+from services.referrals.api.attachments import AttachmentController
+from services.referrals.api.boxes import BoxController
+from services.referrals.api.events import EventsController
+from services.referrals.api.export import SubjectAccessController
+from services.referrals.api.handoffs import HandoffController
+from services.referrals.api.notifications import NotificationPreferencesController
+from services.referrals.api.referrals import ReferralController
+from services.referrals.api.stats import StatsController
+from services.referrals.api.webhooks import WebhooksController
 from services.referrals.deps import (
     KeyringHolder,
     provide_service,
@@ -43,11 +51,21 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         settings=settings,
         db=db,
         locator=locator,
-        route_handlers=collect_routes(),
+        route_handlers=[
+            AttachmentController,
+            BoxController,
+            EventsController,
+            SubjectAccessController,
+            HandoffController,
+            NotificationPreferencesController,
+            ReferralController,
+            StatsController,
+            WebhooksController,
+        ],
         dependencies={
             "session": Provide(provide_session_once_authenticated),
             "svc": Provide(provide_service),
         },
         state={"keyring": KeyringHolder(settings)},
     )
-    return describe_webhooks(app)  # issue #7: OpenAPI webhooks section
+    return describe_webhooks(app)  # the OpenAPI document's webhooks section

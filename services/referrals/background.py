@@ -1,10 +1,10 @@
-"""Jobs of the integrations layer (issue #7): outbox fan-out, webhooks, mail, digest, purge."""
+"""Jobs of the integrations layer: outbox fan-out, webhooks, mail, digest, purge."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.referrals.notifications import sending
 from services.referrals.webhooks import delivery
 

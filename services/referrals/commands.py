@@ -7,15 +7,16 @@ from typing import Annotated
 
 import typer
 
+from services.kernel.commands import settings_errors_exit, settings_or_exit
 from services.kernel.db import Database
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.settings import Settings
 from services.referrals.crypto import add_key_to_file, load_keyring
 from services.referrals.purge_command import register as register_purge
 from services.referrals.rotation import rotate
 
 
 def register(app: typer.Typer) -> None:
-    register_purge(app)  # issue #7: relais purge
+    register_purge(app)  # relais purge
 
     @app.command("rotate-keys")
     def rotate_keys(
@@ -28,15 +29,12 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Re-encrypt the referrals' personal data under the current key (then old keys may go)."""
-        try:
-            settings = load_settings()
+        settings = settings_or_exit()
+        with settings_errors_exit():
             if new_key:
                 kid = add_key_to_file(settings)
                 typer.echo(f"nouvelle clé courante : {kid}")
             counts = asyncio.run(run_rotation(settings))
-        except SettingsError as exc:
-            typer.echo(f"Configuration invalide : {exc}", err=True)
-            raise typer.Exit(2) from exc
         total = sum(counts.values())
         details = ", ".join(f"{name} {count}" for name, count in counts.items())
         typer.echo(f"{total} valeurs rechiffrées ({details})")

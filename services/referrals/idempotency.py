@@ -23,7 +23,7 @@ from litestar import Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals import models as m
 from services.referrals.domain.consent import Category

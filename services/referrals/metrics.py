@@ -10,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.observability import gauge
-from services.kernel.outbox import utcnow
 from services.referrals import models as m
 from services.referrals.domain.transitions import AWAITING_ANSWER, HandoffState
 

@@ -13,8 +13,9 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.kernel.clock import utcnow
 from services.kernel.db import JSONType, UTCDateTime, new_uuid
-from services.kernel.outbox import OutboxMixin, utcnow
+from services.kernel.outbox import OutboxMixin
 
 
 class Base(DeclarativeBase):
@@ -126,7 +127,7 @@ class TimelineEvent(Base):
 
     ``position`` is the insertion order; on PostgreSQL ``txid`` records the writing transaction
     (``pg_current_xact_id()``) so a feed can wait for older transactions before moving its cursor
-    past them (commit order, issue #7). ``structures`` lists who may see the event.
+    past them (commit order). ``structures`` lists who may see the event.
     """
 
     __tablename__ = "events"
@@ -206,7 +207,7 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-# ---- Issue #7: webhooks, notifications (tables of the integrations layer) -------------------
+# ---- Webhooks and notifications (tables of the integrations layer) -------------------------
 
 
 class WebhookSubscription(Base):

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from services.kernel.clock import utcnow
+from services.kernel.commands import settings_errors_exit, settings_or_exit
 from services.kernel.db import Database
-from services.kernel.outbox import utcnow
-from services.kernel.settings import Settings, SettingsError, load_settings
+from services.kernel.settings import Settings
 from services.referrals.crypto import load_keyring
 from services.referrals.retention import PurgeReport, purge
 
@@ -22,12 +23,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Erase personal data and attachments kept longer than the retention periods."""
-        try:
-            settings = load_settings()
+        settings = settings_or_exit()
+        with settings_errors_exit():
             report = asyncio.run(run_purge(settings, dry_run=dry_run))
-        except SettingsError as exc:
-            typer.echo(f"Configuration invalide : {exc}", err=True)
-            raise typer.Exit(2) from exc
         verb = "seraient effacées" if dry_run else "effacées"
         typer.echo(f"orientations terminées dont les données {verb} : {len(report.erased)}")
         typer.echo(f"orientations inactives anonymisées : {len(report.anonymised)}")

@@ -31,7 +31,7 @@ TEXT_COLUMNS: list[tuple[type[Any], str, Callable[[Any], str]]] = [
     (m.TimelineEvent, "comment_enc", lambda r: event_comment_context(r.id)),
     (m.Attachment, "filename_enc", lambda r: attachment_context(r.id)),
     (m.IdempotencyRecord, "response_enc", lambda r: f"idempotency:{r.owner}:{r.key}"),
-    # Issue #7: webhook signing secrets.
+    # Webhook signing secrets.
     (m.WebhookSubscription, "secret_enc", lambda r: secret_context(r.id)),
     (m.WebhookSubscription, "previous_secret_enc", lambda r: previous_secret_context(r.id)),
 ]

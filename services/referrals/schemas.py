@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from services.referrals.domain.consent import Category
+from services.referrals.domain.lifecycle import ReferralAction
 from services.referrals.domain.vocabulary import (
     AgeBand,
     CancelReason,
@@ -182,6 +183,9 @@ class ReferralRead(msgspec.Struct, kw_only=True):
     handoffs: list[HandoffRead]
     outcome: OutcomeRead | None
     attachments: list[AttachmentRead]
+    # What the caller may do on the referral now (reorient, close, change_referent,
+    # withdraw_consent); the transitions of each handoff are in its own allowed_actions.
+    allowed_actions: list[ReferralAction] = []
 
 
 class TransitionIn(_In):

@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database, new_uuid
-from services.kernel.outbox import outbox_row, utcnow
+from services.kernel.outbox import outbox_row
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.settings import Settings
 from services.referrals import models as m
@@ -428,7 +429,7 @@ class ReferralService:
             ),
         )
         if event.type in ("handoff.declined", "handoff.expired"):
-            # Alert the referent (delivered as mail by the notifications of issue #7).
+            # Alert the referent (the notifications job delivers it as mail).
             staged.insert(
                 OUTBOX,
                 outbox_row(
@@ -817,7 +818,7 @@ class ReferralService:
                 row.payload = {
                     k: v for k, v in row.payload.items() if k not in PERSONAL_PAYLOAD_KEYS
                 }
-        # Webhook messages not delivered yet (issue #7) keep ids and states only.
+        # Webhook messages not delivered yet keep ids and states only.
         deliveries = await session.scalars(
             sa.select(m.WebhookDelivery).where(
                 m.WebhookDelivery.referral_id == referral_id,

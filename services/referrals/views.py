@@ -8,8 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals import models as m
@@ -18,6 +18,7 @@ from services.referrals.domain.consent import (
     Category,
     filter_person,
 )
+from services.referrals.domain.lifecycle import referral_actions
 from services.referrals.domain.transitions import (
     AWAITING_ANSWER,
     Actor,
@@ -229,6 +230,7 @@ def referral_read(
         handoffs=handoffs,
         outcome=outcome,
         attachments=files,
+        allowed_actions=referral_actions(loaded.snapshot(), actor),
     )
     return read, frozenset(shown)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.jobs import Job
-from services.kernel.outbox import prune_job, utcnow
+from services.kernel.outbox import prune_job
 from services.referrals import background, idempotency
 from services.referrals import models as m
 from services.referrals.deps import KeyringHolder
@@ -46,7 +47,7 @@ JOBS: list[Job] = [
     Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
     Job("referrals.forget-idempotency-keys", "referrals", 3600.0, forget_idempotency_keys),
     Job("referrals.handoff-metrics", "referrals", 60.0, refresh_handoff_gauges),
-    # Issue #7: outbox fan-out, webhooks, mail, digest, retention.
+    # Integrations: outbox fan-out, webhooks, mail, daily digest, retention.
     Job("referrals.dispatch-outbox", "referrals", 1.0, background.dispatch_outbox),
     Job("referrals.deliver-webhooks", "referrals", 1.0, background.deliver_webhooks),
     Job("referrals.send-mail", "referrals", 10.0, background.send_mail),

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.kernel.clock import utcnow
 from services.kernel.db import JSONType, UTCDateTime, new_uuid
-from services.kernel.outbox import utcnow
 
 
 class Base(DeclarativeBase):

@@ -18,8 +18,8 @@ import structlog
 from litestar import Request
 from litestar.datastructures import Cookie
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 from services.web import store
 from services.web.clients.auth import OidcApi, Tokens

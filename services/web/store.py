@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.web.models import PendingSignIn, WebSession
 
 SIGN_IN_TTL = timedelta(minutes=10)

@@ -157,3 +157,22 @@ async def test_password_reset_by_emailed_link(auth_relais: Relais) -> None:
         path = urlsplit(link)
         again = await b.get(f"{path.path}?{path.query}")
         assert again.status_code == 400
+
+
+async def test_members_see_their_colleagues_by_name_only(auth_relais: Relais) -> None:
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    member = await make_account(auth_relais, memberships=[(mine, "member")])
+    colleague = await make_account(auth_relais, memberships=[(mine, "admin")])
+    await make_account(auth_relais, memberships=[(mine, "member")], status="disabled")
+    await make_account(auth_relais, memberships=[(other, "member")])
+    client_id, _ = await make_app_client(auth_relais)
+    headers = bearer((await user_tokens(auth_relais, client_id, member.email))["access_token"])
+    listed = await auth_relais.client.get(f"/auth/v1/structures/{mine}/colleagues", headers=headers)
+    assert listed.status_code == 200, listed.text
+    ids = {c["account_id"] for c in listed.json()}
+    assert ids == {str(member.id), str(colleague.id)}
+    assert set(listed.json()[0]) == {"account_id", "name"}  # no e-mail, no role
+    elsewhere = await auth_relais.client.get(
+        f"/auth/v1/structures/{other}/colleagues", headers=headers
+    )
+    assert elsewhere.status_code == 403

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from services.auth.keys import KeyRing
 from services.auth.models import SigningKey
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from tests.auth.conftest import start_services
 from tests.auth.helpers import client_token, make_client
 from tests.conftest import BACKENDS, Relais

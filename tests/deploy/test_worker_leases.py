@@ -18,8 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from services.kernel import jobs
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.jobs import Job, Worker, leases, utcnow
+from services.kernel.jobs import Job, Worker, leases
 from services.kernel.migrations import upgrade
 from services.kernel.settings import load_settings
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _postgres_available

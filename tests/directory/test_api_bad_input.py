@@ -1,4 +1,4 @@
-"""Bad input (issue 3 §5): each answered with the right 4xx problem+json naming the field,
+"""Bad input: each answered with the right 4xx problem+json naming the field,
 and nothing written."""
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import uuid
 from pathlib import Path
@@ -16,7 +15,10 @@ from services.cli import app as cli
 from services.directory import importer
 from services.directory import models as m
 from services.directory.importer import import_datainclusion
-from services.directory.interop import datainclusion as di
+from services.directory.importer.writing import Upsert
+from services.directory.interop.datainclusion import export as di_export
+from services.directory.interop.datainclusion import fields as di_fields
+from services.directory.interop.datainclusion import parse as di_parse
 from services.directory.interop.files import UnreadableInput, read_bytes, read_paths
 from services.directory.search import tables as search_tables
 from services.directory.search.indexing import refresh_structure_search_index
@@ -85,31 +87,31 @@ def unique_source() -> str:
 
 
 def test_service_mapping_covers_every_column_and_zone_kind() -> None:
-    record = di.parse_service(service_row("src"), 1)
-    assert isinstance(record, di.ServiceRecord)
-    assert set(record.values) == set(di.SERVICE_COLUMNS)
+    record = di_parse.parse_service(service_row("src"), 1)
+    assert isinstance(record, di_fields.ServiceRecord)
+    assert set(record.values) == set(di_fields.SERVICE_COLUMNS)
     assert record.zones == ["commune:59350", "departement:59", "epci:200093201", "france"]
     assert record.values["contact_phone"] == "+33320000001"
     assert record.values["referral_phone"] == "+33320000001"
     assert record.values["referral_email"] == "accueil@tournesol.example.org"
     assert record.values["commune"] is None
-    structure = di.parse_structure(structure_row("src"), 1)
-    assert isinstance(structure, di.StructureRecord)
-    assert set(structure.values) == set(di.STRUCTURE_COLUMNS)
+    structure = di_parse.parse_structure(structure_row("src"), 1)
+    assert isinstance(structure, di_fields.StructureRecord)
+    assert set(structure.values) == set(di_fields.STRUCTURE_COLUMNS)
     assert structure.values["phone"] == "+33320000000"
     assert structure.values["commune"] == "Lille"
 
 
 def test_zone_codes() -> None:
-    assert di.zone_from_code("75056") == "commune:75056"
-    assert di.zone_from_code("2A") == "departement:2A"
-    assert di.zone_from_code("200093201") == "epci:200093201"
-    assert di.zone_from_code("france") == "france"
-    assert di.zone_from_code("99100") == "france"
-    assert di.zone_from_code("99134") is None
-    assert di.zone_from_code("00000") is None
-    assert di.codes_from_zones(["region:11", "france"])[-1] == "france"
-    assert "75" in di.codes_from_zones(["region:11"])
+    assert di_parse.zone_from_code("75056") == "commune:75056"
+    assert di_parse.zone_from_code("2A") == "departement:2A"
+    assert di_parse.zone_from_code("200093201") == "epci:200093201"
+    assert di_parse.zone_from_code("france") == "france"
+    assert di_parse.zone_from_code("99100") == "france"
+    assert di_parse.zone_from_code("99134") is None
+    assert di_parse.zone_from_code("00000") is None
+    assert di_export.codes_from_zones(["region:11", "france"])[-1] == "france"
+    assert "75" in di_export.codes_from_zones(["region:11"])
 
 
 def test_bad_values_are_all_reported_with_their_field() -> None:
@@ -128,7 +130,7 @@ def test_bad_values_are_all_reported_with_their_field() -> None:
         nom="ab",
         description=None,
     )
-    errors = di.parse_service(row, 7)
+    errors = di_parse.parse_service(row, 7)
     assert isinstance(errors, list)
     fields = {e.field for e in errors}
     assert fields >= {
@@ -150,7 +152,7 @@ def test_bad_values_are_all_reported_with_their_field() -> None:
 
 
 def test_nul_characters_and_wrong_types_are_rejected() -> None:
-    errors = di.parse_structure(structure_row("src", nom="Centre\x00social", siret=True), 1)
+    errors = di_parse.parse_structure(structure_row("src", nom="Centre\x00social", siret=True), 1)
     assert isinstance(errors, list)
     assert {e.field for e in errors} == {"nom", "siret"}
 
@@ -171,8 +173,8 @@ def test_readers_json_object_csv_and_errors() -> None:
     )
     parsed = read_bytes(csv_data.encode(), "structures.csv")
     assert parsed.structure_rows == [2]
-    record = di.parse_structure(parsed.structures[0], 2)
-    assert isinstance(record, di.StructureRecord)
+    record = di_parse.parse_structure(parsed.structures[0], 2)
+    assert isinstance(record, di_fields.StructureRecord)
     assert record.values["networks"] == ["ccas-cias", "france-service"]
     for bad, name in [(b"{nope", "x.json"), (b'{"foo": 1}', "x.json"), (b"PK\x03\x04zz", "x.xlsx")]:
         with pytest.raises(UnreadableInput):
@@ -407,7 +409,7 @@ async def test_a_failing_import_raises_its_own_error_and_drops_its_background_wo
 
     for method in ("upsert_structures", "import_services"):
         with monkeypatch.context() as patch:
-            patch.setattr(importer._Context, method, broken)
+            patch.setattr(Upsert, method, broken)
             with pytest.raises(RuntimeError, match="base injoignable"):
                 await _import(
                     relais,
@@ -572,20 +574,3 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     lines = out.read_text().splitlines()
     assert lines[0].startswith("source,structure_id,id,nom")
     assert any(",Aide alimentaire," in line for line in lines[1:])
-
-
-def test_garbage_collection_resumes_after_imports() -> None:
-    assert gc.isenabled()
-    with importer._collector_paused():
-        assert not gc.isenabled()
-        with importer._collector_paused():  # two imports at once: the last one resumes it
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()  # switched off by someone else: left off
-    try:
-        with importer._collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

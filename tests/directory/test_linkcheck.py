@@ -23,7 +23,7 @@ from services.directory.linkcheck import (
     probe_all,
 )
 from services.directory.models import LinkCheck, Service, Structure
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.settings import Settings, load_settings
 from tests.conftest import Relais
 from tests.directory.helpers import member, moderator

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from services.directory import models as m
 from services.directory.domain import validation
 from services.directory.domain.phones import PhoneKind, phone_kind
-from services.directory.interop import datainclusion as di
 from services.directory.interop import hsds
+from services.directory.interop.datainclusion import fields as di_fields
+from services.directory.interop.datainclusion import parse as di_parse
 from tests.conftest import Relais
 from tests.directory.helpers import BASE, create_structure, moderator
 from tests.directory.test_import import _scalar, service_row, structure_row, unique_source
@@ -52,11 +53,11 @@ def test_no_number_has_no_kind() -> None:
 
 
 def test_a_caf_row_with_its_short_number_maps() -> None:
-    structure = di.parse_structure(structure_row("caf", telephone="3230"), 1)
-    assert isinstance(structure, di.StructureRecord)
+    structure = di_parse.parse_structure(structure_row("caf", telephone="3230"), 1)
+    assert isinstance(structure, di_fields.StructureRecord)
     assert structure.values["phone"] == "3230"
-    service = di.parse_service(service_row("cpam", telephone="36 46"), 1)
-    assert isinstance(service, di.ServiceRecord)
+    service = di_parse.parse_service(service_row("cpam", telephone="36 46"), 1)
+    assert isinstance(service, di_fields.ServiceRecord)
     assert service.values["contact_phone"] == "3646"
     assert service.values["referral_phone"] == "3646"
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.directory import models as m
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from tests.conftest import Relais
 from tests.directory.helpers import (
     BASE,

@@ -22,7 +22,8 @@ from services.directory.search import meili
 from services.directory.search.analysis import parse_query
 from services.directory.search.backend import After, Origin, SearchRequest, SearchUnavailable
 from services.directory.search.engine import BACKEND_HEADER, FALLBACK_HEADER
-from services.kernel.outbox import publish, utcnow
+from services.kernel.clock import utcnow
+from services.kernel.outbox import publish
 from services.kernel.pagination import decode_cursor, encode_cursor
 from tests.conftest import BACKENDS, Relais, start_relais
 from tests.directory.helpers import BASE, admin, create_service, create_structure

@@ -183,6 +183,7 @@ async def test_network_numbers_match_the_hand_computed_scenario(scenario: Scenar
         "email": None,
         "outreach": 0,
         "partner": 0,
+        "postal": 0,
     }
     sexes = table(body, "sexe")
     assert sexes["total"] == 14

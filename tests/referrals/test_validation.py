@@ -233,3 +233,10 @@ async def test_problem_details_are_french(world: World) -> None:
     )
     assert response.status_code == 409
     assert "prise en charge" in response.json()["detail"]
+
+
+async def test_a_request_that_came_by_post_is_accepted(world: World) -> None:
+    sender, receiver = await world.org("CCAS"), await world.org("CMS")
+    need = {**referral_body(receiver)["need"], "channel": "postal"}
+    created = await create_referral(world, sender, receiver, need=need)
+    assert created["need"]["channel"] == "postal"

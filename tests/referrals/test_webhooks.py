@@ -16,7 +16,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.referrals import background
 from services.referrals import models as m
 from services.referrals.webhooks import delivery, guard, signing

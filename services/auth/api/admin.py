@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import store
 from services.auth.api.web import request_password_reset
 from services.auth.domain.clients import plan_client
-from services.auth.mail import send_mail
 from services.auth.models import Account, Client, Invitation, Membership
 from services.auth.schemas import (
     AccountStatusUpdate,
     ClientCreate,
     ClientCreated,
     ClientRead,
+    ColleagueRead,
     InvitationCreate,
     InvitationRead,
     MemberRead,
@@ -36,7 +36,8 @@ from services.auth.schemas import (
     PendingInvitation,
 )
 from services.auth.store import Principal
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
+from services.kernel.mail import build_message, send
 from services.kernel.problems import ProblemError, not_found
 from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
@@ -126,6 +127,22 @@ class AccountController(Controller):
             )
             for m, a in rows.tuples()
         ]
+
+    @get("/structures/{structure_id:uuid}/colleagues", operation_id="ListColleagues")
+    async def colleagues(
+        self, structure_id: uuid.UUID, acting: Acting, session: AsyncSession
+    ) -> list[ColleagueRead]:
+        """Active members of the structure I act for, by name (no e-mail, no role): whom a
+        follow-up can be handed to. Members and administrators of that structure only."""
+        if acting.principal.structure_id != structure_id:
+            raise ProblemError(403, "Réservé aux membres de cette structure.")
+        rows = await session.execute(
+            sa.select(Account.id, Account.name)
+            .join(Membership, Membership.account_id == Account.id)
+            .where(Membership.structure_id == structure_id, Account.status == store.ACTIVE)
+            .order_by(Account.name, Account.id)
+        )
+        return [ColleagueRead(account_id=a, name=n) for a, n in rows.tuples()]
 
     @delete(
         "/structures/{structure_id:uuid}/members/{account_id:uuid}",
@@ -434,11 +451,14 @@ async def invite_by_email(
 async def mail_invitation(settings: Settings, invitation: Invitation, token: str) -> None:
     link = f"{settings.base_url.rstrip('/')}/auth/invitation?{urlencode({'token': token})}"
     role_text = "administrateur ou administratrice" if invitation.role == "admin" else "membre"
-    await send_mail(
+    await send(
         settings,
-        invitation.email,
-        "Relais : invitation à rejoindre votre structure",
-        "Bonjour,\n\nVous êtes invité·e à rejoindre Relais, le réseau d’orientation, en tant que "
-        f"{role_text} de votre structure.\n\nPour accepter, ouvrez ce lien (valable 7 jours, "
-        f"utilisable une seule fois) :\n\n{link}\n",
+        build_message(
+            settings,
+            invitation.email,
+            "Relais : invitation à rejoindre votre structure",
+            "Bonjour,\n\nVous êtes invité·e à rejoindre Relais, le réseau d’orientation, "
+            f"en tant que {role_text} de votre structure.\n\nPour accepter, ouvrez ce lien "
+            f"(valable 7 jours, utilisable une seule fois) :\n\n{link}\n",
+        ),
     )

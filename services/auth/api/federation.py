@@ -18,8 +18,8 @@ from services.auth.crypto import digest, random_token
 from services.auth.federation import Upstream, UpstreamError, display_name, verified_email
 from services.auth.models import Account, FederationState, UpstreamIdentity
 from services.auth.pages import PREFIX, message, session_cookie
+from services.kernel.clock import utcnow
 from services.kernel.inputs import ANY_QUERY
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.auth.federation")

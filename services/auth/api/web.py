@@ -25,7 +25,6 @@ from services.auth.api.common import client_address, key_snapshot, oauth_respons
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
 from services.auth.domain.throttle import ThrottlePolicy
-from services.auth.mail import send_mail
 from services.auth.models import Account
 from services.auth.oauth import OAuthResult, RawRequest, RelaisServer, oauth_error, run_authlib
 from services.auth.pages import (
@@ -37,9 +36,10 @@ from services.auth.pages import (
     render,
     session_cookie,
 )
+from services.kernel.clock import utcnow
 from services.kernel.http import ServiceLocator
 from services.kernel.inputs import ANY_QUERY
-from services.kernel.outbox import utcnow
+from services.kernel.mail import build_message, send
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.auth.web")
@@ -481,11 +481,14 @@ async def request_password_reset(
         return
     token = await store.create_reset(session, account)
     link = f"{settings.base_url.rstrip('/')}{PREFIX}/password/reset?{urlencode({'token': token})}"
-    await send_mail(
+    await send(
         settings,
-        account.email,
-        "Relais : réinitialisation de votre mot de passe",
-        "Bonjour,\n\nPour choisir un nouveau mot de passe Relais, ouvrez ce lien "
-        f"(valable une heure, utilisable une seule fois) :\n\n{link}\n\n"
-        "Si vous n’êtes pas à l’origine de cette demande, ignorez ce message.\n",
+        build_message(
+            settings,
+            account.email,
+            "Relais : réinitialisation de votre mot de passe",
+            "Bonjour,\n\nPour choisir un nouveau mot de passe Relais, ouvrez ce lien "
+            f"(valable une heure, utilisable une seule fois) :\n\n{link}\n\n"
+            "Si vous n’êtes pas à l’origine de cette demande, ignorez ce message.\n",
+        ),
     )

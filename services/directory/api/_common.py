@@ -34,8 +34,8 @@ from services.directory.domain import moderation
 from services.directory.domain.moderation import Action, Actor, ModerationError
 from services.directory.domain.review import Thresholds
 from services.directory.store import lists, writes
+from services.kernel.clock import utcnow
 from services.kernel.errors import FieldError
-from services.kernel.outbox import utcnow
 from services.kernel.pagination import decode_cursor, encode_cursor, next_link
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.reference import geography, taxonomy

@@ -78,6 +78,3 @@ class ExportController(Controller):
         if kind not in mapping:
             raise field_error("kind", "organizations ou services", status=404)
         return _stream(request, exporter.ExportFormat.HSDS_JSON, mapping[kind], kind)
-
-
-ROUTES = [ExportController]

@@ -271,6 +271,3 @@ def _slice(items: list[dict[str, Any]], f: view.Filters) -> dict[str, Any]:
     return hsds.page_envelope(
         items[start : start + f.per_page], total=len(items), page=f.page, per_page=f.per_page
     )
-
-
-ROUTES = [HsdsController]

@@ -92,6 +92,3 @@ class ImportController(Controller):
                 409, "Un import concurrent a modifié les mêmes entrées ; réessayez."
             ) from None
         return report
-
-
-ROUTES = [ImportController]

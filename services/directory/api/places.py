@@ -270,6 +270,3 @@ class PlaceController(Controller):
         except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return _one(request, row)
-
-
-ROUTES = [PlaceController]

@@ -93,6 +93,3 @@ class ReferenceController(Controller):
         if not q.strip():
             raise field_error("q", "texte de recherche vide", status=400)
         return [_commune(x) for x in geography().search(q, limit=limit)]
-
-
-ROUTES = [ReferenceController]

@@ -159,6 +159,3 @@ async def _page(
         )
     next_cursor = c.encode((last,) if last else None)
     return Page(items=items, next=c.link(request, next_cursor), next_cursor=next_cursor)
-
-
-ROUTES = [ReviewController]

@@ -168,6 +168,3 @@ class SearchController(Controller):
                 "highlight": highlight,
             },
         )
-
-
-ROUTES = [SearchController]

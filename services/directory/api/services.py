@@ -393,6 +393,3 @@ class ServiceController(Controller):
         except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
         return await _one(session, request, caller, item)
-
-
-ROUTES = [ServiceController]

@@ -376,6 +376,3 @@ async def history_page(
         next=c.link(request, next_cursor),
         next_cursor=next_cursor,
     )
-
-
-ROUTES = [StructureController]

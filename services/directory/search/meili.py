@@ -75,8 +75,9 @@ from services.directory.search.backend import (
     SearchResult,
     SearchUnavailable,
 )
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import claim_batch, utcnow
+from services.kernel.outbox import claim_batch
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.search.meili")

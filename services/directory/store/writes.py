@@ -30,8 +30,9 @@ from services.directory.search.indexing import (
 )
 from services.directory.store.base import ENTITY_TYPES, Entity, EntityT
 from services.directory.store.reads import source_taken
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import publish, utcnow
+from services.kernel.outbox import publish
 
 # Columns never copied from client input.
 _PROTECTED = {

@@ -10,8 +10,8 @@ from urllib.parse import quote, unquote
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
+from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.outbox import utcnow
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.security import Caller
 from services.referrals import models as m
@@ -180,6 +180,3 @@ class AttachmentController(Controller):
                 "X-Content-Type-Options": "nosniff",
             },
         )
-
-
-ROUTES = [AttachmentController]

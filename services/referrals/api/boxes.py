@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -40,6 +40,8 @@ async def _box(
     state: States | None,
     thematique: str | None,
     since: datetime | None,
+    until: datetime | None,
+    partner: uuid.UUID | None,
     referent: str | None,
     overdue: bool | None,
     cursor: str | None,
@@ -49,10 +51,13 @@ async def _box(
     check_limit(limit)
     if thematique is not None and check_thematiques([thematique], "thematique"):
         raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
-    if since is not None and since.tzinfo is None:
-        raise field_error("since", "fuseau horaire requis (RFC 3339)", status=400)
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
     now = utcnow()
     column = m.Handoff.to_structure_id if box == "inbox" else m.Handoff.from_structure_id
+    # The structure at the other end of the handoff.
+    other = m.Handoff.from_structure_id if box == "inbox" else m.Handoff.to_structure_id
     query = (
         sa.select(m.Handoff, m.Referral)
         .join(m.Referral, m.Referral.id == m.Handoff.referral_id)
@@ -71,6 +76,10 @@ async def _box(
         )
     if since is not None:
         query = query.where(m.Handoff.created_at >= since)
+    if until is not None:
+        query = query.where(m.Handoff.created_at < until)
+    if partner is not None:
+        query = query.where(other == partner)
     if referent is not None:
         query = query.where(m.Referral.referent == referent)
     awaiting = m.Handoff.state.in_([s.value for s in AWAITING_ANSWER])
@@ -107,6 +116,8 @@ async def _box(
         "state": [s.value for s in state] if state else None,
         "thematique": thematique,
         "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "partner": str(partner) if partner else None,
         "referent": referent,
         "overdue": str(overdue).lower() if overdue is not None else None,
         "limit": limit,
@@ -132,7 +143,15 @@ class BoxController(Controller):
             query="state", default=None, description="état(s) de la transmission"
         ),
         thematique: str | None = None,
-        since: datetime | None = None,
+        since: datetime | None = Parameter(
+            default=None, description="transmises à partir de cet instant (inclus)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="transmises avant cet instant (exclu)"
+        ),
+        partner: uuid.UUID | None = Parameter(
+            default=None, description="la structure qui a envoyé la transmission"
+        ),
         referent: str | None = None,
         overdue: bool | None = None,
         cursor: str | None = None,
@@ -141,7 +160,8 @@ class BoxController(Controller):
         """Handoffs received by my structure, newest first (no personal data in lists)."""
         return await _box(
             svc, authenticated, "inbox", state=states, thematique=thematique, since=since,
-            referent=referent, overdue=overdue, cursor=cursor, limit=limit,
+            until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
+            limit=limit,
         )  # fmt: skip
 
     @get("/outbox", operation_id="ListOutbox")
@@ -153,7 +173,15 @@ class BoxController(Controller):
             query="state", default=None, description="état(s) de la transmission"
         ),
         thematique: str | None = None,
-        since: datetime | None = None,
+        since: datetime | None = Parameter(
+            default=None, description="transmises à partir de cet instant (inclus)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="transmises avant cet instant (exclu)"
+        ),
+        partner: uuid.UUID | None = Parameter(
+            default=None, description="la structure à qui la transmission a été envoyée"
+        ),
         referent: str | None = None,
         overdue: bool | None = None,
         cursor: str | None = None,
@@ -162,8 +190,6 @@ class BoxController(Controller):
         """Handoffs sent by my structure (first sends, re-orientations, relays), newest first."""
         return await _box(
             svc, authenticated, "outbox", state=states, thematique=thematique, since=since,
-            referent=referent, overdue=overdue, cursor=cursor, limit=limit,
+            until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
+            limit=limit,
         )  # fmt: skip
-
-
-ROUTES = [BoxController]

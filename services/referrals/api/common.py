@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.referrals import models as m
 from services.referrals.deps import etag, if_match

@@ -52,6 +52,3 @@ class EventsController(Controller):
         )
         nxt = link.replace("cursor=", "after=", 1) if link else None
         return FeedPage(items=items, next_cursor=resume, next=nxt)
-
-
-ROUTES = [EventsController]

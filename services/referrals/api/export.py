@@ -6,7 +6,7 @@ import uuid
 
 from litestar import Controller, get
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
 from services.referrals.api.common import PREFIX, visible_referral
@@ -38,6 +38,3 @@ class SubjectAccessController(Controller):
         if seen.categories:
             log_access(svc, referral_id, actor, "export", seen.categories)
         return await subject_access(svc, loaded, seen, now)
-
-
-ROUTES = [SubjectAccessController]

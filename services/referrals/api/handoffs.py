@@ -213,6 +213,3 @@ class HandoffController(Controller):
             request, svc, authenticated, referral_id, handoff_id, Action.RELAY,
             comment=data.comment, relay=data,
         )  # fmt: skip
-
-
-ROUTES = [HandoffController]

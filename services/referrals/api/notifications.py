@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Controller, get, put
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
 from services.referrals import models as m
@@ -63,6 +63,3 @@ class NotificationPreferencesController(Controller):
         row.is_admin = caller.is_admin_of(caller.structure_id)
         row.updated_at = utcnow()
         return PreferenceRead(email=row.email, mode=data.mode)
-
-
-ROUTES = [NotificationPreferencesController]

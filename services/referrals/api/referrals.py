@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -317,6 +317,3 @@ async def _access_page(
         next=next_link(svc.settings.base_url, path, {"limit": limit}, nxt),
         next_cursor=nxt,
     )
-
-
-ROUTES = [ReferralController]

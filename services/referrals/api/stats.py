@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX
@@ -105,6 +105,3 @@ class StatsController(Controller):
                 headers={"Content-Disposition": 'attachment; filename="statistiques-relais.csv"'},
             )
         return Response(report)
-
-
-ROUTES = [StatsController]

@@ -140,6 +140,3 @@ class WebhooksController(Controller):
             items = items[:limit]
             nxt = encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
         return DeliveryLog(items=items, next_cursor=nxt)
-
-
-ROUTES = [WebhooksController]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from services.referrals.domain.transitions import (
@@ -238,6 +239,21 @@ def reorient(
     referral: Referral, actor: Actor, handoff_id: uuid.UUID, target_structure_id: uuid.UUID
 ) -> Plan:
     """After a decline, a cancellation or an expiry, the sender sends the person elsewhere."""
+    _check_reorient(referral, actor)
+    _check_target(actor.structure_id, target_structure_id)
+    assert actor.structure_id is not None
+    nxt = _new_handoff(referral, handoff_id, actor.structure_id, target_structure_id)
+    return Plan(
+        status=referral.status,
+        new_handoff=nxt,
+        events=[
+            Event("referral.reoriented", handoff_id=nxt.id, reason=None),
+            Event("handoff.sent", handoff_id=nxt.id, to_state=HandoffState.SENT),
+        ],
+    )
+
+
+def _check_reorient(referral: Referral, actor: Actor) -> None:
     _check_open(referral)
     latest = referral.latest
     if latest is None or latest.state not in REORIENTABLE:
@@ -252,17 +268,6 @@ def reorient(
             RefusalKind.NOT_ALLOWED,
             "Seule la structure qui a envoyé la dernière transmission peut réorienter.",
         )
-    _check_target(actor.structure_id, target_structure_id)
-    assert actor.structure_id is not None
-    nxt = _new_handoff(referral, handoff_id, actor.structure_id, target_structure_id)
-    return Plan(
-        status=referral.status,
-        new_handoff=nxt,
-        events=[
-            Event("referral.reoriented", handoff_id=nxt.id, reason=None),
-            Event("handoff.sent", handoff_id=nxt.id, to_state=HandoffState.SENT),
-        ],
-    )
 
 
 def close(referral: Referral, actor: Actor, *, outcome: str) -> Plan:
@@ -356,3 +361,31 @@ def is_party(referral: Referral, structure_id: uuid.UUID | None) -> bool:
     if structure_id is None:
         return False
     return _is_party(referral, Actor(kind=ActorKind.USER, structure_id=structure_id))
+
+
+class ReferralAction(enum.StrEnum):
+    """What can be done on the referral itself (handoff transitions are per handoff)."""
+
+    REORIENT = "reorient"
+    CLOSE = "close"
+    CHANGE_REFERENT = "change_referent"
+    WITHDRAW_CONSENT = "withdraw_consent"
+
+
+def referral_actions(referral: Referral, actor: Actor) -> list[ReferralAction]:
+    """The referral-level actions ``actor`` may take now, decided by the same checks as the
+    actions themselves (shown to clients as hints)."""
+    checks: dict[ReferralAction, Callable[[], object]] = {
+        ReferralAction.REORIENT: lambda: _check_reorient(referral, actor),
+        ReferralAction.CLOSE: lambda: close(referral, actor, outcome=""),
+        ReferralAction.CHANGE_REFERENT: lambda: change_referent(referral, actor),
+        ReferralAction.WITHDRAW_CONSENT: lambda: withdraw(referral, actor),
+    }
+    allowed = []
+    for action, check in checks.items():
+        try:
+            check()
+        except Refusal:
+            continue
+        allowed.append(action)
+    return allowed

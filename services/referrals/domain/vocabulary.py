@@ -35,6 +35,7 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     OUTREACH = "outreach"
     PARTNER = "partner"
+    POSTAL = "postal"  # a letter (requests also arrive by post)
 
 
 class Urgency(enum.StrEnum):

@@ -10,14 +10,15 @@ import httpx
 import sqlalchemy as sa
 import structlog
 
+from services.kernel import mail
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import counter
-from services.kernel.outbox import claim, utcnow
+from services.kernel.outbox import claim
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.domain.transitions import AWAITING_ANSWER
-from services.referrals.notifications import mailer
 from services.referrals.notifications.planner import STRUCTURE_INBOX, queue
 from services.referrals.notifications.render import reference, referral_link
 
@@ -82,9 +83,11 @@ async def send_due(
                 values = {"status": "skipped", "last_error": "aucune adresse"}
                 MAILS.labels("skipped").inc()
             else:
-                await mailer.send(
-                    settings, mailer.build(settings, mail_id, address, subject, text, html)
+                message_id = f"<{mail_id}@relais.invalid>"
+                message = mail.build_message(
+                    settings, address, subject, text, html, message_id=message_id
                 )
+                await mail.send(settings, message)
                 values = {"status": "sent", "sent_at": utcnow(), "last_error": None}
                 MAILS.labels("sent").inc()
         except (OSError, httpx.HTTPError, ValueError) as exc:

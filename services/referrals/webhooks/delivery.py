@@ -35,9 +35,10 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.observability import counter, histogram
-from services.kernel.outbox import claim, claim_batch, utcnow
+from services.kernel.outbox import claim, claim_batch
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.crypto import Keyring

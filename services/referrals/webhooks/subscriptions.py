@@ -9,7 +9,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.settings import Settings
 from services.referrals import models as m

@@ -228,7 +228,7 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        # The writing transaction of each event, for a commit-ordered feed (issue #7).
+        # The writing transaction of each event, for a commit-ordered feed.
         op.execute(
             "ALTER TABLE events ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)"
         )

@@ -1,4 +1,4 @@
-"""webhooks notifications (issue #7): subscriptions, deliveries and their log, mail queue,
+"""webhooks notifications: subscriptions, deliveries and their log, mail queue,
 notification preferences, digest runs; on PostgreSQL the events feed's commit-order index.
 
 Revision ID: 4291b74b4535

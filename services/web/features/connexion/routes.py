@@ -13,8 +13,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect
 
+from services.kernel.clock import utcnow
 from services.kernel.firstparty import WEB_CLIENT_ID, WEB_SCOPES, web_redirect_uri
-from services.kernel.outbox import utcnow
 from services.kernel.settings import Settings
 from services.web import store
 from services.web.clients.auth import AuthApi

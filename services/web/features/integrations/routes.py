@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 
-from services.kernel.outbox import utcnow
+from services.kernel.clock import utcnow
 from services.web.clients.auth import AuthApi
 from services.web.clients.base import ApiError
 from services.web.clients.referrals import ReferralsApi
