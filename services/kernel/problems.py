@@ -320,6 +320,18 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem_response(problem)
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def unavailable_detail(what: str, method: str) -> str:
+    """Why a request failed on an outage, in words that fit it: a read says it could not read; a
+    write says nothing was saved (its transaction was rolled back)."""
+    consequence = (
+        "lecture impossible" if method.upper() in READ_METHODS else "rien n'a été enregistré"
+    )
+    return f"{what} est momentanément indisponible : {consequence}, réessayez dans un instant."
+
+
 def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The database is unreachable, restarting, or dropped a pooled connection (which the pool
     then discards): a retryable 503 rather than a 500. Other database errors are internal."""
@@ -333,7 +345,7 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         type=TYPE_BASE + _SLUGS[503],
         title=_TITLES[503],
         status=503,
-        detail="La base de données est momentanément indisponible ; réessayez dans un instant.",
+        detail=unavailable_detail("La base de données", request.method),
         instance=_instance(request),
     )
     return problem_response(problem, {"Retry-After": "1"})

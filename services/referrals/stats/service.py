@@ -105,14 +105,14 @@ async def departements(locator: ServiceLocator, ids: set[uuid.UUID]) -> dict[uui
             try:
                 response = await client.get(f"/directory/v1/structures/{structure_id}")
             except httpx.HTTPError as exc:
-                raise unavailable() from exc
+                raise unavailable(reading=True) from exc
         if response.status_code == 200:
             code = response.json().get("departement_code")
             found[structure_id] = str(code) if code else UNKNOWN_TERRITORY
         elif response.status_code == 404:
             found[structure_id] = UNKNOWN_TERRITORY
         else:
-            raise unavailable()
+            raise unavailable(reading=True)
 
     async with locator.client("directory") as client:
         await asyncio.gather(*(one(client, s) for s in ids))
