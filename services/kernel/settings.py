@@ -98,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     web_client_secret: str = ""
     web_session_idle_minutes: int = 120
     web_session_max_hours: int = 12
+    web_inbox_poll_seconds: int = 30
 
     @property
     def embedded(self) -> bool:
@@ -404,6 +405,11 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "WEB_SESSION_MAX_HOURS",
         "web_session_max_hours",
         "web app: longest life of a session, however active",
+    ),
+    (
+        "WEB_INBOX_POLL_SECONDS",
+        "web_inbox_poll_seconds",
+        "web app: how often an open page refreshes the header's count of orientations received",
     ),
 )
 

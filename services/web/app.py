@@ -1,7 +1,8 @@
 """The staff web app: server-rendered French pages over the three services' public APIs.
 
 It reads and writes only through those APIs (``services.web.clients``), signed in through
-``/auth`` as an OpenID Connect client like any other, and keeps its own tables for sessions.
+``/auth`` as an OpenID Connect client like any other, and keeps its own tables for sessions
+and referral forms being filled in.
 Each feature (``features/<name>/``) brings its routes and templates.
 """
 
@@ -22,8 +23,10 @@ from services.kernel.settings import Settings
 from services.web.clients.auth import OidcApi
 from services.web.crypto import Sealer
 from services.web.deps import DEPENDENCIES
+from services.web.drafts import Drafts
 from services.web.errors import EXCEPTION_HANDLERS
 from services.web.features import ROUTES
+from services.web.features.orientations.names import StructureNames
 from services.web.labels import Labels
 from services.web.rendering import STATIC
 from services.web.sessions import Sessions
@@ -37,6 +40,7 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
     db = Database(settings, SERVICE_NAME)
     http: dict[str, httpx.AsyncClient] = {}
     secret = web_client_secret(settings)
+    sealer = Sealer(secret)
 
     async def open_clients(app: Litestar) -> None:
         # One long-lived client per API (connection reuse), built once every app is registered.
@@ -72,7 +76,9 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         state={
             "http": http,
             "labels": Labels(),
-            "sessions": Sessions(settings, db, oidc, Sealer(secret)),
+            "sessions": Sessions(settings, db, oidc, sealer),
+            "drafts": Drafts(db, sealer),
+            "structure_names": StructureNames(),
         },
         with_health=False,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,5 +1,6 @@
-"""Tokens at rest: sealed with AES-256-GCM under a key derived from the web app's client secret
-(HKDF), bound to the session row they belong to. A leaked database alone yields no token."""
+"""Secrets at rest (tokens, referral drafts): sealed with AES-256-GCM under a key derived from the
+web app's client secret (HKDF), bound to the row they belong to. A leaked database alone yields
+neither a token nor what a person said."""
 
 from __future__ import annotations
 
@@ -17,15 +18,25 @@ class Sealer:
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"relais-web-tokens")
         self._aead = AESGCM(key.derive(secret.encode()))
 
-    def seal(self, value: str, context: str) -> str:
+    def seal_bytes(self, value: bytes, context: str) -> bytes:
         nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, value.encode(), context.encode())
-        return base64.urlsafe_b64encode(nonce + sealed).decode()
+        return nonce + self._aead.encrypt(nonce, value, context.encode())
+
+    def open_bytes(self, raw: bytes, context: str) -> bytes | None:
+        """The clear bytes, or None when sealed under another secret or tampered with."""
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], context.encode())
+        except (InvalidTag, ValueError):
+            return None
+
+    def seal(self, value: str, context: str) -> str:
+        return base64.urlsafe_b64encode(self.seal_bytes(value.encode(), context)).decode()
 
     def open(self, value: str, context: str) -> str | None:
         """The clear value, or None when it was sealed under another secret or tampered with."""
         try:
             raw = base64.urlsafe_b64decode(value.encode())
-            return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
-        except (InvalidTag, ValueError):
+        except ValueError:
             return None
+        opened = self.open_bytes(raw, context)
+        return opened.decode() if opened is not None else None

@@ -9,8 +9,9 @@ from litestar import Request
 from litestar.di import Provide
 
 from services.web.clients.auth import AuthApi
+from services.web.clients.base import ApiError
 from services.web.clients.directory import DirectoryApi
-from services.web.clients.referrals import ReferralsApi
+from services.web.clients.referrals import AWAITING, Count, ReferralsApi
 from services.web.sessions import Staff
 
 Form = dict[str, list[str]]
@@ -32,9 +33,25 @@ class BadForm(Exception):
     """A form without a valid CSRF token (expired page, or another site posting)."""
 
 
+async def inbox_badge(request: Request[Any, Any, Any], staff: Staff | None) -> Count | None:
+    """How many received orientations wait for an answer (the header's badge); None when the
+    person acts for no structure or the API cannot say right now (the page still shows)."""
+    if staff is None or staff.structure_id is None:
+        return None
+    api = ReferralsApi(request.app.state.http["referrals"], staff.access_token)
+    try:
+        return await api.count_inbox({"state": list(AWAITING)})
+    except ApiError:
+        return None
+
+
 async def provide_visitor(request: Request[Any, Any, Any]) -> Staff | None:
     staff: Staff | None = await request.app.state.sessions.current(request)
-    request.scope.setdefault("state", {})["staff"] = staff
+    state = request.scope.setdefault("state", {})
+    state["staff"] = staff
+    if request.method == "GET" and request.headers.get("hx-request") != "true":
+        # Every whole page shows the badge as it is now (htmx then polls it).
+        state["inbox_badge"] = await inbox_badge(request, staff)
     return staff
 
 
@@ -71,10 +88,15 @@ async def provide_form(request: Request[Any, Any, Any], staff: Staff) -> Form:
     """The posted form, once its CSRF token matches the session's (every form carries it)."""
     data = await request.form()
     form: Form = {key: [str(v) for v in data.getall(key)] for key in data}
-    sent = (form.get("csrf_token") or [""])[0] or request.headers.get("x-csrf-token", "")
+    check_csrf(request, staff, (form.get("csrf_token") or [""])[0])
+    return form
+
+
+def check_csrf(request: Request[Any, Any, Any], staff: Staff, sent: str) -> None:
+    """The form's token (or htmx's header) must be the session's; else BadForm."""
+    sent = sent or request.headers.get("x-csrf-token", "")
     if not hmac.compare_digest(sent.encode(), staff.csrf.encode()):
         raise BadForm
-    return form
 
 
 def one(form: Form, name: str, default: str = "") -> str:

@@ -77,6 +77,120 @@ FIELDS = {
 }
 APPOINTMENT = {True: "sur rendez-vous", False: "sans rendez-vous", None: ""}
 
+# Orientations: the referrals API's codes in words.
+HANDOFF_STATES = {
+    "sent": "envoyée",
+    "acknowledged": "reçue (accusé de réception)",
+    "accepted": "acceptée",
+    "taken_over": "prise en charge",
+    "closed": "clôturée",
+    "declined": "refusée",
+    "cancelled": "annulée",
+    "expired": "expirée (sans réponse)",
+    "relayed": "relayée",
+}
+REFERRAL_STATUS = {
+    "in_progress": "en cours",
+    "taken_over": "prise en charge",
+    "closed": "clôturée",
+    "withdrawn": "consentement retiré",
+}
+DECLINE_REASONS = {
+    "out_of_scope": "hors de notre champ d’intervention",
+    "no_capacity": "plus de place disponible",
+    "person_unreachable": "personne injoignable",
+    "conditions_not_met": "conditions d’accès non remplies",
+    "duplicate": "orientation en double",
+    "other": "autre motif",
+}
+CANCEL_REASONS = {
+    "solved_elsewhere": "besoin résolu ailleurs",
+    "person_changed_mind": "la personne a changé d’avis",
+    "wrong_target": "erreur de destinataire",
+    "duplicate": "orientation en double",
+    "other": "autre motif",
+    "consent_withdrawn": "consentement retiré",
+}
+OUTCOMES = {
+    "solution_found": "solution trouvée",
+    "partial": "solution partielle",
+    "no_solution": "pas de solution",
+    "did_not_come": "la personne ne s’est pas présentée",
+}
+URGENCY = {"normal": "normale", "high": "élevée", "urgent": "urgente"}
+CHANNELS = {
+    "walk_in": "accueil physique",
+    "phone": "téléphone",
+    "email": "courriel",
+    "outreach": "aller-vers",
+    "partner": "par un partenaire",
+    "postal": "courrier",
+}
+DATA_CATEGORIES = {
+    "identity": "identité (nom, prénom ou pseudonyme, âge)",
+    "contact": "coordonnées (téléphone, courriel, adresse, langue, besoins d’accessibilité)",
+    "situation": "situation (résumé et commentaires)",
+    "documents": "pièces jointes",
+}
+CONSENT_GIVEN_BY = {"person": "la personne", "legal_representative": "son représentant légal"}
+CONSENT_METHODS = {
+    "oral": "à l’oral",
+    "written": "par écrit",
+    "electronic": "par voie électronique",
+}
+CONSENT_STATUS = {"active": "en vigueur", "expired": "expiré", "withdrawn": "retiré"}
+CONTACT_METHODS = {
+    "phone": "par téléphone",
+    "email": "par courriel",
+    "postal": "par courrier",
+    "through_referrer": "par l’intermédiaire de la structure qui oriente",
+}
+AGE_BANDS = {
+    "under_18": "moins de 18 ans",
+    "18_25": "18 à 25 ans",
+    "26_44": "26 à 44 ans",
+    "45_59": "45 à 59 ans",
+    "60_74": "60 à 74 ans",
+    "75_plus": "75 ans et plus",
+    "unknown": "non renseignée",
+}
+SEXES = {"female": "femme", "male": "homme", "other": "autre", "unknown": "non renseigné"}
+# Languages proposed for speaking to the person (BCP 47 codes, as the referrals API takes them).
+LANGUAGES = {
+    "fr": "français",
+    "ar": "arabe",
+    "en": "anglais",
+    "es": "espagnol",
+    "pt": "portugais",
+    "it": "italien",
+    "de": "allemand",
+    "tr": "turc",
+    "ro": "roumain",
+    "ru": "russe",
+    "uk": "ukrainien",
+    "fa": "persan",
+    "ps": "pachto",
+    "ta": "tamoul",
+    "zh": "chinois",
+    "wo": "wolof",
+    "bm": "bambara",
+    "so": "somali",
+    "ti": "tigrigna",
+    "fsl": "langue des signes française",
+}
+MAIL_MODES = {
+    "immediate": "un courriel à chaque nouvelle orientation reçue et à chaque rappel",
+    "digest": "un récapitulatif quotidien",
+    "off": "aucun courriel (la boîte de la structure reste prévenue)",
+}
+REFERENT_EVENTS = {
+    "handoff.declined": "un partenaire refuse l’orientation",
+    "handoff.expired": "un partenaire n’a pas répondu à temps (transmission expirée)",
+    "handoff.taken_over": "un partenaire prend la personne en charge",
+    "handoff.acknowledged": "un partenaire accuse réception",
+    "handoff.accepted": "un partenaire accepte l’orientation",
+}
+
 
 def readable(slug: str) -> str:
     return slug.replace("--", " : ").replace("-", " ")

@@ -1,4 +1,5 @@
-"""Tables of the web service (its own metadata, schema and migrations): server-side sessions.
+"""Tables of the web service (its own metadata, schema and migrations): server-side sessions
+and the referral forms being filled in (drafts, bound to the session that started them).
 
 The browser holds only a random session key (cookie); its SHA-256 digest finds the row. The
 tokens auth issued for the person are sealed (AES-GCM, ``services.web.crypto``) and never leave
@@ -61,3 +62,44 @@ class PendingSignIn(Base):
     nonce: Mapped[str] = mapped_column(sa.String(100))
     next_path: Mapped[str] = mapped_column(sa.String(2000), default="/")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ReferralDraft(Base):
+    """A referral being filled in, step by step, before « Envoyer ».
+
+    What the person typed is sealed (``values``, AES-GCM bound to the draft's id): personal data
+    never travels in URLs or hidden fields. ``idempotency_key`` is sent with the creation, so a
+    double click or a reload of « Envoyer » gets the first referral back. Once sent, ``values``
+    is emptied and only ``referral_id`` stays (to answer a second « Envoyer »). Ends with its
+    session (cascade) or after a day (purge).
+    """
+
+    __tablename__ = "web_referral_drafts"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("web_sessions.id", ondelete="CASCADE"), index=True
+    )
+    structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64))
+    values: Mapped[str] = mapped_column(sa.Text, default="")
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DraftDocument(Base):
+    """A document joined to a draft (sealed), sent once the referral exists."""
+
+    __tablename__ = "web_draft_documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
+    draft_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("web_referral_drafts.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(sa.Text)
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    size: Mapped[int] = mapped_column(sa.Integer)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sent: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

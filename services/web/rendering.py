@@ -87,6 +87,27 @@ def _environment() -> Environment:
         LINK_STATES=labels.LINK_STATES,
         LINK_FIELDS=labels.FIELDS,
     )
+    # Orientations' codes in words.
+    for name in (
+        "HANDOFF_STATES",
+        "REFERRAL_STATUS",
+        "DECLINE_REASONS",
+        "CANCEL_REASONS",
+        "OUTCOMES",
+        "URGENCY",
+        "CHANNELS",
+        "DATA_CATEGORIES",
+        "CONSENT_GIVEN_BY",
+        "CONSENT_METHODS",
+        "CONSENT_STATUS",
+        "CONTACT_METHODS",
+        "AGE_BANDS",
+        "SEXES",
+        "LANGUAGES",
+        "MAIL_MODES",
+        "REFERENT_EVENTS",
+    ):
+        env.globals[name] = getattr(labels, name)
     env.filters.update(
         day=formats.day_fr,
         moment=formats.moment_fr,
@@ -116,6 +137,8 @@ def render(
     state = request.app.state
     staff: Staff | None = request.scope.get("state", {}).get("staff")
     context.setdefault("staff", staff)
+    context.setdefault("inbox_badge", request.scope.get("state", {}).get("inbox_badge"))
+    context.setdefault("poll_seconds", state.settings.web_inbox_poll_seconds)
     context.setdefault("labels", state.labels)
     context.setdefault("path", request.url.path)
     context.setdefault(

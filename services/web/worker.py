@@ -1,4 +1,5 @@
-"""Background job of the web service: ended sessions and abandoned sign-ins are deleted."""
+"""Background job of the web service: ended sessions, abandoned sign-ins and old referral
+drafts are deleted."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from litestar import Litestar
 
 from services.kernel.jobs import Job
 from services.web import store
+from services.web.drafts import Drafts
 from services.web.sessions import Sessions
 
 
 async def purge_sessions(app: Litestar) -> int:
     sessions: Sessions = app.state.sessions
+    drafts: Drafts = app.state.drafts
     async with sessions.db.session() as session:
-        return await store.purge(session, sessions.idle)
+        gone = await store.purge(session, sessions.idle)
+    return gone + await drafts.purge()
 
 
 JOBS: list[Job] = [Job("web.purge-sessions", "web", 3600.0, purge_sessions)]

@@ -44,6 +44,11 @@ class Member(msgspec.Struct, kw_only=True):
     last_login_at: datetime | None = None
 
 
+class Colleague(msgspec.Struct, kw_only=True):
+    account_id: uuid.UUID
+    name: str
+
+
 class Invitation(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     email: str
@@ -112,6 +117,10 @@ class AuthApi(ApiClient):
 
     async def members(self, structure_id: uuid.UUID) -> list[Member]:
         return await self.get(f"{PREFIX}/v1/structures/{structure_id}/members", list[Member])
+
+    async def colleagues(self, structure_id: uuid.UUID) -> list[Colleague]:
+        """Active members of my structure, by name (every member may read them)."""
+        return await self.get(f"{PREFIX}/v1/structures/{structure_id}/colleagues", list[Colleague])
 
     async def remove_member(self, structure_id: uuid.UUID, account_id: uuid.UUID) -> None:
         await self.send("DELETE", f"{PREFIX}/v1/structures/{structure_id}/members/{account_id}")

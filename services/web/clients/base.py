@@ -86,13 +86,15 @@ class ApiClient:
         params: Params | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> httpx.Response:
+        """``json`` (encoded here), a form (``data``) or raw ``content`` typed by ``headers``."""
         query = {k: v for k, v in (params or {}).items() if v is not None and v != [] and v != ""}
-        content = msgspec.json.encode(json) if json is not None else None
         all_headers = self._headers(headers)
-        if content is not None:
+        if json is not None:
+            content = msgspec.json.encode(json)
             all_headers["Content-Type"] = "application/json"
         try:
             response = await self.http.request(

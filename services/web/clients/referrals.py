@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -22,6 +24,17 @@ class Handoff(msgspec.Struct, kw_only=True):
     respond_by: datetime
     overdue: bool = False
     created_at: datetime
+    position: int = 1
+    version: int = 1
+    from_structure_id: uuid.UUID | None = None
+    to_structure_id: uuid.UUID | None = None
+    to_service_id: uuid.UUID | None = None
+    decline_reason: str | None = None
+    cancel_reason: str | None = None
+    comment: str | None = None
+    relayed_to_id: uuid.UUID | None = None
+    updated_at: datetime | None = None
+    allowed_actions: list[str] = []
 
 
 class BoxItem(msgspec.Struct, kw_only=True):
@@ -30,6 +43,105 @@ class BoxItem(msgspec.Struct, kw_only=True):
     thematiques: list[str] = []
     urgency: str | None = None
     handoff: Handoff
+    origin_structure_id: uuid.UUID | None = None
+    referent: str | None = None
+    channel: str | None = None
+
+
+class Person(msgspec.Struct, kw_only=True):
+    first_name: str | None = None
+    last_name: str | None = None
+    pseudonym: str | None = None
+    birth_year: int | None = None
+    birth_date: date | None = None
+    contact_method: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    postal_address: str | None = None
+    preferred_language: str | None = None
+    accessibility_needs: str | None = None
+
+
+class Need(msgspec.Struct, kw_only=True):
+    thematiques: list[str]
+    urgency: str
+    channel: str
+    age_band: str
+    sex: str
+    summary: str | None = None
+
+
+class Consent(msgspec.Struct, kw_only=True):
+    status: str
+    given_by: str
+    method: str
+    given_at: datetime
+    purpose: str
+    data_categories: list[str]
+    recipients: list[uuid.UUID]
+    further_partners: bool
+    onward_relay_allowed: bool
+    expires_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+
+class ReferralOutcome(msgspec.Struct, kw_only=True):
+    outcome: str
+    evaluation_score: int | None = None
+    evaluation_comment: str | None = None
+    closed_at: datetime | None = None
+
+
+class Attachment(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    content_type: str
+    size: int
+    filename: str | None = None
+    created_at: datetime
+    erased: bool = False
+
+
+class Referral(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    status: str
+    structure_id: uuid.UUID
+    referent: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    personal_data: str
+    person: Person | None = None
+    need: Need
+    consent: Consent
+    current_handoff_id: uuid.UUID | None = None
+    handoffs: list[Handoff] = []
+    outcome: ReferralOutcome | None = None
+    attachments: list[Attachment] = []
+    allowed_actions: list[str] = []
+
+
+class TimelineEvent(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    position: int
+    type: str
+    handoff_id: uuid.UUID | None = None
+    actor_structure_id: uuid.UUID | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    reason: str | None = None
+    comment: str | None = None
+    occurred_at: datetime
+
+
+class Timeline(msgspec.Struct, kw_only=True):
+    items: list[TimelineEvent]
+    next_cursor: str | None = None
+
+
+class Preferences(msgspec.Struct, kw_only=True):
+    email: str | None = None
+    mode: str = "off"
+    referent_events: list[str] = []
 
 
 class Box(msgspec.Struct, kw_only=True):
@@ -80,9 +192,135 @@ class Count(msgspec.Struct, kw_only=True):
         return f"{self.value} ou plus" if self.more else str(self.value)
 
 
+def _if_match(version: int, key: str) -> dict[str, str]:
+    """A write's headers: the version read (``If-Match``) and the form's ``Idempotency-Key``."""
+    return {"If-Match": f'"{version}"', "Idempotency-Key": key}
+
+
 class ReferralsApi(ApiClient):
+    async def create_referral(self, body: dict[str, Any], idempotency_key: str) -> Referral:
+        """Send a referral; a retry with the same key and body returns the first one."""
+        response = await self.send(
+            "POST",
+            f"{PREFIX}/referrals",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return msgspec.json.decode(response.content, type=Referral)
+
+    async def attach(
+        self,
+        referral_id: uuid.UUID,
+        content: bytes,
+        content_type: str,
+        filename: str,
+        idempotency_key: str,
+    ) -> None:
+        """Join a document (the name travels in Content-Disposition, never in the URL)."""
+        await self.send(
+            "POST",
+            f"{PREFIX}/referrals/{referral_id}/attachments",
+            content=content,
+            headers={
+                "Content-Type": content_type,
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+
     async def inbox(self, params: Params) -> Box:
         return await self.get(f"{PREFIX}/inbox", Box, params=params)
+
+    async def outbox(self, params: Params) -> Box:
+        return await self.get(f"{PREFIX}/outbox", Box, params=params)
+
+    async def referral(self, referral_id: uuid.UUID) -> Referral:
+        return await self.get(f"{PREFIX}/referrals/{referral_id}", Referral)
+
+    async def timeline(self, referral_id: uuid.UUID) -> list[TimelineEvent]:
+        """Every event the structure may see, oldest first (all pages)."""
+        events: list[TimelineEvent] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get(
+                f"{PREFIX}/referrals/{referral_id}/timeline",
+                Timeline,
+                params={"limit": 200, "cursor": cursor},
+            )
+            events += page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return events
+
+    async def transition(
+        self,
+        referral_id: uuid.UUID,
+        handoff_id: uuid.UUID,
+        version: int,
+        action: str,
+        key: str,
+        body: dict[str, Any] | None = None,
+    ) -> Handoff:
+        """acknowledge, accept, decline, take-over, cancel or relay one handoff, as of
+        ``version`` (the one the page showed)."""
+        response = await self.send(
+            "POST",
+            f"{PREFIX}/referrals/{referral_id}/handoffs/{handoff_id}/{action}",
+            json=body,
+            headers=_if_match(version, key),
+        )
+        return msgspec.json.decode(response.content, type=Handoff)
+
+    async def reorient(self, referral_id: uuid.UUID, key: str, body: dict[str, Any]) -> Handoff:
+        response = await self.send(
+            "POST",
+            f"{PREFIX}/referrals/{referral_id}/handoffs",
+            json=body,
+            headers={"Idempotency-Key": key},
+        )
+        return msgspec.json.decode(response.content, type=Handoff)
+
+    async def act_on_referral(
+        self,
+        referral_id: uuid.UUID,
+        action: str,
+        version: int,
+        key: str,
+        body: dict[str, Any] | None = None,
+    ) -> Referral:
+        """close, referent or consent/withdraw, with the referral's version read."""
+        response = await self.send(
+            "POST",
+            f"{PREFIX}/referrals/{referral_id}/{action}",
+            json=body,
+            headers=_if_match(version, key),
+        )
+        return msgspec.json.decode(response.content, type=Referral)
+
+    async def export(self, referral_id: uuid.UUID) -> bytes:
+        """The person's file (right of access), as the API's JSON."""
+        response = await self.send("GET", f"{PREFIX}/referrals/{referral_id}/export")
+        return response.content
+
+    async def attachment(
+        self, referral_id: uuid.UUID, attachment_id: uuid.UUID
+    ) -> tuple[bytes, str, str]:
+        """A document: its bytes, type and Content-Disposition."""
+        response = await self.send(
+            "GET", f"{PREFIX}/referrals/{referral_id}/attachments/{attachment_id}"
+        )
+        return (
+            response.content,
+            response.headers.get("content-type", "application/octet-stream"),
+            response.headers.get("content-disposition", "attachment"),
+        )
+
+    async def preferences(self) -> Preferences:
+        return await self.get(f"{PREFIX}/notifications/preferences", Preferences)
+
+    async def set_preferences(self, body: dict[str, Any]) -> Preferences:
+        response = await self.send("PUT", f"{PREFIX}/notifications/preferences", json=body)
+        return msgspec.json.decode(response.content, type=Preferences)
 
     async def count_inbox(self, params: Params) -> Count:
         """How many handoffs of the inbox match (the API has no count: one page of at most

@@ -13,6 +13,8 @@ from services.web.features import (
     fiches,
     integrations,
     ma_structure,
+    orientations,
+    orienter,
 )
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -21,7 +23,11 @@ ROUTES: list[ControllerRouterHandler] = [
     *annuaire.routes.ROUTES,
     *fiches.routes.ROUTES,
     *ma_structure.routes.ROUTES,
+    *orienter.routes.ROUTES,
     *equipe.routes.ROUTES,
     *integrations.routes.ROUTES,
     *a_propos.routes.ROUTES,
+    *orientations.routes.ROUTES,
+    *orientations.actions.ROUTES,
+    *orientations.relay.ROUTES,
 ]

@@ -1,0 +1,1 @@
+from services.web.features.orienter import routes as routes
