@@ -17,7 +17,7 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel import inputs, lifecycle, tracing
+from services.kernel import access, inputs, lifecycle, tracing
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import (
@@ -27,13 +27,12 @@ from services.kernel.observability import (
     observability_middleware,
 )
 from services.kernel.openapi import document_errors
-from services.kernel.problems import EXCEPTION_HANDLERS, ProblemError
+from services.kernel.problems import EXCEPTION_HANDLERS
 from services.kernel.security import (
     Caller,
     KeyProvider,
     RevocationList,
     TokenVerifier,
-    bearer_token,
 )
 from services.kernel.settings import Settings
 
@@ -68,16 +67,12 @@ async def provide_session(
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller | None:
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        return None
-    verifier: TokenVerifier = request.app.state.verifier
-    return await verifier.verify(token)
+    return await access.caller_of(request)
 
 
 async def provide_authenticated(caller: Caller | None) -> Caller:
     if caller is None:
-        raise ProblemError(401, "Authentification requise.", headers={"WWW-Authenticate": "Bearer"})
+        raise access.unauthenticated()
     return caller
 
 
@@ -154,7 +149,7 @@ def create_service_app(
         handlers += health_handlers(db)
     capacity = 1 if db.dialect == "sqlite" else settings.database_pool_size
     instrument_pool(service, db.engine, capacity + settings.database_max_overflow)
-    stack: list[Any] = [observability_middleware(service), inputs.input_middleware, *middleware]
+    stack: list[Any] = [observability_middleware(service), *middleware]
     traced = tracing.middleware(settings)
     if traced is not None:
         stack.insert(0, traced)
@@ -168,6 +163,7 @@ def create_service_app(
         },
         exception_handlers=exception_handlers or EXCEPTION_HANDLERS,
         middleware=stack,
+        guards=[access.guard],
         request_class=inputs.Request,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -199,4 +195,5 @@ def create_service_app(
     app.state.verifier = build_verifier(settings, locator)
     document_errors(app)
     inputs.declare_query_names(app)
+    access.declare_callers(app)
     return app

@@ -8,8 +8,9 @@
   SQLite cuts C strings at it, so it is refused where it comes in (400 for the request line, 422
   for a body field), naming the parameter or the field. Protocol endpoints with an error format
   of their own (``opt={PROBLEM_RESPONSES: False}``) check their query and form themselves.
-- JSON bodies: UTF-8, well-formed, at most ``MAX_JSON_DEPTH`` levels deep and with integers
-  within 64 bits; otherwise a 400 about ``body`` (in French).
+- JSON bodies: sent as ``application/json`` (or ``…+json``; 415 otherwise, never parsed as JSON
+  anyway), UTF-8, well-formed and at most ``MAX_JSON_DEPTH`` levels deep; otherwise a 400 about
+  ``body`` (in French).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from litestar.datastructures import UploadFile
 from litestar.enums import ParamType
 from litestar.exceptions import SerializationException
 from litestar.routes import HTTPRoute
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
 from services.kernel.errors import FieldError
 from services.kernel.problems import PROBLEM_RESPONSES, ProblemError
@@ -43,7 +44,6 @@ NUL_REASON = "caractère nul (U+0000) interdit"
 
 # Only a body holding one of these can break a rule that needs a walk through the decoded value.
 _ESCAPED_NUL = b"\\u0000"
-_LONG_NUMBER = re.compile(rb"\d{19,}")
 
 
 def declare_query_names(app: Litestar) -> None:
@@ -62,7 +62,8 @@ def _bad_parameter(kind: str, name: str, reason: str) -> ProblemError:
 
 
 def check_parameters(scope: Scope) -> None:
-    """Query and path parameters of a routed request (the 400s of the module docstring)."""
+    """Query and path parameters of a routed request (the 400s of the module docstring); run by
+    the kernel's guard (``services.kernel.access``) once the caller is known."""
     for name, value in (scope.get("path_params") or {}).items():
         if isinstance(value, str) and NUL in value:
             raise _bad_parameter(ParamType.PATH.value, name, NUL_REASON)
@@ -81,17 +82,6 @@ def check_parameters(scope: Scope) -> None:
             raise _bad_parameter(ParamType.QUERY.value, name.replace(NUL, "\\0"), NUL_REASON)
 
 
-def input_middleware(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware (runs once the route is known, before guards and the handler)."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":  # type: ignore[comparison-overlap]
-            check_parameters(scope)
-        await app(scope, receive, send)
-
-    return middleware
-
-
 def _malformed(reason: str) -> ProblemError:
     return ProblemError(
         400,
@@ -104,9 +94,9 @@ def _malformed(reason: str) -> ProblemError:
 _DECODE_REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"truncated"), "JSON incomplet"),
     (re.compile(r"trailing characters \(byte (\d+)\)"), "texte après la fin du JSON (octet {0})"),
-    (re.compile(r"invalid escape .*\(byte (\d+)\)"), "échappement invalide (octet {0})"),
+    (re.compile(r"invalid escape .*\(byte (\d+)\)"), "JSON : échappement invalide (octet {0})"),
     (re.compile(r"\(byte (\d+)\)"), "JSON mal formé (octet {0})"),
-    (re.compile(r"Number out of range"), "nombre hors limites"),
+    (re.compile(r"Number out of range"), "nombre hors limites dans le JSON"),
 ]
 
 
@@ -140,7 +130,7 @@ def _walk(value: Any) -> Iterator[tuple[str, int, Any]]:
 
 
 def check_json(value: Any) -> None:
-    """The body rules a decoded JSON value must keep (depth, 64-bit integers, no NUL)."""
+    """The body rules a decoded JSON value must keep (depth, no NUL)."""
     for path, depth, node in _walk(value):
         if depth > MAX_JSON_DEPTH:
             raise _malformed(f"JSON imbriqué sur plus de {MAX_JSON_DEPTH} niveaux")
@@ -163,22 +153,26 @@ def check_json(value: Any) -> None:
 
 
 def _needs_walk(body: bytes) -> bool:
-    return (
-        _ESCAPED_NUL in body
-        or body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
-        or _LONG_NUMBER.search(body) is not None
-    )
+    return _ESCAPED_NUL in body or body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
 
 
 class Request(LitestarRequest[Any, Any, Any]):
     """Litestar's request with the body rules of the module docstring."""
 
     async def json(self) -> Any:
+        media_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            raise ProblemError(
+                415,
+                "Type de contenu non pris en charge : le corps doit être du JSON "
+                "(Content-Type: application/json).",
+                errors=[FieldError("Content-Type", "application/json attendu", source="header")],
+            )
         body = await self.body()
         try:
             value = await super().json()
         except UnicodeDecodeError:
-            raise _malformed("texte UTF-8 invalide") from None
+            raise _malformed("JSON en UTF-8 invalide") from None
         except RecursionError:
             raise _malformed(f"JSON imbriqué sur plus de {MAX_JSON_DEPTH} niveaux") from None
         except (SerializationException, msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -10,10 +10,22 @@ header of the writes guarded by a version (412/428).
 from __future__ import annotations
 
 import inspect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.routes import HTTPRoute
 
 from services.kernel.problems import _TITLES, PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, Problem
@@ -45,7 +57,7 @@ def _problem(status: int) -> ResponseSpec:
     )
 
 
-def _dependency_names(handler: HTTPRouteHandler) -> set[str]:
+def dependency_names(handler: HTTPRouteHandler) -> set[str]:
     """Every dependency the handler uses, directly or through other dependencies."""
     available = handler.resolve_dependencies()
     used: set[str] = set()
@@ -81,6 +93,38 @@ def error_statuses(
     return statuses
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def summary_of(function: Any) -> str | None:
+    """An operation's summary when its route names none: the first sentence of its docstring
+    (a sentence for the reader, not the function's name)."""
+    doc = inspect.getdoc(function)
+    if not doc:
+        return None
+    first = " ".join(doc.split("\n\n", 1)[0].split())
+    return _SENTENCE_END.split(first, maxsplit=1)[0].rstrip(".")
+
+
+def raw_body(media_types: Iterable[str], description: str) -> type[Operation]:
+    """The ``operation_class`` of a route that reads its body itself (``request.body()``, no
+    ``data`` parameter), so that the document still says what to send: one binary body of one of
+    ``media_types``."""
+    binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+    body = RequestBody(
+        required=True,
+        description=description,
+        content={media: OpenAPIMediaType(schema=binary) for media in media_types},
+    )
+
+    @dataclass
+    class RawBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return RawBodyOperation
+
+
 def document_errors(app: Litestar) -> None:
     """Declare problem responses and bearer security on every HTTP handler of ``app``."""
     for route in app.routes:
@@ -89,7 +133,9 @@ def document_errors(app: Litestar) -> None:
         for handler in route.route_handlers:
             if not handler.include_in_schema or handler.opt.get(PROBLEM_RESPONSES) is False:
                 continue
-            dependencies = _dependency_names(handler)
+            if handler.summary is None:
+                handler.summary = summary_of(handler.fn)
+            dependencies = dependency_names(handler)
             for method in handler.http_methods:
                 statuses = error_statuses(route.path, method, dependencies, handler.status_code)
                 declared: dict[int, ResponseSpec] = dict(handler.responses or {})

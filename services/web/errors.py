@@ -114,9 +114,7 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     try:
         return error_page(request, 500)
     except Exception:  # the layout itself failed: a bare page
-        return Response(
-            "Erreur inattendue.", status_code=500, media_type="text/plain; charset=utf-8"
-        )
+        return Response("Erreur inattendue.", status_code=500, media_type="text/plain")
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -19,10 +19,11 @@ from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_place
 from services.directory.store import lists, reads, writes
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 
 
 async def _visible(
@@ -48,6 +49,7 @@ def _one(request: Request[Any, Any, Any], row: m.Place) -> Response[s.PlaceRead]
 
 class PlaceController(Controller):
     path = f"{c.PREFIX}/places"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["places"]  # noqa: RUF012
 
     @get(operation_id="ListPlaces", summary="Lister les lieux d'accueil")
@@ -237,7 +239,11 @@ class PlaceController(Controller):
     ) -> Response[s.PlaceRead]:
         return await self._status(request, session, authenticated, place_id, Action.SUSPEND)
 
-    @get("/{place_id:uuid}/history", operation_id="PlaceHistory", summary="Historique")
+    @get(
+        "/{place_id:uuid}/history",
+        operation_id="PlaceHistory",
+        summary="Historique des modifications",
+    )
     async def place_history(
         self,
         request: Request[Any, Any, Any],

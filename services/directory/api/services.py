@@ -20,12 +20,13 @@ from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_service
 from services.directory.store import lists, reads, writes
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.reference import taxonomy
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 
 
 class _Loaded:
@@ -132,6 +133,7 @@ def _thematiques(values: list[str] | None) -> list[str]:
 
 class ServiceController(Controller):
     path = f"{c.PREFIX}/services"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["services"]  # noqa: RUF012
 
     # Reads without BEGIN/COMMIT: one statement for the page (and, for the few services that

@@ -17,10 +17,11 @@ from services.directory.api import _common as c
 from services.directory.domain.moderation import Action, Actor
 from services.directory.domain.validation import check_structure
 from services.directory.store import lists, reads, writes
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="taille de page (1–200)")]
 Cursor = Annotated[str | None, Parameter(description="curseur opaque de la page suivante")]
@@ -92,6 +93,7 @@ async def _check_parent(
 
 class StructureController(Controller):
     path = f"{c.PREFIX}/structures"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["structures"]  # noqa: RUF012
 
     @get(operation_id="ListStructures", summary="Lister les structures")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
@@ -20,7 +21,7 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import field_error
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals import models as m
 from services.referrals.api.common import PREFIX
 from services.referrals.domain.transitions import AWAITING_ANSWER, HandoffState
@@ -131,6 +132,7 @@ async def _box(
 
 class BoxController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("inbox & outbox",)
     security = ({"bearer": []},)
 

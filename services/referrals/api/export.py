@@ -6,9 +6,10 @@ import uuid
 
 from litestar import Controller, get
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, visible_referral
 from services.referrals.retention import SubjectAccessExport, subject_access
 from services.referrals.service import ReferralService
@@ -17,6 +18,7 @@ from services.referrals.views import actor_for, log_access
 
 class SubjectAccessController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("Droits des personnes",)
     security = [{"bearer": []}]  # noqa: RUF012
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 
-from services.kernel.security import Caller
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import (
     PREFIX,
     handoff_response,
@@ -74,6 +75,7 @@ async def _transition(
 
 class HandoffController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("handoffs",)
     security = ({"bearer": []},)
 

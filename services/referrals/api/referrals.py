@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
@@ -19,7 +20,7 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import ProblemError, field_error
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals import models as m
 from services.referrals.api.common import (
     PREFIX,
@@ -50,6 +51,7 @@ from services.referrals.views import actor_for, event_read, log_access
 
 class ReferralController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("referrals",)
     security = ({"bearer": []},)
 

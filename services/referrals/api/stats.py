@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
@@ -48,6 +49,7 @@ def _aware(value: datetime | None, default: datetime) -> datetime:
 
 class StatsController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.STATS_READ)}  # noqa: RUF012
     tags = ("Statistiques",)
     security = [{"bearer": []}]  # noqa: RUF012
 
@@ -101,7 +103,7 @@ class StatsController(Controller):
         if wants_csv:
             return Response(
                 to_csv(report).encode("utf-8-sig"),
-                media_type="text/csv; charset=utf-8",
+                media_type="text/csv",  # Litestar adds "; charset=utf-8"
                 headers={"Content-Disposition": 'attachment; filename="statistiques-relais.csv"'},
             )
         return Response(report)
