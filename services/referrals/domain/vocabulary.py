@@ -14,6 +14,16 @@ class DeclineReason(enum.StrEnum):
     OTHER = "other"
 
 
+DECLINE_REASON_LABELS = {
+    DeclineReason.OUT_OF_SCOPE: "hors du champ d'intervention",
+    DeclineReason.NO_CAPACITY: "plus de place disponible",
+    DeclineReason.PERSON_UNREACHABLE: "personne injoignable",
+    DeclineReason.CONDITIONS_NOT_MET: "conditions d'accès non remplies",
+    DeclineReason.DUPLICATE: "orientation en double",
+    DeclineReason.OTHER: "autre motif",
+}
+
+
 class CancelReason(enum.StrEnum):
     SOLVED_ELSEWHERE = "solved_elsewhere"
     PERSON_CHANGED_MIND = "person_changed_mind"

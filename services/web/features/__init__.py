@@ -30,4 +30,5 @@ ROUTES: list[ControllerRouterHandler] = [
     *orientations.routes.ROUTES,
     *orientations.actions.ROUTES,
     *orientations.relay.ROUTES,
+    *orientations.preferences.ROUTES,
 ]

@@ -20,6 +20,7 @@ from services.web import store
 from services.web.clients.auth import AuthApi
 from services.web.clients.base import ApiError, Unavailable
 from services.web.clients.directory import DirectoryApi
+from services.web.clients.referrals import ReferralsApi
 from services.web.deps import Form, one
 from services.web.models import WebSession
 from services.web.rendering import SECURITY_HEADERS, query, render
@@ -158,6 +159,8 @@ class SignIn(Controller):
             setattr(row, name, value)
         async with sessions.db.session() as session:
             key = await store.open_session(session, row)
+        if me.acting_for is not None:
+            await _record_address(ReferralsApi(http["referrals"], tokens.access_token), me.email)
         return see_other(
             pending.next_path,
             cookies=[cookie(settings, key, max_age=settings.web_session_max_hours * 3600)],
@@ -193,8 +196,20 @@ class SignIn(Controller):
             m.structure_id == wanted for m in staff.memberships
         ):
             sessions: Sessions = request.app.state.sessions
-            await sessions.switch(staff, wanted)
+            now = await sessions.switch(staff, wanted)
+            if now is not None:
+                api = ReferralsApi(request.app.state.http["referrals"], now.access_token)
+                await _record_address(api, now.email)
         return see_other(back)
+
+
+async def _record_address(api: ReferralsApi, email: str) -> None:
+    """The person's mail address for the referrals API's notifications; sign-in goes on whatever
+    it answers (a moderator is no member, the API may be down)."""
+    try:
+        await api.record_address(email)
+    except ApiError as exc:
+        log.info("web_mail_address_not_recorded", status=exc.status)
 
 
 async def _structure_name(directory: DirectoryApi, structure_id: uuid.UUID) -> str:
