@@ -1,9 +1,10 @@
 """Who may call an operation, decided before its request is read.
 
 A guard on every route answers in this order: 401 when the operation needs a caller and the
-request has none; 403 when an API client lacks the scope the operation declares; then the
-query and path rules of ``services.kernel.inputs`` (400); only then is the body read and
-validated (400/422). So a client without ``referrals:write`` learns that, not the details of
+request has none; 403 when an API client lacks the scope the operation declares; 428 when a
+versioned write has no ``If-Match`` (``services.kernel.openapi.IF_MATCH``); then the query and
+path rules of ``services.kernel.inputs`` (400); only then is the body read and validated
+(400/422). So a client without ``referrals:write`` learns that, not the details of
 its body's errors.
 
 - An operation's scopes are declared once, on its controller or route:
@@ -25,13 +26,18 @@ from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
 from services.kernel import inputs
-from services.kernel.openapi import AUTHENTICATED, dependency_names
+from services.kernel.openapi import (
+    AUTHENTICATED,
+    IF_MATCH,
+    REQUIRED,
+    SAFE_METHODS,
+    dependency_names,
+)
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope, TokenVerifier, bearer_token
 
 CLIENT_SCOPES = "client_scopes"
 NEEDS_CALLER = "needs_caller"  # route opt, set at startup: the operation needs `authenticated`
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CALLER = "relais_caller"  # where a request's verified caller is kept (scope state)
 
 
@@ -88,6 +94,16 @@ async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
                 f"Ce client n'a pas la portée « {needed} ».",
                 headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{needed}"'},
             )
+    if (
+        handler.opt.get(IF_MATCH) == REQUIRED
+        and connection.scope.get("method") not in SAFE_METHODS
+        and not connection.headers.get("if-match", "").strip()
+    ):
+        raise ProblemError(
+            428,
+            "En-tête If-Match requis : renvoyez l'ETag (la version) lu avec GET pour ne pas "
+            "écraser une modification concurrente.",
+        )
     inputs.check_parameters(connection.scope)
 
 

@@ -26,7 +26,7 @@ from services.kernel.observability import (
     metrics_payload,
     observability_middleware,
 )
-from services.kernel.openapi import document_errors
+from services.kernel.openapi import StrictStructs, document_errors
 from services.kernel.problems import EXCEPTION_HANDLERS
 from services.kernel.security import (
     Caller,
@@ -165,6 +165,7 @@ def create_service_app(
         middleware=stack,
         guards=[access.guard],
         request_class=inputs.Request,
+        plugins=[StrictStructs()],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title=title,

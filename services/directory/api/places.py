@@ -21,6 +21,7 @@ from services.directory.domain.validation import check_place
 from services.directory.store import lists, reads, writes
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
+from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
@@ -140,7 +141,12 @@ class PlaceController(Controller):
         row, _ = await _visible(session, caller, place_id)
         return c.read_response(request, row, _read(request, row))
 
-    @patch("/{place_id:uuid}", operation_id="UpdatePlace", summary="Modifier un lieu d'accueil")
+    @patch(
+        "/{place_id:uuid}",
+        operation_id="UpdatePlace",
+        summary="Modifier un lieu d'accueil",
+        opt={IF_MATCH: REQUIRED},
+    )
     async def update_place(
         self,
         request: Request[Any, Any, Any],
@@ -173,6 +179,7 @@ class PlaceController(Controller):
         operation_id="ArchivePlace",
         summary="Archiver un lieu d'accueil",
         status_code=200,
+        opt={IF_MATCH: REQUIRED},
     )
     async def archive_place(
         self,
@@ -190,6 +197,7 @@ class PlaceController(Controller):
         operation_id="VerifyPlace",
         summary="Confirmer que la fiche est à jour",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def verify_place(
         self,
@@ -214,6 +222,7 @@ class PlaceController(Controller):
         operation_id="PublishPlace",
         summary="Publier un lieu d'accueil",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def publish_place(
         self,
@@ -229,6 +238,7 @@ class PlaceController(Controller):
         operation_id="SuspendPlace",
         summary="Suspendre un lieu d'accueil (modération)",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def suspend_place(
         self,

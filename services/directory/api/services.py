@@ -23,6 +23,7 @@ from services.directory.store import lists, reads, writes
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.errors import FieldError
+from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.reference import taxonomy
@@ -246,7 +247,12 @@ class ServiceController(Controller):
         [body] = await render_views(session, request, caller, [view])
         return c.read_response(request, view, body)
 
-    @patch("/{service_id:uuid}", operation_id="UpdateService", summary="Modifier un service")
+    @patch(
+        "/{service_id:uuid}",
+        operation_id="UpdateService",
+        summary="Modifier un service",
+        opt={IF_MATCH: REQUIRED},
+    )
     async def update_service(
         self,
         request: Request[Any, Any, Any],
@@ -289,6 +295,7 @@ class ServiceController(Controller):
         operation_id="ArchiveService",
         summary="Archiver un service",
         status_code=200,
+        opt={IF_MATCH: REQUIRED},
     )
     async def archive_service(
         self,
@@ -307,6 +314,7 @@ class ServiceController(Controller):
         operation_id="VerifyService",
         summary="Confirmer que la fiche est à jour",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def verify_service(
         self,
@@ -332,6 +340,7 @@ class ServiceController(Controller):
         operation_id="PublishService",
         summary="Publier un service",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def publish_service(
         self,
@@ -347,6 +356,7 @@ class ServiceController(Controller):
         operation_id="SuspendService",
         summary="Suspendre un service (modération)",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def suspend_service(
         self,

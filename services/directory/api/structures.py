@@ -19,6 +19,7 @@ from services.directory.domain.validation import check_structure
 from services.directory.store import lists, reads, writes
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
+from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
@@ -206,7 +207,12 @@ class StructureController(Controller):
         row = await _visible(session, caller, structure_id)
         return c.read_response(request, row, await read(session, request, caller, row))
 
-    @patch("/{structure_id:uuid}", operation_id="UpdateStructure", summary="Modifier une structure")
+    @patch(
+        "/{structure_id:uuid}",
+        operation_id="UpdateStructure",
+        summary="Modifier une structure",
+        opt={IF_MATCH: REQUIRED},
+    )
     async def update_structure(
         self,
         request: Request[Any, Any, Any],
@@ -253,6 +259,7 @@ class StructureController(Controller):
         operation_id="ArchiveStructure",
         summary="Archiver une structure (et ses services et lieux)",
         status_code=200,
+        opt={IF_MATCH: REQUIRED},
     )
     async def archive_structure(
         self,
@@ -271,6 +278,7 @@ class StructureController(Controller):
         operation_id="VerifyStructure",
         summary="Confirmer que la fiche est à jour",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def verify_structure(
         self,
@@ -297,6 +305,7 @@ class StructureController(Controller):
         operation_id="PublishStructure",
         summary="Publier une structure",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def publish_structure(
         self,
@@ -312,6 +321,7 @@ class StructureController(Controller):
         operation_id="SuspendStructure",
         summary="Suspendre une structure (modération)",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def suspend_structure(
         self,

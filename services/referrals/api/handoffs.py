@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.openapi import IF_MATCH, REQUIRED
 from services.kernel.security import Caller, Scope
 from services.referrals.api.common import (
     PREFIX,
@@ -75,7 +76,11 @@ async def _transition(
 
 class HandoffController(Controller):
     path = PREFIX
-    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
+    # Every transition names the handoff version it saw (428 without If-Match).
+    opt = {  # noqa: RUF012
+        CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE),
+        IF_MATCH: REQUIRED,
+    }
     tags = ("handoffs",)
     security = ({"bearer": []},)
 

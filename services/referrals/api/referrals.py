@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
+from services.kernel.openapi import IF_MATCH, OPTIONAL
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -129,7 +130,7 @@ class ReferralController(Controller):
         "/referrals/{referral_id:uuid}/close",
         operation_id="CloseReferral",
         status_code=200,
-        opt=OPTIMISTIC_WRITES,
+        opt={**OPTIMISTIC_WRITES, IF_MATCH: OPTIONAL},
     )
     async def close(
         self,
@@ -155,7 +156,7 @@ class ReferralController(Controller):
         "/referrals/{referral_id:uuid}/referent",
         operation_id="ChangeReferent",
         status_code=200,
-        opt=OPTIMISTIC_WRITES,
+        opt={**OPTIMISTIC_WRITES, IF_MATCH: OPTIONAL},
     )
     async def change_referent(
         self,
@@ -183,6 +184,7 @@ class ReferralController(Controller):
         "/referrals/{referral_id:uuid}/consent/withdraw",
         operation_id="WithdrawConsent",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def withdraw_consent(
         self,
