@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from services.referrals import models as m
 from services.referrals import worker
 from tests.conftest import BACKENDS, start_relais
-from tests.referrals.conftest import Org, World, act, create_referral
+from tests.referrals.conftest import Org, World, act, create_referral, referral_body
 from tests.tokens import TokenFactory, bearer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -389,3 +389,44 @@ async def test_who_may_read_statistics(scenario: Scenario) -> None:
         headers=scenario.p1.member,
     )
     assert empty.status_code == 400
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_age_bands_are_a_setting(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
+) -> None:
+    """A network counting by its own age bands records and counts those; others are refused."""
+    home = tmp_path_factory.mktemp(f"bands-{backend}")
+    system, stack = await start_relais(
+        backend, home, tokens, referrals_age_bands="under_16,16_25,26_59,60_plus"
+    )
+    async with stack:
+        world = World(system)
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        ccas, partner = await world.org("CCAS"), await world.org("P")
+        for band in ["16_25"] * 6 + ["60_plus"]:
+            await create_referral(world, ccas, partner, need=need("walk_in", "female", band))
+        refused = await world.client.post(
+            "/referrals/v1/referrals",
+            json=referral_body(partner, need=need("walk_in", "female", "18_25")),
+            headers=ccas.member,
+        )
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == ["need.age_band"]
+        body = await stats(Scenario(world, ccas, partner, partner, since), world.moderator)
+        bands = next(t for t in body["tables"] if t["name"] == "tranche_age")
+        assert [(c["code"], c["label"]) for c in bands["categories"]] == [
+            ("under_16", "moins de 16 ans"),
+            ("16_25", "16 à 25 ans"),
+            ("26_59", "26 à 59 ans"),
+            ("60_plus", "60 ans et plus"),
+            ("unknown", "non renseigné"),
+        ]
+        # 60+: 1 (small) is hidden, and 16-25 (6) with it; zeros stay published.
+        assert table(body, "tranche_age")["cells"] == {
+            "under_16": 0,
+            "16_25": None,
+            "26_59": 0,
+            "60_plus": None,
+            "unknown": 0,
+        }

@@ -54,16 +54,6 @@ class Urgency(enum.StrEnum):
     URGENT = "urgent"
 
 
-class AgeBand(enum.StrEnum):
-    UNDER_18 = "under_18"
-    FROM_18_TO_25 = "18_25"
-    FROM_26_TO_44 = "26_44"
-    FROM_45_TO_59 = "45_59"
-    FROM_60_TO_74 = "60_74"
-    FROM_75 = "75_plus"
-    UNKNOWN = "unknown"
-
-
 class Sex(enum.StrEnum):
     FEMALE = "female"
     MALE = "male"
