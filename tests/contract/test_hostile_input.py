@@ -104,7 +104,8 @@ class Prober:
     async def send(
         self, op: Operation, label: str, caller: str, target: str, **request: Any
     ) -> httpx.Response:
-        headers = {**self.callers[caller], **request.pop("headers", {})}
+        # (a version, so that versioned writes get past their 428 to the input under test)
+        headers = {"If-Match": '"1"', **self.callers[caller], **request.pop("headers", {})}
         response = await self.client.request(op.method, target, headers=headers, **request)
         self.count += 1
         if response.status_code >= 500:

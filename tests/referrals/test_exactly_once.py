@@ -167,7 +167,7 @@ async def test_one_delivery_per_message_and_subscriber(
             (tuple(rcpt), str(message["Subject"]), message.get_body(("plain",)).get_content())
             for rcpt, message in sink.messages
         )
-        assert len(mails) >= 8 * 3  # every event is mailed to someone
+        assert len(mails) >= 8  # at least the receiving structure, for each referral
         assert [key for key, n in mails.items() if n > 1] == []
         message_ids = Counter(str(message["Message-ID"]) for _, message in sink.messages)
         assert max(message_ids.values()) == 1
