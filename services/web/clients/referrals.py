@@ -144,6 +144,74 @@ class Preferences(msgspec.Struct, kw_only=True):
     referent_events: list[str] = []
 
 
+class StatsGroup(msgspec.Struct, kw_only=True):
+    id: str
+    label: str
+
+
+class StatsCategory(msgspec.Struct, kw_only=True):
+    code: str
+    label: str
+
+
+class StatsRow(msgspec.Struct, kw_only=True):
+    group: str
+    cells: dict[str, int | None]
+    total: int | None
+    group_label: str | None = None
+
+
+class StatsTable(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    unit: str
+    rows: list[StatsRow]
+    categories: list[StatsCategory] = []
+
+
+class StatsDelay(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    median_hours: float | None
+    p90_hours: float | None
+    group_label: str | None = None
+
+
+class StatsRate(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+    group_label: str | None = None
+
+
+class StatsMean(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    count: int | None
+    mean: float | None
+    group_label: str | None = None
+
+
+class Stats(msgspec.Struct, kw_only=True):
+    """Anonymous statistics; ``None`` is a value hidden by statistical secrecy."""
+
+    since: datetime
+    until: datetime
+    scope: str
+    group_by: str
+    min_cell: int
+    groups: list[StatsGroup | str] = []
+    tables: list[StatsTable] = []
+    delays: list[StatsDelay] = []
+    rates: list[StatsRate] = []
+    means: list[StatsMean] = []
+
+
 class Box(msgspec.Struct, kw_only=True):
     items: list[BoxItem]
     next_cursor: str | None = None
@@ -227,6 +295,14 @@ class ReferralsApi(ApiClient):
                 "Idempotency-Key": idempotency_key,
             },
         )
+
+    async def stats(self, params: Params) -> Stats:
+        return await self.get(f"{PREFIX}/stats", Stats, params=params)
+
+    async def stats_csv(self, params: Params) -> bytes:
+        """The same statistics as the API's CSV (French headers and labels)."""
+        response = await self.send("GET", f"{PREFIX}/stats", params={**params, "format": "csv"})
+        return response.content
 
     async def inbox(self, params: Params) -> Box:
         return await self.get(f"{PREFIX}/inbox", Box, params=params)
