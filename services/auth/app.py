@@ -9,6 +9,7 @@ from litestar import Litestar
 from services.auth import store
 from services.auth.api.admin import AccountController, PasswordResetController
 from services.auth.api.federation import FederationPages
+from services.auth.api.logout import EndSession
 from services.auth.api.oauth import DiscoveryController, TokenController
 from services.auth.api.web import AuthorizationPages
 from services.auth.federation import Upstream
@@ -21,6 +22,7 @@ from services.kernel.firstparty import (
     WEB_SCOPES,
     web_client_secret,
     web_redirect_uri,
+    web_signed_out_uri,
 )
 from services.kernel.http import ServiceLocator
 from services.kernel.settings import Settings
@@ -37,6 +39,9 @@ Identity provider and OAuth2 authorization server of the Relais network.
 * Grants: `client_credentials` (third-party tools bound to a structure), `authorization_code`
   with PKCE S256 (staff applications, French login and structure-choice pages), `refresh_token`
   (rotated, reuse revokes the family).
+* OpenID Connect RP-Initiated Logout: applications send the browser to `/auth/end-session`
+  (`end_session_endpoint`) with `id_token_hint` and a registered `post_logout_redirect_uri`.
+  The deployment's own staff app is a first-party client: no consent page.
 * Token, introspection and revocation endpoints answer errors in the RFC 6749 format
   (`error`, `error_description`); the other endpoints use problem+json (RFC 9457).
 """
@@ -57,6 +62,7 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
             AccountController,
             PasswordResetController,
             AuthorizationPages,
+            EndSession,
             FederationPages,
         ],
         state={"keyring": KeyRing(settings), "upstream": Upstream(settings)},
@@ -73,4 +79,5 @@ async def after_migrate(settings: Settings, db: Database) -> None:
             name=WEB_CLIENT_NAME,
             scopes=list(WEB_SCOPES),
             redirect_uris=[web_redirect_uri(settings)],
+            post_logout_redirect_uris=[web_signed_out_uri(settings)],
         )

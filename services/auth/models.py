@@ -69,6 +69,13 @@ class Client(Base):
     grant_types: Mapped[list[str]] = mapped_column(JSONType(), default=list)
     redirect_uris: Mapped[list[str]] = mapped_column(JSONType(), default=list)
     auth_method: Mapped[str] = mapped_column(sa.String(40), default="client_secret_basic")
+    # The deployment's own staff application (registered by ``relais migrate``): it signs the
+    # person in without asking them to authorise it, as the person already uses Relais itself.
+    first_party: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # Where RP-initiated logout may send the browser back (OpenID Connect RP-Initiated Logout).
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSONType(), default=list, server_default="[]"
+    )
     created_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -20,6 +20,7 @@ class OpenIDConfiguration(msgspec.Struct, kw_only=True):
     jwks_uri: str
     introspection_endpoint: str
     revocation_endpoint: str
+    end_session_endpoint: str
     scopes_supported: list[str]
     response_types_supported: list[str]
     response_modes_supported: list[str]

@@ -61,6 +61,8 @@ class ClientInfo:
     grant_types: tuple[str, ...]
     redirect_uris: tuple[str, ...]
     auth_method: str
+    first_party: bool = False
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: Client) -> ClientInfo:
@@ -74,6 +76,8 @@ class ClientInfo:
             grant_types=tuple(row.grant_types),
             redirect_uris=tuple(row.redirect_uris),
             auth_method=row.auth_method,
+            first_party=row.first_party,
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
         )
 
 
@@ -283,10 +287,12 @@ async def register_first_party_client(
     name: str,
     scopes: list[str],
     redirect_uris: list[str],
+    post_logout_redirect_uris: list[str],
 ) -> Client:
     """Create or bring up to date a first-party staff application (fixed id, confidential,
-    authorization code + refresh token). Run at each migration: a changed base URL or secret
-    takes effect; a revoked one is restored, since the operator configures it, not an admin."""
+    authorization code + refresh token, no consent page). Run at each migration: a changed base
+    URL or secret takes effect; a revoked one is restored, since the operator configures it, not
+    an admin."""
     client = (await session.scalars(sa.select(Client).where(Client.client_id == client_id))).first()
     if client is None:
         client = Client(client_id=client_id)
@@ -297,7 +303,9 @@ async def register_first_party_client(
     client.scopes = " ".join(scopes)
     client.grant_types = ["authorization_code", "refresh_token"]
     client.redirect_uris = redirect_uris
+    client.post_logout_redirect_uris = post_logout_redirect_uris
     client.auth_method = "client_secret_basic"
+    client.first_party = True
     client.revoked_at = None
     await session.flush()
     return client

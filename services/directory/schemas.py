@@ -57,7 +57,7 @@ TextList = Annotated[list[ShortText], Meta(max_length=100)]
 
 Status = Literal["draft", "published", "suspended", "archived"]
 # Statuses a client may ask for when creating an entry (later changes go through the
-# publish / suspend / archive actions, which apply the moderation rules).
+# publish / unpublish / suspend / archive actions, which apply the moderation rules).
 InitialStatus = Literal["draft", "published"]
 CapacityStatus = Literal["accepting", "waiting_list", "full"]
 # What a phone number is (``services.directory.domain.phones.PhoneKind``).

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -86,7 +86,15 @@ class Database:
     """Engine + session factory of one service. Bound values never reach the logs (personal
     data): the engines hide them from echo and from their errors' text."""
 
-    def __init__(self, settings: Settings, service: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: str,
+        *,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """``server_settings``: PostgreSQL settings of every connection of this service (e.g.
+        its planner's), beside the schema and the application name."""
         self.settings = settings
         self.service = service
         self.schema = settings.schema_for(service)
@@ -121,6 +129,7 @@ class Database:
                         # Names the service's sessions in pg_stat_activity (ops, and the
                         # referrals feed's commit-order horizon).
                         "application_name": application_name(self.schema),
+                        **(server_settings or {}),
                     }
                 },
             )

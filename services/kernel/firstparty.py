@@ -1,9 +1,9 @@
 """The web app's OpenID Connect client: one identity shared by the two sides that need it.
 
-``relais migrate`` registers it at auth (confidential, authorization code + PKCE, redirect URI
-derived from RELAIS_BASE_URL); the web service authenticates with the same secret at the token
-endpoint. The secret is WEB_CLIENT_SECRET, or outside production a random value kept in a file
-under RELAIS_HOME/keys (created once, readable by the owner only).
+``relais migrate`` registers it at auth (confidential, first-party, authorization code + PKCE,
+redirect and post-logout URIs derived from RELAIS_BASE_URL); the web service authenticates with
+the same secret at the token endpoint. The secret is WEB_CLIENT_SECRET, or outside production a
+random value kept in a file under RELAIS_HOME/keys (created once, readable by the owner only).
 """
 
 from __future__ import annotations
@@ -18,11 +18,17 @@ WEB_CLIENT_ID = "relais-web"
 WEB_CLIENT_NAME = "Relais (application des agents)"
 WEB_SCOPES = ("openid", "profile", "email")
 CALLBACK_PATH = "/connexion/retour"
+SIGNED_OUT_PATH = "/au-revoir"
 SECRET_FILE = Path("keys") / "web-client.secret"
 
 
 def web_redirect_uri(settings: Settings) -> str:
     return settings.base_url.rstrip("/") + CALLBACK_PATH
+
+
+def web_signed_out_uri(settings: Settings) -> str:
+    """Where auth sends the browser back after ending the sign-in (RP-initiated logout)."""
+    return settings.base_url.rstrip("/") + SIGNED_OUT_PATH
 
 
 def web_client_secret(settings: Settings) -> str:

@@ -8,6 +8,7 @@ README's configuration table and deploy/ are checked against it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     referrals_inactive_months: int = 24
     referrals_digest_hour: int = 7
     stats_min_cell: int = 5
+    referrals_age_bands: str = "under_18,18_25,26_44,45_59,60_74,75_plus"
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_max_payload_bytes: int = 65_536
@@ -107,6 +109,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def age_bands(self) -> tuple[str, ...]:
+        """REFERRALS_AGE_BANDS as codes, then ``unknown``."""
+        return (*(b.strip() for b in self.referrals_age_bands.split(",") if b.strip()), "unknown")
 
     def schema_for(self, service: str) -> str:
         return f"{self.database_schema_prefix}{service}"
@@ -317,6 +324,12 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ),
     ("STATS_MIN_CELL", "stats_min_cell", "statistics: counts below this are suppressed"),
     (
+        "REFERRALS_AGE_BANDS",
+        "referrals_age_bands",
+        "age bands a referral records and statistics count (comma-separated, youngest first: "
+        "`under_N`, `N_M`, `N_plus`; `unknown` is always added)",
+    ),
+    (
         "WEBHOOK_ALLOW_PRIVATE",
         "webhook_allow_private",
         "allow webhook URLs on loopback, link-local or private addresses (tests, intranets)",
@@ -458,8 +471,34 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_variable(str(exc))) from exc
+    check_age_bands(settings.age_bands)
     check_production(settings)
     return settings
+
+
+_AGE_BAND = re.compile(r"^(?:under_(\d+)|(\d+)_(\d+)|(\d+)_plus)$")
+
+
+def check_age_bands(bands: tuple[str, ...]) -> None:
+    """Bands follow each other without gap or overlap, from ``under_N`` or ``0_M`` up."""
+    expected: int | None = 0
+    for band in bands[:-1]:  # the last is "unknown"
+        found = _AGE_BAND.match(band)
+        if found is None or expected is None:
+            raise SettingsError(
+                f"REFERRALS_AGE_BANDS: {band!r} is not a band after the last one "
+                "(expected under_N, N_M or N_plus, youngest first)"
+            )
+        under, low, high, plus = found.groups()
+        start = 0 if under else int(low or plus)
+        if start != expected or (low and int(high) < start):
+            raise SettingsError(
+                f"REFERRALS_AGE_BANDS: {band!r} does not start at {expected} years "
+                "(bands follow each other without gap or overlap)"
+            )
+        expected = int(under) if under else int(high) + 1 if low else None
+    if len(bands) < 2:
+        raise SettingsError("REFERRALS_AGE_BANDS: at least one band is needed")
 
 
 def _name_variable(message: str) -> str:

@@ -287,6 +287,9 @@ class NotificationPreference(Base):
     structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(320))
     mode: Mapped[str] = mapped_column(sa.String(20), default="immediate")
+    # Updates on the referrals this person follows as referent (event types); None: the
+    # defaults (refusal, expiry, takeover).
+    referent_events: Mapped[list[str] | None] = mapped_column(JSONType(), nullable=True)
     is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

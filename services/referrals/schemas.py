@@ -12,7 +12,6 @@ from msgspec import Meta
 from services.referrals.domain.consent import Category
 from services.referrals.domain.lifecycle import ReferralAction
 from services.referrals.domain.vocabulary import (
-    AgeBand,
     CancelReason,
     Channel,
     ConsentGivenBy,
@@ -29,6 +28,14 @@ ShortText = Annotated[str, Meta(min_length=1, max_length=500)]
 Comment = Annotated[str, Meta(min_length=1, max_length=2000)]
 Slug = Annotated[str, Meta(min_length=1, max_length=100)]
 Subject = Annotated[str, Meta(min_length=1, max_length=255)]
+AgeBandCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9_]{1,20}$",
+        description="une tranche de REFERRALS_AGE_BANDS (par défaut under_18, 18_25, 26_44, "
+        "45_59, 60_74, 75_plus) ou unknown",
+    ),
+]
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -72,7 +79,7 @@ class NeedIn(_In):
     channel: Channel
     summary: Annotated[str, Meta(min_length=1, max_length=5000)] | None = None
     urgency: Urgency = Urgency.NORMAL
-    age_band: AgeBand = AgeBand.UNKNOWN
+    age_band: AgeBandCode = "unknown"
     sex: Sex = Sex.UNKNOWN
 
 
@@ -80,7 +87,7 @@ class NeedRead(msgspec.Struct, kw_only=True):
     thematiques: list[str]
     urgency: Urgency
     channel: Channel
-    age_band: AgeBand
+    age_band: str
     sex: Sex
     summary: str | None = None
 

@@ -543,7 +543,7 @@ class ReferralService:
             "thematiques": sorted(set(body.need.thematiques)),
             "urgency": body.need.urgency.value,
             "channel": body.need.channel.value,
-            "age_band": body.need.age_band.value,
+            "age_band": body.need.age_band,
             "sex": body.need.sex.value,
             "person_enc": self.keyring.seal(
                 msgspec.json.encode(person).decode(), person_context(referral_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -65,8 +66,16 @@ def check_thematiques(values: list[str], field: str) -> list[FieldError]:
     return [FieldError(field, f"thématique inconnue : {value}", value=value) for value in unknown]
 
 
-def check_create(body: ReferralCreate, now: datetime) -> ReferralCreate:
+def check_create(body: ReferralCreate, now: datetime, age_bands: Sequence[str]) -> ReferralCreate:
     errors: list[FieldError] = []
+    if body.need.age_band not in age_bands:
+        errors.append(
+            FieldError(
+                "need.age_band",
+                f"tranche d'âge inconnue (attendu : {', '.join(age_bands)})",
+                value=body.need.age_band,
+            )
+        )
     person = _person(body.person, now, errors)
     errors += check_thematiques(body.need.thematiques, "need.thematiques")
     consent = body.consent

@@ -208,7 +208,7 @@ def referral_read(
             thematiques=list(ref.thematiques),
             urgency=ref.urgency,  # type: ignore[arg-type]
             channel=ref.channel,  # type: ignore[arg-type]
-            age_band=ref.age_band,  # type: ignore[arg-type]
+            age_band=ref.age_band,
             sex=ref.sex,  # type: ignore[arg-type]
             summary=summary,
         ),

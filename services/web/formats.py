@@ -144,13 +144,29 @@ def _join(items: list[str], word: str) -> str:
     return ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
+def _span(start: str, end: str) -> str | None:
+    """« de 9 h à 12 h »; a span past midnight (``18:00-09:00``, or OSM's ``22:00-26:00``)
+    ends « le lendemain », and one ending at midnight (``24:00``) « à minuit »."""
+    if int(start[:2]) >= 24 or int(end[:2]) > 48 or int(start[3:]) > 59 or int(end[3:]) > 59:
+        return None
+    if end in ("24:00", "00:00"):
+        return f"de {time_fr(start)} à minuit"
+    hours = int(end[:2])
+    if hours >= 24:
+        return f"de {time_fr(start)} à {time_fr(f'{hours - 24:02d}{end[2:]}')} le lendemain"
+    if end <= start:
+        return f"de {time_fr(start)} à {time_fr(end)} le lendemain"
+    return f"de {time_fr(start)} à {time_fr(end)}"
+
+
 def _times(text: str) -> str | None:
     spans = []
     for span in text.split(","):
         match = _SPAN.match(span.strip())
-        if not match:
+        said = _span(match.group(1), match.group(2)) if match else None
+        if said is None:
             return None
-        spans.append(f"de {time_fr(match.group(1))} à {time_fr(match.group(2))}")
+        spans.append(said)
     return _join(spans, "et")
 
 

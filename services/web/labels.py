@@ -36,7 +36,7 @@ STATUS = {
 STATUS_HINT = {
     "draft": "visible seulement par votre structure",
     "published": "visible par tous dans l’annuaire",
-    "suspended": "retiré de l’annuaire",
+    "suspended": "retiré de l’annuaire par la modération du réseau, seule à pouvoir le republier",
     "archived": "archivé",
 }
 CAPACITY = {

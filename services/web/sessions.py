@@ -195,16 +195,33 @@ class Sessions:
                 return None
         return await self._renew(row, structure_id)
 
-    async def end(self, staff: Staff) -> None:
-        """Sign out: the refresh token (and its whole family) is revoked at auth."""
+    async def end(self, staff: Staff) -> str | None:
+        """Sign out: the refresh token (and its whole family) is revoked at auth. Returns the
+        session's ID token, the hint auth's end-session page needs to end the sign-in there."""
         async with self.db.session() as session:
             row = await session.get(WebSession, staff.session_id)
             if row is None:
-                return
+                return None
             refresh = self.sealer.open(row.refresh_token, str(row.id))
+            id_token = self.sealer.open(row.id_token, str(row.id)) if row.id_token else None
             await store.close_session(session, row.id)
         if refresh is not None:
-            try:
-                await self.oidc.revoke(refresh)
-            except ApiError as exc:  # the session is gone here either way
-                log.warning("web_revoke_failed", status=exc.status)
+            await self.revoke(refresh)
+        return id_token
+
+    async def purge(self) -> int:
+        """Delete the sessions ended by inactivity or age (and abandoned sign-ins), revoking
+        their refresh tokens at auth: nothing stays usable there for a session gone here."""
+        async with self.db.session() as session:
+            ended, sign_ins = await store.purge(session, self.idle)
+        for row_id, sealed in ended:
+            refresh = self.sealer.open(sealed, str(row_id))
+            if refresh is not None:
+                await self.revoke(refresh)
+        return len(ended) + sign_ins
+
+    async def revoke(self, refresh: str) -> None:
+        try:
+            await self.oidc.revoke(refresh)
+        except ApiError as exc:  # the session is gone here either way
+            log.warning("web_revoke_failed", status=exc.status)

@@ -109,15 +109,19 @@ async def close_session(session: AsyncSession, session_id: uuid.UUID) -> None:
     await session.execute(sa.delete(WebSession).where(WebSession.id == session_id))
 
 
-async def purge(session: AsyncSession, idle: timedelta, now: datetime | None = None) -> int:
-    """Delete ended sessions and abandoned sign-ins; returns how many rows went."""
+async def purge(
+    session: AsyncSession, idle: timedelta, now: datetime | None = None
+) -> tuple[list[tuple[uuid.UUID, str]], int]:
+    """Delete ended sessions and abandoned sign-ins: (id and sealed refresh token of each
+    session deleted, for their revocation at auth; how many sign-ins went)."""
     now = now or utcnow()
     gone = await session.execute(
-        sa.delete(WebSession).where(
-            sa.or_(WebSession.expires_at <= now, WebSession.last_seen_at <= now - idle)
-        )
+        sa.delete(WebSession)
+        .where(sa.or_(WebSession.expires_at <= now, WebSession.last_seen_at <= now - idle))
+        .returning(WebSession.id, WebSession.refresh_token)
     )
+    ended = [(row_id, sealed) for row_id, sealed in gone.all()]
     stale = await session.execute(
         sa.delete(PendingSignIn).where(PendingSignIn.created_at < now - SIGN_IN_TTL)
     )
-    return int(getattr(gone, "rowcount", 0) or 0) + int(getattr(stale, "rowcount", 0) or 0)
+    return ended, int(getattr(stale, "rowcount", 0) or 0)

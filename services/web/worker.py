@@ -1,12 +1,11 @@
-"""Background job of the web service: ended sessions, abandoned sign-ins and old referral
-drafts are deleted."""
+"""Background job of the web service: ended sessions (their refresh tokens revoked at auth),
+abandoned sign-ins and old referral drafts are deleted."""
 
 from __future__ import annotations
 
 from litestar import Litestar
 
 from services.kernel.jobs import Job
-from services.web import store
 from services.web.drafts import Drafts
 from services.web.sessions import Sessions
 
@@ -14,9 +13,7 @@ from services.web.sessions import Sessions
 async def purge_sessions(app: Litestar) -> int:
     sessions: Sessions = app.state.sessions
     drafts: Drafts = app.state.drafts
-    async with sessions.db.session() as session:
-        gone = await store.purge(session, sessions.idle)
-    return gone + await drafts.purge()
+    return await sessions.purge() + await drafts.purge()
 
 
 JOBS: list[Job] = [Job("web.purge-sessions", "web", 3600.0, purge_sessions)]

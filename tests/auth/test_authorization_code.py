@@ -42,6 +42,7 @@ async def test_login_consent_and_tokens_for_the_chosen_structure(auth_relais: Re
     assert logged.status_code == 303
     consent = await b.get(logged.headers["location"])
     assert "Pour quelle structure agissez-vous" in consent.text
+    assert "demande à agir en votre nom" in consent.text  # a third-party application
     assert str(first) in consent.text
     assert str(second) in consent.text
     fields = {k: unescape(v) for k, v in hidden_fields(consent.text).items()}

@@ -151,6 +151,31 @@ async def test_moderation(client: httpx.AsyncClient, tokens: TokenFactory) -> No
     assert lifted.json()["status"] == "published"
 
 
+async def test_owner_unpublishes_and_republishes(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    sid = (await create_structure(client, tokens))["id"]
+    owner = admin(tokens, sid)
+    assert (
+        await client.post(f"{BASE}/structures/{sid}/unpublish", headers=member(tokens, sid))
+    ).status_code == 403
+    off = await client.post(f"{BASE}/structures/{sid}/unpublish", headers=owner)
+    assert off.status_code == 200, off.text
+    assert off.json()["status"] == "draft"
+    # Off the public directory, still there for its structure.
+    assert (await client.get(f"{BASE}/structures/{sid}")).status_code == 404
+    assert (await client.get(f"{BASE}/structures/{sid}", headers=owner)).status_code == 200
+    back = await client.post(f"{BASE}/structures/{sid}/publish", headers=owner)
+    assert back.json()["status"] == "published"
+    assert (await client.get(f"{BASE}/structures/{sid}")).status_code == 200
+    history = (await client.get(f"{BASE}/structures/{sid}/history", headers=owner)).json()
+    assert [h["action"] for h in history["items"]][-2:] == ["unpublish", "publish"]
+    # A moderator's suspension is not the owner's to turn into a draft.
+    await client.post(f"{BASE}/structures/{sid}/suspend", headers=moderator(tokens))
+    refused = await client.post(f"{BASE}/structures/{sid}/unpublish", headers=owner)
+    assert refused.status_code == 409
+
+
 async def test_verify_sets_verified_at(client: httpx.AsyncClient, tokens: TokenFactory) -> None:
     sid = (await create_structure(client, tokens))["id"]
     verified = await client.post(f"{BASE}/structures/{sid}/verify", headers=admin(tokens, sid))

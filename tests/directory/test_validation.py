@@ -153,6 +153,15 @@ def test_moderation_table() -> None:
     assert t("suspended", Action.PUBLISH, Actor.MODERATOR) == "published"
     assert t("published", Action.ARCHIVE, Actor.OWNER) == "archived"
     assert t("published", Action.EDIT, Actor.OWNER) == "published"
+    # Owners take their own entry off the directory (back to draft) and put it back.
+    assert t("published", Action.UNPUBLISH, Actor.OWNER) == "draft"
+    assert t("draft", Action.PUBLISH, Actor.OWNER) == "published"
+    with pytest.raises(ModerationError) as not_theirs:
+        t("published", Action.UNPUBLISH, Actor.OTHER)
+    assert not_theirs.value.status == 403
+    with pytest.raises(ModerationError) as still_suspended:
+        t("suspended", Action.UNPUBLISH, Actor.OWNER)
+    assert still_suspended.value.status == 409
     with pytest.raises(ModerationError) as refused:
         t("published", Action.SUSPEND, Actor.OWNER)
     assert refused.value.status == 403

@@ -24,6 +24,8 @@ from tests.conftest import BACKENDS, free_port, start_relais
 from tests.referrals.conftest import PERSONAL_VALUES, World, act, create_referral
 from tests.tokens import TokenFactory
 
+DEFAULTS = ["handoff.declined", "handoff.expired", "handoff.taken_over"]
+
 
 @dataclass
 class Sink:
@@ -64,14 +66,22 @@ async def mail(
         controller.stop()
 
 
-async def prefer(world: World, headers: dict[str, str], address: str, mode: str) -> None:
+async def prefer(
+    world: World,
+    headers: dict[str, str],
+    address: str,
+    mode: str,
+    referent_events: list[str] | None = None,
+) -> None:
+    body: dict[str, Any] = {"email": address, "mode": mode}
+    if referent_events is not None:
+        body["referent_events"] = referent_events
     response = await world.client.put(
-        "/referrals/v1/notifications/preferences",
-        json={"email": address, "mode": mode},
-        headers=headers,
+        "/referrals/v1/notifications/preferences", json=body, headers=headers
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"email": address, "mode": mode}
+    expected = sorted(referent_events) if referent_events is not None else sorted(DEFAULTS)
+    assert response.json() == {"email": address, "mode": mode, "referent_events": expected}
 
 
 async def flush(world: World) -> int:
@@ -98,7 +108,7 @@ async def test_who_gets_what(mail: MailWorld) -> None:
     ccas, partner = await world.org("CCAS"), await world.org("Partenaire")
     tag = uuid.uuid4().hex[:6]
     referent, receiver_member = f"referent-{tag}@ccas.example", f"accueil-{tag}@partner.example"
-    await prefer(world, ccas.member, referent, "immediate")
+    await prefer(world, ccas.member, referent, "off", [*DEFAULTS, "handoff.acknowledged"])
     await prefer(world, partner.member, receiver_member, "immediate")
 
     created = await create_referral(world, ccas, partner)
@@ -110,7 +120,8 @@ async def test_who_gets_what(mail: MailWorld) -> None:
     assert message["Subject"] == f"Nouvelle orientation reçue ({ref})"
     text, html = text_of(message)
     assert ref in text
-    assert f"/referrals/v1/referrals/{created['id']}" in text
+    assert f"http://testserver/orientations/{created['id']}" in text  # the web page
+    assert "/referrals/v1" not in text  # never an API URL
     assert "accuser réception" in text
     assert f"<strong>{ref}</strong>" in html
     assert_no_personal_data(message)
@@ -210,7 +221,13 @@ async def test_preferences_are_for_members_only(mail: MailWorld) -> None:
     empty = await world.client.get(
         "/referrals/v1/notifications/preferences", headers=partner.member
     )
-    assert empty.json() == {"email": None, "mode": "off"}
+    assert empty.json() == {"email": None, "mode": "off", "referent_events": DEFAULTS}
+    unknown = await world.client.put(
+        "/referrals/v1/notifications/preferences",
+        json={"email": "a@example.org", "referent_events": ["handoff.sent"]},
+        headers=partner.member,
+    )
+    assert unknown.status_code == 422
 
 
 async def test_embedded_mode_writes_eml_files(world: World) -> None:
@@ -243,3 +260,102 @@ def test_templates_render_in_french_with_escaping() -> None:
     assert "&lt;b&gt;Partenaire&lt;/b&gt;" in html
     assert "aucune donnée" in text
     assert 'lang="fr"' in html
+
+
+async def _planned(world: World, referral_id: str) -> list[tuple[str, str]]:
+    """(kind, to) of the mails queued for a referral, in order."""
+    async with world.app().state.db.session() as session:
+        rows = await session.execute(
+            sa.select(m.MailMessage.kind, m.MailMessage.to_address)
+            .where(m.MailMessage.referral_id == uuid.UUID(referral_id))
+            .order_by(m.MailMessage.created_at, m.MailMessage.kind, m.MailMessage.to_address)
+        )
+        return [(kind, to) for kind, to in rows.tuples()]
+
+
+async def test_the_loop_reaches_the_sender_by_default(mail: MailWorld) -> None:
+    world = mail.world
+    ccas, cms, pimms = await world.org("CCAS"), await world.org("CMS"), await world.org("PIMMS")
+    referent = f"referent-{uuid.uuid4().hex[:6]}@ccas.example"
+    # What the web app records at sign-in: the address, no inbox mail, the default updates.
+    await prefer(world, ccas.member, referent, "off")
+    created = await create_referral(world, ccas, cms)
+    rid = created["id"]
+    handoff = await act(world, cms.member, rid, created["handoffs"][0], "acknowledge")
+    handoff = await act(world, cms.member, rid, handoff, "accept")
+    relay = await act(
+        world,
+        cms.member,
+        rid,
+        handoff,
+        "relay",
+        {"target": {"structure_id": str(pimms.id)}},
+        expect=201,
+    )
+    await act(world, pimms.member, rid, relay, "decline", {"reason": "other", "comment": "non"})
+    await flush(world)
+    updates = [(k, to) for k, to in await _planned(world, rid) if k.startswith("handoff_")]
+    inbox = f"structure:{ccas.id}"
+    # Not told of the acknowledgement nor the acceptance; told of the refusal, with the
+    # inboxes of the structure that recorded the referral and of the one that relayed it.
+    assert sorted(updates) == sorted(
+        [
+            ("handoff_received", f"structure:{cms.id}"),
+            ("handoff_received", f"structure:{pimms.id}"),
+            ("handoff_declined", referent),
+            ("handoff_declined", inbox),
+            ("handoff_declined", f"structure:{cms.id}"),
+        ]
+    )
+    declined = [msg for msg in mail.sink.to(referent) if "refusée" in str(msg["Subject"])]
+    assert len(declined) == 1
+    text, _ = text_of(declined[0])
+    assert f"http://testserver/orientations/{rid}" in text
+
+
+async def test_takeover_and_expiry_are_told_and_preferences_change_it(mail: MailWorld) -> None:
+    world = mail.world
+    ccas, partner = await world.org("CCAS"), await world.org("Partenaire")
+    referent = f"referent-{uuid.uuid4().hex[:6]}@ccas.example"
+    await prefer(world, ccas.member, referent, "off")
+    taken = await create_referral(world, ccas, partner)
+    handoff = await act(world, partner.member, taken["id"], taken["handoffs"][0], "accept")
+    await act(world, partner.member, taken["id"], handoff, "take-over")
+    expiring = await create_referral(world, ccas, partner)
+    async with world.app().state.db.session() as session:
+        await session.execute(
+            sa.update(m.Handoff)
+            .where(m.Handoff.id == uuid.UUID(expiring["handoffs"][0]["id"]))
+            .values(respond_by=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    assert await worker.expire_handoffs(world.app()) >= 1
+    await flush(world)
+    for created, kind in ((taken, "handoff_taken_over"), (expiring, "handoff_expired")):
+        planned = await _planned(world, created["id"])
+        assert (kind, referent) in planned
+        assert (kind, f"structure:{ccas.id}") in planned
+    assert ("handoff_accepted", referent) not in await _planned(world, taken["id"])
+
+    # Told of nothing any more: only the structure's inbox is.
+    await prefer(world, ccas.member, referent, "off", [])
+    quiet = await create_referral(world, ccas, partner)
+    await act(world, partner.member, quiet["id"], quiet["handoffs"][0], "decline",
+              {"reason": "other", "comment": "non"})  # fmt: skip
+    await flush(world)
+    planned = await _planned(world, quiet["id"])
+    assert ("handoff_declined", referent) not in planned
+    assert ("handoff_declined", f"structure:{ccas.id}") in planned
+
+
+async def test_a_client_referral_is_told_to_its_structure(mail: MailWorld) -> None:
+    world = mail.world
+    ccas, partner = await world.org("CCAS"), await world.org("Partenaire")
+    created = await create_referral(
+        world, ccas, partner, headers=ccas.client("referrals:write"), referent="Dossier 42"
+    )
+    await act(world, partner.member, created["id"], created["handoffs"][0], "decline",
+              {"reason": "other", "comment": "non"})  # fmt: skip
+    await flush(world)
+    planned = await _planned(world, created["id"])
+    assert ("handoff_declined", f"structure:{ccas.id}") in planned
+    assert all(to.startswith("structure:") for _, to in planned)  # no staff referent to mail

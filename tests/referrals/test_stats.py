@@ -13,14 +13,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from services.referrals import models as m
 from services.referrals import worker
-from services.referrals.domain.suppression import grid_equations, suppress
 from tests.conftest import BACKENDS, start_relais
-from tests.referrals.conftest import Org, World, act, create_referral
+from tests.referrals.conftest import Org, World, act, create_referral, referral_body
 from tests.tokens import TokenFactory, bearer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -155,9 +152,10 @@ async def stats(sc: Scenario, headers: dict[str, str], **params: Any) -> dict[st
 
 
 def table(body: dict[str, Any], name: str, group: str = "*") -> dict[str, Any]:
+    """One row of a table, without its label."""
     found = next(t for t in body["tables"] if t["name"] == name)
     row: dict[str, Any] = next(r for r in found["rows"] if r["group"] == group)
-    return row
+    return {"group": row["group"], "cells": row["cells"], "total": row["total"]}
 
 
 def pick(body: dict[str, Any], kind: str, name: str, group: str = "*") -> dict[str, Any]:
@@ -169,6 +167,7 @@ async def test_network_numbers_match_the_hand_computed_scenario(scenario: Scenar
     body = await stats(scenario, moderator(scenario.world))
     assert body["scope"] == "network"
     assert body["min_cell"] == 5
+    assert body["groups"] == []
     # Statuses: closed 6, taken over 3, in progress 5 (3 waiting + 2 expired), withdrawn 0.
     # "taken over" (3) is small; "in progress" (5) is its complement (else 14 - 6 - 0 = 3).
     assert table(body, "statut") == {
@@ -176,6 +175,12 @@ async def test_network_numbers_match_the_hand_computed_scenario(scenario: Scenar
         "cells": {"in_progress": None, "taken_over": None, "closed": 6, "withdrawn": 0},
         "total": 14,
     }
+    statut = next(t for t in body["tables"] if t["name"] == "statut")
+    assert statut["label"] == "Orientations par statut"
+    assert {c["code"]: c["label"] for c in statut["categories"]}["withdrawn"] == (
+        "consentement retiré"
+    )
+    assert statut["rows"][0]["group_label"] == "Ensemble"
     # Channels: walk-in 8; phone 4 and e-mail 2 are both small (two unknowns: safe).
     assert table(body, "canal")["cells"] == {
         "walk_in": 8,
@@ -185,26 +190,27 @@ async def test_network_numbers_match_the_hand_computed_scenario(scenario: Scenar
         "partner": 0,
         "postal": 0,
     }
-    sexes = table(body, "sexe")
-    assert sexes["total"] == 14
-    # Female: 8 walk-in + 2 e-mail = 10; male: 4 (hidden, and its complement 10 too).
-    assert sexes["cells"] == {"female": None, "male": None, "other": 0, "unknown": 0}
-    # Age: 26-44 10, 45-59 4 (hidden) and its complement.
-    assert table(body, "tranche_age")["cells"]["26_44"] is None
-    assert table(body, "tranche_age")["cells"]["45_59"] is None
-    assert table(body, "tranche_age")["total"] == 14
-    # Outcomes of the 6 closed: 5 solution found, 1 no solution (small) → both hidden.
-    outcome = table(body, "issue")
-    assert outcome["total"] == 6
-    assert outcome["cells"]["solution_found"] is None
-    assert outcome["cells"]["no_solution"] is None
-    # Handoffs per referral: 1 → 11, 2 → 3 (small) → both hidden.
+    # Female 10, male 4: the small one and its complement; zeros stay published.
+    assert table(body, "sexe")["cells"] == {"female": None, "male": None, "other": 0, "unknown": 0}
+    ages = table(body, "tranche_age")
+    assert (ages["cells"]["26_44"], ages["cells"]["45_59"], ages["total"]) == (None, None, 14)
+    # Outcomes of the 6 closed: 5 solution found, 1 no solution (small) → both hidden; the
+    # total is the closed cell of « statut ».
+    assert table(body, "issue") == {
+        "group": "*",
+        "cells": {"solution_found": None, "partial": 0, "no_solution": None, "did_not_come": 0},
+        "total": 6,
+    }
+    # Handoffs per referral: 1 → 11, 2 → 3 (small), 3+ → 0. With « 3+ » published as 0, the
+    # 17 handoffs of « etat_transmission » would give 17 - 14 = 3 referrals with two of them:
+    # « 3+ » is hidden too.
     assert table(body, "transmissions") == {
         "group": "*",
-        "cells": {"1": None, "2": None, "3+": 0},
+        "cells": {"1": None, "2": None, "3+": None},
         "total": 14,
     }
-    # Handoffs: 17 = closed 6, declined 3, taken over 3, sent 3, expired 2.
+    # Handoffs: 17 = closed 6, declined 3, taken over 3, sent 3, expired 2. Taken over (3) is
+    # hidden in both tables that count it (the taking-over handoff is the referral's last).
     states = table(body, "etat_transmission")
     assert states["total"] == 17
     assert states["cells"]["closed"] == 6
@@ -230,28 +236,44 @@ async def test_network_numbers_match_the_hand_computed_scenario(scenario: Scenar
     assert table(body, "thematique")["cells"] == {
         "logement-hebergement--se-maintenir-dans-le-logement": 14
     }
-    # Delays (hours), nearest-rank p90.
-    # Acknowledged: 1..6 h → median 3.5, p90 6.
+    # No evaluation was given at closing.
+    assert table(body, "evaluation")["cells"] == {
+        "1": 0,
+        "2": 0,
+        "3": 0,
+        "4": 0,
+        "5": 0,
+        "sans_note": 6,
+    }
+    assert pick(body, "means", "note_moyenne") | {"label": ""} == {
+        "name": "note_moyenne",
+        "label": "",
+        "group": "*",
+        "group_label": "Ensemble",
+        "count": 0,
+        "mean": None,
+    }
+    # Delays (hours), nearest-rank p90. Acknowledged: 1..6 h → median 3.5, p90 6.
     assert pick(body, "delays", "delai_accuse_reception") == {
         "name": "delai_accuse_reception",
         "label": "Délai de l'envoi à l'accusé de réception (heures)",
         "group": "*",
-        "count": 6,
+        "group_label": "Ensemble",
         "median_hours": 3.5,
         "p90_hours": 6.0,
     }
     # Accepted: 10, 20, 30, 40, 50, 60 and 5, 5, 5 → median 20, p90 60.
     accepted = pick(body, "delays", "delai_acceptation")
-    assert (accepted["count"], accepted["median_hours"], accepted["p90_hours"]) == (9, 20.0, 60.0)
+    assert (accepted["median_hours"], accepted["p90_hours"]) == (20.0, 60.0)
     taken = pick(body, "delays", "delai_prise_en_charge")
-    assert (taken["count"], taken["median_hours"], taken["p90_hours"]) == (9, 48.0, 48.0)
+    assert (taken["median_hours"], taken["p90_hours"]) == (48.0, 48.0)
     # Rates hide what their numerator hides.
     assert pick(body, "rates", "taux_expiration")["rate"] is None
     assert pick(body, "rates", "taux_expiration")["denominator"] == 17
     assert pick(body, "rates", "taux_solution")["rate"] is None
 
 
-async def test_structure_scope_and_grouping(scenario: Scenario) -> None:
+async def test_structure_scope(scenario: Scenario) -> None:
     # P1 took part in R1-R9: 6 closed, 3 taken over (by P2 after P1 declined).
     body = await stats(scenario, scenario.p1.member)
     assert body["scope"] == "structure"
@@ -267,38 +289,65 @@ async def test_structure_scope_and_grouping(scenario: Scenario) -> None:
     # Only the handoffs P1 took part in: R1-R6 closed 6, R7-R9 declined 3 (not the
     # re-orientations from the CCAS to P2).
     assert table(body, "etat_transmission")["total"] == 9
-    # Grouped by receiving structure (handoffs) for the network.
-    grouped = await stats(scenario, moderator(scenario.world), group_by="structure")
-    p1, p2 = str(scenario.p1.id), str(scenario.p2.id)
-    assert set(grouped["groups"]) == {str(scenario.ccas.id), p1, p2}
-    states_p1 = table(grouped, "etat_transmission", p1)
-    states_p2 = table(grouped, "etat_transmission", p2)
-    assert (states_p1["total"], states_p2["total"]) == (9, 8)
-    # P1: closed 6, declined 3 → 3 is small and 6 goes with it (else 9 - 6 = 3).
-    assert states_p1["cells"]["declined"] is None
-    assert states_p1["cells"]["closed"] is None
-    # P2: taken over 3, sent 3, expired 2: all small.
-    assert {k for k, v in states_p2["cells"].items() if v} == set()
-    # No hidden cell can be recomputed from its row or its column.
-    for name in ("etat_transmission", "statut", "canal"):
-        rows = next(t for t in grouped["tables"] if t["name"] == name)["rows"]
-        for row in rows:
-            hidden = [k for k, v in row["cells"].items() if v is None]
-            assert len(hidden) != 1 or row["total"] is None
-        for category in rows[0]["cells"]:
-            column = [row["cells"][category] for row in rows]
-            assert column.count(None) != 1
-    # By territory: the département of each structure, from the directory (none set here).
-    territory = await stats(scenario, moderator(scenario.world), group_by="territory")
-    assert territory["groups"] == ["inconnu"]
-    assert table(territory, "statut", "inconnu")["total"] == 14
     # A member may not read another structure's statistics.
     other = await scenario.world.client.get(
         "/referrals/v1/stats",
-        params={"structure_id": p2},
+        params={"structure_id": str(scenario.p2.id)},
         headers=scenario.p1.member,
     )
     assert other.status_code == 403
+
+
+async def test_groupings_name_their_groups_and_share_the_overall_row(scenario: Scenario) -> None:
+    p1, p2 = str(scenario.p1.id), str(scenario.p2.id)
+    answers = {
+        g: await stats(scenario, moderator(scenario.world), group_by=g)
+        for g in ("none", "structure", "service", "territory", "service_type", "thematique")
+    }
+    # By receiving structure: where each handoff went, and where each referral is or ended (its
+    # last handoff): R1-R6 with P1, R7-R14 with P2. Names come from the directory.
+    grouped = answers["structure"]
+    assert [g["id"] for g in grouped["groups"]] == [p1, p2]
+    assert [g["label"][:2] for g in grouped["groups"]] == ["P1", "P2"]
+    assert table(grouped, "statut", p1)["total"] == 6
+    assert table(grouped, "statut", p2)["total"] == 8
+    states_p1 = table(grouped, "etat_transmission", p1)
+    states_p2 = table(grouped, "etat_transmission", p2)
+    assert (states_p1["total"], states_p2["total"]) == (9, 8)
+    # P1: closed 6, declined 3 (small).
+    assert states_p1["cells"]["declined"] is None
+    # P2: taken over 3, sent 3, expired 2: all small.
+    assert {k for k, v in states_p2["cells"].items() if v} == set()
+    # No targeted service: one row per structure « sans service précisé », one type.
+    assert [g["id"] for g in answers["service"]["groups"]] == [
+        f"sans-service:{p1}",
+        f"sans-service:{p2}",
+    ]
+    assert answers["service"]["groups"][0]["label"].endswith("(sans service précisé)")
+    assert answers["service_type"]["groups"] == [
+        {"id": "sans-type", "label": "Type de service non renseigné"}
+    ]
+    # By territory: the département of each structure, from the directory (none set here).
+    assert answers["territory"]["groups"] == [{"id": "inconnu", "label": "Territoire inconnu"}]
+    assert table(answers["territory"], "statut", "inconnu")["total"] == 14
+    theme = "logement-hebergement--se-maintenir-dans-le-logement"
+    assert answers["thematique"]["groups"] == [
+        {"id": theme, "label": "Se maintenir dans le logement"}
+    ]
+    # The overall row is the same whatever the grouping.
+    overall = {g: [table(body, t["name"]) for t in body["tables"]] for g, body in answers.items()}
+    assert all(rows == overall["none"] for rows in overall.values())
+    # No hidden cell can be recomputed from its row or its column (the property test of
+    # test_stats_secrecy.py tries every relation between tables and groupings).
+    for body in answers.values():
+        for name in ("etat_transmission", "statut", "canal"):
+            rows = next(t for t in body["tables"] if t["name"] == name)["rows"]
+            for row in rows:
+                hidden = [k for k, v in row["cells"].items() if v is None]
+                assert len(hidden) != 1 or row["total"] is None
+            for category in rows[0]["cells"]:
+                column = [row["cells"][category] for row in rows]
+                assert len(rows) == 1 or column.count(None) != 1
 
 
 async def test_csv_export_in_french(scenario: Scenario) -> None:
@@ -308,14 +357,16 @@ async def test_csv_export_in_french(scenario: Scenario) -> None:
         headers=moderator(scenario.world),
     )
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["indicateur", "libellé", "groupe", "modalité", "valeur"]
-    lookup = {(r[0], r[2], r[3]): r[4] for r in rows[1:]}
-    assert lookup[("statut", "ensemble", "closed")] == "6"
-    assert lookup[("statut", "ensemble", "taken_over")] == "secret"
-    assert lookup[("statut", "ensemble", "total")] == "14"
-    assert lookup[("delai_accuse_reception", "ensemble", "médiane")] == "3,5"
+    assert rows[0] == ["indicateur", "groupe", "identifiant du groupe", "modalité", "valeur"]
+    lookup = {(r[0], r[1], r[3]): r[4] for r in rows[1:]}
+    assert lookup[("Orientations par statut", "Ensemble", "clôturée")] == "6"
+    assert lookup[("Orientations par statut", "Ensemble", "prise en charge")] == "secret"
+    assert lookup[("Orientations par statut", "Ensemble", "total")] == "14"
+    assert lookup[("Orientations par canal d'arrivée", "Ensemble", "accueil physique")] == "8"
+    delay = "Délai de l'envoi à l'accusé de réception (heures)"
+    assert lookup[(delay, "Ensemble", "médiane")] == "3,5"
     same = await scenario.world.client.get(
         "/referrals/v1/stats",
         params={"since": scenario.since.isoformat()},
@@ -340,32 +391,42 @@ async def test_who_may_read_statistics(scenario: Scenario) -> None:
     assert empty.status_code == 400
 
 
-# ---- suppression, as a property --------------------------------------------------------------
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.integers(min_value=1, max_value=4),
-    st.integers(min_value=1, max_value=5),
-    st.data(),
-    st.integers(min_value=2, max_value=6),
-)
-def test_no_hidden_cell_is_recoverable_from_one_equation(
-    rows: int, columns: int, data: st.DataObject, threshold: int
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_age_bands_are_a_setting(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
 ) -> None:
-    row_keys = [f"r{i}" for i in range(rows)]
-    column_keys = [f"c{j}" for j in range(columns)]
-    values: dict[tuple[str, str], int] = {}
-    for r in row_keys:
-        for c in column_keys:
-            values[(r, c)] = data.draw(st.integers(min_value=0, max_value=12))
-    for r in row_keys:
-        values[(r, "*")] = sum(values[(r, c)] for c in column_keys)
-    for c in column_keys:
-        values[("*", c)] = sum(values[(r, c)] for r in row_keys)
-    values[("*", "*")] = sum(values[(r, "*")] for r in row_keys)
-    equations, totals = grid_equations(row_keys, column_keys)
-    hidden = suppress(values, equations, threshold, totals=totals)
-    assert all(key in hidden for key, value in values.items() if 0 < value < threshold)
-    for equation in equations:
-        assert sum(1 for key in equation if key in hidden) != 1
+    """A network counting by its own age bands records and counts those; others are refused."""
+    home = tmp_path_factory.mktemp(f"bands-{backend}")
+    system, stack = await start_relais(
+        backend, home, tokens, referrals_age_bands="under_16,16_25,26_59,60_plus"
+    )
+    async with stack:
+        world = World(system)
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        ccas, partner = await world.org("CCAS"), await world.org("P")
+        for band in ["16_25"] * 6 + ["60_plus"]:
+            await create_referral(world, ccas, partner, need=need("walk_in", "female", band))
+        refused = await world.client.post(
+            "/referrals/v1/referrals",
+            json=referral_body(partner, need=need("walk_in", "female", "18_25")),
+            headers=ccas.member,
+        )
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == ["need.age_band"]
+        body = await stats(Scenario(world, ccas, partner, partner, since), world.moderator)
+        bands = next(t for t in body["tables"] if t["name"] == "tranche_age")
+        assert [(c["code"], c["label"]) for c in bands["categories"]] == [
+            ("under_16", "moins de 16 ans"),
+            ("16_25", "16 à 25 ans"),
+            ("26_59", "26 à 59 ans"),
+            ("60_plus", "60 ans et plus"),
+            ("unknown", "non renseigné"),
+        ]
+        # 60+: 1 (small) is hidden, and 16-25 (6) with it; zeros stay published.
+        assert table(body, "tranche_age")["cells"] == {
+            "under_16": 0,
+            "16_25": None,
+            "26_59": 0,
+            "60_plus": None,
+            "unknown": 0,
+        }

@@ -45,13 +45,8 @@ async def sign_in(
         "/auth/login", data={**fields, "email": account.email, "password": PASSWORD}
     )
     assert logged.status_code == 303, logged.text
-    consent = await b.get(logged.headers["location"])
-    fields = {k: unescape(v) for k, v in hidden_fields(consent.text).items()}
-    match = re.search(r'name="structure_id" value="([^"]*)"', consent.text)
-    assert match, consent.text
-    decided = await b.post(
-        "/auth/authorize", data={**fields, "structure_id": match.group(1), "decision": "allow"}
-    )
+    # The web app is first-party: no consent page, straight back with a code.
+    decided = await b.get(logged.headers["location"])
     assert decided.status_code == 302, decided.text
     back = await b.get(decided.headers["location"].replace("http://testserver", ""))
     assert back.status_code == 303, back.text

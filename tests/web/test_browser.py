@@ -144,7 +144,6 @@ async def _sign_in(page: Any, base: str, email: str, password: str = PASSWORD) -
     await page.fill("#email", email)
     await page.fill("#password", password)
     await page.click("button[type=submit]")
-    await page.click("button[value=allow]")
     await page.wait_for_url(f"{base}/")
 
 
@@ -162,7 +161,6 @@ async def test_the_staff_journey_in_chromium(served: tuple[str, Path, str], chro
     await page.fill("#email", email)
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit]")
-    await page.click("button[value=allow]")
     await page.wait_for_url(f"{base}/")
     assert await page.is_visible("text=Bonjour Agnès Martin")
     await axe_clean(page)
@@ -224,6 +222,7 @@ async def test_the_staff_journey_in_chromium(served: tuple[str, Path, str], chro
     await axe_clean(page)
     await page.goto(f"{base}/ma-structure")
     assert "/auth/authorize" in page.url
+    assert await page.is_visible("#password")  # the sign-in ended at auth too
     await context.close()
 
 

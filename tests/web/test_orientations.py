@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import sqlalchemy as sa
 
 from services.auth.models import Account
+from services.referrals.models import WebhookSubscription
 from tests.conftest import Relais
 from tests.web.helpers import csrf_of
 from tests.web.orientations import (
@@ -295,3 +297,70 @@ async def _account_id(relais: Relais, email: str) -> str:
         found = await session.scalar(sa.select(Account.id).where(Account.email == email))
     assert found is not None
     return str(found)
+
+
+async def test_notification_preferences_recorded_at_sign_in_and_edited(web_relais: Relais) -> None:
+    cms = await agent(web_relais, CMS)
+    # Signing in gave the referrals API the person's address, with the defaults.
+    recorded = await web_relais.client.get(
+        "/referrals/v1/notifications/preferences", headers=cms.api
+    )
+    assert recorded.json() == {
+        "email": cms.email,
+        "mode": "off",
+        "referent_events": ["handoff.declined", "handoff.expired", "handoff.taken_over"],
+    }
+    page = await cms.web.get("/mes-notifications")
+    assert page.status_code == 200
+    assert f'value="{cms.email}"' in page.text
+    assert re.search(r'value="handoff.taken_over" checked', page.text)
+    assert not re.search(r'value="handoff.accepted" checked', page.text)
+    bad = await cms.web.post(
+        "/mes-notifications",
+        data={"csrf_token": csrf_of(page.text), "email": "pas-une-adresse", "mode": "digest"},
+    )
+    assert bad.status_code == 422
+    assert "adresse de courriel invalide" in bad.text
+    assert 'value="pas-une-adresse"' in bad.text
+    saved = await cms.web.post(
+        "/mes-notifications",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "email": "accueil.cms@example.org",
+            "mode": "digest",
+            "referent_events": ["handoff.accepted", "handoff.declined"],
+        },
+    )
+    text = await follow(cms.web, saved)
+    assert "Vos préférences sont enregistrées" in text
+    now = await web_relais.client.get("/referrals/v1/notifications/preferences", headers=cms.api)
+    assert now.json() == {
+        "email": "accueil.cms@example.org",
+        "mode": "digest",
+        "referent_events": ["handoff.accepted", "handoff.declined"],
+    }
+
+
+async def test_a_disabled_webhook_is_reactivated_from_integrations(web_relais: Relais) -> None:
+    admin = await agent(web_relais, "PIMMS Médiation Pierrelatte", role="admin")
+    created = await web_relais.client.post(
+        "/referrals/v1/webhooks",
+        json={"url": "https://hooks.example.org/relais", "event_types": []},
+        headers=admin.api,
+    )
+    assert created.status_code == 201, created.text
+    webhook_id = created.json()["id"]
+    async with web_relais.app("referrals").state.db.session() as session:
+        await session.execute(
+            sa.update(WebhookSubscription)
+            .where(WebhookSubscription.id == uuid.UUID(webhook_id))
+            .values(status="disabled", disabled_reason="échecs répétés")
+        )
+    page = await admin.web.get("/integrations")
+    action = f"/integrations/webhooks/{webhook_id}/reactiver"
+    assert action in page.text
+    text = await follow(admin.web, await submit(admin.web, page.text, action))
+    assert "Le webhook est réactivé" in text
+    assert action not in text
+    read = await web_relais.client.get(f"/referrals/v1/webhooks/{webhook_id}", headers=admin.api)
+    assert read.json()["status"] == "active"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from services.directory.models import Service
 from services.web.models import WebSession
+from services.web.worker import purge_sessions
 from tests.conftest import Relais
 from tests.web.helpers import browser, csrf_of, demo_structure, sign_in
 
@@ -109,13 +111,49 @@ async def test_sign_in_lands_on_the_home_page_and_sign_out_revokes(web_relais: R
     forged = await staff.post("/deconnexion", data={"csrf_token": "x" * 32})
     assert forged.status_code == 400
     out = await staff.post("/deconnexion", data={"csrf_token": csrf_of(home.text)})
-    assert out.status_code == 200
-    assert "Vous êtes déconnecté·e" in out.text
+    assert out.status_code == 303
+    # Then the sign-in ends at auth too (RP-initiated logout), which sends the browser back.
+    assert out.headers["location"].startswith("/auth/end-session?id_token_hint=")
+    ended = await staff.get(out.headers["location"])
+    assert ended.status_code == 303, ended.text
+    assert ended.headers["location"] == "http://testserver/au-revoir"
+    bye = await staff.get("/au-revoir")
+    assert "Vous êtes déconnecté·e" in bye.text
     async with web_relais.app("web").state.db.session() as session:
         assert await session.get(WebSession, row.id) is None
     again = await staff.get("/ma-structure")
     assert again.status_code == 303
     assert again.headers["location"].startswith("/connexion")
+    # « Se connecter » asks for the password again.
+    start = await staff.get(again.headers["location"])
+    login_page = await staff.get(start.headers["location"])
+    assert login_page.status_code == 200
+    assert 'name="password"' in login_page.text
+
+
+async def test_sessions_ended_by_inactivity_are_revoked_at_auth(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    staff, email = await sign_in(web_relais, sid)
+    web = web_relais.app("web")
+    sessions = web.state.sessions
+    async with web.state.db.session() as session:
+        row = await session.scalar(sa.select(WebSession).where(WebSession.email == email))
+        assert row is not None
+        refresh = sessions.sealer.open(row.refresh_token, str(row.id))
+        row.last_seen_at = row.last_seen_at - sessions.idle - timedelta(minutes=1)
+    assert refresh is not None
+    assert await purge_sessions(web) >= 1
+    async with web.state.db.session() as session:
+        assert await session.get(WebSession, row.id) is None
+    # The refresh token the session held no longer works at auth.
+    reused = await web_relais.client.post(
+        "/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh},
+        auth=sessions.oidc.credentials,
+    )
+    assert reused.status_code == 400
+    assert reused.json()["error"] == "invalid_grant"
+    assert (await staff.get("/ma-structure")).status_code == 303
 
 
 async def test_edit_service_messages_conflict_and_search(web_relais: Relais) -> None:
@@ -184,11 +222,18 @@ async def test_capacity_and_verify_in_one_click(web_relais: Relais) -> None:
         "Merci : les informations sont confirmées"
         in (await staff.get(verified.headers["location"])).text
     )
-    # Taking an entry off the directory is the moderators' call (the API's rule): no button.
-    assert (
-        "Retirer de l’annuaire"
-        not in (await staff.get(f"/ma-structure/services/{service_id}")).text
-    )
+    # The owner takes the service off the directory (back to draft), then puts it back.
+    edit = f"/ma-structure/services/{service_id}"
+    assert "Retirer de l’annuaire" in (await staff.get(edit)).text
+    off = await staff.post(f"{edit}/retirer", data={"csrf_token": token, "retour": edit})
+    assert off.status_code == 303
+    page = await staff.get(off.headers["location"])
+    assert "Retiré de l’annuaire" in page.text
+    assert "Publier dans l’annuaire" in page.text
+    assert (await browser(web_relais).get(f"/services/{service_id}")).status_code == 404
+    back = await staff.post(f"{edit}/publier", data={"csrf_token": token, "retour": edit})
+    assert "C’est publié" in (await staff.get(back.headers["location"])).text
+    assert (await browser(web_relais).get(f"/services/{service_id}")).status_code == 200
 
 
 async def test_member_cannot_open_team_or_integrations(web_relais: Relais) -> None:

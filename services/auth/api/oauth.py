@@ -1,4 +1,5 @@
-"""OAuth2 / OIDC protocol endpoints: discovery, JWKS, token, introspection, revocation, userinfo.
+"""OAuth2 / OIDC protocol endpoints: discovery, JWKS, token, introspection, revocation, userinfo
+(the end-session page of RP-initiated logout is in ``logout.py``).
 
 Token, introspection and revocation answer in the RFC 6749 §5.2 error format (``error``,
 ``error_description``) that OAuth client libraries expect; everything else uses problem+json.
@@ -49,6 +50,7 @@ class DiscoveryController(Controller):
             jwks_uri=f"{issuer}/.well-known/jwks.json",
             introspection_endpoint=f"{issuer}/introspect",
             revocation_endpoint=f"{issuer}/revoke",
+            end_session_endpoint=f"{issuer}/end-session",
             scopes_supported=SCOPES_SUPPORTED,
             response_types_supported=["code"],
             response_modes_supported=["query"],

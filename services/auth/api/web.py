@@ -25,7 +25,7 @@ from services.auth.api.common import client_address, key_snapshot, oauth_respons
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
 from services.auth.domain.throttle import ThrottlePolicy
-from services.auth.models import Account
+from services.auth.models import Account, LoginSession
 from services.auth.oauth import OAuthResult, RawRequest, RelaisServer, oauth_error, run_authlib
 from services.auth.pages import (
     PREFIX,
@@ -137,7 +137,7 @@ class AuthorizationPages(Controller):
                 email="",
                 upstream=settings.auth_upstream_name if settings.auth_upstream_issuer else None,
             )
-        account, _ = found
+        account, login = found
         memberships = await store.memberships_of(session, account.id)
         locator: ServiceLocator = request.app.state.locator
         structures = [
@@ -154,13 +154,18 @@ class AuthorizationPages(Controller):
                 "l’administrateur de votre structure.",
                 status=403,
             )
+        first_party = grant.client.info.first_party
+        if first_party and len(structures) == 1:
+            # Relais's own staff app: nothing to authorise, and only one structure to act for.
+            return await self._answer(request, session, raw, account, login, structures[0]["id"])
         params = [(k, v) for k, vs in raw.query.items() for v in vs if k in OAUTH_PARAMS]
         return render(
             request,
             "authorize.html",
-            title="Autoriser l’accès",
+            title="Pour quelle structure agissez-vous ?" if first_party else "Autoriser l’accès",
             email=account.email,
             client_name=grant.client.info.name,
+            first_party=first_party,
             scopes=grant.request.scope,
             params=params,
             structures=structures,
@@ -179,7 +184,23 @@ class AuthorizationPages(Controller):
         if found is None:
             return see_other(f"{PREFIX}/authorize?{urlencode(_flat(raw.form))}")
         account, login = found
-        chosen = field(form, "structure_id")
+        allowed = field(form, "decision") == "allow"
+        return await self._answer(
+            request, session, raw, account, login, field(form, "structure_id"), allowed
+        )
+
+    async def _answer(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        raw: RawRequest,
+        account: Account,
+        login: LoginSession,
+        chosen: str,
+        allowed: bool = True,
+    ) -> Response[Any]:
+        """The authorization response (code, or ``access_denied``) for the person acting for
+        the chosen structure (empty: the network, for a moderator)."""
         try:
             structure_id = uuid.UUID(chosen) if chosen else None
         except ValueError:
@@ -189,7 +210,6 @@ class AuthorizationPages(Controller):
             return message(
                 request, "Accès refusé", "Vous n’êtes pas membre de cette structure.", status=403
             )
-        allowed = field(form, "decision") == "allow"
         settings: Settings = request.app.state.settings
         keys = await key_snapshot(request, session)
 

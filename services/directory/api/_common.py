@@ -11,7 +11,7 @@ Authorisation (one place):
 Concurrency: GET answers ``ETag: "<version>"``; a GET with ``If-None-Match`` naming the current
 version (or ``*``) answers 304 with no body. PATCH and DELETE (archive) require ``If-Match``
 (428 without it, 412 when it does not name the current version; ``*`` matches any version).
-The POST actions (verify, publish, suspend) accept an optional ``If-Match``.
+The POST actions (verify, publish, unpublish, suspend) accept an optional ``If-Match``.
 """
 
 from __future__ import annotations

@@ -223,6 +223,26 @@ class PlaceController(Controller):
         return await self._status(request, session, authenticated, place_id, Action.PUBLISH)
 
     @post(
+        "/{place_id:uuid}/unpublish",
+        operation_id="UnpublishPlace",
+        summary="Retirer un lieu d'accueil de l'annuaire (retour en brouillon)",
+        description=(
+            "Its owners (or a moderator) take a published entry off the public directory: it "
+            "goes back to `draft`, still visible to its structure, and `publish` puts it back. "
+            "A suspended entry stays the moderators' call (409)."
+        ),
+        status_code=200,
+    )
+    async def unpublish_place(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        place_id: uuid.UUID,
+    ) -> Response[s.PlaceRead]:
+        return await self._status(request, session, authenticated, place_id, Action.UNPUBLISH)
+
+    @post(
         "/{place_id:uuid}/suspend",
         operation_id="SuspendPlace",
         summary="Suspendre un lieu d'accueil (modération)",

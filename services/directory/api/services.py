@@ -341,6 +341,26 @@ class ServiceController(Controller):
         return await self._status(request, session, authenticated, service_id, Action.PUBLISH)
 
     @post(
+        "/{service_id:uuid}/unpublish",
+        operation_id="UnpublishService",
+        summary="Retirer un service de l'annuaire (retour en brouillon)",
+        description=(
+            "Its owners (or a moderator) take a published entry off the public directory: it "
+            "goes back to `draft`, still visible to its structure, and `publish` puts it back. "
+            "A suspended entry stays the moderators' call (409)."
+        ),
+        status_code=200,
+    )
+    async def unpublish_service(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        service_id: uuid.UUID,
+    ) -> Response[s.ServiceRead]:
+        return await self._status(request, session, authenticated, service_id, Action.UNPUBLISH)
+
+    @post(
         "/{service_id:uuid}/suspend",
         operation_id="SuspendService",
         summary="Suspendre un service (modération)",

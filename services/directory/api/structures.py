@@ -306,6 +306,26 @@ class StructureController(Controller):
         return await self._status(request, session, authenticated, structure_id, Action.PUBLISH)
 
     @post(
+        "/{structure_id:uuid}/unpublish",
+        operation_id="UnpublishStructure",
+        summary="Retirer une structure de l'annuaire (retour en brouillon)",
+        description=(
+            "Its owners (or a moderator) take a published entry off the public directory: it "
+            "goes back to `draft`, still visible to its structure, and `publish` puts it back. "
+            "A suspended entry stays the moderators' call (409)."
+        ),
+        status_code=200,
+    )
+    async def unpublish_structure(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        authenticated: Caller,
+        structure_id: uuid.UUID,
+    ) -> Response[s.StructureRead]:
+        return await self._status(request, session, authenticated, structure_id, Action.UNPUBLISH)
+
+    @post(
         "/{structure_id:uuid}/suspend",
         operation_id="SuspendStructure",
         summary="Suspendre une structure (modération)",

@@ -6,9 +6,11 @@ Actors, from the point of view of one entry:
   sites), or an API client holding ``directory:write`` bound to that structure;
 - ``other``: anybody else.
 
-Rules: owners create, edit, publish and archive their entries; moderators may do the same on any
-entry and are the only ones who suspend — and the only ones who lift a suspension, so an owner
-cannot republish what a moderator took down. Archived entries are read-only tombstones.
+Rules: owners create, edit, publish, unpublish and archive their entries; moderators may do the
+same on any entry and are the only ones who suspend — and the only ones who lift a suspension, so
+an owner cannot republish what a moderator took down. Unpublishing is the owner's own withdrawal:
+the entry goes back to draft (hidden from the public, kept for its structure) and publishing it
+again republishes it. Archived entries are read-only tombstones.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Action(enum.StrEnum):
     EDIT = "edit"
     VERIFY = "verify"
     PUBLISH = "publish"
+    UNPUBLISH = "unpublish"
     SUSPEND = "suspend"
     ARCHIVE = "archive"
 
@@ -55,6 +58,11 @@ _RULES: dict[Action, tuple[frozenset[str], str | None, frozenset[Actor]]] = {
     Action.PUBLISH: (
         frozenset({"draft", "published"}),
         "published",
+        frozenset({Actor.OWNER, Actor.MODERATOR}),
+    ),
+    Action.UNPUBLISH: (
+        frozenset({"draft", "published"}),
+        "draft",
         frozenset({Actor.OWNER, Actor.MODERATOR}),
     ),
     Action.SUSPEND: (

@@ -12,19 +12,35 @@ from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
 from services.referrals import models as m
 from services.referrals.api.common import PREFIX
+from services.referrals.notifications.planner import DEFAULT_REFERENT_EVENTS, referent_events
 from services.referrals.service import ReferralService
 
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
 
+ReferentEvent = Literal[
+    "handoff.acknowledged",
+    "handoff.accepted",
+    "handoff.declined",
+    "handoff.expired",
+    "handoff.taken_over",
+]
+
+
 class PreferenceIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: Email
+    # Mail about the referrals my structure receives: each one at once, a daily digest, none.
     mode: Literal["immediate", "digest", "off"] = "immediate"
+    # Updates on the referrals I follow as referent (default: refusal, expiry, takeover).
+    referent_events: Annotated[list[ReferentEvent], msgspec.Meta(max_length=5)] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_REFERENT_EVENTS)  # type: ignore[arg-type]
+    )
 
 
 class PreferenceRead(msgspec.Struct, kw_only=True):
     email: str | None
     mode: Literal["immediate", "digest", "off"]
+    referent_events: list[ReferentEvent]
 
 
 def _member(caller: Caller) -> Caller:
@@ -44,14 +60,24 @@ class NotificationPreferencesController(Controller):
         caller = _member(authenticated)
         row = await svc.session.get(m.NotificationPreference, (caller.subject, caller.structure_id))
         if row is None:
-            return PreferenceRead(email=None, mode="off")
-        return PreferenceRead(email=row.email, mode=row.mode)  # type: ignore[arg-type]
+            return PreferenceRead(
+                email=None,
+                mode="off",
+                referent_events=list(DEFAULT_REFERENT_EVENTS),  # type: ignore[arg-type]
+            )
+        return PreferenceRead(
+            email=row.email,
+            mode=row.mode,  # type: ignore[arg-type]
+            referent_events=list(referent_events(row)),  # type: ignore[arg-type]
+        )
 
     @put("/", operation_id="SetNotificationPreferences")
     async def write(
         self, svc: ReferralService, authenticated: Caller, data: PreferenceIn
     ) -> PreferenceRead:
-        """Immediate mail, a daily digest (new, overdue, awaiting takeover), or nothing."""
+        """For the referrals my structure receives: immediate mail, a daily digest (new,
+        overdue, awaiting takeover), or nothing; and which updates I am told of on the referrals
+        I follow as referent."""
         caller = _member(authenticated)
         assert caller.structure_id is not None
         row = await svc.session.get(m.NotificationPreference, (caller.subject, caller.structure_id))
@@ -60,6 +86,11 @@ class NotificationPreferencesController(Controller):
             svc.session.add(row)
         row.email = data.email
         row.mode = data.mode
+        row.referent_events = sorted(set(data.referent_events))
         row.is_admin = caller.is_admin_of(caller.structure_id)
         row.updated_at = utcnow()
-        return PreferenceRead(email=row.email, mode=data.mode)
+        return PreferenceRead(
+            email=row.email,
+            mode=data.mode,
+            referent_events=row.referent_events,  # type: ignore[arg-type]
+        )

@@ -64,7 +64,7 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """Record a person's request, their consent, and send it to a partner."""
         actor = actor_for(authenticated, write=True)
-        body = check_create(data, utcnow())
+        body = check_create(data, utcnow(), svc.settings.age_bands)
 
         async def run() -> Outcome[ReferralRead]:
             target = await resolve_target(

@@ -10,13 +10,15 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
+from services.kernel.settings import Settings
 from services.referrals.api.common import PREFIX
-from services.referrals.service import ReferralService
-from services.referrals.stats.service import GroupBy, Query, StatsRead, compute, to_csv
+from services.referrals.stats.schemas import GroupBy, StatsRead
+from services.referrals.stats.service import Query, compute, to_csv
 
 
 def stats_scope(caller: Caller, structure_id: uuid.UUID | None) -> uuid.UUID | None:
@@ -65,7 +67,7 @@ class StatsController(Controller):
     async def stats(
         self,
         request: Request[Any, Any, State],
-        svc: ReferralService,
+        session: AsyncSession,
         authenticated: Caller,
         since: datetime | None = Parameter(
             default=None, description="début (défaut : il y a un an)"
@@ -73,35 +75,44 @@ class StatsController(Controller):
         until: datetime | None = Parameter(
             default=None, description="fin exclue (défaut : maintenant)"
         ),
-        group_by: GroupBy = "none",
+        group_by: GroupBy = Parameter(
+            default="none",
+            description="regrouper par structure d'accueil, service, territoire (département "
+            "de la structure d'accueil), type de service ou thématique",
+        ),
         structure_id: uuid.UUID | None = None,
         format: Literal["json", "csv"] | None = Parameter(
             default=None, description="`csv` pour un fichier CSV (ou Accept: text/csv)"
         ),
     ) -> Response[Any]:
         """Referrals created over a period: counts by status, thematique, channel, age band,
-        sex, outcome and number of handoffs; handoffs by state and decline reason; median and p90
-        delays from sending to acknowledgement, acceptance and takeover; expiry and solution
-        rates. Grouped by structure, service or territory (département) if asked. Counts below
-        the threshold (`min_cell`) are hidden (`null`, « secret » in CSV), and so are the
-        counts that would let one recompute them from totals."""
+        sex, outcome, evaluation and number of handoffs; handoffs by state and decline reason;
+        median and p90 delays from sending to acknowledgement, acceptance and takeover; expiry
+        and solution rates; mean evaluation. Grouped if asked by where the referral is or ended
+        (its last handoff) and where each handoff went: receiving structure, service,
+        territory (its département), service type; or by thematique (a referral counts under
+        each of its own). Counts below the threshold (`min_cell`) are hidden (`null`,
+        « secret » in CSV), and so is every value that would let one recompute them, from this
+        answer or from any other grouping of the same period and scope."""
         scope = stats_scope(authenticated, structure_id)
+        settings: Settings = request.app.state.settings
         now = utcnow()
         query = Query(
             since=_aware(since, now - timedelta(days=365)),
             until=_aware(until, now),
             group_by=group_by,
             structure_id=scope,
-            threshold=svc.settings.stats_min_cell,
+            threshold=settings.stats_min_cell,
+            age_bands=settings.age_bands,
         )
-        report = await compute(svc.session, request.app.state.locator, query)
+        report = await compute(session, request.app.state.locator, query)
         wants_csv = format == "csv" or (
             format is None and "text/csv" in request.headers.get("accept", "")
         )
         if wants_csv:
             return Response(
                 to_csv(report).encode("utf-8-sig"),
-                media_type="text/csv; charset=utf-8",
+                media_type="text/csv",  # Litestar adds the charset
                 headers={"Content-Disposition": 'attachment; filename="statistiques-relais.csv"'},
             )
         return Response(report)

@@ -1,64 +1,303 @@
 """Small-cell suppression with complementary suppression (statistical secrecy), pure.
 
-A published table is a set of values linked by additive equations (cells of a row add up to the
-row total, cells of a column to the column total, totals to the grand total). Primary
-suppression hides every count from 1 to ``threshold - 1``. That alone is not enough: if an
-equation has exactly one hidden member, the member equals the published total minus the other
-published members. Complementary suppression then hides one more member of that equation, the
-smallest non-zero published cell (a total only when no cell can go). Hiding one value can expose
-another equation, so this repeats until no equation has exactly one hidden member. Zero counts
-are published; they are not small cells.
+What one publishes is a set of counts linked by linear equations: the cells of a row add up to
+its total, the rows of a group to their parent, two tables share a total, a mean is a weighted
+sum of a distribution's cells. Primary suppression hides every count from 1 to
+``threshold - 1``. That alone is not enough: whoever reads the published values can solve the
+equations for a hidden one (a total minus the other cells, a difference between two tables, a
+sum across groups). Complementary suppression hides more values until no hidden value is
+determined by the published ones.
+
+"Determined" is decided exactly: the equations restricted to the hidden values are brought to
+reduced row echelon form (modulo a 61-bit prime); a hidden value is determined when its reduced
+row holds no other hidden value. An equation with a single hidden value first gets a second one
+(the cheap rule). Then, for each determined sensitive value, published values are added from the
+cheapest until its column lies in the span of the other hidden columns (it then varies with
+them): those values are hidden, and the audit runs again until no sensitive value is
+determined. Hidden values that are not sensitive and are determined anyway (ineffective
+complements) are then published: they reveal nothing new. Zero counts are published; they are
+not small cells.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import TypeVar
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+H = TypeVar("H", bound=Hashable)
+Equation = Sequence[tuple[K, int]]  # sum(coefficient * value) == 0
+
+_PRIME = (1 << 61) - 1
+
+
+class SuppressionError(RuntimeError):
+    """A sensitive value is determined by values that may not be hidden: nothing can be
+    published safely (the fixed values of a wider answer were not protected)."""
+
+
+def _subtract(row: dict[H, int], other: Mapping[H, int], factor: int) -> None:
+    """row -= factor * other, modulo the prime, dropping zeros."""
+    for var, coefficient in other.items():
+        value = (row.get(var, 0) - factor * coefficient) % _PRIME
+        if value:
+            row[var] = value
+        else:
+            row.pop(var, None)
+
+
+def determined(equations: Iterable[Equation[K]], hidden: set[K]) -> set[K]:
+    """Hidden values that the published ones determine, through any combination of equations."""
+    index: dict[K, int] = {}
+    keys: list[K] = []
+    rows: list[dict[int, int]] = []
+    for equation in equations:
+        row: dict[int, int] = {}
+        for key, coefficient in equation:
+            if key not in hidden:
+                continue
+            var = index.get(key)
+            if var is None:
+                var = index[key] = len(keys)
+                keys.append(key)
+            row[var] = (row.get(var, 0) + coefficient) % _PRIME
+        row = {v: c for v, c in row.items() if c}
+        if row:
+            rows.append(row)
+    return {keys[var] for var, row in _reduced(rows).items() if len(row) == 1}
+
+
+def _reduced(rows: list[dict[int, int]]) -> dict[int, dict[int, int]]:
+    """Reduced row echelon form: pivot variable -> its row (pivot coefficient 1, no other pivot
+    variable in it). Short rows first and the least shared pivot keep the fill small."""
+    pivots: dict[int, dict[int, int]] = {}
+    holders: defaultdict[int, set[int]] = defaultdict(set)  # free variable -> pivots using it
+    for original in sorted(rows, key=len):
+        row = dict(original)
+        for var in [v for v in row if v in pivots]:
+            factor = row.get(var)
+            if factor:
+                _subtract(row, pivots[var], factor)
+        if not row:
+            continue
+        pivot = min(row, key=lambda v: (len(holders.get(v, ())), v))
+        inverse = pow(row[pivot], _PRIME - 2, _PRIME)
+        row = {v: c * inverse % _PRIME for v, c in row.items()}
+        for other in list(holders.pop(pivot, ())):
+            target = pivots[other]
+            factor = target.pop(pivot, 0)
+            before = set(target)
+            _subtract(target, {v: c for v, c in row.items() if v != pivot}, factor)
+            for var in before - set(target):
+                holders[var].discard(other)
+            for var in set(target) - before:
+                holders[var].add(other)
+        pivots[pivot] = row
+        for var in row:
+            if var != pivot:
+                holders[var].add(pivot)
+    return pivots
+
+
+class _Echelon:
+    """Sparse vectors in echelon form, in insertion order (each reduced against the earlier
+    pivots, so one pass in that order reduces any vector), with what each is made of."""
+
+    def __init__(self, weight: Callable[[int], int]) -> None:
+        self.weight = weight  # pivots on short equations first: less fill
+        self.rows: list[tuple[int, dict[int, int], dict[Any, int]]] = []
+        self.at: dict[int, int] = {}  # pivot -> position in rows
+
+    def reduce(self, vector: dict[int, int], history: dict[Any, int]) -> None:
+        queue = [self.at[p] for p in vector if p in self.at]
+        heapq.heapify(queue)
+        queued = set(queue)
+        while queue:
+            pivot, row, made_of = self.rows[heapq.heappop(queue)]
+            factor = vector.get(pivot)
+            if not factor:
+                continue
+            _subtract(vector, row, factor)
+            _subtract(history, made_of, factor)
+            for var in row:
+                later = self.at.get(var)
+                if later is not None and later not in queued and vector.get(var):
+                    queued.add(later)
+                    heapq.heappush(queue, later)
+
+    def add(self, vector: dict[int, int], history: dict[Any, int]) -> bool:
+        """Reduce and keep ``vector``; False when it was in the span already."""
+        self.reduce(vector, history)
+        if not vector:
+            return False
+        pivot = min(vector, key=lambda e: (self.weight(e), e))
+        inverse = pow(vector[pivot], _PRIME - 2, _PRIME)
+        self.at[pivot] = len(self.rows)
+        self.rows.append(
+            (
+                pivot,
+                {k: v * inverse % _PRIME for k, v in vector.items()},
+                {k: v * inverse % _PRIME for k, v in history.items()},
+            )
+        )
+        return True
+
+
+class Suppression(Generic[K]):
+    """Values, the equations linking them, and which of them may not change (published or
+    hidden by a wider answer that this one must agree with)."""
+
+    def __init__(
+        self,
+        values: Mapping[K, int],
+        equations: Sequence[Equation[K]],
+        threshold: int,
+        *,
+        fixed_hidden: Iterable[K] = (),
+        fixed_published: Iterable[K] = (),
+        measures: Iterable[K] = (),
+        cost: Callable[[K], int] = lambda _: 1,
+    ) -> None:
+        self.values = values
+        self.equations = [list(e) for e in equations]
+        self.threshold = threshold
+        self.fixed_hidden = set(fixed_hidden)
+        self.fixed = self.fixed_hidden | set(fixed_published)
+        self.measures = set(measures)
+        self.cost = cost
+        self.by_key: defaultdict[K, list[tuple[int, int]]] = defaultdict(list)
+        for number, equation in enumerate(self.equations):
+            for key, coefficient in equation:
+                self.by_key[key].append((number, coefficient))
+
+    def sensitive(self, key: K) -> bool:
+        if key in self.fixed_hidden:
+            return True
+        return key not in self.measures and 0 < self.values[key] < self.threshold
+
+    def weight(self, key: K) -> tuple[int, bool, int, str]:
+        """Order of complements: tier first, then non-zero before zero (a hidden zero is easily
+        guessed), then the smallest."""
+        value = self.values[key]
+        return (self.cost(key), value == 0, value, repr(key))
+
+    def run(self) -> set[K]:
+        hidden = {k for k in self.values if self.sensitive(k)}
+        if any(k in self.fixed and k not in self.fixed_hidden for k in hidden):
+            raise SuppressionError("a small count is among the values fixed as published")
+        while True:
+            self._singletons(hidden)
+            found = determined(self.equations, hidden)
+            exposed = sorted((k for k in found if self.sensitive(k)), key=repr)
+            if not exposed:
+                # Complements that protect nothing are derived from published values anyway.
+                return hidden - found
+            hidden |= self._circuits(exposed, hidden)
+
+    def _hideable(self, key: K, hidden: set[K]) -> bool:
+        return key not in hidden and key not in self.fixed
+
+    def _singletons(self, hidden: set[K]) -> None:
+        """The cheap rule first: an equation with exactly one hidden value gets a second one."""
+        changed = True
+        while changed:
+            changed = False
+            for equation in self.equations:
+                if sum(1 for k, _ in equation if k in hidden) != 1:
+                    continue
+                candidates = [k for k, _ in equation if self._hideable(k, hidden)]
+                if candidates:
+                    hidden.add(min(candidates, key=self.weight))
+                    changed = True
+
+    def _column(self, key: K) -> dict[int, int]:
+        column: dict[int, int] = {}
+        for number, coefficient in self.by_key[key]:
+            column[number] = (column.get(number, 0) + coefficient) % _PRIME
+        return {n: c for n, c in column.items() if c}
+
+    def _circuits(self, exposed: list[K], hidden: set[K]) -> set[K]:
+        """Published values to hide so that no value of ``exposed`` stays determined.
+
+        The other hidden columns form a basis once; for each exposed value, the other exposed
+        columns join a local basis, then published columns one equation away from it, from the
+        cheapest, then two equations away, and so on, until its own column reduces to zero.
+        The published columns that reduction used are hidden."""
+        sizes = [len(e) for e in self.equations]
+        others = _Echelon(sizes.__getitem__)
+        for key in sorted(hidden - set(exposed), key=repr):
+            others.add(self._column(key), {})
+        reduced: dict[K, tuple[dict[int, int], dict[K, int]]] = {}
+
+        def against_others(key: K) -> tuple[dict[int, int], dict[K, int]]:
+            if key not in reduced:
+                vector, history = self._column(key), {key: 1}
+                others.reduce(vector, history)
+                reduced[key] = (vector, history)
+            vector, history = reduced[key]
+            return dict(vector), dict(history)
+
+        chosen: set[K] = set()
+        for key in exposed:
+            local = _Echelon(sizes.__getitem__)
+            for other in exposed:
+                if other != key:
+                    local.add(*against_others(other))
+            target, trail = against_others(key)
+            local.reduce(target, trail)
+            seen: set[K] = {key}
+            frontier: set[K] = {key}
+            while target and frontier:
+                reached = {
+                    other
+                    for current in frontier
+                    for number, _ in self.by_key[current]
+                    for other, _ in self.equations[number]
+                    if other not in seen
+                }
+                seen |= reached
+                paid = sorted(
+                    (k for k in reached if self._hideable(k, hidden)),
+                    key=lambda k: (-1, False, 0) if k in chosen else self.weight(k)[:3],
+                )
+                for column in paid:
+                    if local.add(*against_others(column)):
+                        local.reduce(target, trail)
+                        if not target:
+                            break
+                frontier = reached
+            if target:
+                raise SuppressionError("no value left to hide around a determined small count")
+            chosen |= {k for k in trail if k != key and k not in hidden}
+        return chosen
 
 
 def suppress(
     values: Mapping[K, int],
-    equations: Sequence[Sequence[K]],
+    equations: Sequence[Equation[K]],
     threshold: int,
     *,
-    totals: frozenset[K] | set[K] = frozenset(),
+    fixed_hidden: Iterable[K] = (),
+    fixed_published: Iterable[K] = (),
+    measures: Iterable[K] = (),
+    cost: Callable[[K], int] = lambda _: 1,
 ) -> set[K]:
-    """Keys to hide. ``equations``: groups of keys whose values are linked by a sum (the total
-    and its parts); ``totals``: keys that are totals, hidden last when a complement is needed."""
-    hidden = {key for key, value in values.items() if 0 < value < threshold}
-    changed = True
-    while changed:
-        changed = False
-        for equation in equations:
-            unknown = [key for key in equation if key in hidden]
-            if len(unknown) != 1:
-                continue
-            candidates = [key for key in equation if key not in hidden]
-            if not candidates:
-                continue
-            candidates.sort(key=lambda k: (k in totals, values[k] == 0, values[k], str(k)))
-            hidden.add(candidates[0])
-            changed = True
-    return hidden
+    """Keys to hide so that no hidden value is determined by the published ones.
 
-
-def grid_equations(
-    rows: Sequence[str], columns: Sequence[str], *, additive: bool = True
-) -> tuple[list[list[tuple[str, str]]], set[tuple[str, str]]]:
-    """Equations of a rows × columns table with margins: keys ``(row, column)``, row totals
-    ``(row, "*")``, column totals ``("*", column)`` and the grand total ``("*", "*")``.
-
-    ``additive=False`` when a unit may count in several columns (e.g. several thematiques per
-    referral): columns then do not add up to the row total, only rows to the column totals.
+    ``equations``: linear relations, each a list of (key, coefficient) summing to zero (a total
+    enters with -1). ``fixed_hidden`` / ``fixed_published``: values settled by a wider answer
+    (the overall row when groups are asked for): never published / never hidden here.
+    ``measures``: values that are not counts (a sum of scores): never small cells themselves.
+    ``cost``: tier of a key as a complement (lower is hidden first; totals go last).
     """
-    equations: list[list[tuple[str, str]]] = []
-    all_rows = [*rows, "*"]
-    for column in [*columns, "*"] if additive else columns:
-        equations.append([*((r, column) for r in rows), ("*", column)])
-    if additive:
-        for row in all_rows:
-            equations.append([*((row, c) for c in columns), (row, "*")])
-    totals = {(r, "*") for r in all_rows} | {("*", c) for c in columns}
-    return equations, totals
+    return Suppression(
+        values,
+        equations,
+        threshold,
+        fixed_hidden=fixed_hidden,
+        fixed_published=fixed_published,
+        measures=measures,
+        cost=cost,
+    ).run()

@@ -14,6 +14,16 @@ class DeclineReason(enum.StrEnum):
     OTHER = "other"
 
 
+DECLINE_REASON_LABELS = {
+    DeclineReason.OUT_OF_SCOPE: "hors du champ d'intervention",
+    DeclineReason.NO_CAPACITY: "plus de place disponible",
+    DeclineReason.PERSON_UNREACHABLE: "personne injoignable",
+    DeclineReason.CONDITIONS_NOT_MET: "conditions d'accès non remplies",
+    DeclineReason.DUPLICATE: "orientation en double",
+    DeclineReason.OTHER: "autre motif",
+}
+
+
 class CancelReason(enum.StrEnum):
     SOLVED_ELSEWHERE = "solved_elsewhere"
     PERSON_CHANGED_MIND = "person_changed_mind"
@@ -42,16 +52,6 @@ class Urgency(enum.StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
-
-
-class AgeBand(enum.StrEnum):
-    UNDER_18 = "under_18"
-    FROM_18_TO_25 = "18_25"
-    FROM_26_TO_44 = "26_44"
-    FROM_45_TO_59 = "45_59"
-    FROM_60_TO_74 = "60_74"
-    FROM_75 = "75_plus"
-    UNKNOWN = "unknown"
 
 
 class Sex(enum.StrEnum):

@@ -3,8 +3,12 @@
 - New handoff (``handoff.sent``) and reminder before its deadline (``handoff.reminder``): the
   receiving structure's inbox address (from the directory, looked up when sending) and its
   members who chose immediate mail.
-- Acknowledged, accepted, declined (with the reason), taken over, expired: the referent, if they
-  chose immediate mail.
+- Declined (with the reason), expired, taken over — what the sender must act on: the referent
+  (a staff member: the address recorded in their preferences, by default told of these three)
+  and the inboxes of the structure that recorded the referral and of the one that sent this
+  handoff. A referral recorded by an API client has no staff referent: its structure's inbox
+  is told, and its software through the structure's webhooks (``webhooks.delivery``).
+- Acknowledged, accepted: the referent, if they asked for these too (``referent_events``).
 - A webhook disabled after repeated failure: the structure's inbox and its admins.
 - Members who chose the daily digest get ``digest.py``'s summary instead of single mails.
 
@@ -22,18 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.settings import Settings
 from services.referrals import models as m
-from services.referrals.notifications.render import reference, referral_link, render
+from services.referrals.domain.vocabulary import DECLINE_REASON_LABELS
+from services.referrals.notifications.render import (
+    integrations_link,
+    reference,
+    referral_link,
+    render,
+)
 
 STRUCTURE_INBOX = "structure:"  # to_address placeholder resolved through the directory
 
-DECLINE_REASONS = {
-    "out_of_scope": "hors du champ d'intervention",
-    "no_capacity": "plus de place disponible",
-    "person_unreachable": "personne injoignable",
-    "conditions_not_met": "conditions d'accès non remplies",
-    "duplicate": "orientation en double",
-    "other": "autre motif",
-}
+DECLINE_REASONS: dict[str, str] = {str(k): v for k, v in DECLINE_REASON_LABELS.items()}
 
 UPDATES: dict[str, tuple[str, str | None]] = {
     "handoff.acknowledged": ("{partner} en a accusé réception", None),
@@ -92,6 +95,16 @@ async def members(
 
 
 MAILED_TYPES = frozenset({"handoff.sent", "handoff.reminder", *UPDATES})
+# What the sending side must act on: the structures' inboxes and, by default, the referent.
+LOOP_EVENTS = ("handoff.declined", "handoff.expired", "handoff.taken_over")
+DEFAULT_REFERENT_EVENTS = LOOP_EVENTS
+
+
+def referent_events(preference: m.NotificationPreference) -> tuple[str, ...]:
+    """The updates this person wants on the referrals they follow."""
+    if preference.referent_events is None:
+        return DEFAULT_REFERENT_EVENTS
+    return tuple(preference.referent_events)
 
 
 @dataclass
@@ -187,22 +200,27 @@ async def plan_mails(
         if preloaded is not None
         else await session.get(m.NotificationPreference, (referral.referent, referral.structure_id))
     )
-    if preference is None or preference.mode != "immediate":
-        return
+    recipients: list[str] = []
+    if preference is not None and event.type in referent_events(preference):
+        recipients.append(preference.email)
+    if event.type in LOOP_EVENTS:
+        senders = dict.fromkeys((referral.structure_id, handoff.from_structure_id))
+        recipients += [f"{STRUCTURE_INBOX}{structure_id}" for structure_id in senders]
     reason = DECLINE_REASONS.get(event.reason or "") if event.type == "handoff.declined" else None
-    queue(
-        session,
-        kind=event.type.replace(".", "_"),
-        to=preference.email,
-        subject=f"Orientation {ref} : {headline.format(partner=handoff.to_structure_name)}",
-        template="handoff_update",
-        referral_id=referral.id,
-        reference=ref,
-        link=link,
-        headline=headline.format(partner=handoff.to_structure_name),
-        reason=reason,
-        next_step=next_step,
-    )
+    for address in recipients:
+        queue(
+            session,
+            kind=event.type.replace(".", "_"),
+            to=address,
+            subject=f"Orientation {ref} : {headline.format(partner=handoff.to_structure_name)}",
+            template="handoff_update",
+            referral_id=referral.id,
+            reference=ref,
+            link=link,
+            headline=headline.format(partner=handoff.to_structure_name),
+            reason=reason,
+            next_step=next_step,
+        )
 
 
 async def plan_webhook_disabled(
@@ -211,7 +229,7 @@ async def plan_webhook_disabled(
     to = [f"{STRUCTURE_INBOX}{subscription.structure_id}"]
     to += await members(session, subscription.structure_id, mode="immediate", admins_only=True)
     to += await members(session, subscription.structure_id, mode="digest", admins_only=True)
-    link = f"{settings.base_url.rstrip('/')}/referrals/v1/webhooks/{subscription.id}"
+    link = integrations_link(settings.base_url)
     for address in sorted(set(to)):
         queue(
             session,

@@ -37,4 +37,11 @@ def reference(referral_id: uuid.UUID) -> str:
 
 
 def referral_link(base_url: str, referral_id: uuid.UUID) -> str:
-    return f"{base_url.rstrip('/')}/referrals/v1/referrals/{referral_id}"
+    """The referral's page in the staff web app (served at the root of RELAIS_BASE_URL): a
+    person opens mail links in a browser, never an API URL."""
+    return f"{base_url.rstrip('/')}/orientations/{referral_id}"
+
+
+def integrations_link(base_url: str) -> str:
+    """The web app's page where a structure's administrators manage their webhooks."""
+    return f"{base_url.rstrip('/')}/integrations"

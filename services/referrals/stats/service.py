@@ -1,36 +1,39 @@
-"""Loading anonymous facts for statistics (no personal column is read) and rendering them."""
+"""Statistics: counts from the database, names from the directory, secrecy from the domain;
+rendered as JSON or as a CSV file for people (French headers and labels)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
-import httpx
-import msgspec
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.http import ServiceLocator
 from services.kernel.problems import ProblemError
-from services.referrals import models as m
-from services.referrals.directory import unavailable
+from services.kernel.reference.geography import geography
+from services.kernel.reference.taxonomies import taxonomy
 from services.referrals.domain import stats as domain
+from services.referrals.domain.stats_tables import OVERALL, category_labels
+from services.referrals.stats import directory
+from services.referrals.stats.load import Query as LoadQuery
+from services.referrals.stats.load import load
+from services.referrals.stats.schemas import (
+    GroupBy,
+    StatsCategory,
+    StatsDelay,
+    StatsGroup,
+    StatsMean,
+    StatsRate,
+    StatsRead,
+    StatsRow,
+    StatsTable,
+)
 
-GroupBy = Literal["none", "structure", "service", "territory"]
-NO_SERVICE = "sans-service"
-UNKNOWN_TERRITORY = "inconnu"
-
-DELAY_TYPES = {
-    "handoff.acknowledged": "acknowledged_at",
-    "handoff.accepted": "accepted_at",
-    "handoff.taken_over": "taken_over_at",
-}
+OVERALL_LABEL = "Ensemble"
 
 
 @dataclass(frozen=True)
@@ -40,213 +43,80 @@ class Query:
     group_by: GroupBy
     structure_id: uuid.UUID | None  # None: the whole network
     threshold: int
+    age_bands: tuple[str, ...]
 
 
-# ---- public schema ---------------------------------------------------------------------------
+def _thematique_label(slug: str) -> str:
+    return (
+        taxonomy("thematiques").label(slug)
+        or taxonomy("categories-thematiques").label(slug)
+        or slug
+    )
 
 
-class StatsRow(msgspec.Struct, kw_only=True):
-    group: str
-    cells: dict[str, int | None]
-    total: int | None
-
-
-class StatsTable(msgspec.Struct, kw_only=True):
-    name: str
-    label: str
-    unit: str
-    rows: list[StatsRow]
-
-
-class StatsDelay(msgspec.Struct, kw_only=True):
-    name: str
-    label: str
-    group: str
-    count: int | None
-    median_hours: float | None
-    p90_hours: float | None
-
-
-class StatsRate(msgspec.Struct, kw_only=True):
-    name: str
-    label: str
-    group: str
-    numerator: int | None
-    denominator: int | None
-    rate: float | None
-
-
-class StatsRead(msgspec.Struct, kw_only=True):
-    """Anonymous statistics. ``null`` means hidden by statistical secrecy (counts below
-    ``min_cell`` and the complements that would let one recompute them)."""
-
-    since: datetime
-    until: datetime
-    scope: Literal["structure", "network"]
-    structure_id: uuid.UUID | None
-    group_by: GroupBy
-    min_cell: int
-    groups: list[str]
-    tables: list[StatsTable]
-    delays: list[StatsDelay]
-    rates: list[StatsRate]
-
-
-# ---- loading ---------------------------------------------------------------------------------
-
-
-async def departements(locator: ServiceLocator, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The département of each structure, from the directory's public API."""
-    found: dict[uuid.UUID, str] = {}
-    semaphore = asyncio.Semaphore(8)
-
-    async def one(client: httpx.AsyncClient, structure_id: uuid.UUID) -> None:
-        async with semaphore:
-            try:
-                response = await client.get(f"/directory/v1/structures/{structure_id}")
-            except httpx.HTTPError as exc:
-                raise unavailable() from exc
-        if response.status_code == 200:
-            code = response.json().get("departement_code")
-            found[structure_id] = str(code) if code else UNKNOWN_TERRITORY
-        elif response.status_code == 404:
-            found[structure_id] = UNKNOWN_TERRITORY
+def _group_labels(keys: Iterable[str], entries: dict[str, directory.Entry]) -> dict[str, str]:
+    """A French name for each group, from the directory and the reference data."""
+    labels = {OVERALL: OVERALL_LABEL}
+    for key in keys:
+        grouping, _, ident = key.partition("|")
+        if grouping == "structure":
+            labels[key] = _structure_name(ident, entries)
+        elif grouping == "service" and ident.startswith(f"{domain.NO_SERVICE}:"):
+            structure = ident.split(":", 1)[1]
+            labels[key] = f"{_structure_name(structure, entries)} (sans service précisé)"
+        elif grouping == "service":
+            entry = entries.get(ident)
+            labels[key] = entry.name if entry else f"Service inconnu ({ident[:8]})"
+        elif grouping == "territory":
+            name = geography().zone_label(f"departement:{ident}")
+            labels[key] = f"{name} ({ident})" if name else "Territoire inconnu"
+        elif grouping == "service_type":
+            found = taxonomy("types-de-services").label(ident)
+            labels[key] = found or "Type de service non renseigné"
         else:
-            raise unavailable()
-
-    async with locator.client("directory") as client:
-        await asyncio.gather(*(one(client, s) for s in ids))
-    return found
+            labels[key] = _thematique_label(ident)
+    return labels
 
 
-async def load(
-    session: AsyncSession, locator: ServiceLocator, query: Query
-) -> tuple[list[domain.ReferralFact], list[domain.HandoffFact]]:
-    r, h = m.Referral, m.Handoff
-    chosen = sa.select(r.id).where(r.created_at >= query.since, r.created_at < query.until)
-    sid = query.structure_id
-    if sid is not None:
-        involved = sa.exists(
-            sa.select(h.id).where(
-                h.referral_id == r.id, sa.or_(h.to_structure_id == sid, h.from_structure_id == sid)
-            )
-        )
-        chosen = chosen.where(sa.or_(r.structure_id == sid, involved))
-    ids = chosen.scalar_subquery()
-    referrals = (
-        await session.execute(
-            sa.select(
-                r.id,
-                r.structure_id,
-                r.status,
-                r.thematiques,
-                r.channel,
-                r.age_band,
-                r.sex,
-                r.outcome,
-            ).where(r.id.in_(ids))
-        )
-    ).all()
-    handoff_query = sa.select(
-        h.id,
-        h.referral_id,
-        h.position,
-        h.from_structure_id,
-        h.to_structure_id,
-        h.to_service_id,
-        h.state,
-        h.decline_reason,
-        h.created_at,
-    ).where(h.referral_id.in_(ids))
-    handoffs = (await session.execute(handoff_query.order_by(h.referral_id, h.position))).all()
-    times = (
-        await session.execute(
-            sa.select(
-                m.TimelineEvent.handoff_id,
-                m.TimelineEvent.type,
-                sa.func.min(m.TimelineEvent.occurred_at),
-            )
-            .where(
-                m.TimelineEvent.referral_id.in_(ids),
-                m.TimelineEvent.type.in_(list(DELAY_TYPES)),
-            )
-            .group_by(m.TimelineEvent.handoff_id, m.TimelineEvent.type)
-        )
-    ).all()
-    at: dict[uuid.UUID, dict[str, datetime]] = {}
-    for handoff_id, kind, when in times:
-        if handoff_id is not None:
-            at.setdefault(handoff_id, {})[DELAY_TYPES[kind]] = _aware(when)
-    first_service: dict[uuid.UUID, uuid.UUID | None] = {}
-    count: dict[uuid.UUID, int] = {}
-    for row in handoffs:
-        first_service.setdefault(row.referral_id, row.to_service_id)
-        count[row.referral_id] = count.get(row.referral_id, 0) + 1
-    territory: dict[uuid.UUID, str] = {}
-    if query.group_by == "territory":
-        wanted = {row.structure_id for row in referrals} | {row.to_structure_id for row in handoffs}
-        territory = await departements(locator, wanted)
-
-    def referral_group(row: Any) -> str:
-        if query.group_by == "structure":
-            return str(row.structure_id)
-        if query.group_by == "service":
-            service = first_service.get(row.id)
-            return str(service) if service else NO_SERVICE
-        if query.group_by == "territory":
-            return territory.get(row.structure_id, UNKNOWN_TERRITORY)
-        return domain.OVERALL
-
-    def handoff_group(row: Any) -> str:
-        if query.group_by == "structure":
-            return str(row.to_structure_id)
-        if query.group_by == "service":
-            return str(row.to_service_id) if row.to_service_id else NO_SERVICE
-        if query.group_by == "territory":
-            return territory.get(row.to_structure_id, UNKNOWN_TERRITORY)
-        return domain.OVERALL
-
-    origin = {row.id: row.structure_id for row in referrals}
-    facts = [
-        domain.ReferralFact(
-            group=referral_group(row),
-            status=row.status,
-            thematiques=tuple(row.thematiques or ()),
-            channel=row.channel,
-            age_band=row.age_band,
-            sex=row.sex,
-            outcome=row.outcome,
-            handoffs=count.get(row.id, 0),
-        )
-        for row in referrals
-    ]
-    handoff_facts = [
-        domain.HandoffFact(
-            group=handoff_group(row),
-            state=row.state,
-            decline_reason=row.decline_reason,
-            sent_at=_aware(row.created_at),
-            **at.get(row.id, {}),
-        )
-        for row in handoffs
-        if sid is None
-        or sid in (origin.get(row.referral_id), row.from_structure_id, row.to_structure_id)
-    ]
-    return facts, handoff_facts
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _structure_name(ident: str, entries: dict[str, directory.Entry]) -> str:
+    entry = entries.get(ident)
+    return entry.name if entry else f"Structure inconnue ({ident[:8]})"
 
 
 async def compute(session: AsyncSession, locator: ServiceLocator, query: Query) -> StatsRead:
     if query.until <= query.since:
         raise ProblemError(400, "La période est vide : « until » doit suivre « since ».")
-    referrals, handoffs = await load(session, locator, query)
-    groups: list[str] | None = None if query.group_by != "none" else []
-    report = domain.compute(referrals, handoffs, query.threshold, groups)
+    counts = await load(
+        session,
+        LoadQuery(
+            since=query.since,
+            until=query.until,
+            structure_id=query.structure_id,
+            by_thematique=query.group_by == "thematique",
+            age_bands=query.age_bands,
+        ),
+    )
+    entries: dict[str, directory.Entry] = {}
+    facts: domain.Directory | None = None
+    if query.group_by not in ("none", "thematique"):
+        structures = {p.structure for p in counts.places}
+        services = {p.service for p in counts.places if p.service}
+        entries = await directory.entries(locator, structures, services)
+        facts = domain.Directory(
+            territory={
+                s: e.departement for s in structures if (e := entries.get(s)) and e.departement
+            },
+            service_type={s: e.type for s in services if (e := entries.get(s)) and e.type},
+        )
+    report = domain.report(
+        counts, query.threshold, query.group_by, age_bands=query.age_bands, directory=facts
+    )
+    labels = _group_labels(report.groups, entries)
+    names = category_labels(query.age_bands, {t: _thematique_label(t) for t in counts.thematiques})
+
+    def ident(key: str) -> str:
+        return domain.group_ident(key)
+
     return StatsRead(
         since=query.since,
         until=query.until,
@@ -254,29 +124,68 @@ async def compute(session: AsyncSession, locator: ServiceLocator, query: Query) 
         structure_id=query.structure_id,
         group_by=query.group_by,
         min_cell=query.threshold,
-        groups=report.groups,
+        groups=[StatsGroup(id=ident(k), label=labels[k]) for k in report.groups],
         tables=[
             StatsTable(
                 name=t.name,
                 label=t.label,
                 unit=t.unit,
-                rows=[StatsRow(group=r.group, cells=r.cells, total=r.total) for r in t.rows],
+                categories=[
+                    StatsCategory(code=c, label=names[t.name].get(c, c)) for c in t.categories
+                ],
+                rows=[
+                    StatsRow(
+                        group=ident(r.group),
+                        group_label=labels[r.group],
+                        cells=r.cells,
+                        total=r.total,
+                    )
+                    for r in t.rows
+                ],
             )
             for t in report.tables
         ],
-        delays=[StatsDelay(**vars(d)) for d in report.delays],
-        rates=[StatsRate(**vars(r)) for r in report.rates],
+        delays=[
+            StatsDelay(
+                name=d.name,
+                label=d.label,
+                group=ident(d.group),
+                group_label=labels[d.group],
+                median_hours=d.median_hours,
+                p90_hours=d.p90_hours,
+            )
+            for d in report.delays
+        ],
+        rates=[
+            StatsRate(
+                name=r.name,
+                label=r.label,
+                group=ident(r.group),
+                group_label=labels[r.group],
+                numerator=r.numerator,
+                denominator=r.denominator,
+                rate=r.rate,
+            )
+            for r in report.rates
+        ],
+        means=[
+            StatsMean(
+                name=m.name,
+                label=m.label,
+                group=ident(m.group),
+                group_label=labels[m.group],
+                count=m.count,
+                mean=m.mean,
+            )
+            for m in report.means
+        ],
     )
 
 
 # ---- CSV -------------------------------------------------------------------------------------
 
-CSV_HEADER = ("indicateur", "libellé", "groupe", "modalité", "valeur")
+CSV_HEADER = ("indicateur", "groupe", "identifiant du groupe", "modalité", "valeur")
 HIDDEN = "secret"
-
-
-def _group(label: str) -> str:
-    return "ensemble" if label == domain.OVERALL else label
 
 
 def _value(value: float | None) -> str:
@@ -286,37 +195,30 @@ def _value(value: float | None) -> str:
 
 
 def to_csv(report: StatsRead) -> str:
-    """The same tables as CSV (French headers; hidden values read « secret »)."""
+    """The same answer for a spreadsheet: one value a line, French labels, decimal commas;
+    hidden values read « secret »."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for table in report.tables:
+        labels = {c.code: c.label for c in table.categories}
         for row in table.rows:
-            for category, value in row.cells.items():
+            for code, value in row.cells.items():
                 writer.writerow(
-                    (table.name, table.label, _group(row.group), category, _value(value))
+                    (table.label, row.group_label, row.group, labels[code], _value(value))
                 )
-            writer.writerow(
-                (table.name, table.label, _group(row.group), "total", _value(row.total))
-            )
+            writer.writerow((table.label, row.group_label, row.group, "total", _value(row.total)))
     for delay in report.delays:
-        delay_values: tuple[tuple[str, float | None], ...] = (
-            ("effectif", delay.count),
-            ("médiane", delay.median_hours),
-            ("p90", delay.p90_hours),
-        )
-        for what, amount in delay_values:
-            writer.writerow((delay.name, delay.label, _group(delay.group), what, _value(amount)))
+        for what, hours in (("médiane", delay.median_hours), ("90e centile", delay.p90_hours)):
+            writer.writerow((delay.label, delay.group_label, delay.group, what, _value(hours)))
     for rate in report.rates:
-        rate_values: tuple[tuple[str, float | None], ...] = (
+        for what, share in (
             ("numérateur", rate.numerator),
             ("dénominateur", rate.denominator),
             ("taux", rate.rate),
-        )
-        for what, share in rate_values:
-            writer.writerow((rate.name, rate.label, _group(rate.group), what, _value(share)))
+        ):
+            writer.writerow((rate.label, rate.group_label, rate.group, what, _value(share)))
+    for mean in report.means:
+        for what, amount in (("nombre de notes", mean.count), ("moyenne", mean.mean)):
+            writer.writerow((mean.label, mean.group_label, mean.group, what, _value(amount)))
     return out.getvalue()
-
-
-def rows_of(report: StatsRead) -> Sequence[StatsTable]:
-    return report.tables

@@ -263,7 +263,7 @@ class DirectoryApi(ApiClient):
         )
 
     async def act(self, kind: Kind, entry_id: uuid.UUID, action: str) -> None:
-        """``verify`` (« à jour »), ``publish`` or ``suspend`` an entry."""
+        """``verify`` (« à jour »), ``publish`` or ``unpublish`` an entry."""
         await self.send("POST", f"{PREFIX}/{kind}/{entry_id}/{action}")
 
     async def communes(self, text: str, limit: int = 10) -> list[Commune]:

@@ -398,6 +398,16 @@ class ReferralsApi(ApiClient):
         response = await self.send("PUT", f"{PREFIX}/notifications/preferences", json=body)
         return msgspec.json.decode(response.content, type=Preferences)
 
+    async def record_address(self, email: str) -> None:
+        """Give the person's address if the API has none for this structure, the other choices
+        kept as they are: the defaults (told of a refusal, an expiry or a takeover on the
+        referrals they follow) then reach them. « Mes notifications » changes it."""
+        current = await self.preferences()
+        if current.email is None:
+            await self.set_preferences(
+                {"email": email, "mode": current.mode, "referent_events": current.referent_events}
+            )
+
     async def count_inbox(self, params: Params) -> Count:
         """How many handoffs of the inbox match (the API has no count: one page of at most
         COUNT_LIMIT, « ou plus » beyond)."""
@@ -432,6 +442,10 @@ class ReferralsApi(ApiClient):
             f"{PREFIX}/webhooks/{webhook_id}/deliveries", Deliveries, params={"limit": limit}
         )
         return page.items
+
+    async def reactivate_webhook(self, webhook_id: uuid.UUID) -> None:
+        """After a disabling for repeated failures: deliveries resume, in order."""
+        await self.send("PATCH", f"{PREFIX}/webhooks/{webhook_id}", json={"status": "active"})
 
     async def delete_webhook(self, webhook_id: uuid.UUID) -> None:
         await self.send("DELETE", f"{PREFIX}/webhooks/{webhook_id}")

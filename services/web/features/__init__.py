@@ -32,4 +32,5 @@ ROUTES: list[ControllerRouterHandler] = [
     *orientations.routes.ROUTES,
     *orientations.actions.ROUTES,
     *orientations.relay.ROUTES,
+    *orientations.preferences.ROUTES,
 ]

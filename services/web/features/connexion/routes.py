@@ -14,12 +14,19 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 from services.kernel.clock import utcnow
-from services.kernel.firstparty import WEB_CLIENT_ID, WEB_SCOPES, web_redirect_uri
+from services.kernel.firstparty import (
+    SIGNED_OUT_PATH,
+    WEB_CLIENT_ID,
+    WEB_SCOPES,
+    web_redirect_uri,
+    web_signed_out_uri,
+)
 from services.kernel.settings import Settings
 from services.web import store
 from services.web.clients.auth import AuthApi
 from services.web.clients.base import ApiError, Unavailable
 from services.web.clients.directory import DirectoryApi
+from services.web.clients.referrals import ReferralsApi
 from services.web.deps import Form, one
 from services.web.models import WebSession
 from services.web.rendering import SECURITY_HEADERS, query, render
@@ -158,26 +165,38 @@ class SignIn(Controller):
             setattr(row, name, value)
         async with sessions.db.session() as session:
             key = await store.open_session(session, row)
+        if me.acting_for is not None:
+            await _record_address(ReferralsApi(http["referrals"], tokens.access_token), me.email)
         return see_other(
             pending.next_path,
             cookies=[cookie(settings, key, max_age=settings.web_session_max_hours * 3600)],
         )
 
-    @post("/deconnexion", status_code=200)
+    @post("/deconnexion", status_code=303)
     async def sign_out(
         self, request: Request[Any, Any, Any], staff: Staff, form: Form
     ) -> Response[Any]:
-        """End the session here and revoke its refresh token at auth."""
+        """End the session here, revoke its refresh token at auth, then end the sign-in at
+        auth too (RP-initiated logout): « Se connecter » asks for the password again."""
         sessions: Sessions = request.app.state.sessions
-        await sessions.end(staff)
-        request.scope.setdefault("state", {})["staff"] = None
-        return render(
-            request,
-            "connexion/au-revoir.html",
-            title="Vous êtes déconnecté·e",
-            staff=None,
-            cookies=[cookie(request.app.state.settings, "", max_age=0)],
+        settings: Settings = request.app.state.settings
+        id_token = await sessions.end(staff)
+        return see_other(
+            query(
+                "/auth/end-session",
+                {
+                    "id_token_hint": id_token,
+                    "client_id": WEB_CLIENT_ID,
+                    "post_logout_redirect_uri": web_signed_out_uri(settings),
+                },
+            ),
+            cookies=[cookie(settings, "", max_age=0)],
         )
+
+    @get(SIGNED_OUT_PATH)
+    async def signed_out(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Where auth sends the browser back once the sign-in has ended there."""
+        return render(request, "connexion/au-revoir.html", title="Vous êtes déconnecté·e")
 
     @post("/structure", status_code=303)
     async def switch(
@@ -193,8 +212,20 @@ class SignIn(Controller):
             m.structure_id == wanted for m in staff.memberships
         ):
             sessions: Sessions = request.app.state.sessions
-            await sessions.switch(staff, wanted)
+            now = await sessions.switch(staff, wanted)
+            if now is not None:
+                api = ReferralsApi(request.app.state.http["referrals"], now.access_token)
+                await _record_address(api, now.email)
         return see_other(back)
+
+
+async def _record_address(api: ReferralsApi, email: str) -> None:
+    """The person's mail address for the referrals API's notifications; sign-in goes on whatever
+    it answers (a moderator is no member, the API may be down)."""
+    try:
+        await api.record_address(email)
+    except ApiError as exc:
+        log.info("web_mail_address_not_recorded", status=exc.status)
 
 
 async def _structure_name(directory: DirectoryApi, structure_id: uuid.UUID) -> str:

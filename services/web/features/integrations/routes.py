@@ -35,6 +35,7 @@ MESSAGES = {
     "client-revoque": "Le client est révoqué : il ne peut plus obtenir de jeton.",
     "webhook-supprime": "Le webhook est supprimé.",
     "renvoi": "Les événements des dernières 24 heures sont renvoyés.",
+    "webhook-reactive": "Le webhook est réactivé : les événements en attente repartent.",
 }
 
 
@@ -162,6 +163,9 @@ class Integrations(Controller):
         if action == "renvoyer":
             await referrals.replay(webhook_id, utcnow() - timedelta(hours=24))
             return see_other("/integrations?message=renvoi")
+        if action == "reactiver":
+            await referrals.reactivate_webhook(webhook_id)
+            return see_other("/integrations?message=webhook-reactive")
         if action == "supprimer":
             await referrals.delete_webhook(webhook_id)
             return see_other("/integrations?message=webhook-supprime")

@@ -32,15 +32,15 @@ from services.web.sessions import Staff
 # URL segment -> API collection, and the words of each kind.
 KINDS: dict[str, Kind] = {"fiche": "structures", "services": "services", "lieux": "places"}
 TITLES = {"structures": "la fiche de la structure", "services": "le service", "places": "le lieu"}
-ACTIONS = {"verifier": "verify", "publier": "publish", "suspendre": "suspend"}
+ACTIONS = {"verifier": "verify", "publier": "publish", "retirer": "unpublish"}
 MESSAGES = {
     "enregistre": "Modifications enregistrées.",
     "verifie": "Merci : les informations sont confirmées à jour aujourd’hui.",
     "publie": "C’est publié : visible dans l’annuaire.",
-    "suspendu": "Retiré de l’annuaire (vous pouvez le republier à tout moment).",
+    "retire": "Retiré de l’annuaire : c’est de nouveau un brouillon, à republier au besoin.",
     "capacite": "Disponibilité mise à jour.",
 }
-DONE = {"verify": "verifie", "publish": "publie", "suspend": "suspendu"}
+DONE = {"verify": "verifie", "publish": "publie", "unpublish": "retire"}
 CAPACITIES = ("accepting", "waiting_list", "full")
 
 

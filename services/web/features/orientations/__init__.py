@@ -1,5 +1,6 @@
 """Orientations sent and received: lists, the inbox, one referral for either side, its forms."""
 
 from services.web.features.orientations import actions as actions
+from services.web.features.orientations import preferences as preferences
 from services.web.features.orientations import relay as relay
 from services.web.features.orientations import routes as routes
