@@ -156,60 +156,61 @@ class StatsCategory(msgspec.Struct, kw_only=True):
 
 class StatsRow(msgspec.Struct, kw_only=True):
     group: str
+    group_label: str
     cells: dict[str, int | None]
     total: int | None
-    group_label: str | None = None
 
 
 class StatsTable(msgspec.Struct, kw_only=True):
     name: str
     label: str
     unit: str
+    categories: list[StatsCategory]
     rows: list[StatsRow]
-    categories: list[StatsCategory] = []
 
 
 class StatsDelay(msgspec.Struct, kw_only=True):
     name: str
     label: str
     group: str
+    group_label: str
     median_hours: float | None
     p90_hours: float | None
-    group_label: str | None = None
 
 
 class StatsRate(msgspec.Struct, kw_only=True):
     name: str
     label: str
     group: str
+    group_label: str
     numerator: int | None
     denominator: int | None
     rate: float | None
-    group_label: str | None = None
 
 
 class StatsMean(msgspec.Struct, kw_only=True):
     name: str
     label: str
     group: str
+    group_label: str
     count: int | None
     mean: float | None
-    group_label: str | None = None
 
 
 class Stats(msgspec.Struct, kw_only=True):
-    """Anonymous statistics; ``None`` is a value hidden by statistical secrecy."""
+    """Anonymous statistics, every group and category named; ``None`` is a value hidden by
+    statistical secrecy."""
 
     since: datetime
     until: datetime
     scope: str
     group_by: str
     min_cell: int
-    groups: list[StatsGroup | str] = []
-    tables: list[StatsTable] = []
-    delays: list[StatsDelay] = []
-    rates: list[StatsRate] = []
-    means: list[StatsMean] = []
+    groups: list[StatsGroup]
+    tables: list[StatsTable]
+    delays: list[StatsDelay]
+    rates: list[StatsRate]
+    means: list[StatsMean]
 
 
 class Box(msgspec.Struct, kw_only=True):

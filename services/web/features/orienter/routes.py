@@ -175,6 +175,7 @@ class Orienter(Controller):
             shown=shown,
             errors=values.errors.get(step, {}),
             retour=retour == "verification",
+            age_bands=request.app.state.settings.age_bands,
         )
 
     @post("/{draft_id:uuid}/{step:str}")
@@ -212,6 +213,7 @@ class Orienter(Controller):
                 shown=kept,
                 errors=errors,
                 retour=one(form, "retour") == "verification",
+                age_bands=request.app.state.settings.age_bands,
             )
         values.errors.pop(step, None)
         if step not in values.done:

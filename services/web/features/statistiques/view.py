@@ -74,28 +74,13 @@ class Report:
 
 
 def group_labels(stats: Stats) -> dict[str, str]:
-    named: dict[str, str] = {OVERALL: "Ensemble"}
-    for group in stats.groups:
-        if isinstance(group, str):
-            named.setdefault(group, group)
-        else:
-            named[group.id] = group.label
-    for table in stats.tables:
-        for row in table.rows:
-            if row.group_label and row.group != OVERALL:
-                named[row.group] = row.group_label
+    named = {group.id: group.label for group in stats.groups}
+    named[OVERALL] = "Ensemble"
     return named
 
 
-def _categories(table: StatsTable) -> list[tuple[str, str]]:
-    if table.categories:
-        return [(c.code, c.label) for c in table.categories]
-    codes = list(table.rows[0].cells) if table.rows else []
-    return [(code, code) for code in codes]
-
-
 def _count(table: StatsTable, names: dict[str, str]) -> Count:
-    categories = _categories(table)
+    categories = [(c.code, c.label) for c in table.categories]
     groups = [(row.group, names.get(row.group, row.group)) for row in table.rows]
     groups.sort(key=lambda g: g[0] == OVERALL)
     cells = {(row.group, code): row.cells.get(code) for row in table.rows for code, _ in categories}
