@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 
 from services.kernel.clock import utcnow
-from services.web.clients.base import ApiError
+from services.web.clients.base import ApiError, Problem
 from services.web.clients.referrals import ReferralsApi
 from services.web.features.statistiques.view import GROUPINGS, Period, report
 from services.web.formats import PARIS
@@ -108,7 +108,9 @@ class Statistiques(Controller):
         """The API's CSV (French headers and labels, « secret » for hidden values)."""
         period, errors = read_period(du[:20], au[:20], utcnow().astimezone(PARIS).date())
         if errors:
-            raise ApiError.not_found()
+            raise ApiError(
+                Problem(status=400, detail="Période invalide : " + "; ".join(errors.values()))
+            )
         content = await referrals.stats_csv(_params(period, par if par in GROUPINGS else ""))
         return Response(
             content,
