@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import greenlet_spawn
 
 from services.kernel.settings import Settings
 
@@ -153,26 +152,6 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
-
-    @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Any]:
-        """A pooled asyncpg connection (PostgreSQL) for statements SQLAlchemy would only slow
-        down, outside any session and transaction: each statement commits on its own (one round
-        trip, atomic by itself). A failure that left the connection closed (server restart,
-        terminated backend, network; SQLAlchemy's own test) discards it from the pool and is
-        raised as ``ConnectionError``: a retryable 503."""
-        pooled = await self.engine.raw_connection()
-        driver: Any = pooled.driver_connection
-        try:
-            yield driver
-        except Exception as exc:
-            if not driver.is_closed():
-                raise
-            await greenlet_spawn(pooled.invalidate)
-            raise ConnectionError("database connection lost") from exc
-        finally:
-            # Back to the pool (inside a greenlet: returning may close the connection).
-            await greenlet_spawn(pooled.close)
 
     async def ping(self) -> bool:
         try:
