@@ -76,7 +76,7 @@ class Consent(msgspec.Struct, kw_only=True):
     given_by: str
     method: str
     given_at: datetime
-    purpose: str
+    purpose: str | None = None  # shown only where the consent lets the structure hold data
     data_categories: list[str]
     recipients: list[uuid.UUID]
     further_partners: bool
