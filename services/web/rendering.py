@@ -87,6 +87,7 @@ def _environment() -> Environment:
         LINK_STATES=labels.LINK_STATES,
         LINK_FIELDS=labels.FIELDS,
         age_band=labels.age_band,
+        REVIEW_REASONS=labels.REVIEW_REASONS,
     )
     # Orientations' codes in words.
     for name in (
