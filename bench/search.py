@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -61,20 +60,26 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import free_port, wait_ready
+from bench import search_floor
+from bench.client import Connection
+from bench.common import free_port, quantile, wait_ready
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIZES = [int(s) for s in os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000").split(",")]
-SQLITE_SIZE = int(os.environ.get("BENCH_SQLITE_SIZE", "100000"))
+SQLITE_SIZE = int(os.environ.get("BENCH_SQLITE_SIZE", "0"))
 LOAD_BUDGET = float(os.environ.get("BENCH_LOAD_BUDGET", "600"))
-DURATION = float(os.environ.get("BENCH_SECONDS", "6"))
+DURATION = float(os.environ.get("BENCH_SECONDS", "5"))
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "3000"))
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
-# Keep the PostgreSQL schema at the end (its name is printed), to study its query plans.
-KEEP = os.environ.get("BENCH_KEEP_SCHEMA") == "1"
+MIX_CONNECTIONS = (8, 16)
+BY_ID_CONNECTIONS = 8
+# Schemas named after this prefix (one per size) are kept and reused by the next run.
+KEEP_PREFIX = os.environ.get("BENCH_SEARCH_PREFIX", "")
+# Where to write the figures (JSON), when set.
+OUT = os.environ.get("BENCH_OUT", "")
 BATCH = 5_000
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH = "/directory/v1/search/services"
@@ -253,6 +258,7 @@ def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterat
                 "created_at": updated,
                 "updated_at": updated,
                 "verified_at": updated if rng.random() < 0.6 else None,
+                "reviewed_at": updated,
                 "version": 1,
             }
             srow = SimpleNamespace(**structure)
@@ -305,6 +311,7 @@ def generate(corpus: Corpus, count: int, seed: int, first_doc_id: int) -> Iterat
                     "created_at": service_updated,
                     "updated_at": service_updated,
                     "verified_at": service_updated if rng.random() < 0.5 else None,
+                    "reviewed_at": service_updated,
                     "version": 1,
                 }
                 row = SimpleNamespace(**service)
@@ -503,20 +510,20 @@ async def load_sqlite(db: Any, batches: Iterator[Batch]) -> None:
 
 
 async def get(port: int, path: str) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
-    data = await reader.read()
-    writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"{path}: {head[:200]!r} {body[:300]!r}")
-    return body
+    connection = await Connection.open(port)
+    try:
+        reply = await connection.request("GET", path)
+    finally:
+        await connection.close()
+    if reply.status != 200:
+        raise RuntimeError(f"{path}: {reply.status} {reply.body[:300]!r}")
+    return reply.body
 
 
 async def _worker(
     port: int, paths: list[str], stop: float, budget: list[int], latencies: list[float]
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = await Connection.open(port)
     i = random.randrange(len(paths))
     try:
         while time.perf_counter() < stop and budget[0] > 0:
@@ -524,186 +531,195 @@ async def _worker(
             path = paths[i % len(paths)]
             i += 1
             started = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            status = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            if not status.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"{path}: {status!r}")
+            reply = await connection.request("GET", path)
+            if reply.status != 200:
+                raise RuntimeError(f"{path}: {reply.status} {reply.body[:300]!r}")
             latencies.append(time.perf_counter() - started)
     finally:
-        writer.close()
+        await connection.close()
 
 
-async def load(port: int, paths: list[str]) -> dict[str, float]:
-    warm = [min(200, MAX_REQUESTS)]
-    await asyncio.gather(
-        *(_worker(port, paths, time.perf_counter() + 2, warm, []) for _ in range(CONNECTIONS))
-    )
+async def load(port: int, paths: list[str], connections: int) -> dict[str, float]:
+    """Requests over ``connections`` keep-alive connections for ``DURATION`` seconds (at most
+    ``MAX_REQUESTS``), after a short warm-up: throughput, p50 and p99."""
+    warm = [min(20 * connections, MAX_REQUESTS)]
+    stop = time.perf_counter() + 1
+    await asyncio.gather(*(_worker(port, paths, stop, warm, []) for _ in range(connections)))
     latencies: list[float] = []
     budget = [MAX_REQUESTS]
     started = time.perf_counter()
     stop = started + DURATION
     await asyncio.gather(
-        *(_worker(port, paths, stop, budget, latencies) for _ in range(CONNECTIONS))
+        *(_worker(port, paths, stop, budget, latencies) for _ in range(connections))
     )
     elapsed = time.perf_counter() - started
-    latencies.sort()
     return {
         "n": len(latencies),
         "rps": len(latencies) / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)] * 1000,
+        "p50": quantile(latencies, 0.5) * 1000,
+        "p99": quantile(latencies, 0.99) * 1000,
     }
 
 
-BARE_SOURCE = """
-import sys
-from litestar import Litestar, get
-from litestar.response import Response
-import uvicorn
-
-pages = {int(n): b'{"x":"' + b"a" * max(int(n) - 8, 0) + b'"}' for n in sys.argv[2].split(",")}
-
-@get("/page/{size:int}", sync_to_thread=False)
-def page(size: int) -> Response[bytes]:
-    return Response(pages[size], media_type="application/json")
-
-@get("/ready", sync_to_thread=False)
-def ready() -> Response[bytes]:
-    return Response(b"{}", media_type="application/json")
-
-uvicorn.run(Litestar([page, ready]), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", access_log=False)
-"""
+# Query classes: words of the corpus (demo services' names and descriptions) that are rare
+# (in a few templates), common (in a large share of the documents), several words, typos.
+RARE = ["psychologue", "addictions", "portage", "mdph", "avocat", "smartphone", "pmi", "carsat"]
+COMMON = ["aide", "accompagnement", "caf", "logement", "emploi", "retraite"]
+MULTI = [
+    "aide dossier retraite",
+    "logement urgence",
+    "mission locale jeunes",
+    "violences conjugales",
+    "cpam carte vitale",
+    "atelier numerique",
+    "permis de conduire",
+    "aide alimentaire",
+]
+TYPOS = ["logemnt social", "retraitte", "domicilation", "ecrivin public", "hebergment"]
 
 
-def query_mix(corpus: Corpus, seed: int) -> dict[str, list[str]]:
+def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
+    """The same URLs for Relais and the floor, per class of query."""
     from services.kernel.reference.taxonomies import category_of
 
     rng = random.Random(seed)
-    big = sorted(corpus.communes, key=lambda c: -c.population)[:60]
-    # Filter values as people pick them: the demo's most used categories, publics and fees.
+    big = sorted(corpus.communes, key=lambda c: -c.population)[:40]
     categories = [
         c
         for c, _ in Counter(
             category_of(t) for s in corpus.services for t in s.get("thematiques") or []
-        ).most_common(8)
+        ).most_common(6)
     ]
-    publics = [
-        p
-        for p, _ in Counter(p for s in corpus.services for p in s.get("publics") or []).most_common(
-            4
-        )
-    ]
-    fees = sorted({str(s["frais"]) for s in corpus.services if s.get("frais")})
 
     def url(**params: Any) -> str:
         return f"{SEARCH}?{urllib.parse.urlencode(params)}"
 
-    text = [url(q=q, facets="false") for q in QUERIES]
-    filtered = [
-        url(q=q, thematiques=rng.choice(categories), fees=rng.choice(fees), facets="false")
-        for q in QUERIES
-    ] + [url(q=q, publics=rng.choice(publics), facets="false") for q in QUERIES[:10]]
     geo = []
-    for commune in big[:30]:
+    for commune in big[:20]:
         lat, lon = corpus.position(commune.code, commune.departement)
-        params: dict[str, Any] = {"lat": f"{lat:.4f}", "lon": f"{lon:.4f}"}
-        params.update(radius_km=rng.choice([5, 10, 20]), sort="distance", facets="false")
-        if rng.random() < 0.5:
-            params["q"] = rng.choice(QUERIES)
-        geo.append(url(**params))
-    facets = [url(commune=c.code, thematiques=rng.choice(categories)) for c in big[:20]] + [
-        url(q=q) for q in QUERIES[:10]
-    ]
-    return {"text": text, "text+filters": filtered, "geo radius+sort": geo, "facets": facets}
+        radius = rng.choice([5, 10, 20])
+        geo.append(url(lat=f"{lat:.4f}", lon=f"{lon:.4f}", radius_km=radius, sort="distance"))
+    return {
+        "rare word": [url(q=q, facets="false") for q in RARE],
+        "common word": [url(q=q, facets="false") for q in COMMON],
+        "multi-word": [url(q=q, facets="false") for q in MULTI],
+        "typo": [url(q=q, facets="false") for q in TYPOS],
+        "text + commune": [
+            url(q=rng.choice(RARE + COMMON + MULTI), commune=c.code, facets="false")
+            for c in big[:20]
+        ],
+        "geo radius + sort": [f"{u}&facets=false" for u in geo],
+        "facets": [url(q=q) for q in MULTI[:4] + COMMON[:2]]
+        + [url(commune=c.code, thematiques=rng.choice(categories)) for c in big[:6]],
+    }
 
 
 @dataclass
 class Measure:
     label: str
     size: int
-    cases: dict[str, tuple[dict[str, float], dict[str, float], int]]
+    classes: dict[str, tuple[dict[str, float], dict[str, float]]] = field(default_factory=dict)
+    mix: dict[int, tuple[dict[str, float], dict[str, float]]] = field(default_factory=dict)
+    by_id: tuple[dict[str, float], dict[str, float]] | None = None
+    rss_mb: float = 0.0
+
+
+SERVE = [sys.executable, "-m", "services.cli", "serve", "directory"]
+FLOOR = [sys.executable, "-m", "bench.search_floor"]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def measure(label: str, size: int, env: dict[str, str], corpus: Corpus) -> Measure:
+    """Relais (``relais serve directory``, one process) and, on PostgreSQL, the floor app (one
+    process) serve the same requests: per class one client (p50), the whole mix at 8 and 16
+    connections (throughput), a service read by id; then Relais's resident memory."""
     processes: list[subprocess.Popen[bytes]] = []
+    result = Measure(label, size)
     try:
         port = free_port()
-        processes.append(
-            subprocess.Popen(  # noqa: ASYNC220
-                [
-                    sys.executable,
-                    "-m",
-                    "services.cli",
-                    "serve",
-                    "directory",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    "1",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
+        server = subprocess.Popen(  # noqa: ASYNC220
+            [*SERVE, "--port", str(port), "--workers", "1"],
+            env=env,
+            cwd=ROOT,
         )
+        processes.append(server)
+        floor_port = 0
+        if label == "postgresql":
+            floor_port = free_port()
+            schema = env["DATABASE_SCHEMA_PREFIX"] + "directory"
+            processes.append(
+                subprocess.Popen(  # noqa: ASYNC220
+                    [*FLOOR, str(floor_port), POSTGRES_URL, schema],
+                    cwd=ROOT,
+                )
+            )
+            wait_ready(floor_port, "/readyz")
         wait_ready(port, "/readyz")
-        mix = query_mix(corpus, 7)
-        sizes: dict[str, int] = {}
-        for name, paths in mix.items():
-            bodies = [await get(port, p) for p in paths]
-            sizes[name] = int(statistics.median(len(b) for b in bodies))
-            hits = statistics.median(json.loads(b)["total"] for b in bodies)
-            print(
-                f"  {name}: {len(paths)} queries, median {hits:,.0f} matches, page {sizes[name]} B",
-                flush=True,
+        classes = query_classes(corpus, 7)
+        for name, paths in classes.items():
+            totals = [msgspec.json.decode(await get(port, p))["total"] for p in paths]
+            line = (
+                f"  {name}: {len(paths)} queries, median {statistics.median(totals):,.0f} matches"
             )
-        bare_port = free_port()
-        processes.append(
-            subprocess.Popen(  # noqa: ASYNC220
-                [
-                    sys.executable,
-                    "-c",
-                    BARE_SOURCE,
-                    str(bare_port),
-                    ",".join(map(str, sizes.values())),
-                ],
-                cwd=ROOT,
-            )
-        )
-        wait_ready(bare_port, "/ready")
-        cases: dict[str, tuple[dict[str, float], dict[str, float], int]] = {}
-        for name, paths in mix.items():
-            real = await load(port, paths)
-            bare = await load(bare_port, [f"/page/{sizes[name]}"])
-            cases[name] = (real, bare, sizes[name])
-            _print_case(name, real, bare)
-        everything = [p for paths in mix.values() for p in paths]
-        real = await load(port, everything)
-        bare = await load(bare_port, [f"/page/{s}" for s in sizes.values()])
-        cases["mix"] = (real, bare, 0)
-        _print_case("mix", real, bare)
-        return Measure(label, size, cases)
+            if floor_port:
+                floor_totals = [
+                    msgspec.json.decode(await get(floor_port, p))["total"] for p in paths
+                ]
+                line += f" (floor {statistics.median(floor_totals):,.0f})"
+            print(line, flush=True)
+        for name, paths in classes.items():
+            real = await load(port, paths, 1)
+            floor = await load(floor_port, paths, 1) if floor_port else real
+            result.classes[name] = (real, floor)
+            _print_case(f"{name}, 1 client", real, floor)
+        everything = [p for paths in classes.values() for p in paths]
+        for connections in MIX_CONNECTIONS:
+            real = await load(port, everything, connections)
+            floor = await load(floor_port, everything, connections) if floor_port else real
+            result.mix[connections] = (real, floor)
+            _print_case(f"mix, {connections} connections", real, floor)
+        result.rss_mb = rss_mb(server.pid)
+        print(f"  RSS of the Relais server after the search load: {result.rss_mb:.0f} MB")
+        if floor_port:
+            ids = await _service_ids(env["DATABASE_SCHEMA_PREFIX"] + "directory")
+            paths = [f"/directory/v1/services/{i}" for i in ids]
+            real = await load(port, paths, BY_ID_CONNECTIONS)
+            floor = await load(floor_port, paths, BY_ID_CONNECTIONS)
+            result.by_id = (real, floor)
+            _print_case(f"GET by id, {BY_ID_CONNECTIONS} connections", real, floor)
+        return result
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=30)
 
 
-def _print_case(name: str, real: dict[str, float], bare: dict[str, float]) -> None:
+async def _service_ids(schema: str) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        rows = await conn.fetch(
+            f'SELECT id FROM "{schema}".services TABLESAMPLE SYSTEM (1) LIMIT 2000'
+        )
+    finally:
+        await conn.close()
+    return [str(r["id"]) for r in rows]
+
+
+def _print_case(name: str, real: dict[str, float], floor: dict[str, float]) -> None:
     print(
-        f"  {name:16} {real['rps']:7,.0f} req/s p50 {real['p50']:7.1f} ms p99 {real['p99']:7.1f} ms"
-        f" ({real['n']:,.0f} req) | bare {bare['rps']:6,.0f} req/s p50 {bare['p50']:5.1f} ms"
-        f" p99 {bare['p99']:5.1f} ms | p50 ×{real['p50'] / bare['p50']:.1f} p99 "
-        f"×{real['p99'] / bare['p99']:.1f} throughput {real['rps'] / bare['rps']:.0%}",
+        f"  {name:32} {real['rps']:7,.1f} req/s p50 {real['p50']:7.1f} ms p99 "
+        f"{real['p99']:7.1f} ms ({real['n']:,.0f} req) | floor {floor['rps']:7,.1f} req/s p50 "
+        f"{floor['p50']:7.1f} ms p99 {floor['p99']:7.1f} ms | p50 ×{real['p50'] / floor['p50']:.2f}"
+        f" throughput ×{real['rps'] / floor['rps']:.2f}",
         flush=True,
     )
 
@@ -721,34 +737,57 @@ async def run() -> None:
     corpus_ = corpus()
     print(
         f"corpus: {len(corpus_.services)} demo services as templates, {len(corpus_.words):,} "
-        f"words, {len(corpus_.communes):,} communes weighted by population; {CONNECTIONS} "
-        f"connections, ≤ {DURATION:.0f} s and ≤ {MAX_REQUESTS:,} requests per case",
+        f"words, {len(corpus_.communes):,} communes weighted by population; ≤ {DURATION:.0f} s "
+        f"and ≤ {MAX_REQUESTS:,} requests per case; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     results: list[Measure] = []
     results += await run_postgres(corpus_)
     results += await run_sqlite(corpus_)
-    print("\nsummary (targets: p50 ≤ 3× and p99 ≤ 10× the bare floor at 100k; 100k→1M p50 ≤ 2×)")
+    print(
+        "\nsummary (targets: per class p50 ≤ 1.0× the floor; GET by id throughput ≥ 0.7× the "
+        "floor; RSS ≤ 150 MB)"
+    )
     for m in results:
-        real, bare, _ = m.cases["mix"]
-        print(
-            f"  {m.label:10} {m.size:>9,} services: mix p50 ×{real['p50'] / bare['p50']:.1f} "
-            f"p99 ×{real['p99'] / bare['p99']:.1f} ({real['p50']:.1f} / {real['p99']:.1f} ms; "
-            f"bare {bare['p50']:.1f} / {bare['p99']:.1f} ms), {real['rps']:,.0f} req/s"
-        )
-    pg = [m for m in results if m.label == "postgresql"]
-    if len(pg) == 2:
-        small, large = pg
-        for name in large.cases:
-            growth = large.cases[name][0]["p50"] / small.cases[name][0]["p50"]
-            print(f"  postgresql {small.size:,}→{large.size:,} {name}: p50 ×{growth:.2f}")
+        print(f"  {m.label} {m.size:,} services:")
+        for name, (real, floor) in m.classes.items():
+            print(
+                f"    {name:18} p50 {real['p50']:7.1f} ms, floor {floor['p50']:7.1f} ms: "
+                f"×{real['p50'] / floor['p50']:.2f}"
+            )
+        for connections, (real, floor) in m.mix.items():
+            print(
+                f"    mix at {connections:2} connections: {real['rps']:7.1f} req/s "
+                f"(floor {floor['rps']:7.1f})"
+            )
+        if m.by_id is not None:
+            real, floor = m.by_id
+            print(
+                f"    GET by id: {real['rps']:,.0f} req/s, floor {floor['rps']:,.0f}: "
+                f"×{real['rps'] / floor['rps']:.2f}"
+            )
+        print(f"    RSS after the search load: {m.rss_mb:.0f} MB")
+    if OUT:
+        with open(OUT, "w", encoding="utf-8") as out:  # noqa: ASYNC230
+            json.dump([m.__dict__ for m in results], out, indent=1, default=str)
 
 
 async def run_postgres(corpus_: Corpus) -> list[Measure]:
+    results: list[Measure] = []
+    if KEEP_PREFIX:
+        # One schema per size, kept between runs: each is loaded once.
+        for target in SIZES:
+            results += await _run_postgres_schema(
+                corpus_, f"{KEEP_PREFIX}{target // 1000}k_", [target]
+            )
+        return results
+    return await _run_postgres_schema(corpus_, f"bench{uuid.uuid4().hex[:6]}_", SIZES)
+
+
+async def _run_postgres_schema(corpus_: Corpus, prefix: str, sizes: list[int]) -> list[Measure]:
     from services import system
     from services.kernel.settings import load_settings
 
-    prefix = f"bench{uuid.uuid4().hex[:6]}_"
     schema = f"{prefix}directory"
     settings = load_settings(
         environ={},
@@ -773,13 +812,13 @@ async def run_postgres(corpus_: Corpus) -> list[Measure]:
     env.pop("MEILI_URL", None)
     results: list[Measure] = []
     try:
-        loaded = 0
-        doc_id = 0
-        vocabulary: set[str] = set()
+        loaded, doc_id, vocabulary = await _loaded(schema)
         rate = 0.0
-        for target in SIZES:
+        for target in sizes:
             extra = target - loaded
-            if loaded and extra >= loaded:
+            if extra <= 0:
+                print(f"postgresql: {schema} holds {loaded:,} services (kept)", flush=True)
+            elif loaded and extra >= loaded:
                 # Grow inside PostgreSQL: copies of what is loaded (see PostgresLoader.replicate).
                 started = time.perf_counter()
                 async with PostgresLoader(schema, vocabulary) as loader:
@@ -793,37 +832,35 @@ async def run_postgres(corpus_: Corpus) -> list[Measure]:
                     f"→ {loaded:,} services",
                     flush=True,
                 )
-                results.append(await measure("postgresql", loaded, env, corpus_))
-                continue
-            if loaded and rate:
-                affordable = int(LOAD_BUDGET * rate)
-                if affordable < extra:
+            else:
+                if loaded and rate and int(LOAD_BUDGET * rate) < extra:
                     print(
                         f"postgresql: {target:,} would take ~{extra / rate:,.0f} s to load at "
-                        f"{rate:,.0f} services/s; loading {affordable:,} more instead "
-                        f"(BENCH_LOAD_BUDGET={LOAD_BUDGET:.0f} s)",
+                        f"{rate:,.0f} services/s; loading {int(LOAD_BUDGET * rate):,} more "
+                        f"instead (BENCH_LOAD_BUDGET={LOAD_BUDGET:.0f} s)",
                         flush=True,
                     )
-                    extra = affordable
-            started = time.perf_counter()
-            async with PostgresLoader(schema, vocabulary) as loader:
-                for batch in generate(corpus_, extra, seed=target, first_doc_id=doc_id):
-                    await loader.write(batch)
-                    doc_id = batch.documents[-1]["doc_id"]
-                copy_time = time.perf_counter() - started
-            elapsed = time.perf_counter() - started
-            loaded += extra
-            rate = extra / elapsed
-            print(
-                f"postgresql: +{extra:,} services generated, indexed and copied in "
-                f"{copy_time:.0f} s, indexes + VACUUM ANALYZE {elapsed - copy_time:.0f} s "
-                f"({rate:,.0f} services/s) → {loaded:,} services",
-                flush=True,
-            )
+                    extra = int(LOAD_BUDGET * rate)
+                started = time.perf_counter()
+                async with PostgresLoader(schema, vocabulary) as loader:
+                    for batch in generate(corpus_, extra, seed=target, first_doc_id=doc_id):
+                        await loader.write(batch)
+                        doc_id = batch.documents[-1]["doc_id"]
+                    copy_time = time.perf_counter() - started
+                elapsed = time.perf_counter() - started
+                loaded += extra
+                rate = extra / elapsed
+                print(
+                    f"postgresql: +{extra:,} services generated, indexed and copied in "
+                    f"{copy_time:.0f} s, indexes + VACUUM ANALYZE {elapsed - copy_time:.0f} s "
+                    f"({rate:,.0f} services/s) → {loaded:,} services",
+                    flush=True,
+                )
+            await _build_floor(schema, corpus_)
             results.append(await measure("postgresql", loaded, env, corpus_))
     finally:
-        if KEEP:
-            print(f"postgresql: schema {schema} kept (BENCH_KEEP_SCHEMA=1)", flush=True)
+        if KEEP_PREFIX:
+            print(f"postgresql: schema {schema} kept (BENCH_SEARCH_PREFIX)", flush=True)
         else:
             engine = create_async_engine(
                 POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://")
@@ -832,6 +869,43 @@ async def run_postgres(corpus_: Corpus) -> list[Measure]:
                 await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             await engine.dispose()
     return results
+
+
+async def _loaded(schema: str) -> tuple[int, int, set[str]]:
+    """Services, last document id and vocabulary already in the schema (kept from a run)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": f'"{schema}"'})
+    try:
+        services = int(await conn.fetchval("SELECT count(*) FROM services"))
+        doc_id = int(await conn.fetchval("SELECT coalesce(max(doc_id), 0) FROM search_documents"))
+        terms = {r["term"] for r in await conn.fetch("SELECT term FROM search_vocabulary")}
+    finally:
+        await conn.close()
+    return services, doc_id, terms
+
+
+async def _build_floor(schema: str, corpus_: Corpus) -> None:
+    """The floor's tables, (re)built from the directory's tables of this schema."""
+    import asyncpg
+
+    from services.kernel.reference import geography
+
+    communes = [
+        (c.code, sorted(geography().zones_of(c.code)), *corpus_.position(c.code, c.departement))
+        for c in corpus_.communes
+    ]
+    conn = await asyncpg.connect(
+        POSTGRES_URL, server_settings={"search_path": f'"{schema}",public'}
+    )
+    try:
+        started = time.perf_counter()
+        for statement in search_floor.DROP:
+            await conn.execute(statement)
+        await search_floor.build(conn, communes)
+        print(f"floor: tables built in {time.perf_counter() - started:.0f} s", flush=True)
+    finally:
+        await conn.close()
 
 
 async def run_sqlite(corpus_: Corpus) -> list[Measure]:

@@ -234,7 +234,7 @@ def reindex() -> None:
     import sqlalchemy as sa
 
     from services.directory.models import Structure
-    from services.directory.search import meili
+    from services.directory.search import meili, meili_feed
     from services.directory.search.indexing import refresh_structure_search_index
 
     settings = settings_or_exit()
@@ -260,7 +260,7 @@ def reindex() -> None:
         async def rebuild_meili() -> int:
             db = await open_database(settings)
             try:
-                return await meili.rebuild(settings, db)
+                return await meili_feed.rebuild(settings, db)
             finally:
                 await db.dispose()
 

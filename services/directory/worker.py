@@ -6,7 +6,7 @@ from typing import Any
 
 from services.directory.linkcheck import check_links
 from services.directory.models import OutboxEvent
-from services.directory.search.meili import sync_job
+from services.directory.search.meili_feed import sync_job
 from services.kernel.jobs import Job
 from services.kernel.outbox import prune_job
 

@@ -61,8 +61,8 @@ async def provide_session(
             await session.rollback()
             raise
         else:
-            # A handler that never used its session (e.g. it wrote through ``Database.driver``)
-            # has nothing to commit: committing would begin a transaction to end it.
+            # A handler that never used its session has nothing to commit: committing would
+            # begin a transaction to end it.
             if session.in_transaction() or session.new or session.dirty or session.deleted:
                 await session.commit()
 

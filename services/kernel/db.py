@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import greenlet_spawn
 
 from services.kernel.settings import Settings
 
@@ -86,7 +85,15 @@ class Database:
     """Engine + session factory of one service. Bound values never reach the logs (personal
     data): the engines hide them from echo and from their errors' text."""
 
-    def __init__(self, settings: Settings, service: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: str,
+        *,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """``server_settings``: PostgreSQL settings of every connection of this service (e.g.
+        its planner's), beside the schema and the application name."""
         self.settings = settings
         self.service = service
         self.schema = settings.schema_for(service)
@@ -121,6 +128,7 @@ class Database:
                         # Names the service's sessions in pg_stat_activity (ops, and the
                         # referrals feed's commit-order horizon).
                         "application_name": application_name(self.schema),
+                        **(server_settings or {}),
                     }
                 },
             )
@@ -144,26 +152,6 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
-
-    @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Any]:
-        """A pooled asyncpg connection (PostgreSQL) for statements SQLAlchemy would only slow
-        down, outside any session and transaction: each statement commits on its own (one round
-        trip, atomic by itself). A failure that left the connection closed (server restart,
-        terminated backend, network; SQLAlchemy's own test) discards it from the pool and is
-        raised as ``ConnectionError``: a retryable 503."""
-        pooled = await self.engine.raw_connection()
-        driver: Any = pooled.driver_connection
-        try:
-            yield driver
-        except Exception as exc:
-            if not driver.is_closed():
-                raise
-            await greenlet_spawn(pooled.invalidate)
-            raise ConnectionError("database connection lost") from exc
-        finally:
-            # Back to the pool (inside a greenlet: returning may close the connection).
-            await greenlet_spawn(pooled.close)
 
     async def ping(self) -> bool:
         try:

@@ -22,6 +22,8 @@ def alembic_config(script_location: Path, db: Database | None = None) -> Config:
     cfg.set_main_option("sqlalchemy.url", db.url if db else "sqlite://")
     if db is not None:
         cfg.attributes["schema"] = db.schema if db.is_postgres else None
+        # For data migrations that need the service's configuration (e.g. its encryption keys).
+        cfg.attributes["settings"] = db.settings
     return cfg
 
 

@@ -22,6 +22,8 @@ from services.referrals.api.stats import StatsController
 from services.referrals.api.webhooks import WebhooksController
 from services.referrals.deps import (
     KeyringHolder,
+    provide_attachments,
+    provide_reading,
     provide_service,
     provide_session_once_authenticated,
 )
@@ -65,6 +67,8 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         dependencies={
             "session": Provide(provide_session_once_authenticated),
             "svc": Provide(provide_service),
+            "reading": Provide(provide_reading),
+            "attachments": Provide(provide_attachments),
         },
         state={"keyring": KeyringHolder(settings)},
     )

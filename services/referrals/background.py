@@ -35,7 +35,7 @@ async def send_digests(app: Any) -> int:
 
 async def purge(app: Any) -> int:
     """Daily retention: erase what has been kept long enough (see retention.py)."""
-    from services.referrals.retention import purge as run_purge
+    from services.referrals.service.retention import purge as run_purge
 
     report = await run_purge(
         app.state.db, app.state.keyring.get(), app.state.settings, utcnow(), dry_run=False

@@ -12,12 +12,13 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.app import provide_session
-from services.kernel.db import Database
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.security import Caller
 from services.kernel.settings import Settings
 from services.referrals.crypto import Keyring, load_keyring
 from services.referrals.service import ReferralService
+from services.referrals.service.attachments import AttachmentService
+from services.referrals.service.reading import ReadingService
 
 # Documented headers (read by the handlers through the request; declared for the OpenAPI).
 IdempotencyKey = Annotated[
@@ -51,14 +52,6 @@ class KeyringHolder:
         return self._keyring
 
 
-OPTIMISTIC = "optimistic_writes"
-# Route ``opt``: every write of the handler's flow is staged and written at once by
-# ``idempotent`` (see ``ReferralService``); on PostgreSQL it then writes optimistically. Only
-# for handlers that end with ``idempotent``: nothing else writes what is staged (an access-log
-# row staged by a GET would be lost).
-OPTIMISTIC_WRITES = {OPTIMISTIC: True}
-
-
 async def provide_session_once_authenticated(
     request: Request[Any, Any, Any], authenticated: Caller
 ) -> AsyncGenerator[AsyncSession, None]:
@@ -73,15 +66,19 @@ async def provide_session_once_authenticated(
 _request_session = asynccontextmanager(provide_session)
 
 
-async def provide_service(
-    request: Request[Any, Any, Any], state: State, session: AsyncSession
-) -> ReferralService:
+async def provide_service(state: State, session: AsyncSession) -> ReferralService:
     holder: KeyringHolder = state.keyring
-    db: Database = state.db
-    optimistic = db.is_postgres and bool(request.route_handler.opt.get(OPTIMISTIC))
-    return ReferralService(
-        session, holder.get(), state.settings, optimistic=db if optimistic else None
-    )
+    return ReferralService(session, holder.get(), state.settings)
+
+
+async def provide_reading(state: State, session: AsyncSession) -> ReadingService:
+    holder: KeyringHolder = state.keyring
+    return ReadingService(session, holder.get(), state.settings)
+
+
+async def provide_attachments(state: State, session: AsyncSession) -> AttachmentService:
+    holder: KeyringHolder = state.keyring
+    return AttachmentService(session, holder.get(), state.settings)
 
 
 def etag(version: int) -> str:

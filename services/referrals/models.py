@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -26,20 +26,6 @@ class OutboxEvent(OutboxMixin, Base):
     pass
 
 
-ModelT = TypeVar("ModelT", bound=Base)
-
-
-def detached(model: type[ModelT], values: dict[str, Any]) -> ModelT:
-    """A model object holding ``values`` as if loaded, outside any session: for rows read or
-    written by plain statements (a fraction of the cost of the constructor's change tracking)."""
-    mapper = model.__mapper__
-    if not mapper.configured:  # done by the first constructor call otherwise
-        sa.orm.configure_mappers()
-    instance: ModelT = mapper.class_manager.new_instance()
-    instance.__dict__.update(values)
-    return instance
-
-
 class Referral(Base):
     """One person's request travelling through the network."""
 
@@ -48,7 +34,10 @@ class Referral(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_uuid)
     structure_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
     created_by: Mapped[str] = mapped_column(sa.String(255))
-    referent: Mapped[str] = mapped_column(sa.String(255), index=True)
+    # The follow-up's referent: a staff account (its subject) or, when none is named, free text
+    # (encrypted: staff write names and roles there).
+    referent_subject: Mapped[str | None] = mapped_column(sa.String(255), nullable=True, index=True)
+    referent_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     # The need, kept for statistics even after erasure.
@@ -65,7 +54,7 @@ class Referral(Base):
     consent_method: Mapped[str] = mapped_column(sa.String(20))
     consent_captured_by: Mapped[str] = mapped_column(sa.String(255))
     consent_given_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    consent_purpose: Mapped[str] = mapped_column(sa.String(500))
+    consent_purpose_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     consent_categories: Mapped[list[str]] = mapped_column(JSONType())
     consent_recipients: Mapped[list[str]] = mapped_column(JSONType())
     consent_further_partners: Mapped[bool] = mapped_column(sa.Boolean, default=False)
@@ -325,7 +314,8 @@ class DigestRun(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Tables of the statements written without the ORM (``__table__`` is typed as a FromClause).
+# The tables as Core sees them, for the store's statements (``__table__`` is typed as a
+# FromClause).
 REFERRALS = cast(sa.Table, Referral.__table__)
 THEMATIQUES = cast(sa.Table, ReferralThematique.__table__)
 HANDOFFS = cast(sa.Table, Handoff.__table__)
@@ -333,3 +323,5 @@ EVENTS = cast(sa.Table, TimelineEvent.__table__)
 OUTBOX = cast(sa.Table, OutboxEvent.__table__)
 ACCESS_LOG = cast(sa.Table, AccessLogEntry.__table__)
 IDEMPOTENCY = cast(sa.Table, IdempotencyRecord.__table__)
+ATTACHMENTS = cast(sa.Table, Attachment.__table__)
+WEBHOOK_DELIVERIES = cast(sa.Table, WebhookDelivery.__table__)

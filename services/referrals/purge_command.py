@@ -12,7 +12,7 @@ from services.kernel.commands import settings_errors_exit, settings_or_exit
 from services.kernel.db import Database
 from services.kernel.settings import Settings
 from services.referrals.crypto import load_keyring
-from services.referrals.retention import PurgeReport, purge
+from services.referrals.service.retention import PurgeReport, purge
 
 
 def register(app: typer.Typer) -> None:

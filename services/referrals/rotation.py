@@ -10,12 +10,14 @@ import sqlalchemy as sa
 from services.kernel.db import Database
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
-from services.referrals.service import (
+from services.referrals.service.common import (
     attachment_context,
     evaluation_context,
     event_comment_context,
     handoff_comment_context,
     person_context,
+    purpose_context,
+    referent_context,
     summary_context,
 )
 from services.referrals.webhooks.delivery import previous_secret_context, secret_context
@@ -27,6 +29,8 @@ TEXT_COLUMNS: list[tuple[type[Any], str, Callable[[Any], str]]] = [
     (m.Referral, "person_enc", lambda r: person_context(r.id)),
     (m.Referral, "summary_enc", lambda r: summary_context(r.id)),
     (m.Referral, "evaluation_comment_enc", lambda r: evaluation_context(r.id)),
+    (m.Referral, "consent_purpose_enc", lambda r: purpose_context(r.id)),
+    (m.Referral, "referent_enc", lambda r: referent_context(r.id)),
     (m.Handoff, "comment_enc", lambda r: handoff_comment_context(r.id)),
     (m.TimelineEvent, "comment_enc", lambda r: event_comment_context(r.id)),
     (m.Attachment, "filename_enc", lambda r: attachment_context(r.id)),

@@ -112,7 +112,8 @@ class ConsentRead(msgspec.Struct, kw_only=True):
     method: ConsentMethod
     captured_by: str
     given_at: datetime
-    purpose: str
+    # Shown to the structures the consent lets hold the person's data.
+    purpose: str | None
     data_categories: list[Category]
     recipients: list[uuid.UUID]
     further_partners: bool
@@ -131,6 +132,8 @@ class ReferralCreate(_In):
     need: NeedIn
     consent: ConsentIn
     target: TargetIn
+    # A staff account's subject (UUID), kept as a reference; anything else is free text,
+    # encrypted. Default: the caller's own account.
     referent: Subject | None = None
 
 
@@ -177,7 +180,8 @@ class ReferralRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     status: str
     structure_id: uuid.UUID
-    referent: str
+    # The referent's account; free text only under the consent's situation category.
+    referent: str | None
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -230,6 +234,9 @@ class CloseIn(_In):
 
 
 class ReferentIn(_In):
+    """A staff account's subject (UUID), kept as a reference; anything else is free text,
+    encrypted."""
+
     referent: Subject
 
 
@@ -262,6 +269,12 @@ class AccessLogRead(msgspec.Struct, kw_only=True):
     resource: str
     categories: list[str]
     at: datetime
+
+
+class BoxCount(msgspec.Struct, kw_only=True):
+    """How many handoffs of a box match the filters."""
+
+    count: int
 
 
 class BoxItem(msgspec.Struct, kw_only=True):

@@ -5,41 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from services.kernel.clock import utcnow
-from services.kernel.db import Database
 from services.kernel.jobs import Job
 from services.kernel.outbox import prune_job
-from services.referrals import background, idempotency
+from services.referrals import background
 from services.referrals import models as m
-from services.referrals.deps import KeyringHolder
 from services.referrals.metrics import refresh_handoff_gauges
-from services.referrals.service import ReferralService
-
-
-async def _with_service(app: Any) -> tuple[Database, KeyringHolder]:
-    return app.state.db, app.state.keyring
+from services.referrals.service import jobs
 
 
 async def remind_handoffs(app: Any) -> int:
     """Remind receivers (outbox event) of handoffs whose deadline is near."""
-    db, keyring = await _with_service(app)
-    async with db.session() as session:
-        service = ReferralService(session, keyring.get(), app.state.settings)
-        return await service.remind_due(utcnow())
+    state = app.state
+    return await jobs.remind_due(state.db, state.keyring.get(), state.settings, utcnow())
 
 
 async def expire_handoffs(app: Any) -> int:
     """Expire handoffs left unanswered after their deadline, and alert the referent."""
-    db, keyring = await _with_service(app)
-    async with db.session() as session:
-        service = ReferralService(session, keyring.get(), app.state.settings)
-        return await service.expire_due(utcnow())
+    state = app.state
+    return await jobs.expire_due(state.db, state.keyring.get(), state.settings, utcnow())
 
 
 async def forget_idempotency_keys(app: Any) -> int:
     """Forget Idempotency-Key records past their retention (24 hours)."""
-    db: Database = app.state.db
-    async with db.session() as session:
-        return await idempotency.forget_expired(session, utcnow())
+    return await jobs.forget_idempotency_keys(app.state.db, utcnow())
 
 
 JOBS: list[Job] = [

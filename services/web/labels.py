@@ -75,6 +75,14 @@ FIELDS = {
     "accessibility_url": "informations d’accessibilité",
     "source_url": "source",
 }
+# Why an entry is on « mes fiches à revoir » (the directory's review reasons).
+REVIEW_REASONS = {
+    "stale": "pas confirmée depuis longtemps",
+    "never_verified": "jamais confirmée",
+    "link_dead": "un lien ne fonctionne plus",
+    "link_failing": "un lien ne répond plus depuis quelques jours",
+    "capacity_unconfirmed": "disponibilité pas indiquée depuis plus d’un mois",
+}
 APPOINTMENT = {True: "sur rendez-vous", False: "sans rendez-vous", None: ""}
 
 # Orientations: the referrals API's codes in words.

@@ -86,6 +86,7 @@ def _environment() -> Environment:
         SCOPES=labels.SCOPES,
         LINK_STATES=labels.LINK_STATES,
         LINK_FIELDS=labels.FIELDS,
+        REVIEW_REASONS=labels.REVIEW_REASONS,
     )
     # Orientations' codes in words.
     for name in (

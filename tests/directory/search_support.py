@@ -73,6 +73,7 @@ STRUCTURES: dict[str, dict[str, Any]] = {
         "networks": ["mission-locale"],
         "where": (*MONTPELLIER[:3], 43.6000, 3.8900),
     },
+    "zephyr": {"name": "Association Zéphyr", "typology": "ASSO", "networks": [], "where": LODEVE},
     "cuisine": {
         "name": "Les Fourneaux Solidaires",
         "typology": "ASSO",
@@ -233,6 +234,29 @@ SERVICES: dict[str, dict[str, Any]] = {
         "fees": "gratuit",
         "reception_modes": ["en-presentiel"],
         "zones": ["commune:34301"],
+    },
+    # "zephyr": only the structure's name of the first, the name of the second.
+    "zephyr-accueil": {
+        "structure": "zephyr",
+        "name": "Accueil et orientation",
+        "description": "Un accueil pour toutes vos questions.",
+        "thematiques": [ADMIN],
+        "type": "information",
+        "fees": "gratuit",
+        "reception_modes": ["en-presentiel"],
+        "zones": ["commune:34142"],
+        "verified": True,
+    },
+    "zephyr-atelier": {
+        "structure": "lodeve",
+        "name": "Atelier d'écriture Zéphyr",
+        "description": "Écrire ensemble, une fois par semaine.",
+        "thematiques": [ADMIN],
+        "type": "atelier",
+        "fees": "gratuit",
+        "reception_modes": ["en-presentiel"],
+        "zones": ["commune:34142"],
+        "capacity_status": "waiting_list",
     },
 }
 # A block of near-identical entries for paging (same words, so ties are broken by id).

@@ -394,7 +394,7 @@ async def test_an_import_in_chunks_writes_and_indexes_as_in_one(
     assert renamed == await outcome(whole, 1000, renamed=True)
     counts, _, documents = renamed
     assert counts == (0, 1, 8, 2)
-    assert " tournesol " in documents[("service", "v3")]["name_terms"]
+    assert " tournesol " in documents[("service", "v3")]["topic_terms"]
     assert "Tournesols" in documents[("service", "v3")]["topic_text"]
 
 

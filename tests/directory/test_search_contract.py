@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.directory.search import meili, sql
+from services.directory.search import database
 from tests.conftest import Relais, start_relais
 from tests.directory import search_support as data
 from tests.tokens import TokenFactory, bearer
@@ -79,10 +79,10 @@ async def search_system(
     async with stack:
         catalogue = await data.seed(relais.app("directory").state.db)
         if backend == "meilisearch":
-            from services.directory.search.meili import reindex
+            from services.directory.search.meili_feed import reindex, sync_outbox
 
             await reindex(relais.app("directory"))
-            await meili.sync_outbox(relais.app("directory"), wait=True)
+            await sync_outbox(relais.app("directory"), wait=True)
         yield SearchSystem(backend, relais, catalogue)
 
 
@@ -158,6 +158,18 @@ async def test_name_matches_rank_above_description_matches(search_system: Search
     names = await search_system.names(q="logement")
     # "Recherche de logement social" (name) above "Accueil des allocataires" (description).
     assert names.index("hlm") < names.index("allocataires")
+
+
+async def test_a_structure_name_alone_ranks_below_a_name_match(
+    search_system: SearchSystem,
+) -> None:
+    # "Accueil et orientation" of the Association Zéphyr (verified, accepting) is found only
+    # through its structure's name; "Atelier d'écriture Zéphyr" is named after the word.
+    body = await search_system.ok(q="zephyr")
+    names = search_system.catalogue.names([i["id"] for i in body["items"]])
+    assert names[:2] == ["zephyr-atelier", "zephyr-accueil"], names
+    scores = [i["score"] for i in body["items"]]
+    assert scores[0] - scores[1] >= 20, scores
 
 
 async def test_fresh_and_accepting_rank_above_stale_and_full(search_system: SearchSystem) -> None:
@@ -281,7 +293,7 @@ async def test_counts_stop_at_the_cap_and_say_so(
     exact = await search_system.ok(q=data.PAGING_WORD, limit=1)
     assert exact["total_exact"] is True
     assert exact["facets_exact"] is True
-    monkeypatch.setattr(sql, "COUNT_CAP", 5)
+    monkeypatch.setattr(database, "COUNT_CAP", 5)
     capped = await search_system.ok(q=data.PAGING_WORD, limit=1)
     # Counting stopped after 6 matches: a lower bound, flagged; facets counted on those 6.
     assert capped["total"] == 6
@@ -310,63 +322,15 @@ async def _all_pages(s: SearchSystem, **params: Any) -> list[tuple[str, int]]:
 async def test_capped_search_ranks_exactly_like_the_full_one(
     search_system: SearchSystem, monkeypatch: pytest.MonkeyPatch, q: str
 ) -> None:
-    """Past the cap, pages come from the name / name + topic tiers when they prove the page,
-    from every match otherwise: the same entries in the same order, page after page."""
+    """Counting stops at the cap; ranking does not: the same entries in the same order, page
+    after page."""
     if search_system.backend == "meilisearch":
         pytest.skip("the count cap belongs to the database backends")
     full = await _all_pages(search_system, q=q, limit=2, facets="false")
-    monkeypatch.setattr(sql, "COUNT_CAP", 1)
+    monkeypatch.setattr(database, "COUNT_CAP", 1)
     capped = await _all_pages(search_system, q=q, limit=2, facets="false")
     assert full, q
     assert capped == full
-
-
-@pytest.mark.parametrize(
-    "q", [data.PAGING_WORD, "aide", "caf", "aide alimentaire", "ecrivain public", "logemnt"]
-)
-async def test_a_dense_query_counts_the_same_first_matches_without_the_text_index(
-    search_system: SearchSystem, monkeypatch: pytest.MonkeyPatch, q: str
-) -> None:
-    """PostgreSQL reads the first matches of very common words by scanning the table's first
-    pages, testing the words on the terms: the same matches as the text index gives, so the
-    same count, facets and page."""
-    if search_system.backend != "postgresql":
-        pytest.skip("a PostgreSQL scan strategy")
-    monkeypatch.setattr(sql, "COUNT_CAP", 3)
-    fields = ("total", "total_exact", "facets", "facets_exact", "corrections")
-
-    async def outcome() -> tuple[Any, ...]:
-        body = await search_system.ok(q=q, limit=2)
-        return tuple(body[f] for f in fields), [item["id"] for item in body["items"]]
-
-    through_index = await outcome()
-    scans: list[bool] = []
-    dense_scan = sql.SqlSearchBackend._dense_scan
-
-    async def spied(self: Any, *args: Any) -> Any:
-        conditions = await dense_scan(self, *args)
-        scans.append(conditions is not None)
-        return conditions
-
-    statements: list[int] = []
-    matched = sql.SqlSearchBackend._matched
-
-    async def counted(self: Any, *args: Any) -> Any:
-        statements.append(1)
-        return await matched(self, *args)
-
-    monkeypatch.setattr(sql.SqlSearchBackend, "_dense_scan", spied)
-    monkeypatch.setattr(sql.SqlSearchBackend, "_matched", counted)
-    # Every word counted as common, the scan always worth it, and pages enough for the whole
-    # (small) catalogue.
-    monkeypatch.setattr(sql, "_density", lambda query, frequencies: 1.0)
-    monkeypatch.setattr(sql, "SCAN_COST_RATIO", 0.0)
-    monkeypatch.setattr(sql, "SCAN_MARGIN", 10_000.0)
-    assert await outcome() == through_index
-    assert scans == [True]
-    total_exact = through_index[0][1]
-    # More matches than the cap: the scan alone counted them; fewer: the index counted again.
-    assert len(statements) == (2 if total_exact else 1)
 
 
 @pytest.mark.parametrize(
@@ -381,12 +345,12 @@ async def test_a_dense_query_counts_the_same_first_matches_without_the_text_inde
 async def test_capped_search_sorts_by_distance_exactly_like_the_full_one(
     search_system: SearchSystem, monkeypatch: pytest.MonkeyPatch, params: dict[str, str]
 ) -> None:
-    """Past the cap, distance pages come from rings around the origin when a ring holds a
-    page, from every match otherwise: the same entries in the same order."""
+    """Counting stops at the cap; sorting by distance does not: the same entries in the same
+    order."""
     if search_system.backend == "meilisearch":
         pytest.skip("the count cap belongs to the database backends")
     full = await _all_pages(search_system, **params, limit=2, facets="false")
-    monkeypatch.setattr(sql, "COUNT_CAP", 1)
+    monkeypatch.setattr(database, "COUNT_CAP", 1)
     capped = await _all_pages(search_system, **params, limit=2, facets="false")
     assert len(full) > 2, params
     assert capped == full
@@ -425,7 +389,7 @@ async def test_pages_stay_consistent_while_entries_change(search_system: SearchS
         await session.flush()
         await refresh_search_index(session, [row.id])
     if search_system.backend == "meilisearch":
-        from services.directory.search.meili import sync_outbox
+        from services.directory.search.meili_feed import sync_outbox
 
         await sync_outbox(search_system.relais.app("directory"), wait=True)
     seen = [i["id"] for i in first["items"]]

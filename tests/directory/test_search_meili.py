@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from services.directory import worker
 from services.directory.models import OutboxEvent
-from services.directory.search import meili
+from services.directory.search import meili, meili_feed
 from services.directory.search.analysis import parse_query
 from services.directory.search.backend import After, Origin, SearchRequest, SearchUnavailable
 from services.directory.search.engine import BACKEND_HEADER, FALLBACK_HEADER
@@ -86,7 +86,7 @@ def test_document_from_the_database_index_row() -> None:
         ("public", "tous-publics"),
         ("type", "accompagnement"),  # single-valued facets are document fields already
     ]
-    document = meili.meili_document(index_row(), facets)
+    document = meili_feed.meili_document(index_row(), facets)
     assert document["id"] == "service-01900000-0000-7000-8000-000000000001"
     assert document["entity_id"] == "01900000-0000-7000-8000-000000000001"
     assert document["_geo"] == {"lat": 43.61, "lng": 3.88}
@@ -102,14 +102,14 @@ def test_document_from_the_database_index_row() -> None:
 
 
 def test_document_without_position_or_verification() -> None:
-    document = meili.meili_document(
+    document = meili_feed.meili_document(
         index_row(latitude=None, verified_at=None, appointment_required=True), []
     )
     assert "_geo" not in document
     assert document["verified_at"] == 0
     assert document["reviewed_at"] == document["updated_at"]
     assert document["appointment_required"] is True
-    assert "_geo" not in meili.meili_document(index_row(latitude=95.0), [])
+    assert "_geo" not in meili_feed.meili_document(index_row(latitude=95.0), [])
 
 
 def test_document_ids_are_valid_meilisearch_ids() -> None:
@@ -226,7 +226,7 @@ def test_facet_distribution_maps_to_the_response_facets() -> None:
 
 
 def test_index_settings_payload() -> None:
-    payload = meili.index_settings().model_dump(by_alias=True, exclude_none=True)
+    payload = meili_feed.index_settings().model_dump(by_alias=True, exclude_none=True)
     assert payload["searchableAttributes"] == ["name_text", "topic_text", "body_text"]
     assert {"_geo", "zone", "thematique", "status", "kind"} <= set(payload["filterableAttributes"])
     assert set(payload["sortableAttributes"]) == {"_geo", "capacity_rank", "reviewed_at"}
@@ -246,7 +246,7 @@ def test_index_settings_payload() -> None:
 def test_one_way_synonyms_stay_one_way() -> None:
     from services.directory.search.analysis import synonyms
 
-    table = meili.synonym_table()
+    table = meili_feed.synonym_table()
     source, targets = synonyms().oneway[0]
     for target in targets:
         assert target.casefold() in table[source.casefold()]
@@ -255,7 +255,7 @@ def test_one_way_synonyms_stay_one_way() -> None:
 
 def test_outbox_events_name_the_documents_to_refresh() -> None:
     service, structure = uuid.uuid4(), uuid.uuid4()
-    changes = meili.Changes()
+    changes = meili_feed.Changes()
     changes.add_event("service.archived", {"id": str(service), "structure_id": str(structure)})
     changes.add_event("structure.upserted", {"id": str(structure)})
     changes.add_event("service.upserted", {"id": "not-a-uuid"})
@@ -263,12 +263,12 @@ def test_outbox_events_name_the_documents_to_refresh() -> None:
     assert changes.structures == {structure}  # its summary document
     assert changes.trees == {structure}  # and, for a structure change, all its services
     assert changes
-    assert not meili.Changes()
+    assert not meili_feed.Changes()
 
 
 def test_the_worker_runs_the_feed() -> None:
     jobs = {job.name: job for job in worker.JOBS}
-    assert jobs["directory.search-sync"].run is meili.sync_job
+    assert jobs["directory.search-sync"].run is meili_feed.sync_job
     assert jobs["directory.search-sync"].interval_seconds <= 2
     assert "directory.check-links" in jobs
 
@@ -329,7 +329,7 @@ async def test_outbox_feed_retries_later_when_meilisearch_is_down(meili_down: Re
         )
         await session.flush()
         event_id = event.id
-    assert await meili.sync_outbox(app) == 0
+    assert await meili_feed.sync_outbox(app) == 0
     async with app.state.db.session() as session:
         row = await session.get(OutboxEvent, event_id)
         assert row is not None
@@ -410,7 +410,7 @@ async def test_without_meilisearch_the_feed_marks_its_events_processed(
     app = relais.app("directory")
     assert meili.primary_backend(app.state) is None
     structure = await create_structure(client, tokens)
-    await meili.sync_outbox(app, wait=True)
+    await meili_feed.sync_outbox(app, wait=True)
     async with app.state.db.session() as session:
         pending = await session.scalar(
             sa.select(sa.func.count()).where(

@@ -51,7 +51,7 @@ async def demo(
         async with db.session() as session:
             await seed_demo(session)
         if request.param == "meilisearch":
-            from services.directory.search.meili import reindex, sync_outbox
+            from services.directory.search.meili_feed import reindex, sync_outbox
 
             await reindex(relais.app("directory"))
             await sync_outbox(relais.app("directory"), wait=True)  # the seed's events
@@ -111,3 +111,15 @@ async def test_precision_and_recall_at_5(demo: tuple[Relais, dict[str, str]]) ->
     print("\n".join(report))
     assert mean_precision >= PRECISION_FLOOR
     assert mean_recall >= RECALL_FLOOR
+
+
+async def test_housing_words_return_housing_first(demo: tuple[Relais, dict[str, str]]) -> None:
+    """« logement urgence »: every one of the first five is a housing or shelter service (not
+    an emergency food or cash aid whose description mentions housing)."""
+    relais, _ = demo
+    response = await relais.client.get(SEARCH, params={"q": "logement urgence", "limit": 5})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert len(items) == 5
+    for item in items:
+        assert any(t.startswith("logement-hebergement--") for t in item["thematiques"]), item

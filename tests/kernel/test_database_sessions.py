@@ -84,34 +84,6 @@ async def test_killed_connections_give_one_503_then_heal(
         assert (await relais.client.get(path)).status_code == 200
 
 
-async def test_driver_statements_commit_alone_and_a_killed_connection_is_503_then_heals(
-    tmp_path: Path, tokens: TokenFactory
-) -> None:
-    """``Database.driver``: a pooled asyncpg connection outside any transaction (each statement
-    commits alone), the handler's unused session commits nothing, and a connection the server
-    killed is a 503 that the pool heals."""
-    await require_postgres()
-    settings = make_settings("postgresql", tmp_path, tokens)
-    db = Database(settings, "directory")
-
-    @get("/raw")
-    async def raw(session: AsyncSession) -> dict[str, bool]:
-        async with db.driver() as connection:
-            assert await connection.fetchval("SELECT 1") == 1
-            return {"in_transaction": connection.is_in_transaction()}
-
-    began: list[object] = []
-    sa.event.listen(db.engine.sync_engine, "begin", began.append)
-    async with _serve(settings, db, raw) as client:
-        first = await client.get("/raw")
-        assert first.status_code == 200, first.text
-        assert first.json() == {"in_transaction": False}
-        assert began == []
-        assert await _terminate_sessions(settings.schema_for("directory")) >= 1
-        _assert_unavailable(await client.get("/raw"))
-        assert (await client.get("/raw")).status_code == 200
-
-
 async def test_unreachable_database_is_503_not_500(tmp_path: Path, tokens: TokenFactory) -> None:
     await require_postgres()
     settings = make_settings(

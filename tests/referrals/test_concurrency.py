@@ -14,16 +14,14 @@ import sqlalchemy as sa
 from litestar._kwargs import kwargs_model
 from sqlalchemy import event
 
-from services.kernel.outbox import outbox_row
 from services.referrals import models as m
-from services.referrals import pgwrites
-from services.referrals.models import EVENTS, OUTBOX
-from tests.referrals.conftest import World, act, create_referral
+from services.referrals.domain.records import AccessRecord, Change, EventRecord
+from services.referrals.store import ReferralStore, Stale
+from tests.referrals.conftest import World, act, create_referral, read
 
 
 class ConnectionsInUse:
-    """Counts pooled connections in use at once (proof that requests really overlap; the
-    optimistic path runs its statements outside any transaction)."""
+    """Counts pooled connections in use at once (proof that requests really overlap)."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine.sync_engine
@@ -150,7 +148,7 @@ async def test_concurrent_writers_of_different_parts_all_succeed(world: World) -
         referral = await session.get(m.Referral, uuid.UUID(rid))
         assert referral is not None
         assert referral.version == 1 + 5  # each write bumped it once, lost attempts never
-        assert referral.referent in referents
+        assert referral.referent_enc is not None  # free text: sealed
         row = await session.get(m.Handoff, uuid.UUID(handoff["id"]))
         assert row is not None
         assert (row.state, row.version) == ("acknowledged", 2)
@@ -168,68 +166,83 @@ async def test_concurrent_writers_of_different_parts_all_succeed(world: World) -
             .select_from(m.OutboxEvent)
             .where(m.OutboxEvent.aggregate_id == rid)
         )
+    assert (await read(world, ccas.member, rid))["referent"] in referents
     assert types["handoff.acknowledged"] == 1
     assert types["referral.referent_changed"] == 4, types
     assert outbox == sum(types.values())  # one outbox message per timeline event
 
 
-async def test_a_stale_optimistic_write_writes_nothing(world: World) -> None:
-    """The one statement of an optimistic write is all or nothing: with a referral version that
-    moved on, neither the handoff update nor the event, outbox or access-log rows are written,
-    and the statement says so (``StaleWrite``)."""
-    if world.backend != "postgresql":
-        pytest.skip("optimistic writes are PostgreSQL's (SQLite takes the write lock)")
+async def test_a_change_planned_on_an_old_version_writes_nothing(world: World) -> None:
+    """``store.save``'s compare-and-set, on both engines: a change planned on a snapshot the
+    referral has moved on from writes nothing (no handoff update, event, outbox message or
+    access-log row) and says so (``Stale``); the same change on the current snapshot is written
+    whole, and moves the version once."""
     ccas, partner = await world.org(), await world.org()
     created = await create_referral(world, ccas, partner)
     rid, hid = uuid.UUID(created["id"]), uuid.UUID(created["handoffs"][0]["id"])
     db = world.app().state.db
-    now = datetime.now(UTC)
+    async with db.session() as session:
+        old = await ReferralStore(session).load(rid)
+    assert old is not None
+    await act(world, ccas.member, created["id"], created["handoffs"][0], "cancel",
+              {"reason": "duplicate"})  # fmt: skip
 
-    def writes(read_version: int) -> pgwrites.WriteSet:
-        staged = pgwrites.WriteSet(
-            guard=pgwrites.Guard(rid, read_version, {"version": read_version + 1})
-        )
-        staged.handoff_changes.append(
-            pgwrites.HandoffChange(hid, 1, {"state": "acknowledged", "version": 2})
-        )
-        staged.insert(
-            EVENTS,
-            {
-                "id": uuid.uuid4(), "referral_id": rid, "handoff_id": hid, "type": "test.stale",
-                "actor_kind": "user", "actor_subject": "u", "structures": [], "data": {},
-                "occurred_at": now,
-            },
+    def change(now: datetime) -> Change:
+        return Change(
+            now=now,
+            status="in_progress",
+            handoffs={hid: {"state": "acknowledged", "version": 2}},
+            expected={hid: 1},
+            events=[
+                EventRecord(
+                    id=uuid.uuid4(), referral_id=rid, handoff_id=hid, type="test.stale",
+                    actor_kind="user", actor_subject="u", actor_structure_id=None,
+                    from_state="sent", to_state="acknowledged", reason=None, comment_enc=None,
+                    structures=[], data={}, occurred_at=now,
+                )
+            ],
+            messages=[("test.stale", {})],
+            access=[
+                AccessRecord(
+                    id=uuid.uuid4(), referral_id=rid, actor_kind="user", actor_subject="u",
+                    structure_id=None, resource="test.stale", categories=[], at=now,
+                )
+            ],
         )  # fmt: skip
-        staged.insert(OUTBOX, outbox_row("test.stale", rid, {}))
-        return staged
 
-    async with db.driver() as connection:
-        with pytest.raises(pgwrites.StaleWrite):
-            await pgwrites.write(connection, writes(read_version=7))  # the referral is at 1
-    async with db.session() as session:
-        referral = await session.get(m.Referral, rid)
-        handoff = await session.get(m.Handoff, hid)
-        stale_events = await session.scalar(
-            sa.select(sa.func.count()).where(m.TimelineEvent.type == "test.stale")
-        )
-        stale_outbox = await session.scalar(
-            sa.select(sa.func.count()).where(m.OutboxEvent.topic == "test.stale")
-        )
-    assert referral is not None
-    assert handoff is not None
-    assert (referral.version, handoff.state, handoff.version) == (1, "sent", 1)
-    assert (stale_events, stale_outbox) == (0, 0)
+    async def counts() -> tuple[Any, ...]:
+        async with db.session() as session:
+            referral = await session.get(m.Referral, rid)
+            handoff = await session.get(m.Handoff, hid)
+            assert referral is not None
+            assert handoff is not None
+            return (
+                referral.version,
+                handoff.state,
+                await session.scalar(
+                    sa.select(sa.func.count()).where(m.TimelineEvent.type == "test.stale")
+                ),
+                await session.scalar(
+                    sa.select(sa.func.count()).where(m.OutboxEvent.topic == "test.stale")
+                ),
+                await session.scalar(
+                    sa.select(sa.func.count()).where(m.AccessLogEntry.resource == "test.stale")
+                ),
+            )
 
-    async with db.driver() as connection:
-        await pgwrites.write(connection, writes(read_version=1))  # the same, on time: all of it
+    with pytest.raises(Stale):
+        async with db.session() as session:
+            await ReferralStore(session).save(old, change(datetime.now(UTC)))
+    assert await counts() == (2, "cancelled", 0, 0, 0)
+
     async with db.session() as session:
-        handoff = await session.get(m.Handoff, hid)
-        stale_events = await session.scalar(
-            sa.select(sa.func.count()).where(m.TimelineEvent.type == "test.stale")
-        )
-    assert handoff is not None
-    assert (handoff.state, handoff.version) == ("acknowledged", 2)
-    assert stale_events == 1
+        store = ReferralStore(session)
+        current = await store.load(rid, for_update=True)
+        assert current is not None
+        fresh = change(datetime.now(UTC))
+        fresh.expected = {hid: current.handoffs[0].version}
+        await store.save(current, fresh)
+    assert await counts() == (3, "acknowledged", 1, 1, 1)
 
 
 async def test_a_handlers_dependencies_resolve_one_after_the_other(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 
 import sqlalchemy as sa
 
 from services.referrals import models as m
-from services.referrals.deps import OPTIMISTIC
 from tests.referrals.conftest import World, create_referral, referral_body
 
 
@@ -99,19 +99,27 @@ async def test_bad_key_is_400(world: World) -> None:
     assert await _referrals_of(world, ccas.id) == 0
 
 
-async def test_only_writing_handlers_opt_into_optimistic_writes(world: World) -> None:
-    """What an optimistic handler stages is written by ``idempotent`` only: a GET that staged an
-    access-log row would lose it. The write paths of the lifecycle are all optimistic."""
-    optimistic = {
-        (method, route.path)
-        for route in world.app().routes
-        for handler in getattr(route, "route_handlers", [])
-        if handler.opt.get(OPTIMISTIC)
-        for method in handler.http_methods
-    }
-    assert {method for method, _ in optimistic} == {"POST"}
-    paths = {path for _, path in optimistic}
-    assert "/referrals/v1/referrals" in paths
-    assert "/referrals/v1/referrals/{referral_id:uuid}/close" in paths
-    assert "/referrals/v1/referrals/{referral_id:uuid}/handoffs/{handoff_id:uuid}/accept" in paths
-    assert "/referrals/v1/referrals/{referral_id:uuid}/consent/withdraw" not in paths
+async def test_a_hundred_concurrent_replays_all_get_the_first_answer(world: World) -> None:
+    """One transition sent 100 times at once with the same Idempotency-Key (a client retrying
+    through a flaky network): each gets the first answer, none a 409/412 from racing the
+    first, and it is done once."""
+    ccas, partner = await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    handoff = created["handoffs"][0]
+    url = f"/referrals/v1/referrals/{created['id']}/handoffs/{handoff['id']}/accept"
+    headers = {**partner.member, "If-Match": '"1"', "Idempotency-Key": f"acc-{uuid.uuid4()}"}
+    responses = await asyncio.gather(*(world.client.post(url, headers=headers) for _ in range(100)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == Counter({200: 100}), (statuses, {r.text for r in responses})
+    assert len({r.content for r in responses}) == 1
+    assert {r.headers["etag"] for r in responses} == {'"2"'}
+    async with world.app().state.db.session() as session:
+        accepted = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(m.TimelineEvent)
+            .where(
+                m.TimelineEvent.referral_id == uuid.UUID(created["id"]),
+                m.TimelineEvent.type == "handoff.accepted",
+            )
+        )
+    assert accepted == 1

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from services.referrals import background
 from services.referrals import models as m
-from services.referrals.retention import months, purge
+from services.referrals.service.retention import months, purge
 from tests.referrals.conftest import World, act, create_referral, read
 
 PDF = b"%PDF-1.4\n% courrier pour la personne\n%%EOF\n"

@@ -13,10 +13,11 @@ from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.directory.search import engine
+from services.directory.search import engine, resolve
 from services.directory.search.backend import Kind
 from services.directory.search.meili import primary_backend
 from services.directory.search.schemas import SearchPage, ServiceHit, StructureHit
+from services.kernel.app import AUTOCOMMIT
 from services.kernel.security import Caller
 from services.kernel.settings import Settings
 
@@ -40,7 +41,7 @@ async def _run(
     params: dict[str, Any],
 ) -> Response[Any]:
     settings: Settings = request.app.state.settings
-    search_params = engine.SearchParams(kind=kind, path=request.url.path, **params)
+    search_params = resolve.SearchParams(kind=kind, path=request.url.path, **params)
     outcome = await engine.search(
         search_params, caller, settings, session, primary_backend(request.app.state)
     )
@@ -51,7 +52,14 @@ class SearchController(Controller):
     path = PREFIX
     tags = ["recherche"]  # noqa: RUF012
 
-    @get("/services", operation_id="SearchServices", summary="Rechercher des services")
+    # Reads only, each statement in its own snapshot (an entry deleted between the search and
+    # the read of its row is left out): no BEGIN/COMMIT round trips.
+    @get(
+        "/services",
+        operation_id="SearchServices",
+        summary="Rechercher des services",
+        opt={AUTOCOMMIT: True},
+    )
     async def search_services(
         self,
         request: Request[Any, Any, Any],
@@ -76,7 +84,7 @@ class SearchController(Controller):
         lon: float | None = None,
         radius_km: float | None = None,
         sort: Annotated[str | None, Parameter(description="relevance ou distance")] = None,
-        limit: int = engine.DEFAULT_LIMIT,
+        limit: int = resolve.DEFAULT_LIMIT,
         cursor: str | None = None,
         facets: bool = True,
         highlight: bool = True,
@@ -114,7 +122,12 @@ class SearchController(Controller):
             },
         )
 
-    @get("/structures", operation_id="SearchStructures", summary="Rechercher des structures")
+    @get(
+        "/structures",
+        operation_id="SearchStructures",
+        summary="Rechercher des structures",
+        opt={AUTOCOMMIT: True},
+    )
     async def search_structures(
         self,
         request: Request[Any, Any, Any],
@@ -135,7 +148,7 @@ class SearchController(Controller):
         lon: float | None = None,
         radius_km: float | None = None,
         sort: Annotated[str | None, Parameter(description="relevance ou distance")] = None,
-        limit: int = engine.DEFAULT_LIMIT,
+        limit: int = resolve.DEFAULT_LIMIT,
         cursor: str | None = None,
         facets: bool = True,
         highlight: bool = True,

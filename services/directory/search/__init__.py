@@ -2,5 +2,7 @@
 
 - ``analysis``: folding, French stemming, stop words, synonyms (data), query parsing.
 - ``indexing``: keeps the database search tables in sync in the caller's transaction.
-- ``sql``: SQLite FTS5 and PostgreSQL full-text backends; ``meili``: Meilisearch backend.
+- ``resolve`` (parameters → request), ``engine`` (the flow), ``hydrate`` (the page's entries).
+- ``backend``: the interface; ``postgres`` and ``sqlite`` (one scored statement each, sharing
+  ``database``); ``meili`` (Meilisearch) fed by ``meili_feed``.
 """

@@ -342,12 +342,11 @@ def highlight(
     if not text:
         return text, False
     spans = []
+    starts = tuple(prefixes)
     for match in _RAW_WORD.finditer(text):
         folded, stemmed = _word_forms(match.group())
-        if not folded:
-            continue
-        if stemmed in stems or any(folded.startswith(p) for p in prefixes):
-            spans.append((match.start(), match.end()))
+        if folded and (stemmed in stems or (starts and folded.startswith(starts))):
+            spans.append(match.span())
     start, end = 0, len(text)
     if snippet and len(text) > snippet:
         first = spans[0][0] if spans else 0

@@ -1,106 +1,34 @@
-"""Search flow: validate and resolve parameters, pick a backend (with fallback), build the page.
+"""Search flow: resolve the parameters, ask a backend (Meilisearch when configured, with the
+database as fallback), read the page's entries, build the page and its cursor.
 
-Controllers stay thin: they hand raw query parameters here. Everything a client can get wrong is
-answered with a 400/422 problem naming the parameter; the query text itself is never syntax.
+Controllers stay thin: they hand raw query parameters here (``resolve.SearchParams``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.directory.models import Service, Structure
-from services.directory.search import tables
-from services.directory.search.analysis import MAX_QUERY_CHARS, highlight, parse_query
 from services.directory.search.backend import (
     POSITION_KEY_BASE,
-    After,
-    Kind,
-    Origin,
     SearchBackend,
-    SearchRequest,
     SearchResult,
     SearchUnavailable,
-    Sort,
 )
-from services.directory.search.schemas import Highlights, SearchPage, ServiceHit, StructureHit
-from services.directory.search.sql import SqlSearchBackend
-from services.kernel.pagination import decode_cursor, encode_cursor, next_link
-from services.kernel.problems import FieldError, ProblemError, field_error
-from services.kernel.reference import expand_thematiques, geography, taxonomy
-from services.kernel.security import Caller, Scope
+from services.directory.search.hydrate import hydrate
+from services.directory.search.postgres import PostgresSearchBackend
+from services.directory.search.resolve import SearchParams, fingerprint, resolve
+from services.directory.search.schemas import SearchPage
+from services.directory.search.sqlite import SqliteSearchBackend
+from services.kernel.pagination import encode_cursor, next_link
+from services.kernel.security import Caller
 from services.kernel.settings import Settings
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-VISIBLE_STATUSES = ("published", "draft", "suspended")
 BACKEND_HEADER = "X-Search-Backend"
 FALLBACK_HEADER = "X-Search-Fallback"
-SNIPPET_CHARS = 240
 NO_POSITION = 1000.0  # in cursors: "no origin"
-
-# filter parameter -> taxonomy its values must come from
-TAXONOMY_FILTERS: dict[str, str] = {
-    "thematiques": "thematiques",
-    "publics": "publics",
-    "types": "types-de-services",
-    "fees": "frais",
-    "reception_modes": "modes-accueil",
-    "networks": "reseaux-porteurs",
-    "typologies": "typologies-de-structures",
-}
-SERVICE_ONLY = ("types", "fees", "capacity", "appointment_required")
-CAPACITY_VALUES = ("accepting", "waiting_list", "full")
-
-
-@dataclass
-class SearchParams:
-    """Raw query parameters, as the controller received them."""
-
-    kind: Kind
-    path: str
-    q: str | None = None
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    capacity: list[str] = field(default_factory=list)
-    appointment_required: bool | None = None
-    exclude_stale: bool = False
-    status: list[str] = field(default_factory=list)
-    commune: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    radius_km: float | None = None
-    sort: str | None = None
-    limit: int = DEFAULT_LIMIT
-    cursor: str | None = None
-    facets: bool = True
-    highlight: bool = True
-
-    def query_string(self) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "q": self.q,
-            **{k: v for k, v in self.filters.items() if v},
-            "capacity": self.capacity or None,
-            "appointment_required": _bool(self.appointment_required),
-            "exclude_stale": "true" if self.exclude_stale else None,
-            "status": self.status or None,
-            "commune": self.commune,
-            "lat": self.lat,
-            "lon": self.lon,
-            "radius_km": self.radius_km,
-            "sort": self.sort,
-            "limit": self.limit,
-            "facets": None if self.facets else "false",
-            "highlight": None if self.highlight else "false",
-        }
-        return values
 
 
 @dataclass
@@ -109,237 +37,12 @@ class Outcome:
     headers: dict[str, str]
 
 
-def _bool(value: bool | None) -> str | None:
-    return None if value is None else ("true" if value else "false")
-
-
-def _values(raw: Sequence[str]) -> list[str]:
-    """Repeated parameters and comma-separated lists are the same thing."""
-    out: list[str] = []
-    for item in raw:
-        out.extend(v.strip() for v in item.split(",") if v.strip())
-    return list(dict.fromkeys(out))
-
-
-def _problem(errors: list[FieldError]) -> ProblemError:
-    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
-    return ProblemError(422, detail, errors=errors)
-
-
-def _query_error(name: str, reason: str, value: Any = None) -> FieldError:
-    return FieldError(field=name, reason=reason, source="query", value=value)
-
-
-def _caller_scope(
-    caller: Caller | None, statuses: set[str]
-) -> tuple[frozenset[str], uuid.UUID | None, frozenset[str]]:
-    """(statuses visible everywhere, own structure, statuses visible for it)."""
-    hidden = statuses - {"published"}
-    if not hidden:
-        return frozenset(statuses), None, frozenset()
-    if caller is None:
-        raise ProblemError(
-            401,
-            "Authentification requise pour voir les entrées non publiées.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if caller.is_moderator:
-        return frozenset(statuses), None, frozenset()
-    insider = (caller.kind == "user" and caller.is_member_of(caller.structure_id)) or (
-        caller.kind == "client"
-        and (caller.has_scope(Scope.DIRECTORY_READ) or caller.has_scope(Scope.DIRECTORY_WRITE))
-    )
-    if not insider or caller.structure_id is None:
-        raise ProblemError(
-            403, "Seuls les modérateurs et les membres d'une structure voient ses brouillons."
-        )
-    return frozenset(statuses & {"published"}), caller.structure_id, frozenset(hidden)
-
-
-async def commune_position(session: AsyncSession, codes: Sequence[str]) -> Origin | None:
-    """Where a commune is: Relais ships no commune centroids (see search README), so this is the
-    mean position of the entries located in that commune, if any."""
-    d = tables.documents
-    row = (
-        await session.execute(
-            sa.select(sa.func.avg(d.c.latitude), sa.func.avg(d.c.longitude)).where(
-                d.c.commune_code.in_(list(codes)),
-                d.c.latitude.is_not(None),
-                d.c.longitude.is_not(None),
-            )
-        )
-    ).one()
-    if row[0] is None or row[1] is None:
-        return None
-    return Origin(float(row[0]), float(row[1]))
-
-
-def _fingerprint(params: SearchParams) -> str:
-    key = {k: v for k, v in params.query_string().items() if k not in ("limit", "facets")}
-    key["kind"] = params.kind
-    raw = repr(sorted((k, repr(v)) for k, v in key.items())).encode()
-    return hashlib.sha256(raw).hexdigest()[:12]
-
-
-async def resolve(
-    params: SearchParams, caller: Caller | None, settings: Settings, session: AsyncSession
-) -> SearchRequest:
-    errors: list[FieldError] = []
-    q = params.q or ""
-    if len(q) > MAX_QUERY_CHARS:
-        errors.append(_query_error("q", f"{MAX_QUERY_CHARS} caractères au plus (reçu : {len(q)})"))
-        q = ""
-    if "\x00" in q:
-        errors.append(_query_error("q", "caractère nul interdit"))
-    resolved: dict[str, frozenset[str]] = {}
-    for name, taxonomy_name in TAXONOMY_FILTERS.items():
-        values = _values(params.filters.get(name, []))
-        if params.kind == "structure" and name in SERVICE_ONLY and values:
-            errors.append(_query_error(name, "filtre réservé à la recherche de services"))
-            continue
-        known = taxonomy(taxonomy_name).values
-        if name == "thematiques":
-            known = known | {t.value for t in taxonomy("categories-thematiques").terms}
-        unknown = [v for v in values if v not in known]
-        if unknown:
-            errors.append(
-                _query_error(name, f"valeur inconnue : {', '.join(unknown[:5])}", unknown[:5])
-            )
-        resolved[name] = frozenset(values)
-    capacity = _values(params.capacity)
-    if capacity and params.kind == "structure":
-        errors.append(_query_error("capacity", "filtre réservé à la recherche de services"))
-    bad_capacity = [c for c in capacity if c not in CAPACITY_VALUES]
-    if bad_capacity:
-        errors.append(
-            _query_error(
-                "capacity",
-                f"valeur inconnue : {', '.join(bad_capacity[:5])} "
-                f"(attendu : {', '.join(CAPACITY_VALUES)})",
-            )
-        )
-    if params.appointment_required is not None and params.kind == "structure":
-        errors.append(
-            _query_error("appointment_required", "filtre réservé à la recherche de services")
-        )
-    statuses = set(_values(params.status)) or {"published"}
-    bad_status = sorted(statuses - set(VISIBLE_STATUSES))
-    if bad_status:
-        errors.append(
-            _query_error(
-                "status",
-                f"valeur inconnue : {', '.join(bad_status)} (attendu : "
-                f"{', '.join(VISIBLE_STATUSES)})",
-            )
-        )
-    if not 1 <= params.limit <= MAX_LIMIT:
-        errors.append(_query_error("limit", f"doit être compris entre 1 et {MAX_LIMIT}"))
-    origin: Origin | None = None
-    if (params.lat is None) != (params.lon is None):
-        errors.append(
-            _query_error("lat" if params.lat is None else "lon", "lat et lon vont ensemble")
-        )
-    elif params.lat is not None and params.lon is not None:
-        if not (math.isfinite(params.lat) and -90 <= params.lat <= 90):
-            errors.append(_query_error("lat", "latitude entre -90 et 90"))
-        elif not (math.isfinite(params.lon) and -180 <= params.lon <= 180):
-            errors.append(_query_error("lon", "longitude entre -180 et 180"))
-        else:
-            origin = Origin(params.lat, params.lon)
-    radius = params.radius_km
-    if radius is not None:
-        if not math.isfinite(radius) or radius <= 0:
-            errors.append(_query_error("radius_km", "doit être un nombre positif"))
-        elif radius > settings.search_max_radius_km:
-            errors.append(
-                _query_error("radius_km", f"au plus {settings.search_max_radius_km:g} km", radius)
-            )
-    zones: frozenset[str] | None = None
-    commune_codes: list[str] = []
-    if params.commune is not None:
-        code = params.commune.strip().upper()
-        communes = geography().resolve(code) if len(code) == 5 else []
-        if not communes:
-            errors.append(
-                _query_error("commune", "commune inconnue (code INSEE ou code postal attendu)")
-            )
-        else:
-            commune_codes = [c.code for c in communes]
-            zone_set: set[str] = set()
-            for commune in communes:
-                zone_set |= geography().zones_of(commune.code)
-            zones = frozenset(zone_set)
-    sort_value = params.sort or ("distance" if not q.strip() and (origin or zones) else "relevance")
-    if sort_value not in ("relevance", "distance"):
-        errors.append(_query_error("sort", "relevance ou distance"))
-    if errors:
-        raise _problem(errors)
-    cursor_values: list[Any] | None = None
-    if params.cursor is not None:
-        cursor_values = decode_cursor(params.cursor, (str, float, str, str, float, float))
-    if origin is None and cursor_values is not None and commune_codes:
-        # The commune's position is derived from entries: keep the one of the first page.
-        lat, lon = cursor_values[4], cursor_values[5]
-        origin = Origin(lat, lon) if abs(lat) <= 90 and abs(lon) <= 180 else None
-    elif origin is None and commune_codes:
-        origin = await commune_position(session, commune_codes)
-    if radius is not None and origin is None:
-        raise _problem(
-            [
-                _query_error(
-                    "radius_km",
-                    "il faut lat et lon (ou une commune dont la position est connue)",
-                )
-            ]
-        )
-    if sort_value == "distance" and origin is None:
-        if params.sort == "distance":
-            raise _problem(
-                [_query_error("sort", "le tri par distance demande lat/lon ou une commune")]
-            )
-        sort_value = "relevance"
-    sort: Sort = "distance" if sort_value == "distance" else "relevance"
-    visible, own_structure, own_statuses = _caller_scope(caller, statuses)
-    as_of = datetime.now(UTC).replace(microsecond=0)
-    after: After | None = None
-    fingerprint = _fingerprint(params)
-    if cursor_values is not None:
-        stamp, key, entity, checked = cursor_values[:4]
-        try:
-            as_of = datetime.fromisoformat(stamp)
-            entity_id = uuid.UUID(entity)
-        except ValueError:
-            raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
-        if checked != fingerprint or as_of.tzinfo is None or not math.isfinite(key):
-            raise field_error("cursor", "ce curseur appartient à une autre recherche", status=400)
-        after = After(key=key, entity_id=entity_id)
-    thematiques = resolved.get("thematiques", frozenset())
-    return SearchRequest(
-        kind=params.kind,
-        query=parse_query(q),
-        as_of=as_of,
-        stale_before=as_of - timedelta(days=settings.directory_review_period_days),
-        statuses=visible,
-        own_structure=own_structure,
-        own_statuses=own_statuses,
-        thematiques=frozenset(expand_thematiques(thematiques)) if thematiques else frozenset(),
-        publics=resolved.get("publics", frozenset()),
-        types=resolved.get("types", frozenset()),
-        fees=resolved.get("fees", frozenset()),
-        reception_modes=resolved.get("reception_modes", frozenset()),
-        networks=resolved.get("networks", frozenset()),
-        typologies=resolved.get("typologies", frozenset()),
-        capacity=frozenset(capacity),
-        appointment_required=params.appointment_required,
-        exclude_stale=params.exclude_stale,
-        zones=zones,
-        origin=origin,
-        radius_km=radius,
-        sort=sort,
-        limit=params.limit,
-        after=after,
-        facets=params.facets,
-    )
+def database_backend(session: AsyncSession) -> PostgresSearchBackend | SqliteSearchBackend:
+    """The search backend of the session's own database."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        return PostgresSearchBackend(session)
+    return SqliteSearchBackend(session)
 
 
 async def search(
@@ -362,7 +65,7 @@ async def search(
         except SearchUnavailable as exc:
             headers[FALLBACK_HEADER] = f"{primary.name}: {exc}"[:200]
     if result is None:
-        fallback = SqlSearchBackend(session)
+        fallback = database_backend(session)
         if request.after is not None and request.after.key >= POSITION_KEY_BASE:
             # A Meilisearch cursor (a position) means nothing to the database's keyset: the
             # database answers from the first page, and says so.
@@ -375,7 +78,7 @@ async def search(
     elif not result.corrections and not request.query.empty:
         # Meilisearch tolerates typos without naming them: the same vocabulary lookup as the
         # database backends names the corrections.
-        _, result.corrections = await SqlSearchBackend(session).correct(request.query)
+        _, result.corrections = await database_backend(session).correct(request.query)
     headers[BACKEND_HEADER] = backend_name
     items = await hydrate(session, request, result, with_highlights=params.highlight)
     cursor = None
@@ -387,7 +90,7 @@ async def search(
                 request.as_of.isoformat(),
                 last.key,
                 str(last.entity_id),
-                _fingerprint(params),
+                fingerprint(params),
                 origin.latitude if origin else NO_POSITION,
                 origin.longitude if origin else NO_POSITION,
             ]
@@ -404,160 +107,3 @@ async def search(
         corrections=result.corrections,
     )
     return Outcome(page=page, headers=headers)
-
-
-async def hydrate(
-    session: AsyncSession, request: SearchRequest, result: SearchResult, *, with_highlights: bool
-) -> list[Any]:
-    """The page's entries, in the backend's order, from the directory's own tables."""
-    ids = [hit.entity_id for hit in result.hits]
-    if not ids:
-        return []
-    stems, prefixes = request.query.highlight_terms()
-    marks = with_highlights and not request.query.empty
-
-    def highlights(name: str, description: str | None) -> Highlights | None:
-        if not marks:
-            return None
-        marked_name, _ = highlight(name, stems, prefixes)
-        marked_description, _ = highlight(description, stems, prefixes, snippet=SNIPPET_CHARS)
-        return Highlights(name=marked_name, description=marked_description)
-
-    def stale(reviewed_at: datetime | None) -> bool:
-        return reviewed_at is None or reviewed_at < request.stale_before
-
-    if request.kind == "service":
-        rows = {
-            row.id: row
-            for row in (
-                await session.execute(
-                    sa.select(
-                        Service.id,
-                        Service.structure_id,
-                        Structure.name.label("structure_name"),
-                        Service.name,
-                        Service.description,
-                        Service.type,
-                        Service.thematiques,
-                        Service.publics,
-                        Service.fees,
-                        Service.reception_modes,
-                        Service.appointment_required,
-                        Service.capacity_status,
-                        Service.accepts_referrals,
-                        Service.status,
-                        sa.func.coalesce(Service.commune_code, Structure.commune_code).label(
-                            "commune_code"
-                        ),
-                        sa.func.coalesce(Service.commune, Structure.commune).label("commune"),
-                        Service.latitude,
-                        Service.longitude,
-                        Structure.latitude.label("structure_latitude"),
-                        Structure.longitude.label("structure_longitude"),
-                        Service.updated_at,
-                        Service.verified_at,
-                        Service.reviewed_at,
-                    )
-                    .join(Structure, Structure.id == Service.structure_id)
-                    .where(Service.id.in_(ids))
-                )
-            ).all()
-        }
-        items: list[Any] = []
-        for hit in result.hits:
-            row = rows.get(hit.entity_id)
-            if row is None:  # deleted since the index answered
-                continue
-            own = row.latitude is not None and row.longitude is not None
-            items.append(
-                ServiceHit(
-                    id=row.id,
-                    structure_id=row.structure_id,
-                    structure_name=row.structure_name,
-                    name=row.name,
-                    description=row.description or "",
-                    type=row.type,
-                    thematiques=list(row.thematiques or []),
-                    publics=list(row.publics or []),
-                    fees=row.fees,
-                    reception_modes=list(row.reception_modes or []),
-                    appointment_required=row.appointment_required,
-                    capacity_status=row.capacity_status,
-                    accepts_referrals=row.accepts_referrals,
-                    status=row.status,
-                    commune_code=row.commune_code,
-                    commune=row.commune,
-                    latitude=row.latitude if own else row.structure_latitude,
-                    longitude=row.longitude if own else row.structure_longitude,
-                    distance_km=_round(hit.distance_km),
-                    stale=stale(row.reviewed_at),
-                    updated_at=row.updated_at,
-                    verified_at=row.verified_at,
-                    score=hit.score,
-                    highlights=highlights(row.name, row.description),
-                )
-            )
-        return items
-    structure_rows = {
-        row.id: row
-        for row in (
-            await session.execute(
-                sa.select(
-                    Structure.id,
-                    Structure.name,
-                    Structure.typology,
-                    Structure.networks,
-                    Structure.description,
-                    Structure.accepts_referrals,
-                    Structure.status,
-                    Structure.commune_code,
-                    Structure.commune,
-                    Structure.latitude,
-                    Structure.longitude,
-                    Structure.updated_at,
-                    Structure.verified_at,
-                    Structure.reviewed_at,
-                ).where(Structure.id.in_(ids))
-            )
-        ).all()
-    }
-    thematiques: dict[uuid.UUID, list[str]] = {
-        entity_id: sorted(values or [])
-        for entity_id, values in await session.execute(
-            sa.select(tables.documents.c.entity_id, tables.documents.c.thematiques).where(
-                tables.documents.c.kind == "structure", tables.documents.c.entity_id.in_(ids)
-            )
-        )
-    }
-    structures: list[Any] = []
-    for hit in result.hits:
-        s = structure_rows.get(hit.entity_id)
-        if s is None:
-            continue
-        structures.append(
-            StructureHit(
-                id=s.id,
-                name=s.name,
-                typology=s.typology,
-                networks=list(s.networks or []),
-                description=s.description,
-                thematiques=thematiques.get(s.id, []),
-                accepts_referrals=s.accepts_referrals,
-                status=s.status,
-                commune_code=s.commune_code,
-                commune=s.commune,
-                latitude=s.latitude,
-                longitude=s.longitude,
-                distance_km=_round(hit.distance_km),
-                stale=stale(s.reviewed_at),
-                updated_at=s.updated_at,
-                verified_at=s.verified_at,
-                score=hit.score,
-                highlights=highlights(s.name, s.description),
-            )
-        )
-    return structures
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)

@@ -313,8 +313,9 @@ def service_document(
         "name_text": name_text,
         "topic_text": topic_text,
         "body_text": body_text,
-        # A service is known by its own name and its structure's ("CAF de la Drôme").
-        "name_terms": index_terms(name_text, structure.name),
+        # Its own name only: the structure's name is a topic (a service found only through
+        # it ranks below the services named after the words).
+        "name_terms": index_terms(name_text),
         "topic_terms": index_terms(topic_text),
         "body_terms": index_terms(body_text),
     }

@@ -10,9 +10,10 @@
 - ``search_vocabulary``: every indexed term, for typo correction through a trigram index.
 - SQLite only: ``search_fts`` (FTS5, ``unicode61 remove_diacritics 2``; columns name, topic,
   body) mirrors the terms of each document and ``search_vocabulary_trigrams`` (FTS5
-  ``trigram``) mirrors the vocabulary, both kept in sync by triggers. PostgreSQL: GIN expression
-  indexes on the analysed terms as exact lexemes (all fields; the name; name + topic: field
-  tiers, see ``sql.py``) and a pg_trgm GIN index on the vocabulary.
+  ``trigram``) mirrors the vocabulary, both kept in sync by triggers. PostgreSQL: ``terms``, a
+  tsvector generated from the three fields' terms (weights A, B, C) with a GIN index per kind
+  (see ``postgres.py``; not declared here: PostgreSQL computes it), and a pg_trgm GIN index on
+  the vocabulary.
 """
 
 from __future__ import annotations

@@ -10,19 +10,14 @@ from urllib.parse import quote, unquote
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from services.kernel.clock import utcnow
-from services.kernel.db import new_uuid
 from services.kernel.problems import FieldError, ProblemError
 from services.kernel.security import Caller
-from services.referrals import models as m
-from services.referrals.api.common import PREFIX, visible_referral
+from services.referrals.api.common import PREFIX, actor_for
+from services.referrals.api.idempotency import Answer, idempotent
 from services.referrals.deps import IdempotencyKey
 from services.referrals.domain.consent import Category
-from services.referrals.domain.lifecycle import Event
-from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import AttachmentRead
-from services.referrals.service import ReferralService, attachment_context
-from services.referrals.views import actor_for, log_access
+from services.referrals.service.attachments import AttachmentService, Document
 
 # Accepted types and the first bytes each must start with (checked, not trusted).
 ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
@@ -62,7 +57,7 @@ class AttachmentController(Controller):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        svc: ReferralService,
+        attachments: AttachmentService,
         authenticated: Caller,
         referral_id: uuid.UUID,
         content_disposition: str | None = Parameter(
@@ -76,15 +71,7 @@ class AttachmentController(Controller):
         the URL, which proxies log). Stored encrypted."""
         actor = actor_for(authenticated, write=True)
         filename = _filename(content_disposition)
-        loaded = await visible_referral(svc, referral_id, actor)
-        if actor.structure_id != loaded.referral.structure_id:
-            raise ProblemError(
-                403, "Seule la structure à l'origine de l'orientation peut joindre des documents."
-            )
-        if loaded.referral.erased_at is not None or loaded.referral.status == "withdrawn":
-            raise ProblemError(
-                409, "Le consentement a été retiré : aucun document ne peut être joint."
-            )
+        await attachments.may_attach(referral_id, actor)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ALLOWED_TYPES:
             raise ProblemError(
@@ -93,7 +80,7 @@ class AttachmentController(Controller):
                 errors=[FieldError("Content-Type", "type non accepté", source="header")],
             )
         content = await request.body()
-        limit = svc.settings.referrals_attachment_max_bytes
+        limit = attachments.settings.referrals_attachment_max_bytes
         if len(content) > limit:
             raise ProblemError(413, f"Le document dépasse la taille autorisée ({limit} octets).")
         if not content:
@@ -105,42 +92,16 @@ class AttachmentController(Controller):
                 errors=[FieldError("body", "contenu incohérent avec Content-Type")],
             )
 
-        async def run() -> Outcome[AttachmentRead]:
-            now = utcnow()
-            attachment_id = new_uuid()
-            context = attachment_context(attachment_id)
-            key_id, sealed = svc.keyring.seal_bytes(content, context)
-            row = m.Attachment(
-                id=attachment_id,
-                referral_id=referral_id,
-                filename_enc=svc.keyring.seal(filename, context),
-                content_type=content_type,
-                size=len(content),
-                key_id=key_id,
-                content=sealed,
-                created_by=actor.subject,
-                created_at=now,
+        async def run() -> Answer[AttachmentRead]:
+            read, pending = await attachments.add(
+                actor, referral_id, Document(content, content_type, filename)
             )
-            svc.session.add(row)
-            locked = await svc.lock(referral_id)
-            svc.record(
-                locked, Event("attachment.added"), actor, data={"attachment_id": str(attachment_id)}
-            )
-            await svc.flush()
-            body = AttachmentRead(
-                id=attachment_id,
-                content_type=content_type,
-                size=len(content),
-                filename=filename,
-                created_at=now,
-                erased=False,
-            )
-            location = f"{PREFIX}/referrals/{referral_id}/attachments/{attachment_id}"
-            return Outcome(
-                201, body, {"Location": location}, referral_id, frozenset({Category.DOCUMENTS})
+            location = f"{PREFIX}/referrals/{referral_id}/attachments/{read.id}"
+            return Answer(
+                201, read, {"Location": location}, pending, frozenset({Category.DOCUMENTS})
             )
 
-        return await idempotent(request, svc, actor, AttachmentRead, run)
+        return await idempotent(request, attachments, actor, AttachmentRead, run)
 
     @get(
         "/referrals/{referral_id:uuid}/attachments/{attachment_id:uuid}",
@@ -149,33 +110,19 @@ class AttachmentController(Controller):
     )
     async def download(
         self,
-        svc: ReferralService,
+        attachments: AttachmentService,
         authenticated: Caller,
         referral_id: uuid.UUID,
         attachment_id: uuid.UUID,
     ) -> Response[bytes]:
         """The document, if the consent covers documents for the caller's structure (logged)."""
         actor = actor_for(authenticated, write=False)
-        loaded = await visible_referral(svc, referral_id, actor)
-        attachment = await svc.session.get(m.Attachment, attachment_id)
-        if attachment is None or attachment.referral_id != referral_id:
-            raise ProblemError(404, "Document introuvable.")
-        if Category.DOCUMENTS not in loaded.view(actor.structure_id, utcnow()).categories:
-            raise ProblemError(
-                403,
-                "Le consentement de la personne ne couvre pas ses documents pour votre structure.",
-            )
-        if attachment.content is None or attachment.key_id is None:
-            raise ProblemError(410, "Document effacé (retrait du consentement ou durée dépassée).")
-        context = attachment_context(attachment.id)
-        content = svc.keyring.open_bytes(attachment.key_id, attachment.content, context)
-        filename = svc.open_text(attachment.filename_enc, context) or "document"
-        log_access(svc, referral_id, actor, "attachment", {Category.DOCUMENTS})
+        document = await attachments.download(referral_id, attachment_id, actor)
         return Response(
-            content,
-            media_type=attachment.content_type,
+            document.content,
+            media_type=document.content_type,
             headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
             },

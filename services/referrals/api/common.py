@@ -1,4 +1,4 @@
-"""Helpers shared by the referrals controllers (visibility, response building)."""
+"""Helpers shared by the referrals controllers: who acts, preconditions, answers of the flows."""
 
 from __future__ import annotations
 
@@ -9,123 +9,78 @@ from litestar import Request
 
 from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
-from services.referrals import models as m
+from services.kernel.security import Caller, Scope
+from services.referrals.api.idempotency import Answer
 from services.referrals.deps import etag, if_match
-from services.referrals.domain.consent import Category
-from services.referrals.domain.transitions import Actor
-from services.referrals.idempotency import HEADER as IDEMPOTENCY_HEADER
-from services.referrals.idempotency import Outcome
+from services.referrals.domain.transitions import Actor, ActorKind
 from services.referrals.schemas import HandoffRead, ReferralRead
-from services.referrals.service import Loaded, ReferralService
-from services.referrals.views import handoff_read, log_access
-from services.referrals.views import referral_read as _referral_read
+from services.referrals.service.common import Base, Pending
+from services.referrals.service.reading import read_referral
+from services.referrals.service.views import handoff_read, handoff_shown
 
 PREFIX = "/referrals/v1"
 
 
-def referral_not_found() -> ProblemError:
-    return ProblemError(404, "Orientation introuvable.")
+def actor_for(caller: Caller, *, write: bool) -> Actor:
+    """Users act through their role in their structure, clients through a scope bound to theirs."""
+    if caller.kind == "client":
+        needed = Scope.REFERRALS_WRITE if write else Scope.REFERRALS_READ
+        granted = caller.has_scope(needed) or caller.has_scope(Scope.REFERRALS_WRITE)
+        if not granted or caller.structure_id is None:
+            raise ProblemError(
+                403,
+                f"Ce client n'a pas la portée « {needed.value} » pour sa structure.",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{needed}"'},
+            )
+        return Actor(ActorKind.CLIENT, caller.structure_id, caller.subject)
+    if not caller.is_member_of(caller.structure_id):
+        raise ProblemError(
+            403, "Vous devez agir pour une structure dont vous êtes membre ou administrateur."
+        )
+    return Actor(ActorKind.USER, caller.structure_id, caller.subject)
 
 
-async def visible_referral(svc: ReferralService, referral_id: uuid.UUID, actor: Actor) -> Loaded:
-    """The referral if the actor's structure is involved; 404 otherwise (existence not revealed)."""
-    loaded = await svc.load(referral_id)
-    if loaded is None or not loaded.view(actor.structure_id, utcnow()).party:
-        raise referral_not_found()
-    return loaded
-
-
-async def visible_then_if_match(
-    svc: ReferralService, request: Request[Any, Any, Any], referral_id: uuid.UUID, actor: Actor
+async def if_match_after_404(
+    svc: Base, request: Request[Any, Any, Any], referral_id: uuid.UUID, actor: Actor
 ) -> int | None:
-    """``visible_referral`` then ``If-Match``, in that order (404 before 400). The visibility read
-    is skipped when the service's lock checks it anyway: no Idempotency-Key (a replay answers
-    before any lock) and a well-formed If-Match."""
-    if request.headers.get(IDEMPOTENCY_HEADER) is not None:
-        await visible_referral(svc, referral_id, actor)
-        return if_match(request, required=False)
+    """The referral's ``If-Match``; when it is malformed, a referral the actor cannot see is
+    still a 404 first (its existence is not revealed)."""
     try:
         return if_match(request, required=False)
     except ProblemError:
-        await visible_referral(svc, referral_id, actor)
+        await svc.visible(referral_id, actor, utcnow())
         raise
 
 
-async def referral_outcome(
-    svc: ReferralService,
-    referral_id: uuid.UUID,
-    actor: Actor,
-    status_code: int = 200,
-    *,
-    loaded: Loaded | None = None,
-    attachments: list[m.Attachment] | None = None,
-) -> Outcome[ReferralRead]:
-    """The response of a referral; ``loaded`` (kept in step with what the transaction wrote)
-    saves a reload, ``attachments`` (when known, e.g. none yet) a query."""
-    if loaded is None:
-        loaded = await svc.load(referral_id)
-    if loaded is None:  # pragma: no cover - just written
-        raise referral_not_found()
-    now = utcnow()
-    # Attachments are shown only under the documents category: read them only then.
-    if attachments is None:
-        attachments = loaded.attachments
-    if attachments is None:
-        attachments = (
-            await svc.attachments(referral_id)
-            if Category.DOCUMENTS in loaded.view(actor.structure_id, now).categories
-            else []
-        )
-    read, shown = _referral_read(svc, loaded, attachments, actor, now)
+async def referral_answer(
+    svc: Base, pending: Pending, actor: Actor, status_code: int = 200
+) -> Answer[ReferralRead]:
+    """The referral as it stands once ``pending`` is saved, as ``actor`` sees it; what it
+    shows of the person is written to the access log with the change."""
+    now = pending.change.now
+    read, shown = await read_referral(svc, pending.after, actor, now)
+    referral_id = pending.after.referral.id
     if shown:
-        log_access(svc, referral_id, actor, "referral", shown)
-    headers = {"ETag": etag(loaded.referral.version)}
+        pending.change.access.append(svc.access(referral_id, actor, "referral", shown, now))
+    headers = {"ETag": etag(pending.after.referral.version)}
     if status_code == 201:
         headers["Location"] = f"{PREFIX}/referrals/{referral_id}"
-    return Outcome(status_code, read, headers, referral_id, shown)
+    return Answer(status_code, read, headers, pending, shown)
 
 
-async def handoff_outcome(
-    svc: ReferralService,
-    referral_id: uuid.UUID,
-    handoff_id: uuid.UUID,
-    actor: Actor,
-    status_code: int = 200,
-    *,
-    loaded: Loaded | None = None,
-) -> Outcome[HandoffRead]:
-    """The response of a handoff; ``loaded`` (kept in step with what the request wrote) saves
-    a reload."""
-    if loaded is None:
-        loaded = await svc.load(referral_id)
-    handoff = loaded.handoff(handoff_id) if loaded else None
-    if loaded is None or handoff is None:  # pragma: no cover - just written
-        raise referral_not_found()
+def handoff_answer(
+    svc: Base, pending: Pending, handoff_id: uuid.UUID, actor: Actor, status_code: int = 200
+) -> Answer[HandoffRead]:
+    """A handoff as it stands once ``pending`` is saved, as ``actor`` sees it (a comment
+    shown is written to the access log with the change)."""
+    after, now = pending.after, pending.change.now
+    handoff = after.handoff(handoff_id)
+    assert handoff is not None
+    read = handoff_read(svc, after, handoff, actor, now, after.view(actor.structure_id, now))
+    shown = handoff_shown(read)
+    if shown:
+        pending.change.access.append(svc.access(after.referral.id, actor, "handoff", shown, now))
     headers = {"ETag": etag(handoff.version)}
     if status_code == 201:
-        headers["Location"] = f"{PREFIX}/referrals/{referral_id}/handoffs/{handoff_id}"
-    return handoff_response(svc, loaded, handoff, actor, status_code, headers)
-
-
-def handoff_response(
-    svc: ReferralService,
-    loaded: Loaded,
-    handoff: m.Handoff,
-    actor: Actor,
-    status_code: int,
-    headers: dict[str, str],
-) -> Outcome[HandoffRead]:
-    """A handoff as ``actor``'s structure sees it; a comment shown is a logged read."""
-    now = utcnow()
-    body = handoff_read(svc, loaded, handoff, actor, now, loaded.view(actor.structure_id, now))
-    shown = frozenset({Category.SITUATION}) if body.comment else frozenset()
-    if shown:
-        log_access(svc, loaded.referral.id, actor, "handoff", shown)
-    return Outcome(status_code, body, headers, loaded.referral.id, shown)
-
-
-def visible_handoff(loaded: Loaded, handoff_id: uuid.UUID, actor: Actor) -> m.Handoff:
-    handoff = loaded.handoff(handoff_id)
-    if handoff is None or not loaded.view(actor.structure_id, utcnow()).sees_handoff(handoff_id):
-        raise ProblemError(404, "Transmission introuvable.")
-    return handoff
+        headers["Location"] = f"{PREFIX}/referrals/{after.referral.id}/handoffs/{handoff_id}"
+    return Answer(status_code, read, headers, pending, shown)

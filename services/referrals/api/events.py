@@ -8,10 +8,9 @@ from litestar.params import Parameter
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, next_link
 from services.kernel.problems import field_error
 from services.kernel.security import Caller
-from services.referrals.api.common import PREFIX
+from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.feed import EVENT_TYPES, FeedPage, parse_cursor, read_feed
 from services.referrals.service import ReferralService
-from services.referrals.views import actor_for
 
 
 class EventsController(Controller):

@@ -6,13 +6,10 @@ import uuid
 
 from litestar import Controller, get
 
-from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller
-from services.referrals.api.common import PREFIX, visible_referral
-from services.referrals.retention import SubjectAccessExport, subject_access
-from services.referrals.service import ReferralService
-from services.referrals.views import actor_for, log_access
+from services.referrals.api.common import PREFIX, actor_for
+from services.referrals.service.reading import ReadingService, SubjectAccessExport
 
 
 class SubjectAccessController(Controller):
@@ -22,7 +19,7 @@ class SubjectAccessController(Controller):
 
     @get("/referrals/{referral_id:uuid}/export", operation_id="ExportReferralSubjectData")
     async def export(
-        self, svc: ReferralService, authenticated: Caller, referral_id: uuid.UUID
+        self, reading: ReadingService, authenticated: Caller, referral_id: uuid.UUID
     ) -> SubjectAccessExport:
         """Right of access (RGPD art. 15): the person's data, the journey, the timeline, the
         attachments and the access log, as JSON, for the person, through the structure that holds
@@ -31,10 +28,4 @@ class SubjectAccessController(Controller):
         to the access log with the categories it shows."""
         if authenticated.kind != "user":
             raise ProblemError(403, "L'export pour la personne est réservé aux membres.")
-        actor = actor_for(authenticated, write=False)
-        loaded = await visible_referral(svc, referral_id, actor)
-        now = utcnow()
-        seen = loaded.view(actor.structure_id, now)
-        if seen.categories:
-            log_access(svc, referral_id, actor, "export", seen.categories)
-        return await subject_access(svc, loaded, seen, now)
+        return await reading.export(referral_id, actor_for(authenticated, write=False))

@@ -9,19 +9,14 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 
 from services.kernel.security import Caller
-from services.referrals.api.common import (
-    PREFIX,
-    handoff_response,
-    visible_handoff,
-    visible_referral,
-)
-from services.referrals.deps import OPTIMISTIC_WRITES, IdempotencyKey, IfMatch, etag, if_match
+from services.referrals.api.common import PREFIX, actor_for, handoff_answer
+from services.referrals.api.idempotency import Answer, idempotent
+from services.referrals.deps import IdempotencyKey, IfMatch, etag, if_match
 from services.referrals.directory import Target, resolve_target
 from services.referrals.domain.transitions import Action
-from services.referrals.idempotency import Outcome, idempotent
 from services.referrals.schemas import CancelIn, DeclineIn, HandoffRead, RelayIn, TransitionIn
 from services.referrals.service import ReferralService
-from services.referrals.views import actor_for
+from services.referrals.service.reading import ReadingService
 
 HANDOFF = "/referrals/{referral_id:uuid}/handoffs/{handoff_id:uuid}"
 
@@ -41,7 +36,7 @@ async def _transition(
     actor = actor_for(caller, write=True)
     expected = if_match(request, required=True)
 
-    async def run() -> Outcome[HandoffRead]:
+    async def run() -> Answer[HandoffRead]:
         target: Target | None = None
         if relay is not None:
             target = await resolve_target(
@@ -50,7 +45,7 @@ async def _transition(
                 relay.target.structure_id,
                 relay.target.service_id,
             )
-        shown, loaded = await svc.transition(
+        shown, pending = await svc.transition(
             actor,
             referral_id,
             handoff_id,
@@ -60,14 +55,7 @@ async def _transition(
             comment=comment,
             relay_target=target,
         )
-        handoff = loaded.handoff(shown)
-        assert handoff is not None
-        headers = {"ETag": etag(handoff.version)}
-        status = 200
-        if action is Action.RELAY:
-            status = 201
-            headers["Location"] = f"{PREFIX}/referrals/{referral_id}/handoffs/{shown}"
-        return handoff_response(svc, loaded, handoff, actor, status, headers)
+        return handoff_answer(svc, pending, shown, actor, 201 if action is Action.RELAY else 200)
 
     return await idempotent(request, svc, actor, HandoffRead, run)
 
@@ -80,25 +68,20 @@ class HandoffController(Controller):
     @get(HANDOFF, operation_id="GetHandoff")
     async def get_handoff(
         self,
-        svc: ReferralService,
+        reading: ReadingService,
         authenticated: Caller,
         referral_id: uuid.UUID,
         handoff_id: uuid.UUID,
     ) -> Response[HandoffRead]:
         """One handoff, with its version as ETag (send it back in If-Match)."""
         actor = actor_for(authenticated, write=False)
-        loaded = await visible_referral(svc, referral_id, actor)
-        handoff = visible_handoff(loaded, handoff_id, actor)
-        outcome = handoff_response(
-            svc, loaded, handoff, actor, 200, {"ETag": etag(handoff.version)}
-        )
-        return Response(outcome.body, headers=outcome.headers)
+        read = await reading.get_handoff(referral_id, handoff_id, actor)
+        return Response(read, headers={"ETag": etag(read.version)})
 
     @post(
         f"{HANDOFF}/acknowledge",
         operation_id="AcknowledgeHandoff",
         status_code=200,
-        opt=OPTIMISTIC_WRITES,
     )
     async def acknowledge(
         self,
@@ -117,7 +100,7 @@ class HandoffController(Controller):
             comment=data.comment if data else None,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/accept", operation_id="AcceptHandoff", status_code=200, opt=OPTIMISTIC_WRITES)
+    @post(f"{HANDOFF}/accept", operation_id="AcceptHandoff", status_code=200)
     async def accept(
         self,
         request: Request[Any, Any, Any],
@@ -135,9 +118,7 @@ class HandoffController(Controller):
             comment=data.comment if data else None,
         )  # fmt: skip
 
-    @post(
-        f"{HANDOFF}/decline", operation_id="DeclineHandoff", status_code=200, opt=OPTIMISTIC_WRITES
-    )
+    @post(f"{HANDOFF}/decline", operation_id="DeclineHandoff", status_code=200)
     async def decline(
         self,
         request: Request[Any, Any, Any],
@@ -159,7 +140,6 @@ class HandoffController(Controller):
         f"{HANDOFF}/take-over",
         operation_id="TakeOverHandoff",
         status_code=200,
-        opt=OPTIMISTIC_WRITES,
     )
     async def take_over(
         self,
@@ -178,7 +158,7 @@ class HandoffController(Controller):
             comment=data.comment if data else None,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/cancel", operation_id="CancelHandoff", status_code=200, opt=OPTIMISTIC_WRITES)
+    @post(f"{HANDOFF}/cancel", operation_id="CancelHandoff", status_code=200)
     async def cancel(
         self,
         request: Request[Any, Any, Any],
@@ -196,7 +176,7 @@ class HandoffController(Controller):
             reason=data.reason.value, comment=data.comment,
         )  # fmt: skip
 
-    @post(f"{HANDOFF}/relay", operation_id="RelayHandoff", status_code=201, opt=OPTIMISTIC_WRITES)
+    @post(f"{HANDOFF}/relay", operation_id="RelayHandoff", status_code=201)
     async def relay(
         self,
         request: Request[Any, Any, Any],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
@@ -20,18 +19,17 @@ from services.kernel.pagination import (
 )
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.security import Caller
-from services.referrals import models as m
 from services.referrals.api.common import (
     PREFIX,
-    handoff_outcome,
-    referral_outcome,
-    visible_referral,
-    visible_then_if_match,
+    actor_for,
+    handoff_answer,
+    if_match_after_404,
+    referral_answer,
 )
-from services.referrals.deps import OPTIMISTIC_WRITES, IdempotencyKey, IfMatch
+from services.referrals.api.idempotency import Answer, idempotent
+from services.referrals.deps import IdempotencyKey, IfMatch, etag
 from services.referrals.directory import resolve_target
-from services.referrals.domain.consent import Category
-from services.referrals.idempotency import Outcome, idempotent
+from services.referrals.domain.records import AccessRecord
 from services.referrals.schemas import (
     AccessLogRead,
     CloseIn,
@@ -44,8 +42,8 @@ from services.referrals.schemas import (
     WithdrawIn,
 )
 from services.referrals.service import ReferralService
+from services.referrals.service.reading import ReadingService
 from services.referrals.validation import check_create
-from services.referrals.views import actor_for, event_read, log_access
 
 
 class ReferralController(Controller):
@@ -53,7 +51,7 @@ class ReferralController(Controller):
     tags = ("referrals",)
     security = ({"bearer": []},)
 
-    @post("/referrals", operation_id="CreateReferral", status_code=201, opt=OPTIMISTIC_WRITES)
+    @post("/referrals", operation_id="CreateReferral", status_code=201)
     async def create_referral(
         self,
         request: Request[Any, Any, Any],
@@ -66,35 +64,28 @@ class ReferralController(Controller):
         actor = actor_for(authenticated, write=True)
         body = check_create(data, utcnow(), svc.settings.age_bands)
 
-        async def run() -> Outcome[ReferralRead]:
+        async def run() -> Answer[ReferralRead]:
             target = await resolve_target(
                 request.app.state.locator,
                 request.headers.get("authorization"),
                 body.target.structure_id,
                 body.target.service_id,
             )
-            loaded = await svc.create(actor, body, target)
-            return await referral_outcome(
-                svc, loaded.referral.id, actor, 201, loaded=loaded, attachments=[]
-            )
+            pending = await svc.create(actor, body, target)
+            return await referral_answer(svc, pending, actor, 201)
 
         return await idempotent(request, svc, actor, ReferralRead, run)
 
     @get("/referrals/{referral_id:uuid}", operation_id="GetReferral")
     async def get_referral(
-        self, svc: ReferralService, authenticated: Caller, referral_id: uuid.UUID
+        self, reading: ReadingService, authenticated: Caller, referral_id: uuid.UUID
     ) -> Response[ReferralRead]:
         """A referral as the caller's structure may see it (personal data under consent)."""
-        actor = actor_for(authenticated, write=False)
-        loaded = await visible_referral(svc, referral_id, actor)
-        outcome = await referral_outcome(svc, referral_id, actor, loaded=loaded)
-        return Response(outcome.body, headers=outcome.headers)
+        read = await reading.get_referral(referral_id, actor_for(authenticated, write=False))
+        return Response(read, headers={"ETag": etag(read.version)})
 
     @post(
-        "/referrals/{referral_id:uuid}/handoffs",
-        operation_id="ReorientReferral",
-        status_code=201,
-        opt=OPTIMISTIC_WRITES,
+        "/referrals/{referral_id:uuid}/handoffs", operation_id="ReorientReferral", status_code=201
     )
     async def reorient(
         self,
@@ -107,28 +98,23 @@ class ReferralController(Controller):
     ) -> Response[HandoffRead]:
         """After a decline, cancellation or expiry: send the person to another partner."""
         actor = actor_for(authenticated, write=True)
-        await visible_referral(svc, referral_id, actor)
+        await svc.visible(referral_id, actor, utcnow())  # 404 before the directory is asked
 
-        async def run() -> Outcome[HandoffRead]:
+        async def run() -> Answer[HandoffRead]:
             target = await resolve_target(
                 request.app.state.locator,
                 request.headers.get("authorization"),
                 data.target.structure_id,
                 data.target.service_id,
             )
-            handoff_id, loaded = await svc.reorient(
+            handoff_id, pending = await svc.reorient(
                 actor, referral_id, target, add_recipient=data.add_recipient, comment=data.comment
             )
-            return await handoff_outcome(svc, referral_id, handoff_id, actor, 201, loaded=loaded)
+            return handoff_answer(svc, pending, handoff_id, actor, 201)
 
         return await idempotent(request, svc, actor, HandoffRead, run)
 
-    @post(
-        "/referrals/{referral_id:uuid}/close",
-        operation_id="CloseReferral",
-        status_code=200,
-        opt=OPTIMISTIC_WRITES,
-    )
+    @post("/referrals/{referral_id:uuid}/close", operation_id="CloseReferral", status_code=200)
     async def close(
         self,
         request: Request[Any, Any, Any],
@@ -141,20 +127,15 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """Record the outcome once a partner has taken the person over."""
         actor = actor_for(authenticated, write=True)
-        expected = await visible_then_if_match(svc, request, referral_id, actor)
+        expected = await if_match_after_404(svc, request, referral_id, actor)
 
-        async def run() -> Outcome[ReferralRead]:
-            loaded = await svc.close(actor, referral_id, data, expected_version=expected)
-            return await referral_outcome(svc, referral_id, actor, loaded=loaded)
+        async def run() -> Answer[ReferralRead]:
+            pending = await svc.close(actor, referral_id, data, if_match=expected)
+            return await referral_answer(svc, pending, actor)
 
         return await idempotent(request, svc, actor, ReferralRead, run)
 
-    @post(
-        "/referrals/{referral_id:uuid}/referent",
-        operation_id="ChangeReferent",
-        status_code=200,
-        opt=OPTIMISTIC_WRITES,
-    )
+    @post("/referrals/{referral_id:uuid}/referent", operation_id="ChangeReferent", status_code=200)
     async def change_referent(
         self,
         request: Request[Any, Any, Any],
@@ -167,13 +148,13 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """Hand the follow-up to another member of the sending structure."""
         actor = actor_for(authenticated, write=True)
-        expected = await visible_then_if_match(svc, request, referral_id, actor)
+        expected = await if_match_after_404(svc, request, referral_id, actor)
 
-        async def run() -> Outcome[ReferralRead]:
-            loaded = await svc.change_referent(
-                actor, referral_id, data.referent, expected_version=expected
+        async def run() -> Answer[ReferralRead]:
+            pending = await svc.change_referent(
+                actor, referral_id, data.referent, if_match=expected
             )
-            return await referral_outcome(svc, referral_id, actor, loaded=loaded)
+            return await referral_answer(svc, pending, actor)
 
         return await idempotent(request, svc, actor, ReferralRead, run)
 
@@ -194,19 +175,18 @@ class ReferralController(Controller):
     ) -> Response[ReferralRead]:
         """The person withdraws consent: personal data erased, open handoffs cancelled."""
         actor = actor_for(authenticated, write=True)
-        expected = await visible_then_if_match(svc, request, referral_id, actor)
+        expected = await if_match_after_404(svc, request, referral_id, actor)
 
-        async def run() -> Outcome[ReferralRead]:
-            # Reloaded: the erasure's bulk updates are not reflected in the loaded rows.
-            await svc.withdraw(actor, referral_id, expected_version=expected)
-            return await referral_outcome(svc, referral_id, actor)
+        async def run() -> Answer[ReferralRead]:
+            pending = await svc.withdraw(actor, referral_id, if_match=expected)
+            return await referral_answer(svc, pending, actor)
 
         return await idempotent(request, svc, actor, ReferralRead, run)
 
     @get("/referrals/{referral_id:uuid}/timeline", operation_id="GetReferralTimeline")
     async def timeline(
         self,
-        svc: ReferralService,
+        reading: ReadingService,
         authenticated: Caller,
         referral_id: uuid.UUID,
         cursor: str | None = None,
@@ -214,25 +194,14 @@ class ReferralController(Controller):
     ) -> Page[TimelineEventRead]:
         """Every change of the referral, oldest first (events the caller's structure may see)."""
         actor = actor_for(authenticated, write=False)
-        loaded = await visible_referral(svc, referral_id, actor)
         check_limit(limit)
         after = decode_cursor(cursor, [int])[0] if cursor else 0
-        rows = await svc.session.scalars(
-            sa.select(m.TimelineEvent)
-            .where(m.TimelineEvent.referral_id == referral_id, m.TimelineEvent.position > after)
-            .order_by(m.TimelineEvent.position)
-        )
-        seen = loaded.view(actor.structure_id, utcnow())
-        visible = [e for e in rows.all() if seen.sees_event(e.structures)]
-        page = visible[:limit]
-        items = [event_read(svc, e, seen) for e in page]
-        if any(i.comment for i in items):
-            log_access(svc, referral_id, actor, "timeline", {Category.SITUATION})
-        nxt = encode_cursor([page[-1].position]) if len(visible) > limit else None
+        items, more = await reading.timeline(referral_id, actor, after=after, limit=limit)
+        nxt = encode_cursor([items[-1].position]) if more else None
         return Page(
             items=items,
             next=next_link(
-                svc.settings.base_url,
+                reading.settings.base_url,
                 f"{PREFIX}/referrals/{referral_id}/timeline",
                 {"limit": limit},
                 nxt,
@@ -243,7 +212,7 @@ class ReferralController(Controller):
     @get("/referrals/{referral_id:uuid}/access-log", operation_id="GetReferralAccessLog")
     async def access_log(
         self,
-        svc: ReferralService,
+        reading: ReadingService,
         authenticated: Caller,
         referral_id: uuid.UUID,
         cursor: str | None = None,
@@ -251,25 +220,23 @@ class ReferralController(Controller):
     ) -> Page[AccessLogRead]:
         """Who read this referral's personal data (admins of the sending structure)."""
         actor = actor_for(authenticated, write=False)
-        loaded = await visible_referral(svc, referral_id, actor)
-        if not authenticated.is_admin_of(loaded.referral.structure_id):
+        snapshot = await reading.visible(referral_id, actor, utcnow())
+        if not authenticated.is_admin_of(snapshot.referral.structure_id):
             raise ProblemError(
                 403,
                 "Seul un administrateur de la structure à l'origine de l'orientation peut "
                 "consulter le journal des accès.",
             )
-        return await _access_page(
-            svc,
-            m.AccessLogEntry.referral_id == referral_id,
-            cursor,
-            limit,
-            f"{PREFIX}/referrals/{referral_id}/access-log",
+        check_limit(limit)
+        rows = await reading.access_log(
+            referral_id=referral_id, after=_after(cursor), limit=limit + 1
         )
+        return _access_page(reading, rows, limit, f"{PREFIX}/referrals/{referral_id}/access-log")
 
     @get("/access-log", operation_id="ListAccessLog")
     async def structure_access_log(
         self,
-        svc: ReferralService,
+        reading: ReadingService,
         authenticated: Caller,
         cursor: str | None = None,
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=200),
@@ -280,24 +247,25 @@ class ReferralController(Controller):
             raise ProblemError(
                 403, "Seul un administrateur de la structure peut consulter le journal des accès."
             )
-        mine = sa.select(m.Referral.id).where(m.Referral.structure_id == authenticated.structure_id)
-        return await _access_page(
-            svc, m.AccessLogEntry.referral_id.in_(mine), cursor, limit, f"{PREFIX}/access-log"
+        check_limit(limit)
+        rows = await reading.access_log(
+            origin_structure_id=authenticated.structure_id, after=_after(cursor), limit=limit + 1
         )
+        return _access_page(reading, rows, limit, f"{PREFIX}/access-log")
 
 
-async def _access_page(
-    svc: ReferralService, where: Any, cursor: str | None, limit: int, path: str
+def _after(cursor: str | None) -> uuid.UUID | None:
+    if not cursor:
+        return None
+    try:
+        return uuid.UUID(str(decode_cursor(cursor, [str])[0]))
+    except ValueError:
+        raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+
+
+def _access_page(
+    reading: ReadingService, rows: list[AccessRecord], limit: int, path: str
 ) -> Page[AccessLogRead]:
-    check_limit(limit)
-    query = sa.select(m.AccessLogEntry).where(where).order_by(m.AccessLogEntry.id).limit(limit + 1)
-    if cursor:
-        try:
-            after = uuid.UUID(str(decode_cursor(cursor, [str])[0]))
-        except ValueError:
-            raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
-        query = query.where(m.AccessLogEntry.id > after)
-    rows = list((await svc.session.scalars(query)).all())
     page = rows[:limit]
     nxt = encode_cursor([str(page[-1].id)]) if len(rows) > limit else None
     return Page(
@@ -314,6 +282,6 @@ async def _access_page(
             )
             for r in page
         ],
-        next=next_link(svc.settings.base_url, path, {"limit": limit}, nxt),
+        next=next_link(reading.settings.base_url, path, {"limit": limit}, nxt),
         next_cursor=nxt,
     )

@@ -195,10 +195,15 @@ async def plan_mails(
             )
         return
     headline, next_step = UPDATES[event.type]
+    referent = referral.referent_subject  # a referent given as free text has no account to mail
     preference = (
-        preloaded.preference(referral.referent, referral.structure_id)
-        if preloaded is not None
-        else await session.get(m.NotificationPreference, (referral.referent, referral.structure_id))
+        (
+            preloaded.preference(referent, referral.structure_id)
+            if preloaded is not None
+            else await session.get(m.NotificationPreference, (referent, referral.structure_id))
+        )
+        if referent is not None
+        else None
     )
     recipients: list[str] = []
     if preference is not None and event.type in referent_events(preference):

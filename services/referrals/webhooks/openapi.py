@@ -33,7 +33,11 @@ Delivery is at least once and in order for each referral, from a transactional o
 non-2xx answer, a redirect (never followed) or a timeout is retried with exponential backoff and
 jitter for up to `WEBHOOK_RETRY_HOURS` (3 days). A subscription still failing after that is
 disabled, and its structure is told by e-mail. Payloads carry ids, states and reason codes only;
-read the referral through the API for its details (consent rules apply there)."""
+read the referral through the API for its details (consent rules apply there).
+
+`POST /referrals/v1/webhooks/{id}/test` sends a `ping` message, signed the same way:
+`{"id", "type": "ping", "timestamp", "data": {"webhook_id", "structure_id"}}`. Answer it with any
+2xx; it is sent once and never retried."""
 
 
 def _header(name: str, description: str) -> Parameter:

@@ -12,7 +12,6 @@ import msgspec
 from services.web.clients.base import ApiClient, Params
 
 PREFIX = "/referrals/v1"
-COUNT_LIMIT = 100  # the largest page: counts above it are shown as « 100 ou plus »
 AWAITING = ("sent", "acknowledged")
 
 
@@ -180,16 +179,26 @@ class Deliveries(msgspec.Struct, kw_only=True):
     items: list[Delivery]
 
 
+class WebhookTest(msgspec.Struct, kw_only=True):
+    """How the endpoint answered a test message (``ping``) sent just now."""
+
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
 class Replay(msgspec.Struct, kw_only=True):
     queued: int
 
 
 class Count(msgspec.Struct, kw_only=True):
-    value: int
-    more: bool
+    """How many handoffs of the inbox match (``GET /referrals/v1/inbox/count``)."""
+
+    value: int = msgspec.field(name="count")
 
     def __str__(self) -> str:
-        return f"{self.value} ou plus" if self.more else str(self.value)
+        return str(self.value)
 
 
 def _if_match(version: int, key: str) -> dict[str, str]:
@@ -333,10 +342,7 @@ class ReferralsApi(ApiClient):
             )
 
     async def count_inbox(self, params: Params) -> Count:
-        """How many handoffs of the inbox match (the API has no count: one page of at most
-        COUNT_LIMIT, « ou plus » beyond)."""
-        box = await self.inbox({**params, "limit": COUNT_LIMIT})
-        return Count(value=len(box.items), more=box.next_cursor is not None)
+        return await self.get(f"{PREFIX}/inbox/count", Count, params=params)
 
     async def webhooks(self) -> list[Webhook]:
         return await self.get(f"{PREFIX}/webhooks", list[Webhook])
@@ -354,6 +360,10 @@ class ReferralsApi(ApiClient):
     async def rotate_secret(self, webhook_id: uuid.UUID) -> WebhookWithSecret:
         response = await self.send("POST", f"{PREFIX}/webhooks/{webhook_id}/rotate-secret")
         return msgspec.json.decode(response.content, type=WebhookWithSecret)
+
+    async def test_webhook(self, webhook_id: uuid.UUID) -> WebhookTest:
+        response = await self.send("POST", f"{PREFIX}/webhooks/{webhook_id}/test")
+        return msgspec.json.decode(response.content, type=WebhookTest)
 
     async def replay(self, webhook_id: uuid.UUID, since: datetime) -> Replay:
         response = await self.send(

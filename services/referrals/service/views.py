@@ -1,4 +1,6 @@
-"""Shaping responses: what a given structure may see of a referral (consent applied here)."""
+"""Shaping answers from a snapshot: what one structure may see of a referral, as its ``View``
+(``domain.visibility``) decides, with the personal categories each answer actually shows (what
+the access log records)."""
 
 from __future__ import annotations
 
@@ -8,27 +10,23 @@ from typing import Literal
 
 import msgspec
 
-from services.kernel.clock import utcnow
-from services.kernel.db import new_uuid
-from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
-from services.referrals import models as m
-from services.referrals.domain.consent import (
-    ALL_CATEGORIES,
-    Category,
-    filter_person,
-)
+from services.referrals.domain.consent import ALL_CATEGORIES, Category, filter_person
 from services.referrals.domain.lifecycle import referral_actions
+from services.referrals.domain.records import (
+    AttachmentRecord,
+    EventRecord,
+    HandoffRecord,
+    Snapshot,
+)
 from services.referrals.domain.transitions import (
     AWAITING_ANSWER,
+    OPEN_STATES,
     Actor,
-    ActorKind,
     HandoffState,
     Parties,
     allowed_actions,
 )
 from services.referrals.domain.visibility import View
-from services.referrals.models import ACCESS_LOG
 from services.referrals.schemas import (
     AttachmentRead,
     ConsentRead,
@@ -39,9 +37,8 @@ from services.referrals.schemas import (
     ReferralRead,
     TimelineEventRead,
 )
-from services.referrals.service import (
-    Loaded,
-    ReferralService,
+from services.referrals.service.common import (
+    Base,
     attachment_context,
     evaluation_context,
     event_comment_context,
@@ -49,46 +46,29 @@ from services.referrals.service import (
     summary_context,
 )
 
-
-def actor_for(caller: Caller, *, write: bool) -> Actor:
-    """Users act through their role in their structure, clients through a scope bound to theirs."""
-    if caller.kind == "client":
-        needed = Scope.REFERRALS_WRITE if write else Scope.REFERRALS_READ
-        granted = caller.has_scope(needed) or caller.has_scope(Scope.REFERRALS_WRITE)
-        if not granted or caller.structure_id is None:
-            raise ProblemError(
-                403,
-                f"Ce client n'a pas la portée « {needed.value} » pour sa structure.",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{needed}"'},
-            )
-        return Actor(ActorKind.CLIENT, caller.structure_id, caller.subject)
-    if not caller.is_member_of(caller.structure_id):
-        raise ProblemError(
-            403, "Vous devez agir pour une structure dont vous êtes membre ou administrateur."
-        )
-    return Actor(ActorKind.USER, caller.structure_id, caller.subject)
+Shown = frozenset[Category]
+NOTHING: Shown = frozenset()
 
 
 def handoff_read(
-    svc: ReferralService,
-    loaded: Loaded,
-    handoff: m.Handoff,
+    svc: Base,
+    snapshot: Snapshot,
+    handoff: HandoffRecord,
     actor: Actor,
     now: datetime,
     seen: View | None,
 ) -> HandoffRead:
     """A handoff as ``actor`` sees it; its comment only under ``seen``'s consent (None: lists,
     which never carry comments)."""
+    referral = snapshot.referral
     state = HandoffState(handoff.state)
-    parties = Parties(
-        loaded.referral.structure_id, handoff.from_structure_id, handoff.to_structure_id
-    )
+    parties = Parties(referral.structure_id, handoff.from_structure_id, handoff.to_structure_id)
     actions: list[str] = []
-    if loaded.referral.status not in ("closed", "withdrawn"):
+    if referral.status not in ("closed", "withdrawn"):
         actions = [
             a.value
             for a in allowed_actions(
-                state, actor, parties, onward_relay_allowed=loaded.referral.onward_relay_allowed
+                state, actor, parties, onward_relay_allowed=referral.onward_relay_allowed
             )
         ]
     return HandoffRead(
@@ -119,8 +99,12 @@ def handoff_read(
     )
 
 
-def consent_status(loaded: Loaded, now: datetime) -> Literal["active", "expired", "withdrawn"]:
-    ref = loaded.referral
+def handoff_shown(read: HandoffRead) -> Shown:
+    return frozenset({Category.SITUATION}) if read.comment else NOTHING
+
+
+def consent_status(snapshot: Snapshot, now: datetime) -> Literal["active", "expired", "withdrawn"]:
+    ref = snapshot.referral
     if ref.consent_withdrawn_at is not None:
         return "withdrawn"
     if ref.consent_expires_at is not None and ref.consent_expires_at <= now:
@@ -128,18 +112,29 @@ def consent_status(loaded: Loaded, now: datetime) -> Literal["active", "expired"
     return "active"
 
 
+def attachment_read(svc: Base, attachment: AttachmentRecord) -> AttachmentRead:
+    return AttachmentRead(
+        id=attachment.id,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        filename=svc.open_text(attachment.filename_enc, attachment_context(attachment.id)),
+        created_at=attachment.created_at,
+        erased=attachment.erased_at is not None,
+    )
+
+
 def referral_read(
-    svc: ReferralService,
-    loaded: Loaded,
-    attachments: list[m.Attachment],
+    svc: Base,
+    snapshot: Snapshot,
+    attachments: list[AttachmentRecord],
     actor: Actor,
     now: datetime,
-) -> tuple[ReferralRead, frozenset[Category]]:
+) -> tuple[ReferralRead, Shown]:
     """The referral as ``actor`` may see it, and the personal categories actually shown."""
-    ref = loaded.referral
-    seen = loaded.view(actor.structure_id, now)
+    ref = snapshot.referral
+    seen = snapshot.view(actor.structure_id, now)
     categories = seen.categories
-    person_data = filter_person(svc.decrypt_person(ref), categories) if categories else {}
+    person_data = filter_person(svc.person(ref), categories) if categories else {}
     summary = (
         svc.open_text(ref.summary_enc, summary_context(ref.id))
         if Category.SITUATION in categories
@@ -152,17 +147,7 @@ def referral_read(
         shown.add(Category.SITUATION)
     files: list[AttachmentRead] = []
     if Category.DOCUMENTS in categories:
-        files = [
-            AttachmentRead(
-                id=a.id,
-                content_type=a.content_type,
-                size=a.size,
-                filename=svc.open_text(a.filename_enc, attachment_context(a.id)),
-                created_at=a.created_at,
-                erased=a.erased_at is not None,
-            )
-            for a in attachments
-        ]
+        files = [attachment_read(svc, a) for a in attachments]
         if any(f.filename for f in files):
             shown.add(Category.DOCUMENTS)
     if ref.erased_at is not None:
@@ -185,19 +170,16 @@ def referral_read(
             ),
             closed_at=ref.closed_at,
         )
-    visible = [h for h in loaded.handoffs if seen.sees_handoff(h.id)]
-    current = next(
-        (h.id for h in visible if h.state in ("sent", "acknowledged", "accepted", "taken_over")),
-        None,
-    )
-    handoffs = [handoff_read(svc, loaded, h, actor, now, seen) for h in visible]
+    visible = [h for h in snapshot.handoffs if seen.sees_handoff(h.id)]
+    current = next((h.id for h in visible if h.state in OPEN_STATES), None)
+    handoffs = [handoff_read(svc, snapshot, h, actor, now, seen) for h in visible]
     if any(h.comment for h in handoffs) or (outcome and outcome.evaluation_comment):
         shown.add(Category.SITUATION)
     read = ReferralRead(
         id=ref.id,
         status=ref.status,
         structure_id=ref.structure_id,
-        referent=ref.referent,
+        referent=svc.referent(ref, free_text=seen.comments),
         created_by=ref.created_by,
         created_at=ref.created_at,
         updated_at=ref.updated_at,
@@ -213,12 +195,13 @@ def referral_read(
             summary=summary,
         ),
         consent=ConsentRead(
-            status=consent_status(loaded, now),
+            status=consent_status(snapshot, now),
             given_by=ref.consent_given_by,  # type: ignore[arg-type]
             method=ref.consent_method,  # type: ignore[arg-type]
             captured_by=ref.consent_captured_by,
             given_at=ref.consent_given_at,
-            purpose=ref.consent_purpose,
+            # The purpose is for those the consent lets hold the person's data.
+            purpose=svc.purpose(ref) if categories else None,
             data_categories=[Category(c) for c in ref.consent_categories],
             recipients=[uuid.UUID(r) for r in ref.consent_recipients],
             further_partners=ref.consent_further_partners,
@@ -230,15 +213,15 @@ def referral_read(
         handoffs=handoffs,
         outcome=outcome,
         attachments=files,
-        allowed_actions=referral_actions(loaded.snapshot(), actor),
+        allowed_actions=referral_actions(snapshot.aggregate, actor),
     )
     return read, frozenset(shown)
 
 
-def event_read(svc: ReferralService, event: m.TimelineEvent, seen: View) -> TimelineEventRead:
+def event_read(svc: Base, position: int, event: EventRecord, seen: View) -> TimelineEventRead:
     return TimelineEventRead(
         id=event.id,
-        position=event.position,
+        position=position,
         type=event.type,
         handoff_id=event.handoff_id,
         actor_kind=event.actor_kind,
@@ -254,27 +237,3 @@ def event_read(svc: ReferralService, event: m.TimelineEvent, seen: View) -> Time
         ),
         occurred_at=event.occurred_at,
     )
-
-
-def log_access(
-    svc: ReferralService,
-    referral_id: uuid.UUID,
-    actor: Actor,
-    resource: str,
-    categories: frozenset[Category] | set[str],
-) -> None:
-    """Record a read of personal data (who, for which structure, when, which referral)."""
-    row = {
-        "id": new_uuid(),
-        "referral_id": referral_id,
-        "actor_kind": actor.kind.value,
-        "actor_subject": actor.subject,
-        "structure_id": actor.structure_id,
-        "resource": resource,
-        "categories": sorted(str(c) for c in categories),
-        "at": utcnow(),
-    }
-    if svc.optimistic:
-        svc.stage_row(ACCESS_LOG, row)  # written with the request's changes
-    else:
-        svc.session.add(m.AccessLogEntry(**row))

@@ -1,0 +1,175 @@
+"""The page's entries, in the backend's order, read from the directory's own tables (a search
+index answers with ids and scores only), with the matched words highlighted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.directory.models import Service, Structure
+from services.directory.search import tables
+from services.directory.search.analysis import highlight
+from services.directory.search.backend import SearchRequest, SearchResult
+from services.directory.search.schemas import Highlights, ServiceHit, StructureHit
+
+SNIPPET_CHARS = 240
+
+
+async def hydrate(
+    session: AsyncSession, request: SearchRequest, result: SearchResult, *, with_highlights: bool
+) -> list[Any]:
+    ids = [hit.entity_id for hit in result.hits]
+    if not ids:
+        return []
+    stems, prefixes = request.query.highlight_terms()
+    marks = with_highlights and not request.query.empty
+
+    def highlights(name: str, description: str | None) -> Highlights | None:
+        if not marks:
+            return None
+        marked_name, _ = highlight(name, stems, prefixes)
+        marked_description, _ = highlight(description, stems, prefixes, snippet=SNIPPET_CHARS)
+        return Highlights(name=marked_name, description=marked_description)
+
+    def stale(reviewed_at: datetime | None) -> bool:
+        return reviewed_at is None or reviewed_at < request.stale_before
+
+    if request.kind == "service":
+        rows = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    sa.select(
+                        Service.id,
+                        Service.structure_id,
+                        Structure.name.label("structure_name"),
+                        Service.name,
+                        Service.description,
+                        Service.type,
+                        Service.thematiques,
+                        Service.publics,
+                        Service.fees,
+                        Service.reception_modes,
+                        Service.appointment_required,
+                        Service.capacity_status,
+                        Service.accepts_referrals,
+                        Service.status,
+                        sa.func.coalesce(Service.commune_code, Structure.commune_code).label(
+                            "commune_code"
+                        ),
+                        sa.func.coalesce(Service.commune, Structure.commune).label("commune"),
+                        Service.latitude,
+                        Service.longitude,
+                        Structure.latitude.label("structure_latitude"),
+                        Structure.longitude.label("structure_longitude"),
+                        Service.updated_at,
+                        Service.verified_at,
+                        Service.reviewed_at,
+                    )
+                    .join(Structure, Structure.id == Service.structure_id)
+                    .where(Service.id.in_(ids))
+                )
+            ).all()
+        }
+        items: list[Any] = []
+        for hit in result.hits:
+            row = rows.get(hit.entity_id)
+            if row is None:  # deleted since the index answered
+                continue
+            own = row.latitude is not None and row.longitude is not None
+            items.append(
+                ServiceHit(
+                    id=row.id,
+                    structure_id=row.structure_id,
+                    structure_name=row.structure_name,
+                    name=row.name,
+                    description=row.description or "",
+                    type=row.type,
+                    thematiques=list(row.thematiques or []),
+                    publics=list(row.publics or []),
+                    fees=row.fees,
+                    reception_modes=list(row.reception_modes or []),
+                    appointment_required=row.appointment_required,
+                    capacity_status=row.capacity_status,
+                    accepts_referrals=row.accepts_referrals,
+                    status=row.status,
+                    commune_code=row.commune_code,
+                    commune=row.commune,
+                    latitude=row.latitude if own else row.structure_latitude,
+                    longitude=row.longitude if own else row.structure_longitude,
+                    distance_km=_round(hit.distance_km),
+                    stale=stale(row.reviewed_at),
+                    updated_at=row.updated_at,
+                    verified_at=row.verified_at,
+                    score=hit.score,
+                    highlights=highlights(row.name, row.description),
+                )
+            )
+        return items
+    structure_rows = {
+        row.id: row
+        for row in (
+            await session.execute(
+                sa.select(
+                    Structure.id,
+                    Structure.name,
+                    Structure.typology,
+                    Structure.networks,
+                    Structure.description,
+                    Structure.accepts_referrals,
+                    Structure.status,
+                    Structure.commune_code,
+                    Structure.commune,
+                    Structure.latitude,
+                    Structure.longitude,
+                    Structure.updated_at,
+                    Structure.verified_at,
+                    Structure.reviewed_at,
+                ).where(Structure.id.in_(ids))
+            )
+        ).all()
+    }
+    thematiques: dict[uuid.UUID, list[str]] = {
+        entity_id: sorted(values or [])
+        for entity_id, values in await session.execute(
+            sa.select(tables.documents.c.entity_id, tables.documents.c.thematiques).where(
+                tables.documents.c.kind == "structure", tables.documents.c.entity_id.in_(ids)
+            )
+        )
+    }
+    structures: list[Any] = []
+    for hit in result.hits:
+        s = structure_rows.get(hit.entity_id)
+        if s is None:
+            continue
+        structures.append(
+            StructureHit(
+                id=s.id,
+                name=s.name,
+                typology=s.typology,
+                networks=list(s.networks or []),
+                description=s.description,
+                thematiques=thematiques.get(s.id, []),
+                accepts_referrals=s.accepts_referrals,
+                status=s.status,
+                commune_code=s.commune_code,
+                commune=s.commune,
+                latitude=s.latitude,
+                longitude=s.longitude,
+                distance_km=_round(hit.distance_km),
+                stale=stale(s.reviewed_at),
+                updated_at=s.updated_at,
+                verified_at=s.verified_at,
+                score=hit.score,
+                highlights=highlights(s.name, s.description),
+            )
+        )
+    return structures
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
