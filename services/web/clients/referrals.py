@@ -75,7 +75,7 @@ class Consent(msgspec.Struct, kw_only=True):
     given_by: str
     method: str
     given_at: datetime
-    purpose: str
+    purpose: str | None = None  # only for the structures the consent lets hold the data
     data_categories: list[str]
     recipients: list[uuid.UUID]
     further_partners: bool
@@ -104,7 +104,7 @@ class Referral(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     status: str
     structure_id: uuid.UUID
-    referent: str
+    referent: str | None = None
     created_at: datetime
     updated_at: datetime
     version: int
