@@ -151,8 +151,8 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "DATABASE_POOL_PRE_PING",
         "database_pool_pre_ping",
         "test each pooled connection before use (3 extra round trips per request with asyncpg; "
-        "off: a connection broken by a database restart fails one request with 503 and is "
-        "replaced)",
+        "off: connections the server closed, as in a restart, are replaced at checkout without a "
+        "round trip, with the rest of the pool; only requests in flight get a 503)",
     ),
     (
         "DATABASE_POOL_RECYCLE_SECONDS",

@@ -271,6 +271,12 @@ class AccessLogRead(msgspec.Struct, kw_only=True):
     at: datetime
 
 
+class BoxCount(msgspec.Struct, kw_only=True):
+    """How many handoffs of a box match the filters."""
+
+    count: int
+
+
 class BoxItem(msgspec.Struct, kw_only=True):
     """A handoff in a structure's inbox or outbox, with the referral's non-personal facts."""
 

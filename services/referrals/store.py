@@ -313,6 +313,24 @@ def _count(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+@dataclasses.dataclass(frozen=True)
+class BoxFilters:
+    """A box and its filters: ``column`` is ``to_structure_id`` (inbox) or
+    ``from_structure_id`` (outbox); ``partner`` is (the other end's column, its id)."""
+
+    column: str
+    structure_id: uuid.UUID
+    awaiting: Sequence[str]
+    now: datetime
+    states: Sequence[str] | None = None
+    thematique: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    partner: tuple[str, uuid.UUID] | None = None
+    referent: str | None = None
+    overdue: bool | None = None
+
+
 class Queries:
     """Set-based reads across referrals: the inbox and outbox, the worker's due handoffs, the
     retention's candidates."""
@@ -320,57 +338,48 @@ class Queries:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @staticmethod
+    def _box_conditions(box: BoxFilters) -> list[sa.ColumnElement[bool]]:
+        """The conditions of a box and its filters, on handoffs joined to their referral."""
+        found: list[sa.ColumnElement[bool]] = [HANDOFFS.c[box.column] == box.structure_id]
+        if box.states:
+            found.append(HANDOFFS.c.state.in_(box.states))
+        if box.thematique is not None:
+            found.append(
+                sa.exists().where(
+                    THEMATIQUES.c.referral_id == REFERRALS.c.id,
+                    THEMATIQUES.c.thematique == box.thematique,
+                )
+            )
+        if box.since is not None:
+            found.append(HANDOFFS.c.created_at >= box.since)
+        if box.until is not None:
+            found.append(HANDOFFS.c.created_at < box.until)
+        if box.partner is not None:
+            found.append(HANDOFFS.c[box.partner[0]] == box.partner[1])
+        if box.referent is not None:
+            found.append(REFERRALS.c.referent_subject == box.referent)
+        late = sa.and_(HANDOFFS.c.state.in_(box.awaiting), HANDOFFS.c.respond_by <= box.now)
+        if box.overdue is True:
+            found.append(late)
+        elif box.overdue is False:
+            found.append(sa.not_(late))
+        return found
+
     async def box(
-        self,
-        column: str,
-        structure_id: uuid.UUID,
-        *,
-        states: Sequence[str] | None,
-        thematique: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        partner: tuple[str, uuid.UUID] | None,
-        referent: str | None,
-        overdue: bool | None,
-        awaiting: Sequence[str],
-        now: datetime,
-        before: uuid.UUID | None,
-        limit: int,
+        self, box: BoxFilters, *, before: uuid.UUID | None, limit: int
     ) -> list[tuple[ReferralRecord, HandoffRecord]]:
-        """Handoffs whose ``column`` (``to_structure_id``: inbox, ``from_structure_id``: outbox)
-        is ``structure_id``, newest first, with their referral."""
+        """Handoffs of a box, newest first, with their referral."""
         query = (
             sa.select(
                 *(REFERRALS.c[name] for name in _REFERRAL_FIELDS),
                 *(HANDOFFS.c[name] for name in _HANDOFF_FIELDS),
             )
             .select_from(HANDOFFS.join(REFERRALS, REFERRALS.c.id == HANDOFFS.c.referral_id))
-            .where(HANDOFFS.c[column] == structure_id)
+            .where(*self._box_conditions(box))
             .order_by(HANDOFFS.c.id.desc())
             .limit(limit)
         )
-        if states:
-            query = query.where(HANDOFFS.c.state.in_(states))
-        if thematique is not None:
-            query = query.where(
-                sa.exists().where(
-                    THEMATIQUES.c.referral_id == REFERRALS.c.id,
-                    THEMATIQUES.c.thematique == thematique,
-                )
-            )
-        if since is not None:
-            query = query.where(HANDOFFS.c.created_at >= since)
-        if until is not None:
-            query = query.where(HANDOFFS.c.created_at < until)
-        if partner is not None:
-            query = query.where(HANDOFFS.c[partner[0]] == partner[1])
-        if referent is not None:
-            query = query.where(REFERRALS.c.referent_subject == referent)
-        late = sa.and_(HANDOFFS.c.state.in_(awaiting), HANDOFFS.c.respond_by <= now)
-        if overdue is True:
-            query = query.where(late)
-        elif overdue is False:
-            query = query.where(sa.not_(late))
         if before is not None:
             query = query.where(HANDOFFS.c.id < before)
         width = len(_REFERRAL_FIELDS)
@@ -378,6 +387,15 @@ class Queries:
             (ReferralRecord(*row[:width]), HandoffRecord(*row[width:]))
             for row in (await self.session.execute(query)).all()
         ]
+
+    async def box_count(self, box: BoxFilters) -> int:
+        """How many handoffs of a box match."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(HANDOFFS.join(REFERRALS, REFERRALS.c.id == HANDOFFS.c.referral_id))
+            .where(*self._box_conditions(box))
+        )
+        return int(await self.session.scalar(query) or 0)
 
     async def due_handoffs(
         self,

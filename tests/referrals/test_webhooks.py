@@ -498,3 +498,46 @@ def test_oversized_payload_is_cut_down_to_ids_and_states() -> None:
     assert decoded["data"]["structures"] == []
     small = delivery.encode_body(payload, load_settings(environ={}))
     assert len(msgspec.json.decode(small)["data"]["structures"]) == 10
+
+
+async def test_test_delivery_sends_a_signed_ping_and_reports_the_answer(hooks: World) -> None:
+    partner, other = await hooks.org("Partenaire"), await hooks.org("Autre")
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        sub = await subscribe(hooks, partner.admin, receiver.url)
+        url = f"/referrals/v1/webhooks/{sub['id']}/test"
+        sent = await hooks.client.post(url, headers=partner.admin)
+        assert sent.status_code == 200, sent.text
+        outcome = sent.json()
+        assert outcome["delivered"] is True
+        assert outcome["status_code"] == 200
+        assert outcome["error"] is None
+        ping = receiver.received[-1]
+        assert ping.message_id == outcome["message_id"]
+        assert verify(sub["secret"], ping.headers, ping.body)
+        assert ping.json["type"] == "ping"
+        assert ping.json["data"] == {"webhook_id": sub["id"], "structure_id": sub["structure_id"]}
+        # An endpoint answering an error is reported, not retried, and disables nothing.
+        receiver.status = 500
+        failed = (await hooks.client.post(url, headers=partner.admin)).json()
+        assert failed["delivered"] is False
+        assert failed["status_code"] == 500
+        assert failed["error"] == "réponse HTTP 500"
+        shown = await hooks.client.get(f"/referrals/v1/webhooks/{sub['id']}", headers=partner.admin)
+        assert shown.json()["consecutive_failures"] == 0
+        assert shown.json()["status"] == "active"
+        log = await hooks.client.get(
+            f"/referrals/v1/webhooks/{sub['id']}/deliveries", headers=partner.admin
+        )
+        assert log.json()["items"] == []
+        # Only the structure's own administrators test its webhooks.
+        refused = await hooks.client.post(url, headers=other.admin)
+        assert refused.status_code == 404
+    finally:
+        await receiver.stop()
+    # Nobody listening: the network error is said.
+    down = (await hooks.client.post(url, headers=partner.admin)).json()
+    assert down["delivered"] is False
+    assert down["status_code"] is None
+    assert down["error"].startswith("erreur réseau")

@@ -277,3 +277,23 @@ async def test_team_invitations_and_integrations(web_relais: Relais) -> None:
     again = await admin.get("/integrations")
     assert "Logiciel de suivi" in again.text
     assert secret.group(1) not in again.text  # shown once
+
+
+async def test_webhook_test_delivery_says_how_it_went(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    admin, _ = await sign_in(web_relais, sid)
+    token = csrf_of((await admin.get("/integrations")).text)
+    created = await admin.post(
+        "/integrations/webhooks",
+        data={"csrf_token": token, "url": "https://outil-de-suivi.invalid/relais"},
+    )
+    assert created.status_code == 201, created.text
+    webhook = re.search(r"/integrations/webhooks/([0-9a-f-]{36})/tester", created.text)
+    assert webhook, "no « Tester l’envoi » button"
+    tested = await admin.post(
+        f"/integrations/webhooks/{webhook.group(1)}/tester", data={"csrf_token": token}
+    )
+    assert tested.status_code == 200
+    # Nothing answers at that address: said in words, next to that webhook.
+    assert f'id="test-{webhook.group(1)}"' in tested.text
+    assert "Le message de test n’a pas été reçu" in tested.text

@@ -9,6 +9,7 @@ from typing import Literal
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -18,14 +19,22 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import field_error
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.domain.transitions import HandoffState
-from services.referrals.schemas import BoxItem
+from services.referrals.schemas import BoxCount, BoxItem
 from services.referrals.service.reading import ReadingService
 from services.referrals.validation import check_thematiques
 
 States = list[HandoffState]
+
+
+def _check_filters(thematique: str | None, since: datetime | None, until: datetime | None) -> None:
+    if thematique is not None and check_thematiques([thematique], "thematique"):
+        raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
 
 
 async def _box(
@@ -45,11 +54,7 @@ async def _box(
 ) -> Page[BoxItem]:
     actor = actor_for(caller, write=False)
     check_limit(limit)
-    if thematique is not None and check_thematiques([thematique], "thematique"):
-        raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
+    _check_filters(thematique, since, until)
     before = None
     if cursor:
         raw = decode_cursor(cursor, [str])[0]
@@ -91,6 +96,7 @@ async def _box(
 
 class BoxController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("inbox & outbox",)
     security = ({"bearer": []},)
 
@@ -123,6 +129,39 @@ class BoxController(Controller):
             until=until, partner=partner, referent=referent, overdue=overdue, cursor=cursor,
             limit=limit,
         )  # fmt: skip
+
+    @get("/inbox/count", operation_id="CountInbox")
+    async def inbox_count(
+        self,
+        reading: ReadingService,
+        authenticated: Caller,
+        states: States | None = Parameter(
+            query="state", default=None, description="état(s) de la transmission"
+        ),
+        thematique: str | None = None,
+        since: datetime | None = Parameter(
+            default=None, description="transmises à partir de cet instant (inclus)"
+        ),
+        until: datetime | None = Parameter(
+            default=None, description="transmises avant cet instant (exclu)"
+        ),
+        partner: uuid.UUID | None = Parameter(
+            default=None, description="la structure qui a envoyé la transmission"
+        ),
+        referent: str | None = None,
+        overdue: bool | None = None,
+    ) -> BoxCount:
+        """How many handoffs of the inbox match these filters (those of ListInbox), e.g. the
+        ones to answer (`state=sent&state=acknowledged`) or past their deadline
+        (`overdue=true`)."""
+        actor = actor_for(authenticated, write=False)
+        _check_filters(thematique, since, until)
+        count = await reading.box_count(
+            "inbox", actor, states=[s.value for s in states] if states else None,
+            thematique=thematique, since=since, until=until, partner=partner,
+            referent=referent, overdue=overdue,
+        )  # fmt: skip
+        return BoxCount(count=count)
 
     @get("/outbox", operation_id="ListOutbox")
     async def outbox(

@@ -9,11 +9,13 @@ from typing import Literal
 from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX
 from services.referrals.service import ReferralService
+from services.referrals.webhooks import delivery
 from services.referrals.webhooks import subscriptions as subs
 from services.referrals.webhooks.schemas import (
     DeliveryLog,
@@ -22,6 +24,7 @@ from services.referrals.webhooks.schemas import (
     RotateIn,
     WebhookCreate,
     WebhookRead,
+    WebhookTestRead,
     WebhookUpdate,
     WebhookWithSecret,
 )
@@ -42,6 +45,7 @@ def managing_structure(caller: Caller) -> uuid.UUID:
 
 class WebhooksController(Controller):
     path = f"{PREFIX}/webhooks"
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.WEBHOOKS_MANAGE, write=Scope.WEBHOOKS_MANAGE)}  # noqa: RUF012
     tags = ("Webhooks",)
     security = [{"bearer": []}]  # noqa: RUF012
 
@@ -64,6 +68,7 @@ class WebhooksController(Controller):
     async def get_one(
         self, svc: ReferralService, authenticated: Caller, webhook_id: uuid.UUID
     ) -> WebhookRead:
+        """One subscription of the structure (its secret is never shown again)."""
         sub = await subs.get(svc.session, managing_structure(authenticated), webhook_id)
         return subs.read(sub)
 
@@ -83,6 +88,7 @@ class WebhooksController(Controller):
     async def remove(
         self, svc: ReferralService, authenticated: Caller, webhook_id: uuid.UUID
     ) -> None:
+        """Delete a subscription: nothing more is sent to it."""
         sub = await subs.get(svc.session, managing_structure(authenticated), webhook_id)
         await svc.session.delete(sub)
 
@@ -99,6 +105,23 @@ class WebhooksController(Controller):
         sub = await subs.get(svc.session, managing_structure(authenticated), webhook_id)
         overlap = data.overlap_hours if data is not None else None
         return await subs.rotate_secret(svc.session, svc.keyring, svc.settings, sub, overlap)
+
+    @post("/{webhook_id:uuid}/test", operation_id="TestWebhook", status_code=200)
+    async def test(
+        self, svc: ReferralService, authenticated: Caller, webhook_id: uuid.UUID
+    ) -> WebhookTestRead:
+        """Send a signed `ping` message (`type: ping`, `data`: the webhook and structure ids)
+        to the endpoint now, and say how it answered. Sent once, even to a disabled
+        subscription: not retried, not in the delivery log, no effect on the failure count."""
+        sub = await subs.get(svc.session, managing_structure(authenticated), webhook_id)
+        result = await delivery.ping(sub, svc.keyring, svc.settings)
+        return WebhookTestRead(
+            message_id=result.claimed.message_id,
+            delivered=result.ok,
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=result.duration_ms,
+        )
 
     @post("/{webhook_id:uuid}/replay", operation_id="ReplayWebhook", status_code=202)
     async def replay(

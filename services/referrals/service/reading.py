@@ -33,7 +33,7 @@ from services.referrals.service.views import (
     handoff_shown,
     referral_read,
 )
-from services.referrals.store import Queries
+from services.referrals.store import BoxFilters, Queries
 
 
 class SubjectAccessExport(msgspec.Struct, kw_only=True):
@@ -119,6 +119,38 @@ class ReadingService(Base):
             limit=limit,
         )
 
+    @staticmethod
+    def _box(
+        box: Literal["inbox", "outbox"],
+        actor: Actor,
+        *,
+        states: list[str] | None,
+        thematique: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        partner: uuid.UUID | None,
+        referent: str | None,
+        overdue: bool | None,
+    ) -> BoxFilters:
+        assert actor.structure_id is not None
+        inbox = box == "inbox"
+        return BoxFilters(
+            column="to_structure_id" if inbox else "from_structure_id",
+            structure_id=actor.structure_id,
+            awaiting=[s.value for s in AWAITING_ANSWER],
+            now=utcnow(),
+            states=states,
+            thematique=thematique,
+            since=since,
+            until=until,
+            # The structure at the other end of the handoff.
+            partner=(("from_structure_id" if inbox else "to_structure_id"), partner)
+            if partner
+            else None,
+            referent=referent,
+            overdue=overdue,
+        )
+
     async def box(
         self,
         box: Literal["inbox", "outbox"],
@@ -136,27 +168,11 @@ class ReadingService(Base):
     ) -> list[BoxItem]:
         """Handoffs received (inbox) or sent (outbox) by the actor's structure, newest first,
         without personal data."""
-        assert actor.structure_id is not None
-        now = utcnow()
-        inbox = box == "inbox"
-        rows = await Queries(self.session).box(
-            "to_structure_id" if inbox else "from_structure_id",
-            actor.structure_id,
-            states=states,
-            thematique=thematique,
-            since=since,
-            until=until,
-            # The structure at the other end of the handoff.
-            partner=(("from_structure_id" if inbox else "to_structure_id"), partner)
-            if partner
-            else None,
-            referent=referent,
-            overdue=overdue,
-            awaiting=[s.value for s in AWAITING_ANSWER],
-            now=now,
-            before=before,
-            limit=limit,
-        )
+        filters = self._box(
+            box, actor, states=states, thematique=thematique, since=since, until=until,
+            partner=partner, referent=referent, overdue=overdue,
+        )  # fmt: skip
+        rows = await Queries(self.session).box(filters, before=before, limit=limit)
         mine = actor.structure_id
         return [
             BoxItem(
@@ -168,11 +184,31 @@ class ReadingService(Base):
                 urgency=referral.urgency,  # type: ignore[arg-type]
                 channel=referral.channel,  # type: ignore[arg-type]
                 handoff=handoff_read(
-                    self, Snapshot(referral, (handoff,)), handoff, actor, now, None
+                    self, Snapshot(referral, (handoff,)), handoff, actor, filters.now, None
                 ),
             )
             for referral, handoff in rows
         ]
+
+    async def box_count(
+        self,
+        box: Literal["inbox", "outbox"],
+        actor: Actor,
+        *,
+        states: list[str] | None,
+        thematique: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        partner: uuid.UUID | None,
+        referent: str | None,
+        overdue: bool | None,
+    ) -> int:
+        """How many handoffs of the box match (the same filters as ``box``)."""
+        filters = self._box(
+            box, actor, states=states, thematique=thematique, since=since, until=until,
+            partner=partner, referent=referent, overdue=overdue,
+        )  # fmt: skip
+        return await Queries(self.session).box_count(filters)
 
     async def export(self, referral_id: uuid.UUID, actor: Actor) -> SubjectAccessExport:
         """The person's file as the actor's structure may see it: whole for the origin (which

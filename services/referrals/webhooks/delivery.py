@@ -38,13 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.observability import counter, histogram
-from services.kernel.outbox import claim_batch
+from services.kernel.outbox import claim, claim_batch
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
 from services.referrals.feed import EventData, EventMessage, event_message
 from services.referrals.notifications.planner import plan_mails, plan_webhook_disabled, preload
 from services.referrals.webhooks import guard, signing
+from services.referrals.webhooks.schemas import PingData, PingMessage
 
 log = structlog.get_logger("relais.referrals.webhooks")
 
@@ -245,9 +246,7 @@ async def claim_due(
         .order_by(d.next_attempt_at, d.seq)
         .limit(limit)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(of=d, skip_locked=True)
-    rows = (await session.execute(query)).tuples().all()
+    rows = [(row[0], row[1]) for row in await claim(session, query, d)]
     lease_until = now + timedelta(seconds=lease_seconds(settings))
     claimed: list[Claimed] = []
     secrets: dict[uuid.UUID, list[str]] = {}
@@ -456,6 +455,41 @@ async def deliver(
         if own:
             await http.aclose()
     return handled
+
+
+async def ping(
+    subscription: m.WebhookSubscription,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    client: httpx.AsyncClient | None = None,
+) -> Result:
+    """A signed ``ping`` sent to the subscription now, once, as every message is sent (same
+    address guard, signature, timeout): the test of « tester l'envoi »."""
+    now = utcnow()
+    event_id = uuid.uuid4()
+    message = PingMessage(
+        id=event_id,
+        timestamp=now,
+        data=PingData(webhook_id=subscription.id, structure_id=subscription.structure_id),
+    )
+    claimed = Claimed(
+        id=event_id,
+        message_id=f"msg_ping_{event_id.hex}",
+        subscription_id=subscription.id,
+        url=subscription.url,
+        secrets=signing_secrets(subscription, keyring, now),
+        body=msgspec.json.encode(message),
+        attempts=1,
+        created_at=now,
+        event_at=now,
+    )
+    http = client or new_client(settings)
+    try:
+        return await attempt(http, claimed, settings)
+    finally:
+        if client is None:
+            await http.aclose()
 
 
 @functools.cache

@@ -99,3 +99,28 @@ class DeliveryRead(msgspec.Struct, kw_only=True):
 class DeliveryLog(msgspec.Struct, kw_only=True):
     items: list[DeliveryRead]
     next_cursor: str | None
+
+
+class PingData(msgspec.Struct, kw_only=True):
+    webhook_id: uuid.UUID
+    structure_id: uuid.UUID
+
+
+class PingMessage(msgspec.Struct, kw_only=True):
+    """The body of a test delivery: no referral, only which subscription is being tested."""
+
+    id: uuid.UUID
+    type: Literal["ping"] = "ping"
+    timestamp: datetime
+    data: PingData
+
+
+class WebhookTestRead(msgspec.Struct, kw_only=True):
+    """The outcome of a test delivery: sent once, now; not retried, not in the delivery log,
+    and without effect on the subscription's failure count."""
+
+    message_id: str
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int

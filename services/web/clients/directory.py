@@ -131,6 +131,20 @@ class Place(msgspec.Struct, kw_only=True):
     version: int = 1
 
 
+class ReviewItem(msgspec.Struct, kw_only=True):
+    """An entry of my structure to look at, and why (the directory's review rules)."""
+
+    entity_type: Literal["structure", "service"]
+    id: uuid.UUID
+    structure_id: uuid.UUID
+    name: str
+    status: str
+    reasons: list[str] = []
+    capacity_status: str | None = None
+    capacity_confirmed_at: datetime | None = None
+    links: list[LinkStatus] = []
+
+
 class Highlights(msgspec.Struct, kw_only=True):
     name: str | None = None
     description: str | None = None
@@ -234,6 +248,13 @@ class DirectoryApi(ApiClient):
             params={"structure_id": str(structure_id), "status": list(statuses), "limit": 200},
         )
         return page.items
+
+    async def to_review(self, structure_id: uuid.UUID, limit: int = 50) -> Page[ReviewItem]:
+        """The structure's entries needing a look: stale, never confirmed, a broken link, a
+        capacity not stated for a month (the API's default)."""
+        return await self.get(
+            f"{PREFIX}/structures/{structure_id}/review", Page[ReviewItem], params={"limit": limit}
+        )
 
     async def history(self, kind: Kind, entry_id: uuid.UUID) -> list[HistoryEntry]:
         page = await self.get(

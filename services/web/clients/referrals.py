@@ -12,7 +12,6 @@ import msgspec
 from services.web.clients.base import ApiClient, Params
 
 PREFIX = "/referrals/v1"
-COUNT_LIMIT = 100  # the largest page: counts above it are shown as « 100 ou plus »
 AWAITING = ("sent", "acknowledged")
 
 
@@ -76,7 +75,7 @@ class Consent(msgspec.Struct, kw_only=True):
     given_by: str
     method: str
     given_at: datetime
-    purpose: str
+    purpose: str | None = None  # shown only where the consent lets the structure hold data
     data_categories: list[str]
     recipients: list[uuid.UUID]
     further_partners: bool
@@ -144,6 +143,75 @@ class Preferences(msgspec.Struct, kw_only=True):
     referent_events: list[str] = []
 
 
+class StatsGroup(msgspec.Struct, kw_only=True):
+    id: str
+    label: str
+
+
+class StatsCategory(msgspec.Struct, kw_only=True):
+    code: str
+    label: str
+
+
+class StatsRow(msgspec.Struct, kw_only=True):
+    group: str
+    group_label: str
+    cells: dict[str, int | None]
+    total: int | None
+
+
+class StatsTable(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    unit: str
+    categories: list[StatsCategory]
+    rows: list[StatsRow]
+
+
+class StatsDelay(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    group_label: str
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class StatsRate(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    group_label: str
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+
+
+class StatsMean(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    group_label: str
+    count: int | None
+    mean: float | None
+
+
+class Stats(msgspec.Struct, kw_only=True):
+    """Anonymous statistics, every group and category named; ``None`` is a value hidden by
+    statistical secrecy."""
+
+    since: datetime
+    until: datetime
+    scope: str
+    group_by: str
+    min_cell: int
+    groups: list[StatsGroup]
+    tables: list[StatsTable]
+    delays: list[StatsDelay]
+    rates: list[StatsRate]
+    means: list[StatsMean]
+
+
 class Box(msgspec.Struct, kw_only=True):
     items: list[BoxItem]
     next_cursor: str | None = None
@@ -180,16 +248,26 @@ class Deliveries(msgspec.Struct, kw_only=True):
     items: list[Delivery]
 
 
+class WebhookTest(msgspec.Struct, kw_only=True):
+    """How the endpoint answered a test message (``ping``) sent just now."""
+
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
 class Replay(msgspec.Struct, kw_only=True):
     queued: int
 
 
 class Count(msgspec.Struct, kw_only=True):
-    value: int
-    more: bool
+    """How many handoffs of the inbox match (``GET /referrals/v1/inbox/count``)."""
+
+    value: int = msgspec.field(name="count")
 
     def __str__(self) -> str:
-        return f"{self.value} ou plus" if self.more else str(self.value)
+        return str(self.value)
 
 
 def _if_match(version: int, key: str) -> dict[str, str]:
@@ -227,6 +305,14 @@ class ReferralsApi(ApiClient):
                 "Idempotency-Key": idempotency_key,
             },
         )
+
+    async def stats(self, params: Params) -> Stats:
+        return await self.get(f"{PREFIX}/stats", Stats, params=params)
+
+    async def stats_csv(self, params: Params) -> bytes:
+        """The same statistics as the API's CSV (French headers and labels)."""
+        response = await self.send("GET", f"{PREFIX}/stats", params={**params, "format": "csv"})
+        return response.content
 
     async def inbox(self, params: Params) -> Box:
         return await self.get(f"{PREFIX}/inbox", Box, params=params)
@@ -333,10 +419,7 @@ class ReferralsApi(ApiClient):
             )
 
     async def count_inbox(self, params: Params) -> Count:
-        """How many handoffs of the inbox match (the API has no count: one page of at most
-        COUNT_LIMIT, « ou plus » beyond)."""
-        box = await self.inbox({**params, "limit": COUNT_LIMIT})
-        return Count(value=len(box.items), more=box.next_cursor is not None)
+        return await self.get(f"{PREFIX}/inbox/count", Count, params=params)
 
     async def webhooks(self) -> list[Webhook]:
         return await self.get(f"{PREFIX}/webhooks", list[Webhook])
@@ -354,6 +437,10 @@ class ReferralsApi(ApiClient):
     async def rotate_secret(self, webhook_id: uuid.UUID) -> WebhookWithSecret:
         response = await self.send("POST", f"{PREFIX}/webhooks/{webhook_id}/rotate-secret")
         return msgspec.json.decode(response.content, type=WebhookWithSecret)
+
+    async def test_webhook(self, webhook_id: uuid.UUID) -> WebhookTest:
+        response = await self.send("POST", f"{PREFIX}/webhooks/{webhook_id}/test")
+        return msgspec.json.decode(response.content, type=WebhookTest)
 
     async def replay(self, webhook_id: uuid.UUID, since: datetime) -> Replay:
         response = await self.send(

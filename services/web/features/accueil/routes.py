@@ -1,4 +1,5 @@
-"""Accueil: what needs me today (handoffs to answer, entries to review) and the search box."""
+"""Accueil: what needs me today (handoffs to answer and overdue, my structure's entries to
+review) and the search box."""
 
 from __future__ import annotations
 
@@ -7,27 +8,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 
-from services.web.clients.directory import DirectoryApi, Service
+from services.web.clients.directory import DirectoryApi
 from services.web.clients.referrals import AWAITING, ReferralsApi
+from services.web.features.ma_structure.routes import CAPACITIES, MESSAGES
 from services.web.rendering import render
 from services.web.sessions import Staff
-
-
-def to_review(services: list[Service]) -> list[tuple[Service, list[str]]]:
-    """My structure's services that need a look, with why (from what the API says of each)."""
-    found = []
-    for service in services:
-        reasons = []
-        if service.stale:
-            reasons.append("informations à vérifier (pas confirmées depuis longtemps)")
-        dead = [link for link in service.links if link.state == "dead"]
-        if dead:
-            reasons.append("lien qui ne fonctionne plus")
-        if service.status == "draft":
-            reasons.append("brouillon non publié")
-        if reasons:
-            found.append((service, reasons))
-    return found
 
 
 class Home(Controller):
@@ -35,15 +20,19 @@ class Home(Controller):
 
     @get("/")
     async def home(
-        self, request: Request[Any, Any, Any], visitor: Staff | None, directory: DirectoryApi
+        self,
+        request: Request[Any, Any, Any],
+        visitor: Staff | None,
+        directory: DirectoryApi,
+        message: str = "",
     ) -> Response[Any]:
         if visitor is None or visitor.structure_id is None:
             return render(request, "accueil/bienvenue.html", title="Bienvenue sur Relais")
         referrals = ReferralsApi(request.app.state.http["referrals"], visitor.access_token)
-        to_answer, overdue, services = await asyncio.gather(
+        to_answer, overdue, review = await asyncio.gather(
             referrals.count_inbox({"state": list(AWAITING)}),
             referrals.count_inbox({"overdue": "true"}),
-            directory.services_of(visitor.structure_id, ("published", "draft", "suspended")),
+            directory.to_review(visitor.structure_id),
         )
         return render(
             request,
@@ -51,7 +40,10 @@ class Home(Controller):
             title="Accueil",
             to_answer=to_answer,
             overdue=overdue,
-            review=to_review(services),
+            review=review.items,
+            more_to_review=review.next_cursor is not None,
+            capacities=CAPACITIES,
+            message=MESSAGES.get(message),
         )
 
 

@@ -1,5 +1,5 @@
 """Intégrations (administrators): API clients (scopes, secret shown once, revoke) and webhooks
-(create, rotate secret, resend recent events, last deliveries, delete).
+(create, test delivery, rotate secret, resend recent events, last deliveries, delete).
 
 A new secret is shown in the answer to the form itself, once, and never put in a URL: that
 answer is the one exception to post-redirect-get here.
@@ -160,6 +160,9 @@ class Integrations(Controller):
         if action == "secret":
             rotated = await referrals.rotate_secret(webhook_id)
             return await self._page(request, admin, auth, referrals, new_webhook=rotated)
+        if action == "tester":
+            tested = await referrals.test_webhook(webhook_id)
+            return await self._page(request, admin, auth, referrals, tested=(webhook_id, tested))
         if action == "renvoyer":
             await referrals.replay(webhook_id, utcnow() - timedelta(hours=24))
             return see_other("/integrations?message=renvoi")

@@ -268,9 +268,10 @@ def _edit_url(segment: str, entry_id: uuid.UUID) -> str:
 
 
 def _back(form: Form, message: str) -> str:
-    """Back to the page the button was on (a Ma structure page), saying what was done."""
+    """Back to the page the button was on (a Ma structure page, or the home page's review
+    list), saying what was done."""
     back = one(form, "retour")
-    if not back.startswith("/ma-structure") or "//" in back or "?" in back:
+    if back != "/" and (not back.startswith("/ma-structure") or "//" in back or "?" in back):
         back = "/ma-structure"
     return f"{back}?message={message}"
 
