@@ -75,7 +75,7 @@ def render(
     return Response(
         body,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",  # Litestar adds "; charset=utf-8"
         headers=SECURITY_HEADERS,
         cookies=all_cookies,
     )

@@ -40,11 +40,8 @@ class ExportFormat(enum.StrEnum):
 
     @property
     def media_type(self) -> str:
-        return (
-            "text/csv; charset=utf-8"
-            if self is ExportFormat.DATAINCLUSION_CSV
-            else ("application/json")
-        )
+        # (Litestar adds "; charset=utf-8" to text types itself.)
+        return "text/csv" if self is ExportFormat.DATAINCLUSION_CSV else "application/json"
 
     def file_name(self, kind: str) -> str:
         suffix = "csv" if self is ExportFormat.DATAINCLUSION_CSV else "json"

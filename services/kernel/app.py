@@ -17,7 +17,7 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel import lifecycle, tracing
+from services.kernel import access, inputs, lifecycle, tracing
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import (
@@ -26,14 +26,13 @@ from services.kernel.observability import (
     metrics_payload,
     observability_middleware,
 )
-from services.kernel.openapi import document_errors
-from services.kernel.problems import EXCEPTION_HANDLERS, ProblemError
+from services.kernel.openapi import StrictStructs, document_errors
+from services.kernel.problems import EXCEPTION_HANDLERS
 from services.kernel.security import (
     Caller,
     KeyProvider,
     RevocationList,
     TokenVerifier,
-    bearer_token,
 )
 from services.kernel.settings import Settings
 
@@ -68,16 +67,12 @@ async def provide_session(
 
 
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller | None:
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        return None
-    verifier: TokenVerifier = request.app.state.verifier
-    return await verifier.verify(token)
+    return await access.caller_of(request)
 
 
 async def provide_authenticated(caller: Caller | None) -> Caller:
     if caller is None:
-        raise ProblemError(401, "Authentification requise.", headers={"WWW-Authenticate": "Bearer"})
+        raise access.unauthenticated()
     return caller
 
 
@@ -168,6 +163,9 @@ def create_service_app(
         },
         exception_handlers=exception_handlers or EXCEPTION_HANDLERS,
         middleware=stack,
+        guards=[access.guard],
+        request_class=inputs.Request,
+        plugins=[StrictStructs()],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title=title,
@@ -197,4 +195,6 @@ def create_service_app(
     )
     app.state.verifier = build_verifier(settings, locator)
     document_errors(app)
+    inputs.declare_query_names(app)
+    access.declare_callers(app)
     return app

@@ -132,6 +132,7 @@ class Database:
                     }
                 },
             )
+            _heal_on_checkout(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads that need no transaction (one statement, or tolerant of each statement seeing
         # its own snapshot): no BEGIN/COMMIT round trips on PostgreSQL.
@@ -232,6 +233,19 @@ async def analyze(session: AsyncSession, tables: Iterable[str]) -> None:
 
 def _json_encode(value: Any) -> str:
     return msgspec.json.encode(value).decode()
+
+
+def _heal_on_checkout(engine: AsyncEngine) -> None:
+    """A pooled connection the server has closed (restart, failover, terminated backend) is never
+    handed out: asyncpg already knows it is closed, which costs no round trip to ask. Finding one
+    means the others went in the same outage, so the whole pool is renewed at once
+    (``InvalidatePoolError``: every connection older than now is replaced at its next checkout)
+    and the caller gets a fresh connection instead of a failure, now or 90 s later."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_conn.driver_connection.is_closed():
+            raise sa.exc.InvalidatePoolError("connection closed by the server")
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -23,16 +23,24 @@ log = structlog.get_logger("relais.mail")
 
 
 def build_message(
-    settings: Settings, to: str, subject: str, text: str, html: str | None = None
+    settings: Settings,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """A message from ``MAIL_FROM``: plain text, with an HTML alternative when given. Marked
-    ``Auto-Submitted: auto-generated`` (RFC 3834) so that out-of-office replies stay away."""
+    ``Auto-Submitted: auto-generated`` (RFC 3834) so that out-of-office replies stay away.
+    ``message_id``: a queued mail's own id, so that a second sending of it (a crash between the
+    SMTP answer and its record) carries the same Message-ID and mail systems can drop it."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain="relais.invalid")
+    message["Message-ID"] = message_id or make_msgid(domain="relais.invalid")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     if html is not None:

@@ -4,32 +4,56 @@ Litestar documents a generic ``400`` with its own ``ValidationException`` body, 
 authentication, concurrency or outages. Third-party tools integrate through these documents, so
 each operation declares what it really answers: RFC 9457 problem+json for every error status it
 can produce, the bearer requirement of the handlers that resolve a caller, and the ``If-Match``
-header of the writes guarded by a version (412/428).
+header of the writes guarded by a version (route ``opt={IF_MATCH: REQUIRED}``: 428 without it,
+412 when stale; ``OPTIONAL``: 412 only). Request bodies that refuse unknown fields say so
+(``additionalProperties: false``).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from litestar import Litestar
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.enums import ParamType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
 from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
 
-from services.kernel.problems import _TITLES, PROBLEM_MEDIA_TYPE, Problem
+from services.kernel.problems import _TITLES, PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, Problem
 
 # Dependencies that resolve the caller (services.kernel.app): required, then optional.
 AUTHENTICATED = "authenticated"
 CALLER = "caller"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
-# Route ``opt`` flag: ``False`` for protocol endpoints with their own error format (OAuth 2).
-PROBLEM_RESPONSES = "problem_responses"
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# Writes whose If-Match is mandatory (428 without it); other writes accept an optional one.
-VERSIONED_METHODS = frozenset({"PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+IF_MATCH = "if_match"
+"""Route ``opt``: the operation is guarded by the resource's version (its ETag). ``REQUIRED``:
+the kernel's guard answers 428 without the header (before reading the body); ``OPTIONAL``:
+checked when sent. The handler compares the version itself (412)."""
+REQUIRED = "required"
+OPTIONAL = "optional"
+# The ETags of Relais are versions: "3", W/"3", or * for any version.
+ETAG_PATTERN = r'^(\*|(W/)?"[0-9]{1,9}")$'
 
 
 _WHY = {
@@ -47,7 +71,7 @@ def _problem(status: int) -> ResponseSpec:
     )
 
 
-def _dependency_names(handler: HTTPRouteHandler) -> set[str]:
+def dependency_names(handler: HTTPRouteHandler) -> set[str]:
     """Every dependency the handler uses, directly or through other dependencies."""
     available = handler.resolve_dependencies()
     used: set[str] = set()
@@ -62,7 +86,7 @@ def _dependency_names(handler: HTTPRouteHandler) -> set[str]:
 
 
 def error_statuses(
-    path: str, method: str, dependencies: set[str], success_status: int = 200
+    path: str, method: str, dependencies: set[str], if_match: str | None = None
 ) -> set[int]:
     """The error statuses an operation can answer, from its shape (pure, tested on its own)."""
     statuses = {400, 503}
@@ -76,11 +100,92 @@ def error_statuses(
         statuses |= {413, 415, 422}
     if method in WRITE_METHODS:
         statuses.add(409)
-    if method in VERSIONED_METHODS:
-        statuses |= {412, 428}
-    elif method == "POST" and "{" in path and success_status != 201:
-        statuses.add(412)  # actions on one resource (not creations) accept an optional If-Match
+    if if_match is not None:
+        statuses.add(412)
+    if if_match == REQUIRED:
+        statuses.add(428)
     return statuses
+
+
+def if_match_parameter(required: bool) -> Parameter:
+    return Parameter(
+        name="If-Match",
+        param_in=ParamType.HEADER,
+        required=required,
+        schema=Schema(type=OpenAPIType.STRING, pattern=ETAG_PATTERN),
+        description="ETag (version) lu avec GET : 412 s'il n'est plus celui de la ressource"
+        + ("; obligatoire (428 sans lui)" if required else ""),
+    )
+
+
+def with_parameter(base: type[Operation], parameter: Parameter) -> type[Operation]:
+    """``base`` (an ``operation_class``) declaring one more parameter (replacing any of the same
+    name and place that a dependency declared)."""
+
+    @dataclass
+    class WithParameter(base):  # type: ignore[valid-type,misc]
+        def __post_init__(self) -> None:
+            post_init = getattr(super(), "__post_init__", None)
+            if post_init is not None:
+                post_init()
+            current: list[Any] = list(getattr(self, "parameters", None) or [])
+            kept = [
+                p
+                for p in current
+                if not (
+                    isinstance(p, Parameter)
+                    and p.name.lower() == parameter.name.lower()
+                    and p.param_in == parameter.param_in
+                )
+            ]
+            self.parameters = [*kept, parameter]
+
+    return WithParameter
+
+
+class StrictStructs(StructSchemaPlugin):
+    """msgspec Structs as Litestar documents them, plus ``additionalProperties: false`` for those
+    that refuse unknown fields (every request body of Relais): the document tells what the
+    server does."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        config = getattr(field_definition.type_, "__struct_config__", None)
+        if config is not None and config.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def summary_of(function: Any) -> str | None:
+    """An operation's summary when its route names none: the first sentence of its docstring
+    (a sentence for the reader, not the function's name)."""
+    doc = inspect.getdoc(function)
+    if not doc:
+        return None
+    first = " ".join(doc.split("\n\n", 1)[0].split())
+    return _SENTENCE_END.split(first, maxsplit=1)[0].rstrip(".")
+
+
+def raw_body(media_types: Iterable[str], description: str) -> type[Operation]:
+    """The ``operation_class`` of a route that reads its body itself (``request.body()``, no
+    ``data`` parameter), so that the document still says what to send: one binary body of one of
+    ``media_types``."""
+    binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+    body = RequestBody(
+        required=True,
+        description=description,
+        content={media: OpenAPIMediaType(schema=binary) for media in media_types},
+    )
+
+    @dataclass
+    class RawBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return RawBodyOperation
 
 
 def document_errors(app: Litestar) -> None:
@@ -91,9 +196,17 @@ def document_errors(app: Litestar) -> None:
         for handler in route.route_handlers:
             if not handler.include_in_schema or handler.opt.get(PROBLEM_RESPONSES) is False:
                 continue
-            dependencies = _dependency_names(handler)
+            if handler.summary is None:
+                handler.summary = summary_of(handler.fn)
+            dependencies = dependency_names(handler)
+            if_match = handler.opt.get(IF_MATCH)
+            if handler.http_methods <= SAFE_METHODS:
+                if_match = None  # (a controller's versioned writes; its reads take no If-Match)
+            if if_match is not None:
+                parameter = if_match_parameter(if_match == REQUIRED)
+                handler.operation_class = with_parameter(handler.operation_class, parameter)
             for method in handler.http_methods:
-                statuses = error_statuses(route.path, method, dependencies, handler.status_code)
+                statuses = error_statuses(route.path, method, dependencies, if_match)
                 declared: dict[int, ResponseSpec] = dict(handler.responses or {})
                 for status in sorted(statuses):
                     declared.setdefault(status, _problem(status))

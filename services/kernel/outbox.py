@@ -2,7 +2,8 @@
 
 Each service declares its own table with ``OutboxMixin`` on its own ``DeclarativeBase``;
 ``publish`` adds a row to the caller's session so the event commits or rolls back with the change.
-Workers claim due rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; processed rows are
+Workers claim due rows (``claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on
+SQLite), so one event is handled by one worker at a time on both engines; processed rows are
 deleted after ``PROCESSED_RETENTION`` (``prune_job``): the outbox is a queue, not a record (the
 referrals timeline and the directory history are).
 """
@@ -72,6 +73,32 @@ def outbox_row(
     }
 
 
+async def claim(
+    session: AsyncSession, query: sa.Select[*tuple[Any, ...]], model: type[Any]
+) -> list[Any]:
+    """The rows ``query`` selects (rows of ``model``, possibly joined to others), claimed by this
+    transaction so that no concurrent claimer gets them too: locked with ``FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL. SQLite has no row locks (and pysqlite begins a transaction only at
+    the first write), so there the rows are first touched by one ``UPDATE … RETURNING``: it takes
+    the database's write lock and reads the latest committed state, so a concurrent claimer waits
+    for this transaction to end, then no longer finds what it marked (processed, leased). The
+    claimer must mark its rows before committing."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            (await session.execute(query.with_for_update(of=model, skip_locked=True))).all()
+        )
+    table = model.__table__
+    touched = (
+        await session.execute(
+            sa.update(table)
+            .where(table.c.id.in_(query.with_only_columns(model.id).scalar_subquery()))
+            .values(id=table.c.id)
+            .returning(table.c.id)
+        )
+    ).scalars()
+    return list((await session.execute(query.where(model.id.in_(list(touched))))).all())
+
+
 async def claim_batch(
     session: AsyncSession,
     model: type[OutboxT],
@@ -79,7 +106,7 @@ async def claim_batch(
     topics: list[str] | None = None,
     limit: int = 100,
 ) -> list[OutboxT]:
-    """Due, unprocessed events in creation order, locked for this worker on PostgreSQL."""
+    """Due, unprocessed events in creation order, claimed for this transaction (``claim``)."""
     query = (
         sa.select(model)
         .where(model.processed_at.is_(None), model.available_at <= utcnow())
@@ -88,9 +115,7 @@ async def claim_batch(
     )
     if topics:
         query = query.where(model.topic.in_(topics))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list((await session.scalars(query)).all())
+    return [row[0] for row in await claim(session, query, model)]
 
 
 # Processed events are kept this long (to inspect what was sent), then deleted in batches.

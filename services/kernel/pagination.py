@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import msgspec
 
+from services.kernel.inputs import INT64
 from services.kernel.problems import field_error
 
 T = TypeVar("T")
@@ -36,6 +37,12 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
         values = msgspec.json.decode(raw, type=tuple[tuple(types)])  # type: ignore[misc]
     except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError, TypeError):
         raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+    # A forged cursor is input like any other: what the database cannot compare is refused.
+    for value in values:
+        if (isinstance(value, str) and "\x00" in value) or (
+            isinstance(value, int) and not INT64[0] <= value <= INT64[1]
+        ):
+            raise field_error("cursor", "curseur invalide ou périmé", status=400)
     return list(values)
 
 

@@ -19,6 +19,11 @@ from sqlalchemy import exc as sa_exc
 from services.kernel.errors import FieldError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+PROBLEM_RESPONSES = "problem_responses"
+"""Route ``opt`` flag: ``False`` for protocol endpoints answering in their own error format
+(OAuth 2, RFC 6749 §5.2). The kernel's input rules, which answer problem+json, leave their query
+and body to them (``services.kernel.inputs``)."""
 TYPE_BASE = "https://relais.example.org/problems/"
 
 log = structlog.get_logger("relais.errors")
@@ -220,7 +225,8 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     for item in extra:
         if not isinstance(item, dict):
             continue
-        source = str(item.get("source") or "body")
+        raw_source = item.get("source") or "body"
+        source = str(getattr(raw_source, "value", raw_source))  # Litestar's ParamType enum
         key = str(item.get("key") or "")
         if source == "body" and key == "data":
             key = ""  # the body itself (Litestar's name for it), not a field called "data"
@@ -314,6 +320,18 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem_response(problem)
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def unavailable_detail(what: str, method: str) -> str:
+    """Why a request failed on an outage, in words that fit it: a read says it could not read; a
+    write says nothing was saved (its transaction was rolled back)."""
+    consequence = (
+        "lecture impossible" if method.upper() in READ_METHODS else "rien n'a été enregistré"
+    )
+    return f"{what} est momentanément indisponible : {consequence}, réessayez dans un instant."
+
+
 def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The database is unreachable, restarting, or dropped a pooled connection (which the pool
     then discards): a retryable 503 rather than a 500. Other database errors are internal."""
@@ -327,7 +345,7 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         type=TYPE_BASE + _SLUGS[503],
         title=_TITLES[503],
         status=503,
-        detail="La base de données est momentanément indisponible ; réessayez dans un instant.",
+        detail=unavailable_detail("La base de données", request.method),
         instance=_instance(request),
     )
     return problem_response(problem, {"Retry-After": "1"})
@@ -344,6 +362,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 __all__ = [
     "EXCEPTION_HANDLERS",
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
     "FieldError",
     "MediaType",
     "Problem",

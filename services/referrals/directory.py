@@ -13,7 +13,7 @@ import msgspec
 import structlog
 
 from services.kernel.http import ServiceLocator
-from services.kernel.problems import FieldError, ProblemError
+from services.kernel.problems import FieldError, ProblemError, unavailable_detail
 
 log = structlog.get_logger("relais.referrals.directory")
 T = TypeVar("T")
@@ -45,13 +45,16 @@ class Target:
     response_days: int | None
 
 
-def unavailable() -> ProblemError:
-    return ProblemError(
-        503,
-        "L'annuaire est injoignable : la cible ne peut pas être vérifiée, rien n'a été "
-        "enregistré. Réessayez dans quelques instants.",
-        headers={"Retry-After": "30"},
+def unavailable(*, reading: bool = False) -> ProblemError:
+    """The directory did not answer: a read says it could not read, a write that nothing was
+    saved."""
+    detail = (
+        unavailable_detail("L'annuaire", "GET")
+        if reading
+        else "L'annuaire est injoignable : la cible ne peut pas être vérifiée, rien n'a été "
+        "enregistré. Réessayez dans quelques instants."
     )
+    return ProblemError(503, detail, headers={"Retry-After": "30"})
 
 
 def _invalid(field: str, reason: str) -> ProblemError:

@@ -15,6 +15,11 @@ from services.referrals.domain.vocabulary import ContactMethod
 from services.referrals.schemas import PersonIn, ReferralCreate
 
 CLOCK_SKEW = timedelta(minutes=5)
+# A consent is recorded when the referral is made: one given more than a year before is not the
+# person's present agreement (and a date in year 1 is a typing error); an expiry more than ten
+# years ahead is one too.
+CONSENT_MAX_AGE = timedelta(days=366)
+CONSENT_MAX_TERM = timedelta(days=3653)
 
 
 def _fail(errors: list[FieldError]) -> ProblemError:
@@ -84,11 +89,22 @@ def check_create(body: ReferralCreate, now: datetime, age_bands: Sequence[str]) 
             errors.append(FieldError("consent.given_at", "fuseau horaire requis (RFC 3339)"))
         elif consent.given_at > now + CLOCK_SKEW:
             errors.append(FieldError("consent.given_at", "date dans le futur"))
+        elif consent.given_at < now - CONSENT_MAX_AGE:
+            errors.append(
+                FieldError(
+                    "consent.given_at",
+                    "consentement trop ancien (un an au plus) : à recueillir à nouveau",
+                )
+            )
     if consent.expires_at is not None:
         if consent.expires_at.tzinfo is None:
             errors.append(FieldError("consent.expires_at", "fuseau horaire requis (RFC 3339)"))
         elif consent.expires_at <= now:
             errors.append(FieldError("consent.expires_at", "le consentement est déjà expiré"))
+        elif consent.expires_at > now + CONSENT_MAX_TERM:
+            errors.append(
+                FieldError("consent.expires_at", "échéance trop lointaine (10 ans au plus)")
+            )
     if errors:
         raise _fail(errors)
     return msgspec.structs.replace(body, person=person)

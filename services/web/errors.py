@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect
 from sqlalchemy import exc as sa_exc
 
+from services.kernel.problems import ProblemError
 from services.web.clients.base import ApiError, Unavailable
 from services.web.deps import BadForm, Forbidden, SignInRequired
 from services.web.rendering import SECURITY_HEADERS, query, render
@@ -94,6 +95,8 @@ def on_api_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
 def on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, NotFoundException):
         return error_page(request, 404)
+    if isinstance(exc, ProblemError) and exc.status_code == 400:
+        return error_page(request, 400, exc.detail)  # names the parameter at fault
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return error_page(request, 404 if exc.status_code == 405 else 400)
     return on_unexpected(request, exc)
@@ -111,9 +114,7 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     try:
         return error_page(request, 500)
     except Exception:  # the layout itself failed: a bare page
-        return Response(
-            "Erreur inattendue.", status_code=500, media_type="text/plain; charset=utf-8"
-        )
+        return Response("Erreur inattendue.", status_code=500, media_type="text/plain")
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

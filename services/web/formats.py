@@ -71,6 +71,36 @@ def distance_fr(km: float | None) -> str:
     return f"à {km:.1f} km".replace(".", ",") if km < 10 else f"à {km:.0f} km"
 
 
+def duration_fr(hours: float | None) -> str:
+    """A delay in words: « 45 min », « 7 h », « 3 j 4 h » (« 12 j » from ten days)."""
+    if hours is None:
+        return ""
+    minutes = round(hours * 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        h, m = divmod(minutes, 60)
+        return f"{h} h {m:02d}" if m else f"{h} h"
+    days, rest = divmod(round(hours), 24)
+    return f"{days} j {rest} h" if rest and days < 10 else f"{days} j"
+
+
+def number_fr(value: float | None, digits: int = 1) -> str:
+    """« 1 234 », « 3,5 » (French separators)."""
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return f"{int(value):,}".replace(",", "\u202f")
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def percent_fr(share: float | None) -> str:
+    """« 62,5 % » from 0.625."""
+    if share is None:
+        return ""
+    return f"{number_fr(round(share * 100, 1))}\u00a0%"
+
+
 _SPAN = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
 _NTH = re.compile(r"^(Mo|Tu|We|Th|Fr|Sa|Su)\[([\d,]+)\]$")
 

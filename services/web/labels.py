@@ -9,6 +9,7 @@ kept for an hour. A value missing from a taxonomy is shown as its slug made read
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from services.web.clients.directory import DirectoryApi, Term
@@ -153,15 +154,6 @@ CONTACT_METHODS = {
     "postal": "par courrier",
     "through_referrer": "par l’intermédiaire de la structure qui oriente",
 }
-AGE_BANDS = {
-    "under_18": "moins de 18 ans",
-    "18_25": "18 à 25 ans",
-    "26_44": "26 à 44 ans",
-    "45_59": "45 à 59 ans",
-    "60_74": "60 à 74 ans",
-    "75_plus": "75 ans et plus",
-    "unknown": "non renseignée",
-}
 SEXES = {"female": "femme", "male": "homme", "other": "autre", "unknown": "non renseigné"}
 # Languages proposed for speaking to the person (BCP 47 codes, as the referrals API takes them).
 LANGUAGES = {
@@ -198,6 +190,25 @@ REFERENT_EVENTS = {
     "handoff.acknowledged": "un partenaire accuse réception",
     "handoff.accepted": "un partenaire accepte l’orientation",
 }
+
+
+_BAND = re.compile(r"^(?:under_(\d+)|(\d+)_(\d+)|(\d+)_plus|unknown)$")
+
+
+def age_band(code: str) -> str:
+    """An age band (REFERRALS_AGE_BANDS codes): « moins de 18 ans », « 18 à 25 ans »,
+    « 75 ans et plus », « non renseignée »."""
+    found = _BAND.match(code)
+    if found is None:
+        return code
+    under, low, high, plus = found.groups()
+    if under:
+        return f"moins de {under} ans"
+    if low:
+        return f"{low} à {high} ans"
+    if plus:
+        return f"{plus} ans et plus"
+    return "non renseignée"
 
 
 def readable(slug: str) -> str:

@@ -86,6 +86,7 @@ def _environment() -> Environment:
         SCOPES=labels.SCOPES,
         LINK_STATES=labels.LINK_STATES,
         LINK_FIELDS=labels.FIELDS,
+        age_band=labels.age_band,
         REVIEW_REASONS=labels.REVIEW_REASONS,
     )
     # Orientations' codes in words.
@@ -102,7 +103,6 @@ def _environment() -> Environment:
         "CONSENT_METHODS",
         "CONSENT_STATUS",
         "CONTACT_METHODS",
-        "AGE_BANDS",
         "SEXES",
         "LANGUAGES",
         "MAIL_MODES",
@@ -155,7 +155,7 @@ def render(
     return Response(
         body,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",  # Litestar adds "; charset=utf-8"
         headers={**SECURITY_HEADERS, "Vary": "HX-Request"},
         cookies=cookies or [],
     )

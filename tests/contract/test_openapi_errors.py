@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.kernel.openapi import AUTHENTICATED, CALLER, error_statuses
+from services.kernel.openapi import AUTHENTICATED, CALLER, OPTIONAL, REQUIRED, error_statuses
 from tests.tokens import bearer
 
 # Protocol endpoints keep the OAuth 2 error format (RFC 6749 §5.2).
@@ -29,14 +29,16 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
 def test_error_statuses_follow_the_operation_shape() -> None:
     assert error_statuses("/v1/things", "GET", set()) == {400, 503}
     assert error_statuses("/v1/things/{id}", "GET", {CALLER}) == {400, 401, 404, 503}
-    assert error_statuses("/v1/things", "POST", {AUTHENTICATED}, 201) == {
+    assert error_statuses("/v1/things", "POST", {AUTHENTICATED}) == {
         400, 401, 403, 409, 413, 415, 422, 503,
     }  # fmt: skip
-    patch = error_statuses("/v1/things/{id}", "PATCH", {AUTHENTICATED})
+    patch = error_statuses("/v1/things/{id}", "PATCH", {AUTHENTICATED}, REQUIRED)
     assert {412, 428} <= patch
-    action = error_statuses("/v1/things/{id}/verify", "POST", {AUTHENTICATED})
+    action = error_statuses("/v1/things/{id}/verify", "POST", {AUTHENTICATED}, OPTIONAL)
     assert 412 in action
     assert 428 not in action
+    unversioned = error_statuses("/v1/things/{id}", "PATCH", {AUTHENTICATED})
+    assert not {412, 428} & unversioned
 
 
 @pytest.mark.parametrize("service", ["directory", "referrals", "auth"])

@@ -423,29 +423,29 @@ async def test_structure_search(search_system: SearchSystem) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "field"),
     [
-        ({"thematiques": "logement-et-chateaux"}, 422, "thematiques"),
-        ({"publics": "martiens"}, 422, "publics"),
-        ({"types": "x"}, 422, "types"),
-        ({"fees": "cher"}, 422, "fees"),
-        ({"reception_modes": "teleportation"}, 422, "reception_modes"),
-        ({"networks": "illuminati"}, 422, "networks"),
-        ({"capacity": "plein"}, 422, "capacity"),
-        ({"status": "archived"}, 422, "status"),
+        ({"thematiques": "logement-et-chateaux"}, 400, "thematiques"),
+        ({"publics": "martiens"}, 400, "publics"),
+        ({"types": "x"}, 400, "types"),
+        ({"fees": "cher"}, 400, "fees"),
+        ({"reception_modes": "teleportation"}, 400, "reception_modes"),
+        ({"networks": "illuminati"}, 400, "networks"),
+        ({"capacity": "plein"}, 400, "capacity"),
+        ({"status": "archived"}, 400, "status"),
         ({"lat": "abc", "lon": "3"}, 400, "lat"),
-        ({"lat": "91", "lon": "3"}, 422, "lat"),
-        ({"lat": "43", "lon": "-181"}, 422, "lon"),
-        ({"lat": "nan", "lon": "3"}, 422, "lat"),
-        ({"lat": "43"}, 422, "lon"),
-        ({"lat": "43", "lon": "3", "radius_km": "5000"}, 422, "radius_km"),
-        ({"lat": "43", "lon": "3", "radius_km": "-1"}, 422, "radius_km"),
-        ({"radius_km": "10"}, 422, "radius_km"),
-        ({"commune": "99999"}, 422, "commune"),
-        ({"commune": "' OR 1=1 --"}, 422, "commune"),
-        ({"q": "x" * 10_000}, 422, "q"),
-        ({"sort": "price"}, 422, "sort"),
-        ({"sort": "distance"}, 422, "sort"),
-        ({"limit": "0"}, 422, "limit"),
-        ({"limit": "1000"}, 422, "limit"),
+        ({"lat": "91", "lon": "3"}, 400, "lat"),
+        ({"lat": "43", "lon": "-181"}, 400, "lon"),
+        ({"lat": "nan", "lon": "3"}, 400, "lat"),
+        ({"lat": "43"}, 400, "lon"),
+        ({"lat": "43", "lon": "3", "radius_km": "5000"}, 400, "radius_km"),
+        ({"lat": "43", "lon": "3", "radius_km": "-1"}, 400, "radius_km"),
+        ({"radius_km": "10"}, 400, "radius_km"),
+        ({"commune": "99999"}, 400, "commune"),
+        ({"commune": "' OR 1=1 --"}, 400, "commune"),
+        ({"q": "x" * 10_000}, 400, "q"),
+        ({"sort": "price"}, 400, "sort"),
+        ({"sort": "distance"}, 400, "sort"),
+        ({"limit": "0"}, 400, "limit"),
+        ({"limit": "1000"}, 400, "limit"),
         ({"cursor": "not-a-cursor"}, 400, "cursor"),
         ({"cursor": "WyJ4Il0"}, 400, "cursor"),
     ],
@@ -500,7 +500,7 @@ async def test_cursor_of_another_search_is_refused(search_system: SearchSystem) 
 async def test_syntax_characters_are_plain_text(search_system: SearchSystem, q: str) -> None:
     for path in (SERVICES, STRUCTURES):
         response = await search_system.client.get(path, params={"q": q})
-        assert response.status_code in (200, 422), response.text
+        assert response.status_code in (200, 400), response.text
         assert not any(word in response.text.lower() for word in LEAKS), response.text
         if q != "\u0000":
             assert response.status_code == 200

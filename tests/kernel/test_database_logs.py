@@ -68,8 +68,11 @@ async def test_failed_statements_are_logged_without_their_values(relais: Relais)
         structlog.PrintLogger(buffer), processors=structlog.get_config()["processors"]
     )
     # …and for the standard library's records (uvicorn's "Exception in ASGI application").
-    formatter = logging.getLogger().handlers[0].formatter
-    assert formatter is not None
+    formatter = next(
+        handler.formatter
+        for handler in logging.getLogger().handlers
+        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+    )
     for failure in failures:
         logger.error("unhandled_error", exc_info=failure)
         record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "boom", (), None)

@@ -341,6 +341,7 @@ class AccountController(Controller):
     async def clients(
         self, structure_id: uuid.UUID, acting: Acting, session: AsyncSession
     ) -> list[ClientRead]:
+        """The structure's API clients and applications (never their secrets)."""
         _require_admin(acting, structure_id)
         rows = await session.scalars(
             sa.select(Client).where(Client.structure_id == structure_id).order_by(Client.created_at)

@@ -13,10 +13,17 @@ from services.auth.oauth import OAuthResult, RawRequest
 MAX_FIELD = 4096
 
 
+def _field(value: str) -> str:
+    """A protocol parameter as the OAuth server reads it: at most MAX_FIELD characters, and a NUL
+    (which no identifier, secret or URI holds, and PostgreSQL cannot compare) replaced by U+FFFD
+    so the value still matches nothing and fails with an RFC 6749 error."""
+    return value[:MAX_FIELD].replace("\x00", "\ufffd")
+
+
 async def raw_request(request: Request[Any, Any, Any]) -> RawRequest:
     query: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
-        query.setdefault(key, []).append(str(value)[:MAX_FIELD])
+        query.setdefault(_field(key), []).append(_field(str(value)))
     form: dict[str, list[str]] = {}
     if request.method == "POST":
         content_type = request.headers.get("content-type", "")
@@ -24,7 +31,7 @@ async def raw_request(request: Request[Any, Any, Any]) -> RawRequest:
             data = await request.form()
             for key, value in data.multi_items():
                 if isinstance(value, str):
-                    form.setdefault(key, []).append(value[:MAX_FIELD])
+                    form.setdefault(_field(key), []).append(_field(value))
     headers = {"Authorization": request.headers.get("authorization", "")}
     return RawRequest(
         method=request.method, path=request.url.path, headers=headers, query=query, form=form

@@ -19,6 +19,7 @@ from services.auth.federation import Upstream, UpstreamError, display_name, veri
 from services.auth.models import Account, FederationState, UpstreamIdentity
 from services.auth.pages import PREFIX, message, session_cookie
 from services.kernel.clock import utcnow
+from services.kernel.inputs import ANY_QUERY
 from services.kernel.settings import Settings
 
 log = structlog.get_logger("relais.auth.federation")
@@ -62,7 +63,9 @@ class FederationPages(Controller):
             return _upstream_failed(request)
         return see_other(url)
 
-    @get("/callback")
+    # The provider may add parameters of its own (iss, session_state…): ignored, as OAuth 2
+    # clients must.
+    @get("/callback", opt={ANY_QUERY: True})
     async def callback(
         self,
         request: Request[Any, Any, Any],

@@ -21,8 +21,8 @@ from services.auth.oauth import (
     run_oauth,
 )
 from services.auth.schemas import OpenIDConfiguration, RevokedTokens, UserInfo
-from services.kernel.openapi import PROBLEM_RESPONSES
-from services.kernel.problems import ProblemError
+from services.kernel.inputs import ANY_QUERY
+from services.kernel.problems import PROBLEM_RESPONSES, ProblemError
 from services.kernel.security import Caller
 from services.kernel.settings import Settings
 
@@ -113,7 +113,7 @@ class TokenController(Controller):
         ),
         responses={},
         security=[],
-        opt={PROBLEM_RESPONSES: False},
+        opt={PROBLEM_RESPONSES: False, ANY_QUERY: True},
     )
     async def token(self, request: Request[Any, Any, Any], session: AsyncSession) -> Response[Any]:
         raw = await raw_request(request)
@@ -130,7 +130,7 @@ class TokenController(Controller):
         status_code=200,
         summary="Token introspection (RFC 7662)",
         description="Form field `token`; the client authenticates and sees only its tokens.",
-        opt={PROBLEM_RESPONSES: False},
+        opt={PROBLEM_RESPONSES: False, ANY_QUERY: True},
     )
     async def introspect(
         self, request: Request[Any, Any, Any], session: AsyncSession
@@ -143,7 +143,7 @@ class TokenController(Controller):
         status_code=200,
         summary="Token revocation (RFC 7009)",
         description="Form field `token`; revoking a refresh token revokes its whole family.",
-        opt={PROBLEM_RESPONSES: False},
+        opt={PROBLEM_RESPONSES: False, ANY_QUERY: True},
     )
     async def revoke(self, request: Request[Any, Any, Any], session: AsyncSession) -> Response[Any]:
         return await self._endpoint(request, session, "revocation")

@@ -38,6 +38,7 @@ from services.auth.pages import (
 )
 from services.kernel.clock import utcnow
 from services.kernel.http import ServiceLocator
+from services.kernel.inputs import ANY_QUERY
 from services.kernel.mail import build_message, send
 from services.kernel.settings import Settings
 
@@ -114,7 +115,8 @@ class AuthorizationPages(Controller):
 
         return await run_authlib(session, settings, keys, work)
 
-    @get("/authorize")
+    # OAuth 2 endpoints ignore the parameters they do not know (RFC 6749 §3.1).
+    @get("/authorize", opt={ANY_QUERY: True})
     async def authorize(
         self, request: Request[Any, Any, Any], session: AsyncSession
     ) -> Response[Any]:
@@ -171,7 +173,7 @@ class AuthorizationPages(Controller):
             structures=structures,
         )
 
-    @post("/authorize", status_code=200)
+    @post("/authorize", status_code=200, opt={ANY_QUERY: True})
     async def decide(self, request: Request[Any, Any, Any], session: AsyncSession) -> Response[Any]:
         form_request = await raw_request(request)
         form = form_request.form

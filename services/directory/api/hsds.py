@@ -24,8 +24,13 @@ from services.kernel.pagination import MAX_LIMIT
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.settings import Settings
 
-Page = Annotated[int, Parameter(description="numéro de page (à partir de 1)")]
-PerPage = Annotated[int, Parameter(description=f"éléments par page (1 à {MAX_LIMIT})")]
+# Offset paging reads and skips (page - 1) × per_page rows: past this page there is nothing to
+# read in any directory, and the offset stays far within what the database accepts.
+MAX_PAGE = 1_000_000
+Page = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description=f"numéro de page (1 à {MAX_PAGE})")]
+PerPage = Annotated[
+    int, Parameter(ge=1, le=MAX_LIMIT, description=f"éléments par page (1 à {MAX_LIMIT})")
+]
 Search = Annotated[str | None, Parameter(description="texte cherché dans le nom et la description")]
 TermId = Annotated[
     str | None,
@@ -58,10 +63,6 @@ def _filters(
     organization_id: str | None = None,
     modified_after: str | None = None,
 ) -> view.Filters:
-    if page < 1:
-        raise field_error("page", "doit être supérieur ou égal à 1", status=400)
-    if not 1 <= per_page <= MAX_LIMIT:
-        raise field_error("per_page", f"doit être compris entre 1 et {MAX_LIMIT}", status=400)
     f = view.Filters(page=page, per_page=per_page, search=(search or "").strip() or None)
     if taxonomy_term_id:
         f.term = hsds.find_term(taxonomy_term_id.strip())

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.importer import ImportReport, import_datainclusion
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
 
@@ -44,6 +45,7 @@ class ImportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ImportController(Controller):
     path = "/directory/v1/imports"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["imports"]  # noqa: RUF012
 
     @post(

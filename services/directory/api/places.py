@@ -19,10 +19,12 @@ from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_place
 from services.directory.store import lists, reads, writes
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
+from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 
 
 async def _visible(
@@ -48,6 +50,7 @@ def _one(request: Request[Any, Any, Any], row: m.Place) -> Response[s.PlaceRead]
 
 class PlaceController(Controller):
     path = f"{c.PREFIX}/places"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["places"]  # noqa: RUF012
 
     @get(operation_id="ListPlaces", summary="Lister les lieux d'accueil")
@@ -138,7 +141,12 @@ class PlaceController(Controller):
         row, _ = await _visible(session, caller, place_id)
         return c.read_response(request, row, _read(request, row))
 
-    @patch("/{place_id:uuid}", operation_id="UpdatePlace", summary="Modifier un lieu d'accueil")
+    @patch(
+        "/{place_id:uuid}",
+        operation_id="UpdatePlace",
+        summary="Modifier un lieu d'accueil",
+        opt={IF_MATCH: REQUIRED},
+    )
     async def update_place(
         self,
         request: Request[Any, Any, Any],
@@ -171,6 +179,7 @@ class PlaceController(Controller):
         operation_id="ArchivePlace",
         summary="Archiver un lieu d'accueil",
         status_code=200,
+        opt={IF_MATCH: REQUIRED},
     )
     async def archive_place(
         self,
@@ -188,6 +197,7 @@ class PlaceController(Controller):
         operation_id="VerifyPlace",
         summary="Confirmer que la fiche est à jour",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def verify_place(
         self,
@@ -212,6 +222,7 @@ class PlaceController(Controller):
         operation_id="PublishPlace",
         summary="Publier un lieu d'accueil",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def publish_place(
         self,
@@ -247,6 +258,7 @@ class PlaceController(Controller):
         operation_id="SuspendPlace",
         summary="Suspendre un lieu d'accueil (modération)",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def suspend_place(
         self,
@@ -257,7 +269,11 @@ class PlaceController(Controller):
     ) -> Response[s.PlaceRead]:
         return await self._status(request, session, authenticated, place_id, Action.SUSPEND)
 
-    @get("/{place_id:uuid}/history", operation_id="PlaceHistory", summary="Historique")
+    @get(
+        "/{place_id:uuid}/history",
+        operation_id="PlaceHistory",
+        summary="Historique des modifications",
+    )
     async def place_history(
         self,
         request: Request[Any, Any, Any],

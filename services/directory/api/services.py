@@ -20,12 +20,14 @@ from services.directory.api.structures import Cursor, Limit, history_page
 from services.directory.domain.moderation import Action
 from services.directory.domain.validation import check_service
 from services.directory.store import lists, reads, writes
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.errors import FieldError
+from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.reference import taxonomy
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 
 
 class _Loaded:
@@ -132,6 +134,7 @@ def _thematiques(values: list[str] | None) -> list[str]:
 
 class ServiceController(Controller):
     path = f"{c.PREFIX}/services"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["services"]  # noqa: RUF012
 
     # Reads without BEGIN/COMMIT: one statement for the page (and, for the few services that
@@ -244,7 +247,12 @@ class ServiceController(Controller):
         [body] = await render_views(session, request, caller, [view])
         return c.read_response(request, view, body)
 
-    @patch("/{service_id:uuid}", operation_id="UpdateService", summary="Modifier un service")
+    @patch(
+        "/{service_id:uuid}",
+        operation_id="UpdateService",
+        summary="Modifier un service",
+        opt={IF_MATCH: REQUIRED},
+    )
     async def update_service(
         self,
         request: Request[Any, Any, Any],
@@ -287,6 +295,7 @@ class ServiceController(Controller):
         operation_id="ArchiveService",
         summary="Archiver un service",
         status_code=200,
+        opt={IF_MATCH: REQUIRED},
     )
     async def archive_service(
         self,
@@ -305,6 +314,7 @@ class ServiceController(Controller):
         operation_id="VerifyService",
         summary="Confirmer que la fiche est à jour",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def verify_service(
         self,
@@ -330,6 +340,7 @@ class ServiceController(Controller):
         operation_id="PublishService",
         summary="Publier un service",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def publish_service(
         self,
@@ -365,6 +376,7 @@ class ServiceController(Controller):
         operation_id="SuspendService",
         summary="Suspendre un service (modération)",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def suspend_service(
         self,

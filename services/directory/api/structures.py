@@ -17,10 +17,12 @@ from services.directory.api import _common as c
 from services.directory.domain.moderation import Action, Actor
 from services.directory.domain.validation import check_structure
 from services.directory.store import lists, reads, writes
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
+from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="taille de page (1–200)")]
 Cursor = Annotated[str | None, Parameter(description="curseur opaque de la page suivante")]
@@ -92,6 +94,7 @@ async def _check_parent(
 
 class StructureController(Controller):
     path = f"{c.PREFIX}/structures"
+    opt = {CLIENT_SCOPES: ClientScopes(write=Scope.DIRECTORY_WRITE)}  # noqa: RUF012
     tags = ["structures"]  # noqa: RUF012
 
     @get(operation_id="ListStructures", summary="Lister les structures")
@@ -204,7 +207,12 @@ class StructureController(Controller):
         row = await _visible(session, caller, structure_id)
         return c.read_response(request, row, await read(session, request, caller, row))
 
-    @patch("/{structure_id:uuid}", operation_id="UpdateStructure", summary="Modifier une structure")
+    @patch(
+        "/{structure_id:uuid}",
+        operation_id="UpdateStructure",
+        summary="Modifier une structure",
+        opt={IF_MATCH: REQUIRED},
+    )
     async def update_structure(
         self,
         request: Request[Any, Any, Any],
@@ -251,6 +259,7 @@ class StructureController(Controller):
         operation_id="ArchiveStructure",
         summary="Archiver une structure (et ses services et lieux)",
         status_code=200,
+        opt={IF_MATCH: REQUIRED},
     )
     async def archive_structure(
         self,
@@ -269,6 +278,7 @@ class StructureController(Controller):
         operation_id="VerifyStructure",
         summary="Confirmer que la fiche est à jour",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def verify_structure(
         self,
@@ -295,6 +305,7 @@ class StructureController(Controller):
         operation_id="PublishStructure",
         summary="Publier une structure",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def publish_structure(
         self,
@@ -330,6 +341,7 @@ class StructureController(Controller):
         operation_id="SuspendStructure",
         summary="Suspendre une structure (modération)",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def suspend_structure(
         self,

@@ -94,9 +94,11 @@ def _french_national(value: str) -> str | None:
 
 def _long_number(value: str) -> str | None:
     """E.164 of a valid French (metropolitan or overseas) number, else None."""
-    fast = _french_national(value)
-    if fast is not None:
-        return fast
+    return _french_national(value) or _any_region(value)
+
+
+def _any_region(value: str) -> str | None:
+    """The general path of ``_long_number``: phonenumbers.parse for each French region."""
     for region in PHONE_REGIONS:
         try:
             number = phonenumbers.parse(value, region)

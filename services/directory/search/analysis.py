@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import snowballstemmer  # type: ignore[import-untyped]
 
@@ -27,8 +29,17 @@ MAX_WORD_CHARS = 40
 _WORD = re.compile(r"[a-z0-9]+")
 _RAW_WORD = re.compile(r"\w+", re.UNICODE)
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "’": "'"})
-_STEMMER = snowballstemmer.stemmer("french")
+# A Snowball stemmer keeps its state in the object: one per thread (the importer builds search
+# documents in worker threads while the event loop's thread stems too).
+_LOCAL = threading.local()
 _STEMS: dict[str, str] = {}
+
+
+def _stemmer() -> Any:
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = snowballstemmer.stemmer("french")
+    return stemmer
 
 
 @cache
@@ -67,7 +78,7 @@ def stem(word: str) -> str:
     """Snowball French stem of a folded word (memoised: the vocabulary is small)."""
     found = _STEMS.get(word)
     if found is None:
-        found = word if word.isdigit() else (_STEMMER.stemWord(word) or word)
+        found = word if word.isdigit() else (_stemmer().stemWord(word) or word)
         if len(_STEMS) < 500_000:
             _STEMS[word] = found
     return found

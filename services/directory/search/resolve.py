@@ -1,9 +1,10 @@
 """Search parameters: validate what a client sent and resolve it into a ``SearchRequest``.
 
-Everything a client can get wrong is answered with a 400/422 problem naming the parameter (all
-faults at once); the query text itself is never syntax. Resolved: taxonomy values checked,
-thematique categories expanded, the commune's eligibility zones and position, the caller's
-visible statuses, the keyset cursor (checked to belong to this same search).
+Everything a client can get wrong is answered with a 400 problem naming the parameter (all
+faults at once), as for every query parameter; the query text itself is never syntax.
+Resolved: taxonomy values checked, thematique categories expanded, the commune's eligibility
+zones and position, the caller's visible statuses, the keyset cursor (checked to belong to this
+same search).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _values(raw: Sequence[str]) -> list[str]:
 
 def _problem(errors: list[FieldError]) -> ProblemError:
     detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
-    return ProblemError(422, detail, errors=errors)
+    return ProblemError(400, detail, errors=errors)
 
 
 def _query_error(name: str, reason: str, value: Any = None) -> FieldError:

@@ -10,8 +10,10 @@ from urllib.parse import quote, unquote
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.openapi import raw_body
 from services.kernel.problems import FieldError, ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.api.idempotency import Answer, idempotent
 from services.referrals.deps import IdempotencyKey
@@ -46,6 +48,7 @@ def _filename(header: str | None) -> str:
 
 class AttachmentController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("attachments",)
     security = ({"bearer": []},)
 
@@ -53,6 +56,9 @@ class AttachmentController(Controller):
         "/referrals/{referral_id:uuid}/attachments",
         operation_id="UploadAttachment",
         status_code=201,
+        operation_class=raw_body(
+            ALLOWED_TYPES, "le document lui-même (PDF, PNG ou JPEG), tel quel, pas en multipart"
+        ),
     )
     async def upload(
         self,

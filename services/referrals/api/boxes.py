@@ -9,6 +9,7 @@ from typing import Literal
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -18,7 +19,7 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import field_error
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.domain.transitions import HandoffState
 from services.referrals.schemas import BoxCount, BoxItem
@@ -95,6 +96,7 @@ async def _box(
 
 class BoxController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("inbox & outbox",)
     security = ({"bearer": []},)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, next_link
 from services.kernel.problems import field_error
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.feed import EVENT_TYPES, FeedPage, parse_cursor, read_feed
 from services.referrals.service import ReferralService
@@ -15,6 +16,7 @@ from services.referrals.service import ReferralService
 
 class EventsController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("Événements",)
     security = [{"bearer": []}]  # noqa: RUF012
 

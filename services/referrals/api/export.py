@@ -6,14 +6,16 @@ import uuid
 
 from litestar import Controller, get
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.service.reading import ReadingService, SubjectAccessExport
 
 
 class SubjectAccessController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("Droits des personnes",)
     security = [{"bearer": []}]  # noqa: RUF012
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 
-from services.kernel.security import Caller
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.openapi import IF_MATCH, REQUIRED
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for, handoff_answer
 from services.referrals.api.idempotency import Answer, idempotent
 from services.referrals.deps import IdempotencyKey, IfMatch, etag, if_match
@@ -62,6 +64,11 @@ async def _transition(
 
 class HandoffController(Controller):
     path = PREFIX
+    # Every transition names the handoff version it saw (428 without If-Match).
+    opt = {  # noqa: RUF012
+        CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE),
+        IF_MATCH: REQUIRED,
+    }
     tags = ("handoffs",)
     security = ({"bearer": []},)
 

@@ -8,7 +8,9 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
+from services.kernel.openapi import IF_MATCH, OPTIONAL
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -18,7 +20,7 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import ProblemError, field_error
-from services.kernel.security import Caller
+from services.kernel.security import Caller, Scope
 from services.referrals.api.common import (
     PREFIX,
     actor_for,
@@ -48,6 +50,7 @@ from services.referrals.validation import check_create
 
 class ReferralController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.REFERRALS_READ, write=Scope.REFERRALS_WRITE)}  # noqa: RUF012
     tags = ("referrals",)
     security = ({"bearer": []},)
 
@@ -114,7 +117,12 @@ class ReferralController(Controller):
 
         return await idempotent(request, svc, actor, HandoffRead, run)
 
-    @post("/referrals/{referral_id:uuid}/close", operation_id="CloseReferral", status_code=200)
+    @post(
+        "/referrals/{referral_id:uuid}/close",
+        operation_id="CloseReferral",
+        status_code=200,
+        opt={IF_MATCH: OPTIONAL},
+    )
     async def close(
         self,
         request: Request[Any, Any, Any],
@@ -135,7 +143,12 @@ class ReferralController(Controller):
 
         return await idempotent(request, svc, actor, ReferralRead, run)
 
-    @post("/referrals/{referral_id:uuid}/referent", operation_id="ChangeReferent", status_code=200)
+    @post(
+        "/referrals/{referral_id:uuid}/referent",
+        operation_id="ChangeReferent",
+        status_code=200,
+        opt={IF_MATCH: OPTIONAL},
+    )
     async def change_referent(
         self,
         request: Request[Any, Any, Any],
@@ -162,6 +175,7 @@ class ReferralController(Controller):
         "/referrals/{referral_id:uuid}/consent/withdraw",
         operation_id="WithdrawConsent",
         status_code=200,
+        opt={IF_MATCH: OPTIONAL},
     )
     async def withdraw_consent(
         self,

@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
@@ -50,6 +51,7 @@ def _aware(value: datetime | None, default: datetime) -> datetime:
 
 class StatsController(Controller):
     path = PREFIX
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.STATS_READ)}  # noqa: RUF012
     tags = ("Statistiques",)
     security = [{"bearer": []}]  # noqa: RUF012
 

@@ -9,6 +9,7 @@ from typing import Literal
 from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 
+from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from services.kernel.problems import ProblemError
 from services.kernel.security import Caller, Scope
@@ -44,6 +45,7 @@ def managing_structure(caller: Caller) -> uuid.UUID:
 
 class WebhooksController(Controller):
     path = f"{PREFIX}/webhooks"
+    opt = {CLIENT_SCOPES: ClientScopes(read=Scope.WEBHOOKS_MANAGE, write=Scope.WEBHOOKS_MANAGE)}  # noqa: RUF012
     tags = ("Webhooks",)
     security = [{"bearer": []}]  # noqa: RUF012
 
@@ -66,6 +68,7 @@ class WebhooksController(Controller):
     async def get_one(
         self, svc: ReferralService, authenticated: Caller, webhook_id: uuid.UUID
     ) -> WebhookRead:
+        """One subscription of the structure (its secret is never shown again)."""
         sub = await subs.get(svc.session, managing_structure(authenticated), webhook_id)
         return subs.read(sub)
 
@@ -85,6 +88,7 @@ class WebhooksController(Controller):
     async def remove(
         self, svc: ReferralService, authenticated: Caller, webhook_id: uuid.UUID
     ) -> None:
+        """Delete a subscription: nothing more is sent to it."""
         sub = await subs.get(svc.session, managing_structure(authenticated), webhook_id)
         await svc.session.delete(sub)
 

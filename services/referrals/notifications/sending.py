@@ -15,6 +15,7 @@ from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.observability import counter
+from services.kernel.outbox import claim
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.domain.transitions import AWAITING_ANSWER
@@ -59,9 +60,7 @@ async def send_due(
             .order_by(m.MailMessage.next_attempt_at)
             .limit(limit)
         )
-        if db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        rows = list((await session.scalars(query)).all())
+        rows = [row[0] for row in await claim(session, query, m.MailMessage)]
         for row in rows:
             row.next_attempt_at = now + LEASE
             row.attempts += 1
@@ -84,9 +83,11 @@ async def send_due(
                 values = {"status": "skipped", "last_error": "aucune adresse"}
                 MAILS.labels("skipped").inc()
             else:
-                await mail.send(
-                    settings, mail.build_message(settings, address, subject, text, html)
+                message_id = f"<{mail_id}@relais.invalid>"
+                message = mail.build_message(
+                    settings, address, subject, text, html, message_id=message_id
                 )
+                await mail.send(settings, message)
                 values = {"status": "sent", "sent_at": utcnow(), "last_error": None}
                 MAILS.labels("sent").inc()
         except (OSError, httpx.HTTPError, ValueError) as exc:

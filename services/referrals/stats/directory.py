@@ -62,12 +62,12 @@ async def entries(
                 try:
                     response = await client.get(f"/directory/v1/{kind}/{ident}")
                 except httpx.HTTPError as exc:
-                    raise unavailable() from exc
+                    raise unavailable(reading=True) from exc
             if response.status_code == 404:
                 cache[ident] = (now, None)
                 return
             if response.status_code != 200:
-                raise unavailable()
+                raise unavailable(reading=True)
             if kind == "structures":
                 found = msgspec.json.decode(response.content, type=_Structure)
                 cache[ident] = (now, Entry(found.name, departement=found.departement_code))

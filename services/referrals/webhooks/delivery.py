@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.observability import counter, histogram
-from services.kernel.outbox import claim_batch
+from services.kernel.outbox import claim, claim_batch
 from services.kernel.settings import Settings
 from services.referrals import models as m
 from services.referrals.crypto import Keyring
@@ -246,9 +246,7 @@ async def claim_due(
         .order_by(d.next_attempt_at, d.seq)
         .limit(limit)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(of=d, skip_locked=True)
-    rows = (await session.execute(query)).tuples().all()
+    rows = [(row[0], row[1]) for row in await claim(session, query, d)]
     lease_until = now + timedelta(seconds=lease_seconds(settings))
     claimed: list[Claimed] = []
     secrets: dict[uuid.UUID, list[str]] = {}

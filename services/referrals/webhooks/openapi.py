@@ -29,7 +29,11 @@ SIGNING = """Standard Webhooks (https://www.standardwebhooks.com/).
   the previous secret also signs during the overlap: the signatures are then separated by spaces
   and any one that verifies is enough.
 
-Delivery is at least once and in order for each referral, from a transactional outbox. Any
+Each event is sent once to each subscription, in order for each referral, from a transactional
+outbox. Delivery is still at least once: when the database fails between your 2xx and its record,
+or when a replay is asked, the message comes again with the same `webhook-id` and body. Store the
+`webhook-id`s you processed (for at least `WEBHOOK_RETRY_HOURS`), ideally under a unique key in
+the transaction of your own change, and answer 2xx without acting again on a repeat. Any
 non-2xx answer, a redirect (never followed) or a timeout is retried with exponential backoff and
 jitter for up to `WEBHOOK_RETRY_HOURS` (3 days). A subscription still failing after that is
 disabled, and its structure is told by e-mail. Payloads carry ids, states and reason codes only;

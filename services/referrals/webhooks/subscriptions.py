@@ -180,7 +180,8 @@ async def rotate_secret(
 
 
 async def replay(session: AsyncSession, sub: m.WebhookSubscription, body: ReplayIn) -> int:
-    """Queue the events again (same ``webhook-id``), in order, as new deliveries."""
+    """Queue the events again (same ``webhook-id``), in order, as new deliveries; an event whose
+    delivery to this subscription is still pending is not queued twice (it is on its way)."""
     if body.event_id is None and body.since is None:
         raise field_error("event_id", "indiquez un événement ou une période (since, until)")
     if body.event_id is not None and (body.since or body.until):
@@ -206,10 +207,22 @@ async def replay(session: AsyncSession, sub: m.WebhookSubscription, body: Replay
         raise ProblemError(404, "Événement introuvable pour cet abonnement.")
     if len(rows) > MAX_REPLAY:
         raise field_error("since", f"période trop large (plus de {MAX_REPLAY} événements)")
-    for event in rows:
+    on_their_way = set(
+        (
+            await session.scalars(
+                sa.select(m.WebhookDelivery.event_id).where(
+                    m.WebhookDelivery.subscription_id == sub.id,
+                    m.WebhookDelivery.status == "pending",
+                    m.WebhookDelivery.event_id.in_([event.id for event in rows]),
+                )
+            )
+        ).all()
+    )
+    queued = [event for event in rows if event.id not in on_their_way]
+    for event in queued:
         session.add(delivery_for(sub, event, replay_of=event.id))
     await session.flush()
-    return len(rows)
+    return len(queued)
 
 
 async def deliveries(

@@ -75,7 +75,7 @@ class Consent(msgspec.Struct, kw_only=True):
     given_by: str
     method: str
     given_at: datetime
-    purpose: str | None = None  # only for the structures the consent lets hold the data
+    purpose: str | None = None  # shown only where the consent lets the structure hold data
     data_categories: list[str]
     recipients: list[uuid.UUID]
     further_partners: bool
@@ -141,6 +141,75 @@ class Preferences(msgspec.Struct, kw_only=True):
     email: str | None = None
     mode: str = "off"
     referent_events: list[str] = []
+
+
+class StatsGroup(msgspec.Struct, kw_only=True):
+    id: str
+    label: str
+
+
+class StatsCategory(msgspec.Struct, kw_only=True):
+    code: str
+    label: str
+
+
+class StatsRow(msgspec.Struct, kw_only=True):
+    group: str
+    group_label: str
+    cells: dict[str, int | None]
+    total: int | None
+
+
+class StatsTable(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    unit: str
+    categories: list[StatsCategory]
+    rows: list[StatsRow]
+
+
+class StatsDelay(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    group_label: str
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class StatsRate(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    group_label: str
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+
+
+class StatsMean(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    group: str
+    group_label: str
+    count: int | None
+    mean: float | None
+
+
+class Stats(msgspec.Struct, kw_only=True):
+    """Anonymous statistics, every group and category named; ``None`` is a value hidden by
+    statistical secrecy."""
+
+    since: datetime
+    until: datetime
+    scope: str
+    group_by: str
+    min_cell: int
+    groups: list[StatsGroup]
+    tables: list[StatsTable]
+    delays: list[StatsDelay]
+    rates: list[StatsRate]
+    means: list[StatsMean]
 
 
 class Box(msgspec.Struct, kw_only=True):
@@ -236,6 +305,14 @@ class ReferralsApi(ApiClient):
                 "Idempotency-Key": idempotency_key,
             },
         )
+
+    async def stats(self, params: Params) -> Stats:
+        return await self.get(f"{PREFIX}/stats", Stats, params=params)
+
+    async def stats_csv(self, params: Params) -> bytes:
+        """The same statistics as the API's CSV (French headers and labels)."""
+        response = await self.send("GET", f"{PREFIX}/stats", params={**params, "format": "csv"})
+        return response.content
 
     async def inbox(self, params: Params) -> Box:
         return await self.get(f"{PREFIX}/inbox", Box, params=params)

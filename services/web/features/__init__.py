@@ -15,6 +15,7 @@ from services.web.features import (
     ma_structure,
     orientations,
     orienter,
+    statistiques,
 )
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -24,6 +25,7 @@ ROUTES: list[ControllerRouterHandler] = [
     *fiches.routes.ROUTES,
     *ma_structure.routes.ROUTES,
     *orienter.routes.ROUTES,
+    *statistiques.routes.ROUTES,
     *equipe.routes.ROUTES,
     *integrations.routes.ROUTES,
     *a_propos.routes.ROUTES,

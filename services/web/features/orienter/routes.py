@@ -28,6 +28,7 @@ from services.web.deps import Forbidden, Form, check_csrf, one
 from services.web.drafts import Draft, Drafts
 from services.web.features.annuaire.routes import commune_label, resolve_commune
 from services.web.features.connexion.routes import see_other
+from services.web.features.orientations.names import StructureNames
 from services.web.features.orientations.view import reference
 from services.web.features.orienter import form as f
 from services.web.formats import PARIS
@@ -175,6 +176,7 @@ class Orienter(Controller):
             shown=shown,
             errors=values.errors.get(step, {}),
             retour=retour == "verification",
+            age_bands=request.app.state.settings.age_bands,
         )
 
     @post("/{draft_id:uuid}/{step:str}")
@@ -212,6 +214,7 @@ class Orienter(Controller):
                 shown=kept,
                 errors=errors,
                 retour=one(form, "retour") == "verification",
+                age_bands=request.app.state.settings.age_bands,
             )
         values.errors.pop(step, None)
         if step not in values.done:
@@ -527,13 +530,17 @@ class Recepisse(Controller):
         referral = await referrals.referral(referral_id)
         if referral.structure_id != staff.structure_id:
             raise Forbidden("Le récépissé est remis par la structure qui a orienté la personne.")
-        named = {h.to_structure_id: h.to_structure_name for h in referral.handoffs}
+        named = {
+            h.to_structure_id: h.to_structure_name
+            for h in referral.handoffs
+            if h.to_structure_id is not None
+        }
         missing = [r for r in referral.consent.recipients if r not in named]
-        origin, *others = await asyncio.gather(
-            directory.structure(referral.structure_id),
-            *(directory.structure(r) for r in missing),
+        names: StructureNames = request.app.state.structure_names
+        (origin, _), others = await asyncio.gather(
+            directory.structure(referral.structure_id), names.of(directory, missing)
         )
-        named.update({entry.id: entry.name for entry, _ in others})
+        named.update(others)
         first = referral.handoffs[0] if referral.handoffs else None
         person = referral.person
         person_name = ""
@@ -547,7 +554,7 @@ class Recepisse(Controller):
             "orienter/recepisse.html",
             title="Récépissé de consentement",
             referral=referral,
-            origin=origin[0],
+            origin=origin,
             target=(first.to_service_name or first.to_structure_name) if first else None,
             recipients=[named[r] for r in referral.consent.recipients if r in named],
             person_name=person_name,

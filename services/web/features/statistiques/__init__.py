@@ -1,0 +1,1 @@
+from services.web.features.statistiques import routes as routes
