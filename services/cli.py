@@ -45,6 +45,15 @@ def _names(services: list[str] | None) -> list[str]:
     return names
 
 
+def served_url(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches ``host:port`` at."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - every interface: this machine's loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @app.command()
 def serve(
     services: Annotated[
@@ -68,6 +77,9 @@ def serve(
 
     import uvicorn
 
+    if not any(os.environ.get(v) for v in ("RELAIS_BASE_URL", "RELAIS_BASE_URL_FILE")):
+        # Links, e-mails and the OIDC issuer point at what is served (JWT_ISSUER follows).
+        os.environ["RELAIS_BASE_URL"] = served_url(host, port)
     settings = settings_or_exit()
     names = _names(services or system.served_names(settings))
     checked_for(settings, names)
@@ -127,6 +139,7 @@ def worker(
     apps, _ = system.build_apps(settings)
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     jobs = system.service_jobs(apps, wanted)
+    system.log_jobs("relais worker", jobs)
     runner = system.make_worker(settings, jobs)
     runner.databases = [a.state.db for a in apps.values()]
     port = settings.worker_metrics_port if metrics_port is None else metrics_port

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+import structlog
 from litestar import Litestar
 
 from services.gateway import Gateway
@@ -20,6 +21,7 @@ from services.kernel.migrations import upgrade
 from services.kernel.observability import mark_process_dead
 from services.kernel.settings import Settings, check_production, load_settings
 
+log = structlog.get_logger("relais.system")
 SERVICE_NAMES: tuple[str, ...] = ("directory", "referrals", "auth", "web")
 # Services with a public JSON API (an OpenAPI document); the web app serves pages.
 API_SERVICES: tuple[str, ...] = ("directory", "referrals", "auth")
@@ -72,14 +74,25 @@ def make_worker(settings: Settings, jobs: list[tuple[Job, Any]]) -> Worker:
     )
 
 
+def log_jobs(where: str, jobs: Sequence[tuple[Job, Any]]) -> None:
+    """Say at start which background jobs this process runs."""
+    log.info(
+        "background_jobs",
+        where=where,
+        jobs=sorted(f"{app.state.db.service}:{job.name}" for job, app in jobs),
+    )
+
+
 def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
-    """Run the background jobs inside the serving process (embedded mode), under leases.
+    """Run the background jobs inside the serving process, under leases (several processes or
+    `relais worker`s may run them too: each job runs in one place at a time).
 
     The gateway starts the apps in order and shuts them down in reverse: the worker starts after
     the last app's startup and stops (running jobs finish or are cancelled, leases released)
     first thing in its shutdown, while every app's pool is still open.
     """
     jobs = service_jobs(apps)
+    log_jobs("relais serve (this process)", jobs)
     if not jobs:
         return
     last = list(apps.values())[-1]
@@ -120,14 +133,18 @@ def served_names(settings: Settings) -> list[str]:
 def serve_app() -> Gateway:
     """Factory of `relais serve`'s server processes (uvicorn imports it in each one).
 
-    Settings come from the environment (RELAIS_SERVICES names the services). The worker runs
-    inside only in embedded mode; SIGTERM first turns /readyz to 503 for SHUTDOWN_DRAIN_SECONDS.
+    Settings come from the environment (RELAIS_SERVICES names the services). The background jobs
+    run inside unless WORKER_ENABLED=false (production runs `relais worker` apart), on SQLite and
+    PostgreSQL alike: a one-machine install sends its webhooks, mails and reminders without a
+    second process. SIGTERM first turns /readyz to 503 for SHUTDOWN_DRAIN_SECONDS.
     """
     settings = load_settings()
     names = served_names(settings)
     apps, _ = build_apps(settings, names)
-    if settings.embedded and settings.worker_enabled:
+    if settings.worker_enabled:
         attach_worker(apps, settings)
+    else:
+        log.info("background_jobs", where="relais worker (WORKER_ENABLED=false)", jobs=[])
     first = next(iter(apps.values()))
 
     async def on_start(_: Litestar) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services import system
 from services.gateway import Gateway
 from services.kernel.settings import Settings, load_settings
-from tests.tokens import TokenFactory
+from tests.tokens import ISSUER, TokenFactory
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -97,6 +97,7 @@ def make_settings(backend: str, home: Path, tokens: TokenFactory, **overrides: A
         "log_level": "WARNING",
         "worker_enabled": False,
         "base_url": "http://testserver",
+        "jwt_issuer": ISSUER,  # what TokenFactory signs as
     }
     if backend == "postgresql":
         values["database_url"] = POSTGRES_URL

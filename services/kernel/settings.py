@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
@@ -33,11 +35,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meili_key: str = ""
     meili_index_prefix: str = "relais_"
     meili_max_lag_seconds: float = 30.0
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = DEFAULT_BASE_URL
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
     log_format: str = "json"
-    jwt_issuer: str = "http://127.0.0.1:8000/auth"
+    jwt_issuer: str = ""  # RELAIS_BASE_URL/auth when empty (see load_settings)
     jwt_audience: str = "relais"
     jwt_jwks: str = ""
     jwt_jwks_url: str = ""
@@ -169,11 +171,16 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "meili_max_lag_seconds",
         "search falls back to the database while a directory change older than this is not indexed",
     ),
-    ("RELAIS_BASE_URL", "base_url", "public base URL, used in links and `next` pages"),
+    (
+        "RELAIS_BASE_URL",
+        "base_url",
+        "public base URL, used in links, e-mails, `next` pages and OIDC discovery; `relais serve` "
+        "defaults it to the host and port it serves",
+    ),
     ("RELAIS_MAX_BODY_BYTES", "max_body_bytes", "largest accepted request body (413 above)"),
     ("LOG_LEVEL", "log_level", "DEBUG, INFO, WARNING or ERROR"),
     ("LOG_FORMAT", "log_format", "`json` (one object per line) or `console`"),
-    ("JWT_ISSUER", "jwt_issuer", "expected `iss` of access tokens"),
+    ("JWT_ISSUER", "jwt_issuer", "expected `iss` of access tokens (default: RELAIS_BASE_URL/auth)"),
     ("JWT_AUDIENCE", "jwt_audience", "expected `aud` of access tokens"),
     (
         "JWT_JWKS",
@@ -207,7 +214,8 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     (
         "WORKER_ENABLED",
         "worker_enabled",
-        "run background jobs inside `relais serve` (embedded mode)",
+        "run the background jobs inside `relais serve` (false where `relais worker` runs them, "
+        "as in the production manifests)",
     ),
     ("WORKER_POLL_SECONDS", "worker_poll_seconds", "how often the worker polls for due jobs"),
     (
@@ -467,6 +475,9 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     for info in msgspec.structs.fields(Settings):
         if info.type is Path and isinstance(raw.get(info.name), str):
             raw[info.name] = Path(raw[info.name])
+    if not raw.get("jwt_issuer"):
+        base = str(raw.get("base_url") or DEFAULT_BASE_URL)
+        raw["jwt_issuer"] = f"{base.rstrip('/')}/auth"
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from services.auth.models import Account
-from services.referrals.models import WebhookSubscription
+from services.referrals import worker
+from services.referrals.models import Handoff, WebhookSubscription
 from tests.conftest import Relais
 from tests.web.helpers import csrf_of
 from tests.web.orientations import (
@@ -364,3 +366,29 @@ async def test_a_disabled_webhook_is_reactivated_from_integrations(web_relais: R
     assert action not in text
     read = await web_relais.client.get(f"/referrals/v1/webhooks/{webhook_id}", headers=admin.api)
     assert read.json()["status"] == "active"
+
+
+async def test_late_then_expired_the_sender_may_reorient(web_relais: Relais) -> None:
+    ccas, cms = await agent(web_relais, CCAS), await agent(web_relais, CMS)
+    created = await refer(web_relais, ccas, cms)
+    rid, ref = created["id"], reference(created["id"])
+    async with web_relais.app("referrals").state.db.session() as session:
+        await session.execute(
+            sa.update(Handoff)
+            .where(Handoff.referral_id == uuid.UUID(rid))
+            .values(respond_by=datetime.now(UTC) - timedelta(hours=1))
+        )
+    inbox = (await cms.web.get("/orientations/recues")).text
+    late = inbox.split('id="en-retard"')[1].split("</section>")[0]
+    assert ref in late
+    assert "En retard depuis le" in late
+    assert ref not in inbox.split('id="nouvelles"')[1].split("</section>")[0]
+    listed = (await ccas.web.get("/orientations", params={"retard": "1", "moi": "1"})).text
+    assert ref in listed
+    assert await worker.expire_handoffs(web_relais.app("referrals")) >= 1
+    seen = (await ccas.web.get(f"/orientations/{rid}")).text
+    assert "n’a pas répondu avant l’échéance" in seen
+    assert "expirée sans réponse" in seen
+    assert "Réorienter vers un autre partenaire" in seen
+    receiver = (await cms.web.get(f"/orientations/{rid}")).text
+    assert "Accepter l’orientation" not in receiver

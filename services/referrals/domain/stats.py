@@ -59,6 +59,9 @@ class Place:
     service: str | None
 
 
+EVERYWHERE = Place("*", None)  # all places together, when no place grouping is asked for
+
+
 @dataclass
 class Counts:
     """Anonymous counts of one period and scope."""

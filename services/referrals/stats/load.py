@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ class Query:
     since: datetime
     until: datetime
     structure_id: uuid.UUID | None  # None: the whole network
+    by_place: bool  # count per place (the place groupings); otherwise all in one
     by_thematique: bool  # also count per thematique (the thematique grouping)
     age_bands: Sequence[str]
 
@@ -124,7 +125,8 @@ async def load(session: AsyncSession, query: Query) -> domain.Counts:
         .subquery()
     )
     last = aliased(h)
-    place = (last.to_structure_id, last.to_service_id)
+    place = (last.to_structure_id, last.to_service_id) if query.by_place else ()
+    handoff_place = (h.to_structure_id, h.to_service_id) if query.by_place else ()
     referral_columns = (
         r.status,
         r.channel,
@@ -134,17 +136,15 @@ async def load(session: AsyncSession, query: Query) -> domain.Counts:
         r.evaluation_score,
         per_referral.c.handoffs,
     )
-    referrals = (
-        sa.select(r)
-        .join(per_referral, per_referral.c.referral_id == r.id)
-        .join(
-            last,
-            sa.and_(last.referral_id == r.id, last.position == per_referral.c.last),
-        )
-    )
+    referrals = sa.select(r).join(per_referral, per_referral.c.referral_id == r.id)
+    if query.by_place:
+        where = sa.and_(last.referral_id == r.id, last.position == per_referral.c.last)
+        referrals = referrals.join(last, where)
     bands = frozenset(query.age_bands)
 
     def place_of(row: Any) -> domain.Place:
+        if not query.by_place:
+            return domain.EVERYWHERE
         return domain.Place(str(row[0]), str(row[1]) if row[1] else None)
 
     def tally_of(found: dict[Any, Tally], key: Any) -> Tally:
@@ -154,17 +154,16 @@ async def load(session: AsyncSession, query: Query) -> domain.Counts:
     for row in await session.execute(grouped.group_by(*place, *referral_columns)):
         _add_referrals(tally_of(counts.places, place_of(row)), row, bands)
     by_thematique = referrals.join(t, t.referral_id == r.id)
-    themes = by_thematique.with_only_columns(*place, t.thematique, sa.func.count())
+    themes = by_thematique.with_only_columns(*place, t.thematique, sa.func.count().label("n"))
     for row in await session.execute(themes.group_by(*place, t.thematique)):
-        tally_of(counts.places, place_of(row))[("thematique", row[2])] += row[3]
-    handoffs = sa.select(h.to_structure_id, h.to_service_id, h.state, h.decline_reason)
-    handoffs = handoffs.where(*_handoffs_in_scope(query))
-    grouped_handoffs = handoffs.add_columns(sa.func.count().label("n")).group_by(
-        h.to_structure_id, h.to_service_id, h.state, h.decline_reason
+        tally_of(counts.places, place_of(row))[("thematique", row.thematique)] += row.n
+    handoffs = sa.select(*handoff_place, h.state, h.decline_reason, sa.func.count().label("n"))
+    grouped_handoffs = handoffs.where(*_handoffs_in_scope(query)).group_by(
+        *handoff_place, h.state, h.decline_reason
     )
     for row in await session.execute(grouped_handoffs):
         _add_handoffs(tally_of(counts.places, place_of(row)), row)
-    await _delays(session, query, counts)
+    await _delays(session, query, counts, handoff_place, place_of)
     if query.by_thematique:
         await _thematiques(session, query, counts, referrals, referral_columns)
     return counts
@@ -180,21 +179,25 @@ def _first_events(query: Query) -> sa.Subquery:
     )
 
 
-async def _delays(session: AsyncSession, query: Query, counts: domain.Counts) -> None:
+async def _delays(
+    session: AsyncSession,
+    query: Query,
+    counts: domain.Counts,
+    place: Sequence[Any],
+    place_of: Callable[[Any], domain.Place],
+) -> None:
     first = _first_events(query)
-    tenths = _tenths_of_hours(session, h.created_at, first.c.at)
+    tenths = _tenths_of_hours(session, h.created_at, first.c.at).label("tenths")
+    kind = first.c.type.label("kind")
     rows = await session.execute(
-        sa.select(h.to_structure_id, h.to_service_id, first.c.type, tenths, sa.func.count())
+        sa.select(*place, kind, tenths, sa.func.count().label("n"))
         .join(first, first.c.handoff_id == h.id)
         .where(*_handoffs_in_scope(query))
-        .group_by(h.to_structure_id, h.to_service_id, first.c.type, tenths)
+        .group_by(*place, kind, tenths)
     )
-    for structure, service, kind, value, count in rows:
-        place = domain.Place(str(structure), str(service) if service else None)
-        durations = counts.place_delays.setdefault(place, {}).setdefault(
-            EVENT_KINDS[kind], Counter()
-        )
-        durations[max(value, 0)] += count
+    for row in rows:
+        durations = counts.place_delays.setdefault(place_of(row), {})
+        durations.setdefault(EVENT_KINDS[row.kind], Counter())[max(row.tenths, 0)] += row.n
 
 
 async def _thematiques(

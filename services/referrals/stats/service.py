@@ -83,6 +83,19 @@ def _structure_name(ident: str, entries: dict[str, directory.Entry]) -> str:
     return entry.name if entry else f"Structure inconnue ({ident[:8]})"
 
 
+async def directory_facts(
+    locator: ServiceLocator, counts: domain.Counts
+) -> tuple[dict[str, directory.Entry], domain.Directory]:
+    """The directory's entries for the places counted, and what the place groupings need."""
+    structures = {p.structure for p in counts.places}
+    services = {p.service for p in counts.places if p.service}
+    entries = await directory.entries(locator, structures, services)
+    return entries, domain.Directory(
+        territory={s: e.departement for s in structures if (e := entries.get(s)) and e.departement},
+        service_type={s: e.type for s in services if (e := entries.get(s)) and e.type},
+    )
+
+
 async def compute(session: AsyncSession, locator: ServiceLocator, query: Query) -> StatsRead:
     if query.until <= query.since:
         raise ProblemError(400, "La période est vide : « until » doit suivre « since ».")
@@ -92,6 +105,7 @@ async def compute(session: AsyncSession, locator: ServiceLocator, query: Query) 
             since=query.since,
             until=query.until,
             structure_id=query.structure_id,
+            by_place=query.group_by not in ("none", "thematique"),
             by_thematique=query.group_by == "thematique",
             age_bands=query.age_bands,
         ),
@@ -99,15 +113,7 @@ async def compute(session: AsyncSession, locator: ServiceLocator, query: Query) 
     entries: dict[str, directory.Entry] = {}
     facts: domain.Directory | None = None
     if query.group_by not in ("none", "thematique"):
-        structures = {p.structure for p in counts.places}
-        services = {p.service for p in counts.places if p.service}
-        entries = await directory.entries(locator, structures, services)
-        facts = domain.Directory(
-            territory={
-                s: e.departement for s in structures if (e := entries.get(s)) and e.departement
-            },
-            service_type={s: e.type for s in services if (e := entries.get(s)) and e.type},
-        )
+        entries, facts = await directory_facts(locator, counts)
     report = domain.report(
         counts, query.threshold, query.group_by, age_bands=query.age_bands, directory=facts
     )

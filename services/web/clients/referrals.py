@@ -104,7 +104,7 @@ class Referral(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     status: str
     structure_id: uuid.UUID
-    referent: str
+    referent: str | None = None
     created_at: datetime
     updated_at: datetime
     version: int

@@ -18,7 +18,7 @@ from services.web.clients.referrals import AWAITING, Box, BoxItem, ReferralsApi
 from services.web.deps import inbox_badge
 from services.web.features.connexion.routes import see_other
 from services.web.features.orientations.names import StructureNames
-from services.web.features.orientations.view import reference, referral_page
+from services.web.features.orientations.view import reference, referent_label, referral_page
 from services.web.formats import PARIS
 from services.web.rendering import render
 from services.web.sessions import Staff
@@ -189,6 +189,7 @@ class Orientations(Controller):
             partners=sorted(partners.items(), key=lambda p: p[1].lower()),
             senders=partners,
             referents=referents,
+            referent_label=referent_label,
             reference=reference,
             base="/orientations" if box == "outbox" else "/orientations/recues/toutes",
         )

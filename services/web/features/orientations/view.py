@@ -48,6 +48,20 @@ def reference(referral_id: uuid.UUID) -> str:
     return f"OR-{referral_id.hex[-8:].upper()}"
 
 
+def referent_label(referent: str | None, names: dict[str, str]) -> str:
+    """Who follows a referral, in words: a colleague by name (``names``: account id -> name),
+    the text an API client gave (its software names its own referents), or a former member."""
+    if not referent:
+        return ""
+    if referent in names:
+        return names[referent]
+    try:
+        uuid.UUID(referent)
+    except ValueError:
+        return referent
+    return "un·e ancien·ne membre de la structure"
+
+
 def shared_categories(referral: Referral) -> frozenset[str]:
     """The personal data categories the API showed this structure: all of them (``full``), the
     consented ones (``partial``: a receiver covered by the consent), or none."""
@@ -116,13 +130,9 @@ async def referral_page(
     found = story.steps(referral, events, names)
     referent = None
     if side.origin:
-        if referral.referent == str(staff.account_id):
-            referent = f"vous ({staff.name or staff.email})"
-        else:
-            referent = next(
-                (c.name for c in colleagues if str(c.account_id) == referral.referent),
-                "un·e collègue qui n’est plus membre de la structure",
-            )
+        members = {str(c.account_id): c.name for c in colleagues}
+        members[str(staff.account_id)] = f"vous ({staff.name or staff.email})"
+        referent = referent_label(referral.referent, members)
     return render(
         request,
         "orientations/orientation.html",
