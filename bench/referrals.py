@@ -55,7 +55,7 @@ from services.referrals.domain.records import (
     ReferralRecord,
 )
 from services.referrals.models import ACCESS_LOG, EVENTS, HANDOFFS, OUTBOX, REFERRALS, THEMATIQUES
-from tests.tokens import TokenFactory, bearer
+from tests.tokens import ISSUER, TokenFactory, bearer
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LIFECYCLES = int(os.environ.get("BENCH_LIFECYCLES", "400"))
@@ -488,6 +488,8 @@ async def run() -> None:
         "DATABASE_SCHEMA_PREFIX": prefix,
         "DATABASE_POOL_SIZE": str(CONCURRENCY),
         "JWT_JWKS": tokens.jwks,
+        # The issuer the test tokens carry (the default follows the port being served).
+        "JWT_ISSUER": ISSUER,
         "LOG_LEVEL": "WARNING",
         "WORKER_ENABLED": "false",
         "RELAIS_HOME": str(home),

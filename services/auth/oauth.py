@@ -62,7 +62,7 @@ from services.auth.store.clients import ClientInfo
 from services.auth.store.tokens import CodeInfo, IssuedToken, RefreshInfo
 from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
-from services.kernel.security import Scope
+from services.kernel.identity import Scope
 from services.kernel.settings import Settings
 
 CODE_TTL_SECONDS = 300

@@ -21,9 +21,9 @@ from services.auth.oauth import (
 )
 from services.auth.schemas import OpenIDConfiguration, RevokedTokens, UserInfo
 from services.auth.store import tokens
+from services.kernel.identity import Caller
 from services.kernel.inputs import ANY_QUERY
 from services.kernel.problems import PROBLEM_RESPONSES, ProblemError
-from services.kernel.security import Caller
 from services.kernel.settings import Settings
 
 FORM = "application/x-www-form-urlencoded"

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
+from services.kernel.identity import Caller, Scope
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
 from services.referrals.api.common import PREFIX
 from services.referrals.stats.schemas import GroupBy, StatsRead
