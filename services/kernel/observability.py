@@ -169,6 +169,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # (uvicorn.access stays as the server set it: off, our `request` events log requests without
     # their query strings.)
+    # httpx logs every call's full URL at INFO: a query string may hold what a person typed.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "litestar"):
         # Their own handlers (if a library installed some) would print a second, plain line.
         logging.getLogger(name).handlers = []
