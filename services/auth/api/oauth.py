@@ -15,11 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.api.common import key_snapshot, oauth_response, raw_request
 from services.auth.models import Account
-from services.auth.oauth import (
-    SCOPES_SUPPORTED,
-    RelaisServer,
-    run_oauth,
-)
+from services.auth.oauth.server import SCOPES_SUPPORTED, RelaisServer, run_oauth
 from services.auth.schemas import OAuthError, OpenIDConfiguration, RevokedTokens, UserInfo
 from services.auth.store import tokens
 from services.kernel.identity import Caller
