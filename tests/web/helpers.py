@@ -31,10 +31,16 @@ async def demo_structure(relais: Relais, name_part: str = "") -> uuid.UUID:
 
 
 async def sign_in(
-    relais: Relais, structure_id: uuid.UUID, role: str = "admin"
+    relais: Relais,
+    structure_id: uuid.UUID,
+    role: str = "admin",
+    *,
+    also: tuple[uuid.UUID, ...] = (),
 ) -> tuple[httpx.AsyncClient, str]:
-    """A new account of that structure, signed in to the web app: (browser, e-mail)."""
-    account = await make_account(relais, memberships=[(structure_id, role)])
+    """A new account of that structure (and member of those ``also``), signed in to the web
+    app: (browser, e-mail)."""
+    memberships = [(structure_id, role), *((other, "member") for other in also)]
+    account = await make_account(relais, memberships=memberships)
     b = browser(relais)
     start = await b.get("/connexion", params={"retour": "/"})
     assert start.status_code == 303, start.text
@@ -45,8 +51,15 @@ async def sign_in(
         "/auth/login", data={**fields, "email": account.email, "password": PASSWORD}
     )
     assert logged.status_code == 303, logged.text
-    # The web app is first-party: no consent page, straight back with a code.
+    # The web app is first-party: no consent page, straight back with a code; a member of
+    # several structures first says which one she acts for (the first, here).
     decided = await b.get(logged.headers["location"])
+    if decided.status_code == 200 and "Pour quelle structure" in decided.text:
+        chosen = {k: unescape(v) for k, v in hidden_fields(decided.text).items()}
+        decided = await b.post(
+            "/auth/authorize",
+            data={**chosen, "structure_id": str(structure_id), "decision": "allow"},
+        )
     assert decided.status_code == 302, decided.text
     back = await b.get(decided.headers["location"].replace("http://testserver", ""))
     assert back.status_code == 303, back.text
