@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth.api.common import client_address, key_snapshot, oauth_response, raw_request
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
-from services.auth.domain.throttle import ThrottlePolicy
 from services.auth.models import Account, LoginSession
 from services.auth.oauth import OAuthResult, RawRequest, RelaisServer, oauth_error, run_authlib
 from services.auth.pages import (
@@ -41,6 +40,7 @@ from services.kernel.http import ServiceLocator
 from services.kernel.inputs import ANY_QUERY
 from services.kernel.mail import build_message, send
 from services.kernel.settings import Settings
+from services.kernel.throttle import ThrottlePolicy
 
 log = structlog.get_logger("relais.auth.web")
 GENERIC_LOGIN_ERROR = "Adresse e-mail ou mot de passe incorrect."
