@@ -9,6 +9,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
+# Compiled once here, not at every command: where PYTHONDONTWRITEBYTECODE is set (containers,
+# CI) Python would otherwise compile each imported module again at every `relais` run.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: run install migrate seed test lint typecheck contracts pytest bench openapi docs clean
 
@@ -18,6 +21,7 @@ $(UV):
 
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(BIN)/python
+	$(BIN)/python -m compileall -q services > /dev/null
 	touch $@
 
 install: $(VENV)/.installed

@@ -55,7 +55,7 @@ from services.referrals.domain.records import (
     ReferralRecord,
 )
 from services.referrals.models import ACCESS_LOG, EVENTS, HANDOFFS, OUTBOX, REFERRALS, THEMATIQUES
-from tests.tokens import TokenFactory, bearer
+from tests.tokens import ISSUER, TokenFactory, bearer
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LIFECYCLES = int(os.environ.get("BENCH_LIFECYCLES", "400"))
@@ -391,6 +391,13 @@ async def _write_events(
     await conn.execute(sql.outbox(count), *_args(OUTBOX, outbox))
 
 
+def _check_columns(row: dict[str, Any], columns: list[str]) -> None:
+    """The floor writes the store's columns: a renamed one must be renamed here too."""
+    unknown = sorted(set(row) - set(columns))
+    if unknown:
+        raise RuntimeError(f"design floor: not columns of the store any more: {unknown}")
+
+
 async def _design_floor(schema: str, lifecycles: int) -> float:
     """Lifecycles/s of the server's own statements without the server: per lifecycle, the
     creation (one transaction: the referral, its thematique, the first handoff, two events and
@@ -413,15 +420,16 @@ async def _design_floor(schema: str, lifecycles: int) -> float:
                 rid, hid, sender, receiver = (uuid.uuid4() for _ in range(4))
                 referral = dict.fromkeys(sql.referral_columns)
                 referral.update(
-                    id=rid, structure_id=sender, created_by="u", referent="u",
+                    id=rid, structure_id=sender, created_by="u", referent_subject="u",
                     status="in_progress", version=1, thematiques=[THEMATIQUE], urgency="normal",
                     channel="walk_in", age_band="unknown", sex="unknown", person_enc="p" * 160,
                     summary_enc="s" * 110, consent_given_by="person", consent_method="oral",
-                    consent_captured_by="u", consent_given_at=now, consent_purpose="Banc d'essai",
+                    consent_captured_by="u", consent_given_at=now, consent_purpose_enc="c" * 90,
                     consent_categories=["contact", "identity", "situation"],
                     consent_recipients=[str(receiver)], consent_further_partners=False,
                     onward_relay_allowed=False, created_at=now, updated_at=now,
                 )  # fmt: skip
+                _check_columns(referral, sql.referral_columns)
                 handoff = dict.fromkeys(sql.handoff_columns)
                 handoff.update(
                     id=hid, referral_id=rid, position=1, from_structure_id=sender,
@@ -429,6 +437,7 @@ async def _design_floor(schema: str, lifecycles: int) -> float:
                     state="sent", version=1, respond_by=now, created_by="u", created_at=now,
                     updated_at=now,
                 )  # fmt: skip
+                _check_columns(handoff, sql.handoff_columns)
                 async with conn.transaction():
                     await conn.execute(sql.insert_referral, *_args(REFERRALS, [referral]))
                     await conn.execute(sql.insert_thematique, rid, THEMATIQUE)
@@ -488,6 +497,8 @@ async def run() -> None:
         "DATABASE_SCHEMA_PREFIX": prefix,
         "DATABASE_POOL_SIZE": str(CONCURRENCY),
         "JWT_JWKS": tokens.jwks,
+        # The issuer the test tokens carry (the default follows the port being served).
+        "JWT_ISSUER": ISSUER,
         "LOG_LEVEL": "WARNING",
         "WORKER_ENABLED": "false",
         "RELAIS_HOME": str(home),

@@ -1,27 +1,34 @@
 """`relais` — the one command-line entry point.
 
-Core commands live here; each service may add its own with a ``commands.py`` exposing
+Core commands live here; each service adds its own from its ``commands.py`` through
 ``register(app: typer.Typer)`` (directory: seed-demo, import, export, check-links…).
+
+An operator runs these commands by hand: ``relais --help`` loads only typer and the settings,
+and each command imports what it needs when it runs (the whole system for ``serve`` and
+``worker``, one service's store for ``create-client``). ``bench/cli.py`` measures it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from services import system
+from services.auth import commands as auth_commands
+from services.directory import commands as directory_commands
 from services.kernel.commands import settings_errors_exit, settings_or_exit
 from services.kernel.settings import Settings, load_settings
+from services.referrals import commands as referrals_commands
 
 app = typer.Typer(
     help="Relais — annuaire partagé et orientations avec consentement.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help and errors: rich formatting alone took a third of a second to load.
+    rich_markup_mode=None,
 )
 
 
@@ -34,6 +41,8 @@ def checked_for(settings: Settings, names: list[str]) -> None:
 
 
 def _names(services: list[str] | None) -> list[str]:
+    from services import system
+
     names = services or list(system.SERVICE_NAMES)
     unknown = [n for n in names if n not in system.SERVICE_NAMES]
     if unknown:
@@ -77,6 +86,8 @@ def serve(
 
     import uvicorn
 
+    from services import system
+
     if not any(os.environ.get(v) for v in ("RELAIS_BASE_URL", "RELAIS_BASE_URL_FILE")):
         # Links, e-mails and the OIDC issuer point at what is served (JWT_ISSUER follows).
         os.environ["RELAIS_BASE_URL"] = served_url(host, port)
@@ -111,6 +122,8 @@ def serve(
 @app.command()
 def migrate(services: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Apply every service's database migrations (a separate step in production)."""
+    from services import system
+
     settings = settings_or_exit()
     asyncio.run(system.migrate(settings, _names(services)))
     typer.echo("migrations appliquées")
@@ -132,6 +145,7 @@ def worker(
     import signal
     from contextlib import AsyncExitStack
 
+    from services import system
     from services.kernel.jobs import serve_endpoints
 
     settings = settings_or_exit()
@@ -301,23 +315,14 @@ def config_table(
 @app.command("make-migration", hidden=True)
 def make_migration(service: str, message: str) -> None:
     """Developer tool: autogenerate a migration of SERVICE from its models."""
+    from services import system
     from services.kernel.devtools import make_revision
 
     make_revision(service, system.service_module(service).MIGRATIONS, message)
 
 
-def _register_service_commands() -> None:
-    for name in system.SERVICE_NAMES:
-        try:
-            module = importlib.import_module(f"services.{name}.commands")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"services.{name}.commands":
-                raise
-            continue
-        module.register(app)
-
-
-_register_service_commands()
+for _commands in (directory_commands, referrals_commands, auth_commands):
+    _commands.register(app)
 
 
 def main() -> None:

@@ -1,5 +1,9 @@
 """`relais create-admin`, `relais create-client`, `relais rotate-signing-key`,
-`relais rotate-key-encryption-key`."""
+`relais rotate-key-encryption-key`.
+
+Modules that reach the database are imported inside each command: ``relais --help`` and the
+other commands do not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,18 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auth.api.admin import invite_by_email
-from services.auth.app import SERVICE_NAME
 from services.auth.domain.clients import plan_client
-from services.auth.keys import KeyRing
-from services.auth.models import Account
-from services.auth.store import accounts, clients
 from services.kernel.commands import settings_or_exit
-from services.kernel.db import Database
-from services.kernel.security import Scope
-from services.kernel.settings import Settings
+from services.kernel.identity import Scope
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.kernel.settings import Settings
 
 T = TypeVar("T")
 
@@ -35,8 +36,10 @@ def _structure(value: str) -> uuid.UUID:
 
 
 def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from services.kernel.db import Database
+
     async def main() -> T:
-        db = Database(settings, SERVICE_NAME)
+        db = Database(settings, "auth")
         try:
             async with db.session() as session:
                 return await work(session)
@@ -54,6 +57,10 @@ def register(app: typer.Typer) -> None:
         moderator: Annotated[bool, typer.Option(help="also a network moderator")] = False,
     ) -> None:
         """Create (or promote) the administrator of a structure and e-mail them an invitation."""
+        from services.auth.api.admin import invite_by_email
+        from services.auth.models import Account
+        from services.auth.store import accounts
+
         settings = settings_or_exit()
         structure_id = _structure(structure)
         if "@" not in email:
@@ -92,6 +99,8 @@ def register(app: typer.Typer) -> None:
     def rotate_key_encryption_key() -> None:
         """Re-seal every private signing key with AUTH_KEY_ENCRYPTION_KEY (reading old ones with
         AUTH_KEY_ENCRYPTION_KEY_PREVIOUS); afterwards the previous keys can be removed."""
+        from services.auth.keys import KeyRing
+
         settings = settings_or_exit()
 
         async def work(session: AsyncSession) -> dict[str, Any]:
@@ -129,6 +138,8 @@ def register(app: typer.Typer) -> None:
         authorization_code: an application staff sign in to (PKCE S256, refresh tokens), with
         one or more --redirect-uri; confidential by default, --public for apps without a secret.
         """
+        from services.auth.store import clients
+
         settings = settings_or_exit()
         if grant not in ("client_credentials", "authorization_code"):
             typer.echo("--grant : client_credentials ou authorization_code", err=True)
@@ -171,6 +182,8 @@ def register(app: typer.Typer) -> None:
     @app.command("rotate-signing-key")
     def rotate_signing_key() -> None:
         """Add a new signing key: published in the JWKS now, used after the announce period."""
+        from services.auth.keys import KeyRing
+
         settings = settings_or_exit()
 
         async def work(session: AsyncSession) -> dict[str, Any]:

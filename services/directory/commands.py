@@ -1,6 +1,6 @@
 """Directory commands of the ``relais`` CLI: import and export (data·inclusion v1, HSDS), the
-demo territory (``seed-demo``), the link checker (``check-links``) and ``reindex``. Heavy modules
-are imported inside each command, so ``relais --help`` stays quick.
+demo territory (``seed-demo``), the link checker (``check-links``), ``reindex`` and ``structures
+search``. Heavy modules are imported inside each command, so ``relais --help`` stays quick.
 
 ``relais import data-inclusion PATH…`` exits 0 when every row was accepted, 1 when some rows
 were rejected (the valid ones are committed), 2 when the input cannot be read at all.
@@ -11,18 +11,27 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.directory.app import MIGRATIONS, SERVICE_NAME
 from services.kernel.commands import settings_or_exit
-from services.kernel.db import Database
-from services.kernel.migrations import upgrade
-from services.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from services.kernel.db import Database
+    from services.kernel.settings import Settings
 
 import_app = typer.Typer(
-    help="Importer des données dans l'annuaire.", no_args_is_help=True, add_completion=False
+    help="Importer des données dans l'annuaire.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+structures_app = typer.Typer(
+    help="Trouver des structures de l'annuaire.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -32,6 +41,10 @@ REINDEX_BATCH = 500
 
 async def open_database(settings: Settings) -> Database:
     """The directory's database, migrated first in embedded mode (like ``relais serve``)."""
+    from services.directory.app import MIGRATIONS, SERVICE_NAME
+    from services.kernel.db import Database
+    from services.kernel.migrations import upgrade
+
     db = Database(settings, SERVICE_NAME)
     if settings.embedded:
         await upgrade(db, MIGRATIONS)
@@ -103,9 +116,52 @@ def import_data_inclusion(
     raise typer.Exit(asyncio.run(run()))
 
 
+@structures_app.command("search")
+def search_structures(
+    text: Annotated[str, typer.Argument(help="nom, sigle, activité (comme la recherche du site)")],
+    limit: Annotated[int, typer.Option(help="nombre de structures affichées au plus")] = 20,
+) -> None:
+    """Print the id, name and commune of the published structures matching TEXT, best first
+    (one per line, tab-separated): an id to give to create-admin or create-client."""
+    from services.directory.search import engine
+    from services.directory.search.resolve import SearchParams
+    from services.kernel.problems import ProblemError
+
+    settings = settings_or_exit()
+    params = SearchParams(
+        kind="structure",
+        path="/directory/v1/search/structures",
+        q=text,
+        limit=limit,
+        facets=False,
+        highlight=False,
+    )
+
+    async def run() -> list[tuple[str, str, str]]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                outcome = await engine.search(params, None, settings, session)
+        finally:
+            await db.dispose()
+        return [(str(hit.id), hit.name, hit.commune or "") for hit in outcome.page.items]
+
+    try:
+        rows = asyncio.run(run())
+    except ProblemError as exc:
+        typer.echo(f"Recherche impossible : {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    if not rows:
+        typer.echo(f"Aucune structure ne correspond à « {text} ».", err=True)
+        raise typer.Exit(1)
+    for row in rows:
+        typer.echo("\t".join(row))
+
+
 def register(app: typer.Typer) -> None:
     """Add the directory's commands to ``relais``."""
     app.add_typer(import_app, name="import")
+    app.add_typer(structures_app, name="structures")
     app.command("export")(export)
     app.command("seed-demo")(seed_demo)
     app.command("check-links")(check_links)

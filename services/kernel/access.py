@@ -27,6 +27,7 @@ from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
 from services.kernel import inputs
+from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import (
     AUTHENTICATED,
     IF_MATCH,
@@ -35,7 +36,7 @@ from services.kernel.openapi import (
     dependency_names,
 )
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope, TokenVerifier, bearer_token
+from services.kernel.security import TokenVerifier, bearer_token
 
 CLIENT_SCOPES = "client_scopes"
 NEEDS_CALLER = "needs_caller"  # route opt, set at startup: the operation needs `authenticated`

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kernel import access, inputs, lifecycle, tracing
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
+from services.kernel.identity import Caller
 from services.kernel.observability import (
     configure_logging,
     instrument_pool,
@@ -28,12 +29,7 @@ from services.kernel.observability import (
 )
 from services.kernel.openapi import StrictStructs, document_errors
 from services.kernel.problems import EXCEPTION_HANDLERS
-from services.kernel.security import (
-    Caller,
-    KeyProvider,
-    RevocationList,
-    TokenVerifier,
-)
+from services.kernel.security import KeyProvider, RevocationList, TokenVerifier
 from services.kernel.settings import Settings
 
 VERSION = "0.1.0"

@@ -8,7 +8,6 @@ schema-agnostic and a service cannot see another's tables by accident.
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -259,41 +258,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
 
-class _RandomBytes:
-    """``os.urandom`` read a page at a time: one system call per 400 identifiers instead of one
-    each (a system call releases the GIL, and winning it back behind a busy thread, e.g. an
-    import's parser, takes up to the 5 ms switch interval). Emptied in a forked child, which
-    must not hand out its parent's bytes."""
-
-    PAGE = 4096
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.offset = 0
-        self.lock = threading.Lock()
-        os.register_at_fork(after_in_child=self.clear)
-
-    def clear(self) -> None:
-        self.buffer = b""
-        self.offset = 0
-
-    def take(self, count: int) -> bytes:
-        with self.lock:
-            if self.offset + count > len(self.buffer):
-                self.buffer = os.urandom(self.PAGE)
-                self.offset = 0
-            start = self.offset
-            self.offset += count
-            return self.buffer[start : self.offset]
-
-
-_random_bytes = _RandomBytes()
-
-
 def new_uuid() -> uuid.UUID:
     """UUIDv7: time-ordered, so keyset pagination by id follows creation order."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(_random_bytes.take(10), "big")
+    rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= ((rand >> 62) & 0xFFF) << 64

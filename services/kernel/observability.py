@@ -129,6 +129,31 @@ def instrument_pool(service: str, engine: Any, capacity: int) -> None:
         DB_POOL_CAPACITY.labels(service).dec(capacity)
 
 
+def log_formatter(fmt: str = "json") -> logging.Formatter:
+    """How every standard-library record is rendered: structlog's chain, with tracebacks that hold
+    neither frame locals (they hold request bodies) nor the values bound to a failed SQL statement
+    (both personal data)."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            _stamp,
+            add_trace_ids,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _exceptions,
+            _renderer(fmt),
+        ],
+    )
+
+
+def _renderer(fmt: str) -> Any:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """One format for every line on stderr: Relais's structlog events and the standard-library
     loggers of uvicorn, Litestar, SQLAlchemy… (rendered by structlog's formatter, written
@@ -137,36 +162,16 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     if _configured:
         return
     _configured = True
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    # Tracebacks without frame locals (they hold request bodies) and without the values bound to
-    # a failed SQL statement (both personal data).
-    exceptions = structlog.processors.ExceptionRenderer(WithoutBoundValues(show_locals=False))
-    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.stdlib.add_logger_name,
-                structlog.processors.add_log_level,
-                stamp,
-                add_trace_ids,
-            ],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                exceptions,
-                renderer,
-            ],
-        )
-    )
+    handler.setFormatter(log_formatter(fmt))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
     # (uvicorn.access stays as the server set it: off, our `request` events log requests without
     # their query strings.)
+    # httpx logs every call's full URL at INFO: a query string may hold what a person typed.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "litestar"):
         # Their own handlers (if a library installed some) would print a second, plain line.
         logging.getLogger(name).handlers = []
@@ -176,9 +181,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             structlog.contextvars.merge_contextvars,
             add_trace_ids,
             structlog.processors.add_log_level,
-            stamp,
-            exceptions,
-            renderer,
+            _stamp,
+            _exceptions,
+            _renderer(fmt),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
@@ -232,6 +237,10 @@ class WithoutBoundValues(structlog.tracebacks.ExceptionDictTransformer):
             for stack in stacks:
                 stack["exc_value"] = redact_database_error(str(stack.get("exc_value", "")))
         return stacks
+
+
+_stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+_exceptions = structlog.processors.ExceptionRenderer(WithoutBoundValues(show_locals=False))
 
 
 def add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -8,7 +8,6 @@ accepted, which rules out ``alg: none`` and HS256-with-the-public-key confusion.
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
 import uuid
 from typing import Any, Literal
@@ -20,64 +19,12 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from services.kernel.identity import Caller
 from services.kernel.problems import ProblemError
 
 ALLOWED_ALGORITHMS = ["ES256", "EdDSA"]
 ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 log = structlog.get_logger("relais.security")
-
-
-class Scope(enum.StrEnum):
-    DIRECTORY_READ = "directory:read"
-    DIRECTORY_WRITE = "directory:write"
-    REFERRALS_READ = "referrals:read"
-    REFERRALS_WRITE = "referrals:write"
-    STATS_READ = "stats:read"
-    WEBHOOKS_MANAGE = "webhooks:manage"
-
-
-class Role(enum.StrEnum):
-    MEMBER = "member"
-    ADMIN = "admin"
-    MODERATOR = "moderator"
-
-
-class Caller(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: a staff user acting for a structure, or an API client bound to one."""
-
-    subject: str
-    kind: Literal["user", "client"]
-    client_id: str | None = None
-    structure_id: uuid.UUID | None = None
-    roles: frozenset[str] = frozenset()
-    scopes: frozenset[str] = frozenset()
-    token_id: str | None = None
-
-    @property
-    def is_moderator(self) -> bool:
-        return self.kind == "user" and Role.MODERATOR in self.roles
-
-    def acts_for(self, structure_id: uuid.UUID | None) -> bool:
-        return structure_id is not None and self.structure_id == structure_id
-
-    def has_scope(self, scope: Scope) -> bool:
-        return scope in self.scopes
-
-    def is_admin_of(self, structure_id: uuid.UUID | None) -> bool:
-        return self.kind == "user" and self.acts_for(structure_id) and Role.ADMIN in self.roles
-
-    def is_member_of(self, structure_id: uuid.UUID | None) -> bool:
-        return (
-            self.kind == "user"
-            and self.acts_for(structure_id)
-            and bool({Role.MEMBER, Role.ADMIN} & self.roles)
-        )
-
-    def may(self, scope: Scope, structure_id: uuid.UUID | None, *, admin: bool = False) -> bool:
-        """Users act through their role in the structure, clients through a scope on it."""
-        if self.kind == "client":
-            return self.has_scope(scope) and self.acts_for(structure_id)
-        return self.is_admin_of(structure_id) if admin else self.is_member_of(structure_id)
 
 
 def unauthorized(detail: str) -> ProblemError:

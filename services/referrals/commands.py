@@ -1,18 +1,18 @@
-"""`relais rotate-keys`: re-encrypt every personal value of the referrals service."""
+"""`relais rotate-keys`: re-encrypt every personal value of the referrals service. The modules
+that reach the database are imported when the command runs, not when ``relais`` starts."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from services.kernel.commands import settings_errors_exit, settings_or_exit
-from services.kernel.db import Database
-from services.kernel.settings import Settings
-from services.referrals.crypto import add_key_to_file, load_keyring
 from services.referrals.purge_command import register as register_purge
-from services.referrals.rotation import rotate
+
+if TYPE_CHECKING:
+    from services.kernel.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Re-encrypt the referrals' personal data under the current key (then old keys may go)."""
+        from services.referrals.crypto import add_key_to_file
+
         settings = settings_or_exit()
         with settings_errors_exit():
             if new_key:
@@ -41,6 +43,10 @@ def register(app: typer.Typer) -> None:
 
 
 async def run_rotation(settings: Settings) -> dict[str, int]:
+    from services.kernel.db import Database
+    from services.referrals.crypto import load_keyring
+    from services.referrals.rotation import rotate
+
     keyring = load_keyring(settings)
     db = Database(settings, "referrals")
     try:

@@ -12,8 +12,8 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.app import provide_session
+from services.kernel.identity import Caller
 from services.kernel.problems import FieldError, ProblemError
-from services.kernel.security import Caller
 from services.kernel.settings import Settings
 from services.referrals.crypto import Keyring, load_keyring
 from services.referrals.service import ReferralService

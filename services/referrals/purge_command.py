@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.kernel.clock import utcnow
 from services.kernel.commands import settings_errors_exit, settings_or_exit
-from services.kernel.db import Database
-from services.kernel.settings import Settings
-from services.referrals.crypto import load_keyring
-from services.referrals.service.retention import PurgeReport, purge
+
+if TYPE_CHECKING:
+    from services.kernel.settings import Settings
+    from services.referrals.service.retention import PurgeReport
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +35,11 @@ def register(app: typer.Typer) -> None:
 
 
 async def run_purge(settings: Settings, *, dry_run: bool) -> PurgeReport:
+    from services.kernel.clock import utcnow
+    from services.kernel.db import Database
+    from services.referrals.crypto import load_keyring
+    from services.referrals.service.retention import purge
+
     db = Database(settings, "referrals")
     try:
         return await purge(db, load_keyring(settings), settings, utcnow(), dry_run=dry_run)

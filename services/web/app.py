@@ -19,6 +19,7 @@ from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.firstparty import WEB_CLIENT_ID, web_client_secret
 from services.kernel.http import ServiceLocator
+from services.kernel.inputs import ANY_QUERY
 from services.kernel.settings import Settings
 from services.web.clients.auth import OidcApi
 from services.web.crypto import Sealer
@@ -61,6 +62,8 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
         # Asset URLs carry a digest of the file (rendering.static_url): cache them for long.
         cache_control=CacheControlHeader(max_age=31_536_000, public=True),
         send_as_attachment=False,
+        # The digest rides in the query string (?v=…), which the kernel otherwise refuses.
+        opt={ANY_QUERY: True},
     )
     app = create_service_app(
         service=SERVICE_NAME,

@@ -113,7 +113,7 @@ async def test_the_scope_is_checked_before_the_body(relais: Relais, found: Resou
 
 
 def _client(relais: Relais, *scopes: str) -> Any:
-    from services.kernel.security import Caller
+    from services.kernel.identity import Caller
 
     return Caller(subject="c", kind="client", structure_id=uuid.uuid4(), scopes=frozenset(scopes))
 

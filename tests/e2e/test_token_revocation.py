@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from services.auth.models import Client
 from services.auth.store import clients
-from services.kernel.security import Scope
+from services.kernel.identity import Scope
 from tests.auth.conftest import start_services
 from tests.auth.helpers import client_token, make_client
 from tests.tokens import TokenFactory, bearer

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import structlog
 
 from services.kernel.db import Database
-from services.kernel.observability import redact_database_error
+from services.kernel.observability import log_formatter, redact_database_error
 from tests.conftest import Relais
 
 SECRET = "marie.dupont@example.org"
@@ -67,12 +67,9 @@ async def test_failed_statements_are_logged_without_their_values(relais: Relais)
     logger = structlog.wrap_logger(
         structlog.PrintLogger(buffer), processors=structlog.get_config()["processors"]
     )
-    # …and for the standard library's records (uvicorn's "Exception in ASGI application").
-    formatter = next(
-        handler.formatter
-        for handler in logging.getLogger().handlers
-        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
-    )
+    # …and the formatter of the standard library's records (uvicorn's "Exception in ASGI
+    # application"), as configure_logging installs it.
+    formatter = log_formatter("json")
     for failure in failures:
         logger.error("unhandled_error", exc_info=failure)
         record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "boom", (), None)

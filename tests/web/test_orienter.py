@@ -9,6 +9,7 @@ import asyncio
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 import httpx
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from tests.web.helpers import csrf_of, demo_structure, sign_in
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 DRAFT_URL = re.compile(r"^/orienter/([0-9a-f-]{36})/(\w+)")
+# A consent lasts at most ten years: these tests' consents end within two.
+EXPIRY_YEAR = date.today().year + 2
 
 
 @dataclass
@@ -189,7 +192,7 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
             "data_categories": ["identity", "contact", "situation", "documents"],
             "recipients": [str(target.structure_id)],
             "onward_relay_allowed": "1",
-            "expires_on": "2099-06-30",
+            "expires_on": f"{EXPIRY_YEAR}-06-30",
         },
     )
     assert done.headers["location"] == f"/orienter/{draft}/documents"
@@ -225,7 +228,8 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
     # The review says everything in words.
     review = await b.get(f"/orienter/{draft}/verification")
     assert review.status_code == 200
-    for text in ("Mireille", "courrier", "écrit", "30 juin 2099", "courrier-bailleur.pdf"):
+    expected = ("Mireille", "courrier", "écrit", f"30 juin {EXPIRY_YEAR}", "courrier-bailleur.pdf")
+    for text in expected:
         assert text in review.text, text
     sent = await b.post(f"/orienter/{draft}/envoyer", data={"csrf_token": csrf_of(review.text)})
     assert sent.status_code == 303, sent.text
@@ -270,7 +274,7 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
         "Récépissé de consentement",
         "Remis à Mireille Testpersonne",
         "Étudier sa demande de logement et la recevoir",
-        "Jusqu’au 30 juin 2099",
+        f"Jusqu’au 30 juin {EXPIRY_YEAR}",
         "Comment retirer votre accord",
         "peut transmettre votre demande",
         "Coordonnées (téléphone",
@@ -351,7 +355,7 @@ async def test_from_scratch_partner_found_in_the_flow_and_api_messages_on_their_
             "purpose": "Garde d’enfants",
             "data_categories": ["identity", "contact"],
             "recipients": [str(target.structure_id), str(extra.structure_id)],
-            "expires_on": "2099-01-01",
+            "expires_on": f"{EXPIRY_YEAR}-01-01",
         },
     )
     docs = await b.get(f"/orienter/{draft}/documents")
@@ -411,7 +415,7 @@ async def test_two_envoyer_at_once_send_one_referral(web_relais: Relais) -> None
             "method": "oral",
             "purpose": "Démarches en ligne",
             "recipients": [str(target.structure_id)],
-            "expires_on": "2099-01-01",
+            "expires_on": f"{EXPIRY_YEAR}-01-01",
         },
     )
     docs = await b.get(f"/orienter/{draft}/documents")

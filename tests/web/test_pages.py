@@ -4,10 +4,12 @@ search, fiches, editing (API messages, 412), team, integrations, sign-out."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from services.directory.models import Service
@@ -297,3 +299,25 @@ async def test_webhook_test_delivery_says_how_it_went(web_relais: Relais) -> Non
     # Nothing answers at that address: said in words, next to that webhook.
     assert f'id="test-{webhook.group(1)}"' in tested.text
     assert "Le message de test n’a pas été reçu" in tested.text
+
+
+async def test_every_stylesheet_and_script_a_page_names_is_served(web_relais: Relais) -> None:
+    b = browser(web_relais)
+    page = await b.get("/annuaire")
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert any(".css" in asset for asset in assets)
+    assert any(".js" in asset for asset in assets)
+    for asset in assets:
+        served = await b.get(html.unescape(asset))
+        assert served.status_code == 200, asset
+        assert "max-age=31536000" in served.headers["cache-control"]
+
+
+async def test_what_a_person_types_never_reaches_the_logs(
+    web_relais: Relais, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    page = await browser(web_relais).get("/annuaire", params={"q": "Mireille Testpersonne"})
+    assert page.status_code == 200
+    # Nor by httpx, whose INFO line of each call to the API holds the full URL.
+    assert "Testpersonne" not in caplog.text

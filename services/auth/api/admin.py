@@ -37,9 +37,9 @@ from services.auth.schemas import (
 from services.auth.store import accounts, clients, invitations, tokens
 from services.auth.store.accounts import Principal
 from services.kernel.clock import utcnow
+from services.kernel.identity import Caller, Scope
 from services.kernel.mail import build_message, send
 from services.kernel.problems import ProblemError, not_found
-from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
 
 API_SCOPES = tuple(s.value for s in Scope)

@@ -8,7 +8,7 @@ from litestar import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.keys import KeyRing, KeySnapshot
-from services.auth.oauth import OAuthResult, RawRequest
+from services.auth.oauth.adapter import OAuthResult, RawRequest
 
 MAX_FIELD = 4096
 

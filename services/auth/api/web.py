@@ -24,7 +24,8 @@ from services.auth.api.common import client_address, key_snapshot, oauth_respons
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
 from services.auth.models import Account, LoginSession
-from services.auth.oauth import OAuthResult, RawRequest, RelaisServer, oauth_error, run_authlib
+from services.auth.oauth.adapter import OAuthResult, RawRequest
+from services.auth.oauth.server import RelaisServer, oauth_error, run_authlib
 from services.auth.pages import (
     PREFIX,
     SECURITY_HEADERS,

@@ -36,10 +36,10 @@ from services.directory.domain.review import Thresholds
 from services.directory.store import lists, writes
 from services.kernel.clock import utcnow
 from services.kernel.errors import FieldError
+from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import decode_cursor, encode_cursor, next_link
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.reference import geography, taxonomy
-from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
 
 PREFIX = "/directory/v1"

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.importer import ImportReport, import_datainclusion
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
 
 MAX_ROWS = 50_000
 

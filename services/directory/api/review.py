@@ -20,10 +20,10 @@ from services.directory.api.structures import Cursor, Limit
 from services.directory.domain import review as rules
 from services.directory.store import reads
 from services.directory.store.review import Scope, entries_to_review
+from services.kernel.identity import Caller
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
 from services.kernel.reference import taxonomy
-from services.kernel.security import Caller
 
 Reasons = Annotated[
     list[s.ReviewReason] | None,

@@ -18,7 +18,7 @@ from services.directory.search.backend import Kind
 from services.directory.search.meili import primary_backend
 from services.directory.search.schemas import SearchPage, ServiceHit, StructureHit
 from services.kernel.app import AUTOCOMMIT
-from services.kernel.security import Caller
+from services.kernel.identity import Caller
 from services.kernel.settings import Settings
 
 PREFIX = "/directory/v1/search"

@@ -23,11 +23,11 @@ from services.directory.store import lists, reads, writes
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.errors import FieldError
+from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError, field_error
 from services.kernel.reference import taxonomy
-from services.kernel.security import Caller, Scope
 
 
 class _Loaded:

@@ -19,10 +19,10 @@ from services.directory.domain.validation import check_structure
 from services.directory.store import lists, reads, writes
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.errors import FieldError
+from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="taille de page (1–200)")]
 Cursor = Annotated[str | None, Parameter(description="curseur opaque de la page suivante")]

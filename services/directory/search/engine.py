@@ -22,8 +22,8 @@ from services.directory.search.postgres import PostgresSearchBackend
 from services.directory.search.resolve import SearchParams, fingerprint, resolve
 from services.directory.search.schemas import SearchPage
 from services.directory.search.sqlite import SqliteSearchBackend
+from services.kernel.identity import Caller
 from services.kernel.pagination import encode_cursor, next_link
-from services.kernel.security import Caller
 from services.kernel.settings import Settings
 
 BACKEND_HEADER = "X-Search-Backend"

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.directory.search import tables
 from services.directory.search.analysis import MAX_QUERY_CHARS, parse_query
 from services.directory.search.backend import After, Kind, Origin, SearchRequest, Sort
+from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import decode_cursor
 from services.kernel.problems import FieldError, ProblemError, field_error
 from services.kernel.reference import expand_thematiques, geography, taxonomy
-from services.kernel.security import Caller, Scope
 from services.kernel.settings import Settings
 
 DEFAULT_LIMIT = 20

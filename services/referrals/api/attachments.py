@@ -11,9 +11,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import raw_body
 from services.kernel.problems import FieldError, ProblemError
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.api.idempotency import Answer, idempotent
 from services.referrals.deps import IdempotencyKey

@@ -10,6 +10,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -19,7 +20,6 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import field_error
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.domain.transitions import HandoffState
 from services.referrals.schemas import BoxCount, BoxItem

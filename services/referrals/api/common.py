@@ -8,8 +8,8 @@ from typing import Any
 from litestar import Request
 
 from services.kernel.clock import utcnow
+from services.kernel.identity import Caller, Scope
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
 from services.referrals.api.idempotency import Answer
 from services.referrals.deps import etag, if_match
 from services.referrals.domain.transitions import Actor, ActorKind

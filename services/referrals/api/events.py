@@ -6,9 +6,9 @@ from litestar import Controller, get
 from litestar.params import Parameter
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, next_link
 from services.kernel.problems import field_error
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.feed import EVENT_TYPES, FeedPage, parse_cursor, read_feed
 from services.referrals.service import ReferralService

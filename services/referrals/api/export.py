@@ -7,8 +7,8 @@ import uuid
 from litestar import Controller, get
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.service.reading import ReadingService, SubjectAccessExport
 

@@ -9,8 +9,8 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import IF_MATCH, REQUIRED
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for, handoff_answer
 from services.referrals.api.idempotency import Answer, idempotent
 from services.referrals.deps import IdempotencyKey, IfMatch, etag, if_match

@@ -8,8 +8,8 @@ import msgspec
 from litestar import Controller, get, put
 
 from services.kernel.clock import utcnow
+from services.kernel.identity import Caller
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller
 from services.referrals import models as m
 from services.referrals.api.common import PREFIX
 from services.referrals.notifications.planner import DEFAULT_REFERENT_EVENTS, referent_events

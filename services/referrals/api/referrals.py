@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
+from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import IF_MATCH, OPTIONAL
 from services.kernel.pagination import (
     DEFAULT_LIMIT,
@@ -20,7 +21,6 @@ from services.kernel.pagination import (
     next_link,
 )
 from services.kernel.problems import ProblemError, field_error
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import (
     PREFIX,
     actor_for,

@@ -10,9 +10,9 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
+from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from services.kernel.problems import ProblemError
-from services.kernel.security import Caller, Scope
 from services.referrals.api.common import PREFIX
 from services.referrals.service import ReferralService
 from services.referrals.webhooks import delivery
