@@ -12,7 +12,7 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.access import CLIENT_SCOPES, ClientScopes, client_address
-from services.kernel.security import Caller, Scope
+from services.kernel.identity import Caller, Scope
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.api.idempotency import Answer, idempotent
 from services.referrals.deps import IdempotencyKey, KeyringHolder, public_session
