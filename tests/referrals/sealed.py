@@ -22,6 +22,7 @@ REFERRAL_FIELDS = {
     "evaluation_comment_enc": "evaluation",
     "consent_purpose_enc": "purpose",
     "referent_enc": "referent",
+    "person_feedback_comment_enc": "feedback",
 }
 
 

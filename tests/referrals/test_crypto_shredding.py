@@ -262,7 +262,7 @@ async def _migrated(backend: str, home: Path, tokens: TokenFactory) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
     live, erased, handoff, event, attachment = (uuid.uuid4() for _ in range(5))
     try:
-        await upgrade(db, MIGRATIONS, "8d3a61c4e2f0")  # values sealed with the keyring itself
+        await upgrade(db, MIGRATIONS, "7b2e9c41d0a5")  # values sealed with the keyring itself
         nonce = os.urandom(12)
         content = nonce + AESGCM(keyring.keys[keyring.current]).encrypt(
             nonce, PDF, f"attachment:{attachment}".encode()

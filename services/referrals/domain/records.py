@@ -77,8 +77,22 @@ class ReferralRecord:
     erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The person's own answer once the referral is over (« oui », « en partie », « non »).
+    person_feedback: str | None = None
+    person_feedback_comment_enc: str | None = None
+    person_feedback_at: datetime | None = None
     # Its data key, wrapped (a row of its own in ``referral_keys``); None once erased.
-    data_key_enc: str | None
+    data_key_enc: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpCodeRecord:
+    """A follow-up code as stored: its SHA-256 only (the code itself is given out once)."""
+
+    code_hash: str
+    referral_id: uuid.UUID
+    created_by: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,8 @@ class Change:
     erase_attachments: bool = False
     # A referral created by this change (then no version to check).
     created: ReferralRecord | None = None
+    # A new follow-up code for the person; any earlier code of the referral stops working.
+    follow_up_code: FollowUpCodeRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,13 @@ destroys its key (crypto-shredding). Attachments no longer name a keyring key (`
 
 Existing rows are converted here, with the service's keyring (the settings ``relais migrate``
 runs with): a new data key for every referral not erased yet, and each of its values (referral
-fields, handoff and timeline comments, attachment names and contents, stored idempotent answers)
+fields including the person's feedback comment, handoff and timeline comments, attachment names and contents, stored idempotent answers)
 opened with the keyring and sealed again with that data key. Stored answers that belong to no
 live referral can no longer be opened once converted: they are dropped (a replay then answers
 410, as after an erasure).
 
 Revision ID: b7e2c94d1a36
-Revises: 8d3a61c4e2f0
+Revises: 7b2e9c41d0a5
 Create Date: 2026-12-06 13:10:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from services.kernel.db import UTCDateTime
 
 revision: str = "b7e2c94d1a36"
-down_revision: str | None = "8d3a61c4e2f0"
+down_revision: str | None = "7b2e9c41d0a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,6 +33,7 @@ _REFERRAL_FIELDS = {
     "evaluation_comment_enc": "evaluation",
     "consent_purpose_enc": "purpose",
     "referent_enc": "referent",
+    "person_feedback_comment_enc": "feedback",
 }
 _referrals = sa.table(
     "referrals",
