@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from services.directory import render
 from services.directory import schemas as s
 from services.directory.api import _common as c
-from services.kernel.problems import ProblemError, field_error
+from services.kernel.problems import ProblemError, query_error
 from services.kernel.reference import TAXONOMY_NAMES, Commune, geography, taxonomy
 
 
@@ -93,5 +93,5 @@ class ReferenceController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
     ) -> list[s.CommuneRead]:
         if not q.strip():
-            raise field_error("q", "texte de recherche vide", status=400)
+            raise query_error("q", "texte de recherche vide")
         return [_commune(x) for x in geography().search(q, limit=limit)]

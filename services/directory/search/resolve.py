@@ -24,7 +24,7 @@ from services.directory.search.analysis import MAX_QUERY_CHARS, parse_query
 from services.directory.search.backend import After, Kind, Origin, SearchRequest, Sort
 from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import decode_cursor
-from services.kernel.problems import FieldError, ProblemError, field_error
+from services.kernel.problems import FieldError, ProblemError, query_error
 from services.kernel.reference import Commune, expand_thematiques, geography, taxonomy
 from services.kernel.settings import Settings
 
@@ -284,9 +284,9 @@ def resolve(params: SearchParams, caller: Caller | None, settings: Settings) -> 
             as_of = datetime.fromisoformat(stamp)
             entity_id = uuid.UUID(entity)
         except ValueError:
-            raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+            raise query_error("cursor", "curseur invalide ou périmé") from None
         if checked != expected or as_of.tzinfo is None or not math.isfinite(key):
-            raise field_error("cursor", "ce curseur appartient à une autre recherche", status=400)
+            raise query_error("cursor", "ce curseur appartient à une autre recherche")
         after = After(key=key, entity_id=entity_id)
     thematiques = resolved.get("thematiques", frozenset())
     return SearchRequest(
