@@ -69,6 +69,37 @@ class Referral(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The person's answer on their follow-up page once it is over (kept for statistics); the
+    # comment is theirs, sealed and erased like the rest.
+    person_feedback: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
+    person_feedback_comment_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    person_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FollowUpCode(Base):
+    """The person's follow-up codes, by their SHA-256 (never the code). One works at a time:
+    issuing a new one revokes the others."""
+
+    __tablename__ = "follow_up_codes"
+
+    code_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FollowUpThrottle(Base):
+    """Requests counted per follow-up code and misses per address (see ``kernel.throttle``)."""
+
+    __tablename__ = "follow_up_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ReferralThematique(Base):
@@ -325,3 +356,4 @@ ACCESS_LOG = cast(sa.Table, AccessLogEntry.__table__)
 IDEMPOTENCY = cast(sa.Table, IdempotencyRecord.__table__)
 ATTACHMENTS = cast(sa.Table, Attachment.__table__)
 WEBHOOK_DELIVERIES = cast(sa.Table, WebhookDelivery.__table__)
+FOLLOW_UP_CODES = cast(sa.Table, FollowUpCode.__table__)

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.outbox import outbox_row
+from services.kernel.throttle import ThrottlePolicy, ThrottleState, after_failure, retry_at
 from services.referrals.domain.records import (
     AccessRecord,
     AttachmentRecord,
@@ -40,12 +41,14 @@ from services.referrals.models import (
     ACCESS_LOG,
     ATTACHMENTS,
     EVENTS,
+    FOLLOW_UP_CODES,
     HANDOFFS,
     IDEMPOTENCY,
     OUTBOX,
     REFERRALS,
     THEMATIQUES,
     WEBHOOK_DELIVERIES,
+    FollowUpThrottle,
 )
 
 # Outbox and webhook payload keys that could ever carry personal data (scrubbed on erasure).
@@ -171,6 +174,16 @@ class ReferralStore:
         for table, rows in inserts:
             if rows:
                 await execute(_INSERT[table], rows)
+        if change.follow_up_code is not None:
+            await execute(
+                sa.update(FOLLOW_UP_CODES)
+                .where(
+                    FOLLOW_UP_CODES.c.referral_id == referral_id,
+                    FOLLOW_UP_CODES.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=change.now)
+            )
+            await execute(sa.insert(FOLLOW_UP_CODES), _row(change.follow_up_code))
         if change.attachment is not None:
             new = change.attachment
             await execute(
@@ -223,6 +236,51 @@ class ReferralStore:
         """Reads of personal data by a request that writes nothing else."""
         if entries:
             await self.session.execute(_INSERT[ACCESS_LOG], [_row(a) for a in entries])
+
+    # -- the person's follow-up -------------------------------------------------------------------
+
+    async def follow_up_referral(self, code_hash: str) -> uuid.UUID | None:
+        """The referral a follow-up code opens, if the code was not revoked (by its hash: one
+        index lookup, whatever the code)."""
+        found = await self.session.execute(
+            sa.select(FOLLOW_UP_CODES.c.referral_id).where(
+                FOLLOW_UP_CODES.c.code_hash == code_hash, FOLLOW_UP_CODES.c.revoked_at.is_(None)
+            )
+        )
+        return found.scalar_one_or_none()
+
+    async def throttled_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        """When the first of ``keys`` that is locked opens again (None: none is)."""
+        blocked: list[datetime] = []
+        for key in keys:
+            row = await self.session.get(FollowUpThrottle, key)
+            state = (
+                ThrottleState(row.failures, row.last_failure_at, row.locked_until) if row else None
+            )
+            until = retry_at(state, now)
+            if until is not None:
+                blocked.append(until)
+        return max(blocked) if blocked else None
+
+    async def count_hit(self, key: str, policy: ThrottlePolicy, now: datetime) -> None:
+        """One more request counted against ``key`` (it locks when the policy says so)."""
+        row = await self.session.get(FollowUpThrottle, key)
+        state = ThrottleState(row.failures, row.last_failure_at, row.locked_until) if row else None
+        new = after_failure(state, now, policy, per_ip=True)
+        if row is None:
+            self.session.add(
+                FollowUpThrottle(
+                    key=key,
+                    failures=new.failures,
+                    last_failure_at=new.last_failure_at,
+                    locked_until=new.locked_until,
+                )
+            )
+        else:
+            row.failures = new.failures
+            row.last_failure_at = new.last_failure_at
+            row.locked_until = new.locked_until
+        await self.session.flush()
 
     # -- what hangs off the aggregate ------------------------------------------------------------
 

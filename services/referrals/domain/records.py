@@ -77,6 +77,20 @@ class ReferralRecord:
     erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The person's own answer once the referral is over (« oui », « en partie », « non »).
+    person_feedback: str | None = None
+    person_feedback_comment_enc: str | None = None
+    person_feedback_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpCodeRecord:
+    """A follow-up code as stored: its SHA-256 only (the code itself is given out once)."""
+
+    code_hash: str
+    referral_id: uuid.UUID
+    created_by: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,8 @@ class Change:
     erase_attachments: bool = False
     # A referral created by this change (then no version to check).
     created: ReferralRecord | None = None
+    # A new follow-up code for the person; any earlier code of the referral stops working.
+    follow_up_code: FollowUpCodeRecord | None = None
 
 
 @dataclass(frozen=True)

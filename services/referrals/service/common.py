@@ -16,12 +16,14 @@ from services.kernel.db import new_uuid
 from services.kernel.problems import ProblemError
 from services.kernel.settings import Settings
 from services.referrals.crypto import Keyring
+from services.referrals.domain import followup
 from services.referrals.domain.consent import Category
 from services.referrals.domain.lifecycle import Event, Refusal
 from services.referrals.domain.records import (
     AccessRecord,
     Change,
     EventRecord,
+    FollowUpCodeRecord,
     HandoffRecord,
     ReferralRecord,
     Snapshot,
@@ -98,6 +100,21 @@ class Pending:
     before: Snapshot | None
     change: Change
     after: Snapshot
+    # A follow-up code issued by the change, in clear: for its answer only, never stored.
+    follow_up_code: str | None = None
+
+
+def issue_follow_up_code(change: Change, referral_id: uuid.UUID, actor: Actor) -> str:
+    """Add a new follow-up code to ``change`` (any earlier one of the referral stops working)
+    and return it in clear, the one time it is shown."""
+    code = followup.new_code()
+    change.follow_up_code = FollowUpCodeRecord(
+        code_hash=followup.code_hash(code),
+        referral_id=referral_id,
+        created_by=actor.subject,
+        created_at=change.now,
+    )
+    return code
 
 
 class Base:
@@ -164,7 +181,11 @@ class Base:
         before = await self.store.load(referral_id, for_update=True)
         if before is None:
             raise not_found()
-        if actor.kind is not ActorKind.SYSTEM and not before.view(actor.structure_id, now).party:
+        # The worker acts on any referral; the person reaches only their own (by its code).
+        if (
+            actor.kind not in (ActorKind.SYSTEM, ActorKind.PERSON)
+            and not before.view(actor.structure_id, now).party
+        ):
             raise not_found()
         if if_match is not None and if_match != before.referral.version:
             raise stale("L'orientation", current_version=before.referral.version)

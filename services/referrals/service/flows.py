@@ -24,6 +24,7 @@ from services.referrals.service.common import (
     Pending,
     evaluation_context,
     handoff_comment_context,
+    issue_follow_up_code,
     person_context,
     purpose_context,
     refusal_problem,
@@ -171,7 +172,8 @@ class ReferralService(Base):
         after = Snapshot(referral, (first,))
         for event in plan.events:
             self.record(after, change, event, actor)
-        return Pending(None, change, after)
+        code = issue_follow_up_code(change, referral_id, actor)
+        return Pending(None, change, after, follow_up_code=code)
 
     async def transition(
         self,
@@ -325,6 +327,7 @@ def erase(pending: Pending, now: datetime) -> None:
         evaluation_comment_enc=None,
         consent_purpose_enc=None,
         referent_enc=None,
+        person_feedback_comment_enc=None,
         erased_at=now,
     )
     for handoff in before.handoffs:
