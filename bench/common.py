@@ -9,9 +9,27 @@ import socket
 import time
 from pathlib import Path
 
+# "8210-8219": servers started by a benchmark take their ports from this range only (a shared
+# machine); each port is handed out once per run.
+PORT_RANGE = os.environ.get("BENCH_PORTS", "")
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
     """A localhost port nothing listens on (bound then released)."""
+    if PORT_RANGE:
+        low, _, high = PORT_RANGE.partition("-")
+        for port in range(int(low), int(high or low) + 1):
+            if port in _handed_out:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+        raise RuntimeError(f"no free port left in BENCH_PORTS={PORT_RANGE}")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -7,8 +7,9 @@ same run.
    so their distributions are the demo's), gets extra description words drawn from the demo's
    word frequencies, a structure modelled on a demo structure, and a commune drawn from the
    COG by population (metropolitan France); eligibility zones (commune, EPCI, département,
-   région, France), capacity and freshness follow fixed shares. Positions are synthetic (Relais
-   ships no commune centroids): a pseudo-centre per département, communes within ~35 km of it.
+   région, France), capacity and freshness follow fixed shares. Positions: the commune's
+   reference point (``geography().position``) moved by up to ~1 km (a synthetic point for the
+   few communes without one).
 2. Loads them fast: documents and facets come from the real indexing code
    (``indexing.service_document`` / ``structure_document``: same analysis, same rows), and are
    written with PostgreSQL ``COPY`` (asyncpg) into the directory tables and the search tables,
@@ -131,7 +132,12 @@ class Corpus:
     positions: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def position(self, code: str, departement: str) -> tuple[float, float]:
+        from services.kernel.reference import geography
+
         found = self.positions.get(code)
+        point = geography().position(code) if found is None else None
+        if point is not None:
+            found = self.positions[code] = (point.latitude, point.longitude)
         if found is None:
             lat0, lon0 = _centre(departement)
             h = int(hashlib.sha256(code.encode()).hexdigest()[:8], 16)
@@ -614,6 +620,7 @@ TYPOS = ["logemnt social", "retraitte", "domicilation", "ecrivin public", "heber
 
 def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
     """The same URLs for Relais and the floor, per class of query."""
+    from services.kernel.reference import geography
     from services.kernel.reference.taxonomies import category_of
 
     rng = random.Random(seed)
@@ -628,6 +635,7 @@ def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
     def url(**params: Any) -> str:
         return f"{SEARCH}?{urllib.parse.urlencode(params)}"
 
+    placed = [c for c in corpus.communes if geography().position(c.code) is not None]
     geo = []
     for commune in big[:20]:
         lat, lon = corpus.position(commune.code, commune.departement)
@@ -643,6 +651,13 @@ def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
             for c in big[:20]
         ],
         "geo radius + sort": [f"{u}&facets=false" for u in geo],
+        # Any commune (most are small and hold no entry), nearest first: its reference point.
+        "commune + sort distance": [
+            url(commune=c.code, sort="distance", facets="false")
+            if i % 2
+            else url(q=rng.choice(COMMON), commune=c.code, sort="distance", facets="false")
+            for i, c in enumerate(rng.sample(placed, 20))
+        ],
         "facets": [url(q=q) for q in MULTI[:4] + COMMON[:2]]
         + [url(commune=c.code, thematiques=rng.choice(categories)) for c in big[:6]],
     }

@@ -32,6 +32,15 @@ class OpenIDConfiguration(msgspec.Struct, kw_only=True):
     claims_supported: list[str]
 
 
+class OAuthError(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An OAuth 2 protocol error (RFC 6749 §5.2), not problem+json: clients' libraries parse
+    this shape."""
+
+    error: str
+    error_description: str | None = None
+    error_uri: str | None = None
+
+
 class UserInfo(msgspec.Struct, kw_only=True):
     sub: str
     email: str

@@ -25,6 +25,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
     Parameter,
@@ -141,6 +142,22 @@ def with_parameter(base: type[Operation], parameter: Parameter) -> type[Operatio
             self.parameters = [*kept, parameter]
 
     return WithParameter
+
+
+def also_as(media_type: str, description: str, status: int = 200) -> type[Operation]:
+    """The ``operation_class`` of a route whose ``status`` answer may also come as text of
+    ``media_type`` (a CSV export of the same data, chosen by the request)."""
+
+    @dataclass
+    class AlsoAs(Operation):
+        def __post_init__(self) -> None:
+            response = (self.responses or {}).get(str(status))
+            if isinstance(response, OpenAPIResponse):
+                text = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+                response.content = {**(response.content or {}), media_type: text}
+                response.description = description
+
+    return AlsoAs
 
 
 class StrictStructs(StructSchemaPlugin):

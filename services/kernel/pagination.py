@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from services.kernel.inputs import INT64
-from services.kernel.problems import field_error
+from services.kernel.problems import query_error
 
 T = TypeVar("T")
 
@@ -36,19 +36,19 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = msgspec.json.decode(raw, type=tuple[tuple(types)])  # type: ignore[misc]
     except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError, TypeError):
-        raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+        raise query_error("cursor", "curseur invalide ou périmé") from None
     # A forged cursor is input like any other: what the database cannot compare is refused.
     for value in values:
         if (isinstance(value, str) and "\x00" in value) or (
             isinstance(value, int) and not INT64[0] <= value <= INT64[1]
         ):
-            raise field_error("cursor", "curseur invalide ou périmé", status=400)
+            raise query_error("cursor", "curseur invalide ou périmé")
     return list(values)
 
 
 def check_limit(limit: int) -> int:
     if limit < 1 or limit > MAX_LIMIT:
-        raise field_error("limit", f"doit être compris entre 1 et {MAX_LIMIT}", status=400)
+        raise query_error("limit", f"doit être compris entre 1 et {MAX_LIMIT}")
     return limit
 
 

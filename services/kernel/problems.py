@@ -113,6 +113,13 @@ def field_error(
     )
 
 
+def query_error(field: str, reason: str) -> ProblemError:
+    """A query parameter the server refuses: 400, the error naming the parameter as such."""
+    return ProblemError(
+        400, f"{field}: {reason}", errors=[FieldError(field=field, reason=reason, source="query")]
+    )
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(
         content=msgspec.json.encode(problem),

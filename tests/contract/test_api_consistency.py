@@ -46,11 +46,34 @@ async def test_a_bad_limit_is_a_400_everywhere(relais: Relais, found: Resources)
                     continue  # this caller may not read it at all
                 body = problem(response, 400)
                 assert [e["field"] for e in body["errors"]] == ["limit"], (op.path, body)
+                assert body["errors"][0]["source"] == "query", (op.path, body)
                 tried += 1
                 break
             else:
                 raise AssertionError(f"no caller may list {op.path}")
     assert tried >= 4 * 10
+
+
+async def test_a_bad_cursor_is_a_400_naming_the_query_parameter(
+    relais: Relais, found: Resources
+) -> None:
+    tried = 0
+    for op in operations(relais.gateway.apps):
+        if "cursor" not in op.query or op.method != "GET":
+            continue
+        extra = "&q=valence" if "q" in op.query else ""
+        target = url(op.path, found.real) + f"?cursor=pas-un-curseur{extra}"
+        for headers in (found.world.moderator, found.sender.admin, found.sender.member):
+            response = await relais.client.get(target, headers=headers)
+            if response.status_code in (401, 403, 404):
+                continue
+            body = problem(response, 400)
+            assert body["errors"] == [
+                {"field": "cursor", "reason": "curseur invalide ou périmé", "source": "query"}
+            ], (op.path, body)
+            tried += 1
+            break
+    assert tried >= 8
 
 
 async def test_malformed_json_is_a_400_in_french(relais: Relais, found: Resources) -> None:

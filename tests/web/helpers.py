@@ -35,15 +35,18 @@ async def sign_in(
 ) -> tuple[httpx.AsyncClient, str]:
     """A new account of that structure, signed in to the web app: (browser, e-mail)."""
     account = await make_account(relais, memberships=[(structure_id, role)])
+    return await sign_in_as(relais, account.email, PASSWORD), account.email
+
+
+async def sign_in_as(relais: Relais, email: str, password: str) -> httpx.AsyncClient:
+    """A browser signed in to the web app with that account."""
     b = browser(relais)
     start = await b.get("/connexion", params={"retour": "/"})
     assert start.status_code == 303, start.text
     login_page = await b.get(start.headers["location"])
     assert login_page.status_code == 200
     fields = {k: unescape(v) for k, v in hidden_fields(login_page.text).items()}
-    logged = await b.post(
-        "/auth/login", data={**fields, "email": account.email, "password": PASSWORD}
-    )
+    logged = await b.post("/auth/login", data={**fields, "email": email, "password": password})
     assert logged.status_code == 303, logged.text
     # The web app is first-party: no consent page, straight back with a code.
     decided = await b.get(logged.headers["location"])
@@ -51,7 +54,7 @@ async def sign_in(
     back = await b.get(decided.headers["location"].replace("http://testserver", ""))
     assert back.status_code == 303, back.text
     assert back.headers["location"] == "/"
-    return b, account.email
+    return b
 
 
 def csrf_of(page: str) -> str:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.api.common import key_snapshot, oauth_response, raw_request
 from services.auth.models import Account
 from services.auth.oauth.server import SCOPES_SUPPORTED, RelaisServer, run_oauth
-from services.auth.schemas import OpenIDConfiguration, RevokedTokens, UserInfo
+from services.auth.schemas import OAuthError, OpenIDConfiguration, RevokedTokens, UserInfo
 from services.auth.store import tokens
 from services.kernel.identity import Caller
 from services.kernel.inputs import ANY_QUERY
@@ -84,10 +85,18 @@ class DiscoveryController(Controller):
         return RevokedTokens(jti=await tokens.revoked_access_tokens(session))
 
 
-_OAUTH_ERRORS = {
-    400: "RFC 6749 error: `invalid_request`, `invalid_grant`, `invalid_scope`, "
-    "`unauthorized_client`, `unsupported_grant_type`",
-    401: "RFC 6749 error `invalid_client` (client authentication failed)",
+OAUTH_ERRORS = {
+    400: ResponseSpec(
+        OAuthError,
+        generate_examples=False,
+        description="RFC 6749 error: `invalid_request`, `invalid_grant`, `invalid_scope`, "
+        "`unauthorized_client`, `unsupported_grant_type`",
+    ),
+    401: ResponseSpec(
+        OAuthError,
+        generate_examples=False,
+        description="RFC 6749 error `invalid_client` (client authentication failed)",
+    ),
 }
 
 
@@ -107,7 +116,7 @@ class TokenController(Controller):
             "`refresh_token` (rotated on each use; optional `structure_id` switches the "
             "structure acted for). Errors use the RFC 6749 §5.2 format."
         ),
-        responses={},
+        responses=OAUTH_ERRORS,
         security=[],
         opt={PROBLEM_RESPONSES: False, ANY_QUERY: True},
     )
@@ -126,6 +135,7 @@ class TokenController(Controller):
         status_code=200,
         summary="Token introspection (RFC 7662)",
         description="Form field `token`; the client authenticates and sees only its tokens.",
+        responses=OAUTH_ERRORS,
         opt={PROBLEM_RESPONSES: False, ANY_QUERY: True},
     )
     async def introspect(
@@ -139,6 +149,7 @@ class TokenController(Controller):
         status_code=200,
         summary="Token revocation (RFC 7009)",
         description="Form field `token`; revoking a refresh token revokes its whole family.",
+        responses=OAUTH_ERRORS,
         opt={PROBLEM_RESPONSES: False, ANY_QUERY: True},
     )
     async def revoke(self, request: Request[Any, Any, Any], session: AsyncSession) -> Response[Any]:

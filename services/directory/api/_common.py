@@ -38,7 +38,7 @@ from services.kernel.clock import utcnow
 from services.kernel.errors import FieldError
 from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import decode_cursor, encode_cursor, next_link
-from services.kernel.problems import ProblemError, field_error
+from services.kernel.problems import ProblemError, query_error
 from services.kernel.reference import geography, taxonomy
 from services.kernel.settings import Settings
 
@@ -251,10 +251,8 @@ def statuses(values: list[str] | None) -> list[str]:
         return ["published"]
     bad = [v for v in values if v not in STATUS_VALUES]
     if bad:
-        raise field_error(
-            "status",
-            f"valeur inconnue « {bad[0]} » (attendu : {', '.join(STATUS_VALUES)})",
-            status=400,
+        raise query_error(
+            "status", f"valeur inconnue « {bad[0]} » (attendu : {', '.join(STATUS_VALUES)})"
         )
     return list(dict.fromkeys(values))
 
@@ -297,7 +295,7 @@ CapacityUnconfirmedDays = Annotated[
 
 def network_param(network: str | None) -> str | None:
     if network is not None and network not in taxonomy("reseaux-porteurs").values:
-        raise field_error("network", f"réseau inconnu « {network} »", status=400)
+        raise query_error("network", f"réseau inconnu « {network} »")
     return network
 
 
@@ -331,7 +329,7 @@ def commune_param(code: str | None) -> str | None:
     if code is None:
         return None
     if geography().commune(code) is None:
-        raise field_error("commune", "code INSEE inconnu", status=400)
+        raise query_error("commune", "code INSEE inconnu")
     return code
 
 

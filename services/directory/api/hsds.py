@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.directory import hsds_view as view
 from services.directory.interop import hsds
 from services.kernel.pagination import MAX_LIMIT
-from services.kernel.problems import ProblemError, field_error
+from services.kernel.problems import ProblemError, query_error
 from services.kernel.settings import Settings
 
 # Offset paging reads and skips (page - 1) × per_page rows: past this page there is nothing to
@@ -67,12 +67,12 @@ def _filters(
     if taxonomy_term_id:
         f.term = hsds.find_term(taxonomy_term_id.strip())
         if f.term is None:
-            raise field_error("taxonomy_term_id", "terme de taxonomie inconnu", status=400)
+            raise query_error("taxonomy_term_id", "terme de taxonomie inconnu")
     if organization_id:
         try:
             f.organization_id = uuid.UUID(organization_id)
         except ValueError:
-            raise field_error("organization_id", "identifiant invalide", status=400) from None
+            raise query_error("organization_id", "identifiant invalide") from None
     if modified_after:
         f.modified_after = _instant(modified_after)
     return f
@@ -85,9 +85,7 @@ def _instant(text: str) -> datetime:
         try:
             value = datetime.combine(date.fromisoformat(text.strip()), datetime.min.time())
         except ValueError:
-            raise field_error(
-                "modified_after", "date attendue (RFC 3339 ou AAAA-MM-JJ)", status=400
-            ) from None
+            raise query_error("modified_after", "date attendue (RFC 3339 ou AAAA-MM-JJ)") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

@@ -7,9 +7,10 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from services.directory import render
 from services.directory import schemas as s
 from services.directory.api import _common as c
-from services.kernel.problems import ProblemError, field_error
+from services.kernel.problems import ProblemError, query_error
 from services.kernel.reference import TAXONOMY_NAMES, Commune, geography, taxonomy
 
 
@@ -29,6 +30,7 @@ def _commune(commune: Commune) -> s.CommuneRead:
         region=s.Area(code=commune.region, name=region.name if region else ""),
         epci=s.Area(code=epci.code, name=epci.name) if epci else None,
         population=commune.population,
+        position=render.position(None, None, commune.code),
         zones=sorted(geo.zones_of(commune.code)),
     )
 
@@ -91,5 +93,5 @@ class ReferenceController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=50)] = 20,
     ) -> list[s.CommuneRead]:
         if not q.strip():
-            raise field_error("q", "texte de recherche vide", status=400)
+            raise query_error("q", "texte de recherche vide")
         return [_commune(x) for x in geography().search(q, limit=limit)]

@@ -26,7 +26,7 @@ from services.kernel.errors import FieldError
 from services.kernel.identity import Caller, Scope
 from services.kernel.openapi import IF_MATCH, OPTIONAL, REQUIRED
 from services.kernel.pagination import Page, check_limit
-from services.kernel.problems import ProblemError, field_error
+from services.kernel.problems import ProblemError, query_error
 from services.kernel.reference import taxonomy
 
 
@@ -128,7 +128,7 @@ def _thematiques(values: list[str] | None) -> list[str]:
     known = taxonomy("thematiques").values | taxonomy("categories-thematiques").values
     for value in values:
         if value not in known:
-            raise field_error("thematique", f"valeur inconnue « {value} »", status=400)
+            raise query_error("thematique", f"valeur inconnue « {value} »")
     return values
 
 

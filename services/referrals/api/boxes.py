@@ -19,7 +19,7 @@ from services.kernel.pagination import (
     encode_cursor,
     next_link,
 )
-from services.kernel.problems import field_error
+from services.kernel.problems import query_error
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.domain.transitions import HandoffState
 from services.referrals.schemas import BoxCount, BoxItem
@@ -31,10 +31,10 @@ States = list[HandoffState]
 
 def _check_filters(thematique: str | None, since: datetime | None, until: datetime | None) -> None:
     if thematique is not None and check_thematiques([thematique], "thematique"):
-        raise field_error("thematique", f"thématique inconnue : {thematique}", status=400)
+        raise query_error("thematique", f"thématique inconnue : {thematique}")
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
-            raise field_error(name, "fuseau horaire requis (RFC 3339)", status=400)
+            raise query_error(name, "fuseau horaire requis (RFC 3339)")
 
 
 async def _box(
@@ -61,7 +61,7 @@ async def _box(
         try:
             before = uuid.UUID(raw)
         except ValueError:
-            raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+            raise query_error("cursor", "curseur invalide ou périmé") from None
     items = await reading.box(
         box,
         actor,

@@ -8,7 +8,7 @@ from litestar.params import Parameter
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import DEFAULT_LIMIT, check_limit, next_link
-from services.kernel.problems import field_error
+from services.kernel.problems import query_error
 from services.referrals.api.common import PREFIX, actor_for
 from services.referrals.feed import EVENT_TYPES, FeedPage, parse_cursor, read_feed
 from services.referrals.service import ReferralService
@@ -44,7 +44,7 @@ class EventsController(Controller):
         check_limit(limit)
         unknown = sorted(set(types or []) - set(EVENT_TYPES))
         if unknown:
-            raise field_error("types", f"type(s) inconnu(s) : {', '.join(unknown)}", status=400)
+            raise query_error("types", f"type(s) inconnu(s) : {', '.join(unknown)}")
         items, resume = await read_feed(
             svc.session, actor.structure_id, after=parse_cursor(after), limit=limit, types=types
         )

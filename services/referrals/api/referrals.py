@@ -20,7 +20,7 @@ from services.kernel.pagination import (
     encode_cursor,
     next_link,
 )
-from services.kernel.problems import ProblemError, field_error
+from services.kernel.problems import ProblemError, query_error
 from services.referrals.api.common import (
     PREFIX,
     actor_for,
@@ -274,7 +274,7 @@ def _after(cursor: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(decode_cursor(cursor, [str])[0]))
     except ValueError:
-        raise field_error("cursor", "curseur invalide ou périmé", status=400) from None
+        raise query_error("cursor", "curseur invalide ou périmé") from None
 
 
 def _access_page(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kernel.access import CLIENT_SCOPES, ClientScopes
 from services.kernel.clock import utcnow
 from services.kernel.identity import Caller, Scope
+from services.kernel.openapi import also_as
 from services.kernel.problems import ProblemError
 from services.kernel.settings import Settings
 from services.referrals.api.common import PREFIX
@@ -58,13 +59,10 @@ class StatsController(Controller):
     @get(
         "/stats",
         operation_id="GetStats",
-        responses={
-            200: ResponseSpec(
-                StatsRead,
-                generate_examples=False,
-                description="statistiques (JSON) ; CSV avec `format=csv` ou `Accept: text/csv`",
-            )
-        },
+        responses={200: ResponseSpec(StatsRead, generate_examples=False)},
+        operation_class=also_as(
+            "text/csv", "statistiques (JSON) ; CSV avec `format=csv` ou `Accept: text/csv`"
+        ),
     )
     async def stats(
         self,
