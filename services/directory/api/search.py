@@ -60,7 +60,8 @@ Radius = Annotated[
     float | None,
     Parameter(
         description="rayon en km autour de lat/lon ou de la commune ; les services reçus aussi "
-        "à distance et éligibles y restent (joignables de partout)"
+        "à distance y restent quand ils sont éligibles pour la commune (joignables de partout ; "
+        "sans commune, ceux éligibles dans toute la France)"
     ),
 ]
 

@@ -81,7 +81,9 @@ async def _replay(
             ],
         )
     snapshot = None if record.referral_id is None else await svc.store.load(record.referral_id)
-    key = None if snapshot is None else svc.key(snapshot.referral)
+    # The key as stored (not one this request may have issued before losing a race).
+    stored = snapshot is not None and snapshot.referral.data_key_enc is not None
+    key = svc.key(snapshot.referral) if snapshot is not None and stored else None
     if record.response_enc is None or key is None:
         raise ProblemError(
             410,

@@ -127,6 +127,8 @@ class Base:
         self.store = ReferralStore(session)
         # Data keys issued in this transaction to referrals that had none (see ``writing_key``).
         self._issued: dict[uuid.UUID, tuple[DataKey, str]] = {}
+        # Data keys unwrapped in this transaction (a read opens several values).
+        self._unwrapped: dict[tuple[uuid.UUID, str], DataKey] = {}
 
     # -- personal values -------------------------------------------------------------------------
     # Every personal value of a referral is sealed with the referral's own data key (see
@@ -134,8 +136,13 @@ class Base:
 
     def key(self, referral: ReferralRecord) -> DataKey | None:
         """The referral's data key; None once erased (and no new one was issued since)."""
-        if referral.data_key_enc is not None:
-            return self.keyring.unwrap(referral.data_key_enc, referral.id)
+        wrapped = referral.data_key_enc
+        if wrapped is not None:
+            key = self._unwrapped.get((referral.id, wrapped))
+            if key is None:
+                key = self.keyring.unwrap(wrapped, referral.id)
+                self._unwrapped[(referral.id, wrapped)] = key
+            return key
         issued = self._issued.get(referral.id)
         return None if issued is None else issued[0]
 
