@@ -45,6 +45,7 @@ from services.referrals.models import (
     HANDOFFS,
     IDEMPOTENCY,
     OUTBOX,
+    REFERRAL_KEYS,
     REFERRALS,
     THEMATIQUES,
     WEBHOOK_DELIVERIES,
@@ -64,6 +65,12 @@ def _fields(record: type[Any]) -> tuple[str, ...]:
 
 
 _REFERRAL_FIELDS = _fields(ReferralRecord)
+# A referral's columns, with its wrapped data key (kept in a table of its own).
+_REFERRAL_COLUMNS = tuple(
+    REFERRAL_KEYS.c.wrapped.label(name) if name == "data_key_enc" else REFERRALS.c[name]
+    for name in _REFERRAL_FIELDS
+)
+_WITH_KEY = REFERRALS.outerjoin(REFERRAL_KEYS, REFERRAL_KEYS.c.referral_id == REFERRALS.c.id)
 _HANDOFF_FIELDS = _fields(HandoffRecord)
 _ATTACHMENT_FIELDS = _fields(AttachmentRecord)
 _EVENT_FIELDS = _fields(EventRecord)
@@ -79,10 +86,10 @@ _TAKE = (
 )
 _LOAD = (
     sa.select(
-        *(REFERRALS.c[name] for name in _REFERRAL_FIELDS),
+        *_REFERRAL_COLUMNS,
         *(HANDOFFS.c[name].label(f"h_{name}") for name in _HANDOFF_FIELDS),
     )
-    .select_from(REFERRALS.outerjoin(HANDOFFS, HANDOFFS.c.referral_id == REFERRALS.c.id))
+    .select_from(_WITH_KEY.outerjoin(HANDOFFS, HANDOFFS.c.referral_id == REFERRALS.c.id))
     .where(REFERRALS.c.id == sa.bindparam("referral_id"))
     .order_by(HANDOFFS.c.position)
 )
@@ -95,7 +102,16 @@ _SET_HANDOFF = sa.update(HANDOFFS).where(
 )
 _INSERT = {
     table: sa.insert(table)
-    for table in (REFERRALS, THEMATIQUES, HANDOFFS, EVENTS, OUTBOX, ACCESS_LOG, IDEMPOTENCY)
+    for table in (
+        REFERRALS,
+        REFERRAL_KEYS,
+        THEMATIQUES,
+        HANDOFFS,
+        EVENTS,
+        OUTBOX,
+        ACCESS_LOG,
+        IDEMPOTENCY,
+    )
 }
 _ATTACHMENTS = (
     sa.select(*(ATTACHMENTS.c[name] for name in _ATTACHMENT_FIELDS))
@@ -133,9 +149,14 @@ class ReferralStore:
         """Write ``change`` in the session's transaction; ``Stale`` (and nothing written by this
         call) when the referral moved on since ``before`` was read."""
         execute = self.session.execute
+        values = dict(change.referral)
+        # The data key has a row of its own: written when given, deleted with the erasure.
+        wrapped = values.pop("data_key_enc", None)
         if change.created is not None:
             created = change.created
-            await execute(_INSERT[REFERRALS], _row(created))
+            row = _row(created)
+            wrapped = row.pop("data_key_enc")
+            await execute(_INSERT[REFERRALS], row)
             await execute(
                 _INSERT[THEMATIQUES],
                 [{"referral_id": created.id, "thematique": t} for t in created.thematiques],
@@ -152,7 +173,7 @@ class ReferralStore:
                     "version": before.referral.version + 1,
                     "status": change.status,
                     "updated_at": change.now,
-                    **change.referral,
+                    **values,
                 },
             )
             if _count(moved) != 1:
@@ -164,6 +185,9 @@ class ReferralStore:
                 )
                 if _count(done) != 1:
                     raise Stale
+        if wrapped is not None and not change.erase:
+            key_row = {"referral_id": referral_id, "wrapped": wrapped, "created_at": change.now}
+            await execute(_INSERT[REFERRAL_KEYS], key_row)
         inserts: list[tuple[sa.Table, list[dict[str, Any]]]] = [
             (HANDOFFS, [_row(h) for h in change.new_handoffs]),
             (EVENTS, [_row(e) for e in change.events]),
@@ -188,7 +212,7 @@ class ReferralStore:
             new = change.attachment
             await execute(
                 sa.insert(ATTACHMENTS),
-                {**_row(new.record), "key_id": new.key_id, "content": new.content},
+                {**_row(new.record), "content": new.content},
             )
         if change.erase:
             await self._erase(referral_id, change.now)
@@ -197,8 +221,10 @@ class ReferralStore:
 
     async def _erase(self, referral_id: uuid.UUID, now: datetime) -> None:
         """Personal data kept outside the snapshot: event comments, attachments, stored answers,
-        queued outbox and webhook payloads."""
+        queued outbox and webhook payloads; and the referral's data key, which makes any other
+        copy of them (older row versions, backups) unreadable."""
         execute = self.session.execute
+        await execute(sa.delete(REFERRAL_KEYS).where(REFERRAL_KEYS.c.referral_id == referral_id))
         await execute(
             sa.update(EVENTS).where(EVENTS.c.referral_id == referral_id).values(comment_enc=None)
         )
@@ -229,7 +255,7 @@ class ReferralStore:
         await self.session.execute(
             sa.update(ATTACHMENTS)
             .where(ATTACHMENTS.c.referral_id == referral_id, ATTACHMENTS.c.erased_at.is_(None))
-            .values(content=None, filename_enc=None, key_id=None, erased_at=now)
+            .values(content=None, filename_enc=None, erased_at=now)
         )
 
     async def log_access(self, entries: Sequence[AccessRecord]) -> None:
@@ -290,13 +316,12 @@ class ReferralStore:
 
     async def attachment_content(
         self, referral_id: uuid.UUID, attachment_id: uuid.UUID
-    ) -> tuple[AttachmentRecord, str | None, bytes | None] | None:
-        """An attachment of the referral with its key id and sealed content (None once erased)."""
+    ) -> tuple[AttachmentRecord, bytes | None] | None:
+        """An attachment of the referral with its sealed content (None once erased)."""
         row = (
             await self.session.execute(
                 sa.select(
                     *(ATTACHMENTS.c[name] for name in _ATTACHMENT_FIELDS),
-                    ATTACHMENTS.c.key_id,
                     ATTACHMENTS.c.content,
                 ).where(ATTACHMENTS.c.id == attachment_id, ATTACHMENTS.c.referral_id == referral_id)
             )
@@ -304,7 +329,7 @@ class ReferralStore:
         if row is None:
             return None
         width = len(_ATTACHMENT_FIELDS)
-        return AttachmentRecord(*row[:width]), row[width], row[width + 1]
+        return AttachmentRecord(*row[:width]), row[width]
 
     async def events(
         self, referral_id: uuid.UUID, *, after: int = 0
@@ -429,11 +454,8 @@ class Queries:
     ) -> list[tuple[ReferralRecord, HandoffRecord]]:
         """Handoffs of a box, newest first, with their referral."""
         query = (
-            sa.select(
-                *(REFERRALS.c[name] for name in _REFERRAL_FIELDS),
-                *(HANDOFFS.c[name] for name in _HANDOFF_FIELDS),
-            )
-            .select_from(HANDOFFS.join(REFERRALS, REFERRALS.c.id == HANDOFFS.c.referral_id))
+            sa.select(*_REFERRAL_COLUMNS, *(HANDOFFS.c[name] for name in _HANDOFF_FIELDS))
+            .select_from(HANDOFFS.join(_WITH_KEY, REFERRALS.c.id == HANDOFFS.c.referral_id))
             .where(*self._box_conditions(box))
             .order_by(HANDOFFS.c.id.desc())
             .limit(limit)

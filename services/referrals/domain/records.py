@@ -2,8 +2,8 @@
 to save, and the snapshot that change leads to (responses are built from it, no reload).
 
 Pure: no I/O. Personal values stay sealed here (``*_enc`` tokens); the service opens them with the
-keyring. Field names are the columns' names, so the store maps rows both ways without a table of
-its own.
+referral's data key. Field names are the columns' names, so the store maps rows both ways
+without a table of its own.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class ReferralRecord:
     person_feedback: str | None = None
     person_feedback_comment_enc: str | None = None
     person_feedback_at: datetime | None = None
+    # Its data key, wrapped (a row of its own in ``referral_keys``); None once erased.
+    data_key_enc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,6 @@ class AttachmentRecord:
 @dataclass(frozen=True)
 class NewAttachment:
     record: AttachmentRecord
-    key_id: str
     content: bytes
 
 

@@ -142,7 +142,7 @@ class FollowUpService(Base):
             referral={
                 "person_feedback": body.answer.value,
                 "person_feedback_comment_enc": self.seal(
-                    body.comment, feedback_context(before.referral.id)
+                    before.referral, body.comment, feedback_context(before.referral.id)
                 ),
                 "person_feedback_at": now,
             },
