@@ -67,7 +67,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import search_floor
 from bench.client import Connection
-from bench.common import free_port, quantile, wait_ready
+from bench.common import (
+    backend_cpu,
+    cpu_seconds,
+    cpu_since,
+    free_port,
+    process_tree,
+    quantile,
+    wait_ready,
+)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIZES = [int(s) for s in os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000").split(",")]
@@ -545,12 +553,32 @@ async def _worker(
         await connection.close()
 
 
-async def load(port: int, paths: list[str], connections: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Served:
+    """Whose CPU a load costs: an HTTP server's processes and the PostgreSQL backends of its
+    pool (found by their ``application_name``; PostgreSQL runs on this machine)."""
+
+    pid: int
+    application: str
+
+
+async def cpu_used(served: Served) -> tuple[float, dict[int, float]]:
+    """CPU seconds so far of the server's processes, and of each of its database backends."""
+    app = sum(cpu_seconds(pid) for pid in process_tree(served.pid))
+    return app, await backend_cpu(POSTGRES_URL, served.application)
+
+
+async def load(
+    port: int, paths: list[str], connections: int, served: Served | None = None
+) -> dict[str, float]:
     """Requests over ``connections`` keep-alive connections for ``DURATION`` seconds (at most
-    ``MAX_REQUESTS``), after a short warm-up: throughput, p50 and p99."""
+    ``MAX_REQUESTS``), after a short warm-up: throughput, p50 and p99; with ``served``, the CPU
+    per request of the server and of its database backends (a backend opened during the load
+    counts whole)."""
     warm = [min(20 * connections, MAX_REQUESTS)]
     stop = time.perf_counter() + 1
     await asyncio.gather(*(_worker(port, paths, stop, warm, []) for _ in range(connections)))
+    before = await cpu_used(served) if served else None
     latencies: list[float] = []
     budget = [MAX_REQUESTS]
     started = time.perf_counter()
@@ -559,12 +587,18 @@ async def load(port: int, paths: list[str], connections: int) -> dict[str, float
         *(_worker(port, paths, stop, budget, latencies) for _ in range(connections))
     )
     elapsed = time.perf_counter() - started
-    return {
+    result = {
         "n": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50": quantile(latencies, 0.5) * 1000,
         "p99": quantile(latencies, 0.99) * 1000,
     }
+    if served and before and latencies:
+        app, backends = await cpu_used(served)
+        db = cpu_since(before[1], backends)
+        result["app_ms"] = (app - before[0]) / len(latencies) * 1000
+        result["db_ms"] = db / len(latencies) * 1000
+    return result
 
 
 # Query classes: words of the corpus (demo services' names and descriptions) that are rare
@@ -689,15 +723,24 @@ async def measure(label: str, size: int, env: dict[str, str], corpus: Corpus) ->
                 ]
                 line += f" (floor {statistics.median(floor_totals):,.0f})"
             print(line, flush=True)
+        mine = floor_app = None
+        if label == "postgresql":
+            from services.kernel.db import application_name
+
+            schema = env["DATABASE_SCHEMA_PREFIX"] + "directory"
+            mine = Served(server.pid, application_name(schema))
+            floor_app = Served(processes[1].pid, search_floor.APPLICATION_NAME)
         for name, paths in classes.items():
-            real = await load(port, paths, 1)
-            floor = await load(floor_port, paths, 1) if floor_port else real
+            real = await load(port, paths, 1, mine)
+            floor = await load(floor_port, paths, 1, floor_app) if floor_port else real
             result.classes[name] = (real, floor)
             _print_case(f"{name}, 1 client", real, floor)
         everything = [p for paths in classes.values() for p in paths]
         for connections in MIX_CONNECTIONS:
-            real = await load(port, everything, connections)
-            floor = await load(floor_port, everything, connections) if floor_port else real
+            real = await load(port, everything, connections, mine)
+            floor = (
+                await load(floor_port, everything, connections, floor_app) if floor_port else real
+            )
             result.mix[connections] = (real, floor)
             _print_case(f"mix, {connections} connections", real, floor)
         result.rss_mb = rss_mb(server.pid)
@@ -705,8 +748,8 @@ async def measure(label: str, size: int, env: dict[str, str], corpus: Corpus) ->
         if floor_port:
             ids = await _service_ids(env["DATABASE_SCHEMA_PREFIX"] + "directory")
             paths = [f"/directory/v1/services/{i}" for i in ids]
-            real = await load(port, paths, BY_ID_CONNECTIONS)
-            floor = await load(floor_port, paths, BY_ID_CONNECTIONS)
+            real = await load(port, paths, BY_ID_CONNECTIONS, mine)
+            floor = await load(floor_port, paths, BY_ID_CONNECTIONS, floor_app)
             result.by_id = (real, floor)
             _print_case(f"GET by id, {BY_ID_CONNECTIONS} connections", real, floor)
         return result
@@ -737,6 +780,12 @@ def _print_case(name: str, real: dict[str, float], floor: dict[str, float]) -> N
         f" throughput ×{real['rps'] / floor['rps']:.2f}",
         flush=True,
     )
+    if "app_ms" in real:
+        cpu = f"    CPU per request: server {real['app_ms']:.1f} ms"
+        cpu += f" + PostgreSQL {real['db_ms']:.1f} ms"
+        if "app_ms" in floor:
+            cpu += f" | floor {floor['app_ms']:.1f} ms + {floor['db_ms']:.1f} ms"
+        print(cpu, flush=True)
 
 
 # --------------------------------------------------------------------------- main

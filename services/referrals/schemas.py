@@ -327,6 +327,8 @@ class FollowUpRead(msgspec.Struct, kw_only=True):
     can_withdraw: bool
     can_give_feedback: bool
     feedback: Feedback | None
+    # The partners the request was sent to: told, with the sending structure, of a withdrawal.
+    partners: list[str] = []
 
 
 class FeedbackIn(_In):

@@ -272,6 +272,9 @@ async def test_imported_entries_without_coordinates_get_their_commune_position(
     assert located["position"]["precision"] == "address"
     nowhere = (await client.get(f"/directory/v1/structures/{geo.structures['celles']}")).json()
     assert nowhere["position"] is None
+    # A service without an address of its own is at its structure's (search gives that one).
+    service = (await client.get(f"/directory/v1/services/{geo.services['livron']}")).json()
+    assert service["position"] is None
     # HSDS: the commune's point, marked approximate.
     location = (await client.get(f"/directory/hsds/locations/{geo.structures['livron']}")).json()
     assert (location["latitude"], location["longitude"]) == (

@@ -64,6 +64,7 @@ async def _read(request: Request[Any, Any, Any], snapshot: Snapshot) -> FollowUp
         can_withdraw=status.can_withdraw,
         can_give_feedback=status.can_give_feedback,
         feedback=status.feedback,
+        partners=[] if status.stage is followup.Stage.WITHDRAWN else list(status.partners),
     )
 
 

@@ -98,6 +98,8 @@ class PublicStatus:
     can_withdraw: bool
     can_give_feedback: bool
     feedback: Feedback | None
+    # The partners the request was sent to (public names), told if the person withdraws.
+    partners: tuple[str, ...] = ()
 
 
 def public_status(snapshot: Snapshot) -> PublicStatus:
@@ -139,4 +141,5 @@ def public_status(snapshot: Snapshot) -> PublicStatus:
         can_withdraw=stage is not Stage.WITHDRAWN,
         can_give_feedback=stage is Stage.CLOSED and given is None,
         feedback=given,
+        partners=tuple(dict.fromkeys(h.to_structure_name for h in snapshot.handoffs)),
     )
