@@ -32,7 +32,7 @@ migrate: install
 # Demo data is loaded once: the marker file records that this RELAIS_HOME has it.
 seed: migrate
 	@home=$${RELAIS_HOME:-var}; if [ ! -f "$$home/.demo-loaded" ]; then \
-		$(BIN)/relais seed-demo && touch "$$home/.demo-loaded"; fi
+		$(BIN)/relais seed-demo && $(BIN)/relais demo-accounts && touch "$$home/.demo-loaded"; fi
 
 run: seed
 	$(BIN)/relais serve --host $(HOST) --port $(PORT)

@@ -1,12 +1,13 @@
-"""Command-line benchmark: how long an operator waits for ``relais --help`` and for
-``relais create-client``, against the interpreter's own start-up measured in the same run.
+"""Command-line benchmark: how long an operator waits for ``relais --help``, ``relais
+create-client`` and ``relais create-admin``, against the interpreter's own start-up measured in
+the same run.
 
 Each command runs ``BENCH_CLI_RUNS`` times (default 10) as a fresh process, the cases taken in
 turn so that a busy machine slows them alike; the median wall time of each is printed, with its
 ratio to two floors: ``python -c pass`` (the interpreter alone) and ``python -c "import
 sqlalchemy.ext.asyncio, aiosqlite"`` (the least a command that writes one row through the async
-SQL toolkit must load). ``create-client`` writes a client into an embedded (SQLite) home migrated
-once before the timing.
+SQL toolkit must load). ``create-client`` and ``create-admin`` (which also writes the invitation
+mail, to a file) work in an embedded (SQLite) home migrated once before the timing.
 
 Python reads compiled bytecode when it finds it: without it (a fresh checkout under
 ``PYTHONDONTWRITEBYTECODE=1``, as in some containers and CI) every run compiles every module it
@@ -84,6 +85,14 @@ def main() -> None:
             "--scopes",
             "directory:read",
         ],
+        "relais create-admin": [
+            _relais(),
+            "create-admin",
+            "--email",
+            "admin@bench.example.org",
+            "--structure",
+            structure,
+        ],
     }
     try:
         subprocess.run(
@@ -103,7 +112,7 @@ def main() -> None:
                 f"  {name:42} median {value * 1000:7.0f} ms (spread {spread * 1000:5.0f} ms)"
                 f"  ×{value / bare:6.1f} python -c pass, ×{value / floor:5.2f} async SQL floor"
             )
-        for name in ("relais --help", "relais create-client"):
+        for name in ("relais --help", "relais create-client", "relais create-admin"):
             verdict = "under" if medians[name] < TARGET_SECONDS else "OVER"
             print(f"  {name}: {verdict} the {TARGET_SECONDS} s target")
     finally:

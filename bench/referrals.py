@@ -43,9 +43,9 @@ import msgspec
 import sqlalchemy as sa
 
 from bench.client import Connection, Reply
-from bench.common import free_port, quantile
+from bench.common import backend_cpu, cpu_seconds, cpu_since, free_port, process_tree, quantile
 from services import system
-from services.kernel.db import JSONType
+from services.kernel.db import JSONType, application_name
 from services.kernel.outbox import outbox_row
 from services.kernel.settings import load_settings
 from services.referrals.domain.records import (
@@ -67,15 +67,6 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 ROOT = Path(__file__).resolve().parent.parent
 THEMATIQUE = "logement-hebergement--se-maintenir-dans-le-logement"
 STEPS = ("create", "acknowledge", "accept", "take_over", "close")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to report CPU per request."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _body(target: uuid.UUID, i: int) -> dict[str, Any]:
@@ -110,22 +101,12 @@ async def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def _process_tree(pid: int) -> list[int]:
-    """A server process and its descendants (uvicorn's worker processes)."""
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            pids += _process_tree(int(child))
-    return pids
-
-
 async def _http_phase(
-    port: int, tokens: TokenFactory, pids: list[int]
-) -> tuple[float, int, dict[str, list[float]], float, int]:
+    port: int, tokens: TokenFactory, pids: list[int], applications: str
+) -> tuple[float, int, dict[str, list[float]], tuple[float, float], int]:
+    """Full lifecycles through HTTP: elapsed, count, latencies per step, CPU seconds of the
+    server's processes and of their PostgreSQL backends (``applications``: the prefix of their
+    ``application_name``), mean body size."""
     moderator = bearer(tokens.user(uuid.uuid4(), ("moderator",)))
     setup = await Connection.open(port)
     orgs = []
@@ -204,14 +185,16 @@ async def _http_phase(
             await lifecycle(conn, i)
             done += 1
 
-    cpu_before = sum(_cpu_seconds(pid) for pid in pids)
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    db_before = await backend_cpu(POSTGRES_URL, applications)
     started = time.perf_counter()
     await asyncio.gather(*(worker(conn) for conn in connections))
     elapsed = time.perf_counter() - started
-    cpu = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    db_cpu = cpu_since(db_before, await backend_cpu(POSTGRES_URL, applications))
     for conn in connections:
         await conn.close()
-    return elapsed, done, latencies, cpu, round(statistics.fmean(sizes))
+    return elapsed, done, latencies, (cpu, db_cpu), round(statistics.fmean(sizes))
 
 
 BARE_APP = """
@@ -526,8 +509,8 @@ async def run() -> None:
     )
     try:
         await _wait_port(port, process)
-        elapsed, done, latencies, cpu, size = await _http_phase(
-            port, tokens, _process_tree(process.pid)
+        elapsed, done, latencies, (cpu, db_cpu), size = await _http_phase(
+            port, tokens, process_tree(process.pid), application_name(prefix)
         )
         base_elapsed, base_latencies = await _baseline(f"{prefix}referrals", done)
         floor_rate = await _design_floor(f"{prefix}referrals", done)
@@ -560,6 +543,10 @@ async def run() -> None:
         f"server CPU per request: {cpu / (done * 5) * 1000:.1f} ms over {WORKERS} worker "
         f"process(es) (busy {cpu / elapsed * 100:.0f} % of one core; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    print(
+        f"PostgreSQL CPU per request: {db_cpu / (done * 5) * 1000:.1f} ms (its backends serving "
+        f"the server; busy {db_cpu / elapsed * 100:.0f} % of one core)"
     )
     base_p50 = quantile(base_latencies, 0.5)
     print(f"raw statement p50/p99:  {base_p50 * 1000:.2f} / {base_p99 * 1000:.2f} ms")

@@ -7,8 +7,9 @@ same run.
    so their distributions are the demo's), gets extra description words drawn from the demo's
    word frequencies, a structure modelled on a demo structure, and a commune drawn from the
    COG by population (metropolitan France); eligibility zones (commune, EPCI, département,
-   région, France), capacity and freshness follow fixed shares. Positions are synthetic (Relais
-   ships no commune centroids): a pseudo-centre per département, communes within ~35 km of it.
+   région, France), capacity and freshness follow fixed shares. Positions: the commune's
+   reference point (``geography().position``) moved by up to ~1 km (a synthetic point for the
+   few communes without one).
 2. Loads them fast: documents and facets come from the real indexing code
    (``indexing.service_document`` / ``structure_document``: same analysis, same rows), and are
    written with PostgreSQL ``COPY`` (asyncpg) into the directory tables and the search tables,
@@ -66,7 +67,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import search_floor
 from bench.client import Connection
-from bench.common import free_port, quantile, wait_ready
+from bench.common import (
+    backend_cpu,
+    cpu_seconds,
+    cpu_since,
+    free_port,
+    process_tree,
+    quantile,
+    wait_ready,
+)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIZES = [int(s) for s in os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000").split(",")]
@@ -123,7 +132,12 @@ class Corpus:
     positions: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def position(self, code: str, departement: str) -> tuple[float, float]:
+        from services.kernel.reference import geography
+
         found = self.positions.get(code)
+        point = geography().position(code) if found is None else None
+        if point is not None:
+            found = self.positions[code] = (point.latitude, point.longitude)
         if found is None:
             lat0, lon0 = _centre(departement)
             h = int(hashlib.sha256(code.encode()).hexdigest()[:8], 16)
@@ -539,12 +553,32 @@ async def _worker(
         await connection.close()
 
 
-async def load(port: int, paths: list[str], connections: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Served:
+    """Whose CPU a load costs: an HTTP server's processes and the PostgreSQL backends of its
+    pool (found by their ``application_name``; PostgreSQL runs on this machine)."""
+
+    pid: int
+    application: str
+
+
+async def cpu_used(served: Served) -> tuple[float, dict[int, float]]:
+    """CPU seconds so far of the server's processes, and of each of its database backends."""
+    app = sum(cpu_seconds(pid) for pid in process_tree(served.pid))
+    return app, await backend_cpu(POSTGRES_URL, served.application)
+
+
+async def load(
+    port: int, paths: list[str], connections: int, served: Served | None = None
+) -> dict[str, float]:
     """Requests over ``connections`` keep-alive connections for ``DURATION`` seconds (at most
-    ``MAX_REQUESTS``), after a short warm-up: throughput, p50 and p99."""
+    ``MAX_REQUESTS``), after a short warm-up: throughput, p50 and p99; with ``served``, the CPU
+    per request of the server and of its database backends (a backend opened during the load
+    counts whole)."""
     warm = [min(20 * connections, MAX_REQUESTS)]
     stop = time.perf_counter() + 1
     await asyncio.gather(*(_worker(port, paths, stop, warm, []) for _ in range(connections)))
+    before = await cpu_used(served) if served else None
     latencies: list[float] = []
     budget = [MAX_REQUESTS]
     started = time.perf_counter()
@@ -553,12 +587,18 @@ async def load(port: int, paths: list[str], connections: int) -> dict[str, float
         *(_worker(port, paths, stop, budget, latencies) for _ in range(connections))
     )
     elapsed = time.perf_counter() - started
-    return {
+    result = {
         "n": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50": quantile(latencies, 0.5) * 1000,
         "p99": quantile(latencies, 0.99) * 1000,
     }
+    if served and before and latencies:
+        app, backends = await cpu_used(served)
+        db = cpu_since(before[1], backends)
+        result["app_ms"] = (app - before[0]) / len(latencies) * 1000
+        result["db_ms"] = db / len(latencies) * 1000
+    return result
 
 
 # Query classes: words of the corpus (demo services' names and descriptions) that are rare
@@ -580,6 +620,7 @@ TYPOS = ["logemnt social", "retraitte", "domicilation", "ecrivin public", "heber
 
 def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
     """The same URLs for Relais and the floor, per class of query."""
+    from services.kernel.reference import geography
     from services.kernel.reference.taxonomies import category_of
 
     rng = random.Random(seed)
@@ -594,6 +635,7 @@ def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
     def url(**params: Any) -> str:
         return f"{SEARCH}?{urllib.parse.urlencode(params)}"
 
+    placed = [c for c in corpus.communes if geography().position(c.code) is not None]
     geo = []
     for commune in big[:20]:
         lat, lon = corpus.position(commune.code, commune.departement)
@@ -609,6 +651,13 @@ def query_classes(corpus: Corpus, seed: int) -> dict[str, list[str]]:
             for c in big[:20]
         ],
         "geo radius + sort": [f"{u}&facets=false" for u in geo],
+        # Any commune (most are small and hold no entry), nearest first: its reference point.
+        "commune + sort distance": [
+            url(commune=c.code, sort="distance", facets="false")
+            if i % 2
+            else url(q=rng.choice(COMMON), commune=c.code, sort="distance", facets="false")
+            for i, c in enumerate(rng.sample(placed, 20))
+        ],
         "facets": [url(q=q) for q in MULTI[:4] + COMMON[:2]]
         + [url(commune=c.code, thematiques=rng.choice(categories)) for c in big[:6]],
     }
@@ -674,15 +723,24 @@ async def measure(label: str, size: int, env: dict[str, str], corpus: Corpus) ->
                 ]
                 line += f" (floor {statistics.median(floor_totals):,.0f})"
             print(line, flush=True)
+        mine = floor_app = None
+        if label == "postgresql":
+            from services.kernel.db import application_name
+
+            schema = env["DATABASE_SCHEMA_PREFIX"] + "directory"
+            mine = Served(server.pid, application_name(schema))
+            floor_app = Served(processes[1].pid, search_floor.APPLICATION_NAME)
         for name, paths in classes.items():
-            real = await load(port, paths, 1)
-            floor = await load(floor_port, paths, 1) if floor_port else real
+            real = await load(port, paths, 1, mine)
+            floor = await load(floor_port, paths, 1, floor_app) if floor_port else real
             result.classes[name] = (real, floor)
             _print_case(f"{name}, 1 client", real, floor)
         everything = [p for paths in classes.values() for p in paths]
         for connections in MIX_CONNECTIONS:
-            real = await load(port, everything, connections)
-            floor = await load(floor_port, everything, connections) if floor_port else real
+            real = await load(port, everything, connections, mine)
+            floor = (
+                await load(floor_port, everything, connections, floor_app) if floor_port else real
+            )
             result.mix[connections] = (real, floor)
             _print_case(f"mix, {connections} connections", real, floor)
         result.rss_mb = rss_mb(server.pid)
@@ -690,8 +748,8 @@ async def measure(label: str, size: int, env: dict[str, str], corpus: Corpus) ->
         if floor_port:
             ids = await _service_ids(env["DATABASE_SCHEMA_PREFIX"] + "directory")
             paths = [f"/directory/v1/services/{i}" for i in ids]
-            real = await load(port, paths, BY_ID_CONNECTIONS)
-            floor = await load(floor_port, paths, BY_ID_CONNECTIONS)
+            real = await load(port, paths, BY_ID_CONNECTIONS, mine)
+            floor = await load(floor_port, paths, BY_ID_CONNECTIONS, floor_app)
             result.by_id = (real, floor)
             _print_case(f"GET by id, {BY_ID_CONNECTIONS} connections", real, floor)
         return result
@@ -722,6 +780,12 @@ def _print_case(name: str, real: dict[str, float], floor: dict[str, float]) -> N
         f" throughput ×{real['rps'] / floor['rps']:.2f}",
         flush=True,
     )
+    if "app_ms" in real:
+        cpu = f"    CPU per request: server {real['app_ms']:.1f} ms"
+        cpu += f" + PostgreSQL {real['db_ms']:.1f} ms"
+        if "app_ms" in floor:
+            cpu += f" | floor {floor['app_ms']:.1f} ms + {floor['db_ms']:.1f} ms"
+        print(cpu, flush=True)
 
 
 # --------------------------------------------------------------------------- main

@@ -25,6 +25,8 @@ from litestar import Litestar, get
 from litestar.response import Response
 
 SNIPPET = 240
+# How the bench finds this app's PostgreSQL backends (to count their CPU).
+APPLICATION_NAME = "relais-bench-floor"
 KM_PER_DEGREE = 111.195
 
 BUILD = [
@@ -208,6 +210,7 @@ def serve(port: int, dsn: str, schema: str) -> None:
                 server_settings={
                     "search_path": f'"{schema}",public',
                     "plan_cache_mode": "force_custom_plan",
+                    "application_name": APPLICATION_NAME,
                     "jit": "off",
                 },
             )

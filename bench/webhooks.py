@@ -45,7 +45,7 @@ from services.kernel.settings import Settings, load_settings
 from services.referrals import models as m
 from services.referrals import worker as referrals_worker
 from services.referrals.webhooks import delivery
-from tests.tokens import TokenFactory, bearer
+from tests.tokens import ISSUER, TokenFactory, bearer
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REFERRALS = int(os.environ.get("BENCH_WEBHOOK_REFERRALS", "150"))
@@ -216,6 +216,7 @@ async def run(backend: str) -> None:
         "log_level": "WARNING",
         "worker_enabled": False,
         "base_url": "http://bench",
+        "jwt_issuer": ISSUER,  # what the test tokens carry (the default follows base_url)
         "webhook_allow_private": True,
     }
     if os.environ.get("BENCH_POLL"):

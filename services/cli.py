@@ -129,6 +129,31 @@ def migrate(services: Annotated[list[str] | None, typer.Argument()] = None) -> N
     typer.echo("migrations appliquées")
 
 
+@app.command("demo-accounts")
+def demo_accounts() -> None:
+    """Create the demo territory's staff accounts (after seed-demo; not in production) and
+    print how to sign in with them."""
+    from services.demo_accounts import DEMO_PASSWORD, DemoTerritoryMissing, create_demo_accounts
+
+    settings = settings_or_exit()
+    if settings.production:
+        typer.echo("Comptes de démonstration refusés en production.", err=True)
+        raise typer.Exit(2)
+    try:
+        created = asyncio.run(create_demo_accounts(settings))
+    except DemoTerritoryMissing as missing:
+        typer.echo(f"Territoire de démonstration absent ({missing}) : relais seed-demo", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD}) :")
+    for account in created:
+        persona = account.persona
+        role = "administratrice" if persona.role == "admin" else "agent"
+        if persona.moderator:
+            role = "modération du réseau"
+        where = account.structure_name or "toutes les structures"
+        typer.echo(f"  {persona.email}\t{persona.name}, {role} — {where}")
+
+
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option(help="comma-separated queues (default: all)")] = "",
@@ -326,6 +351,12 @@ for _commands in (directory_commands, referrals_commands, auth_commands):
 
 
 def main() -> None:
+    import structlog
+
+    # A command's answer (JSON, ids) is its stdout; what it logs on the way goes to stderr, so
+    # `relais create-admin … | jq` reads the answer alone. (serve and worker configure the full
+    # log format when they build the system.)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     app()
 
 

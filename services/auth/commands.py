@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         moderator: Annotated[bool, typer.Option(help="also a network moderator")] = False,
     ) -> None:
         """Create (or promote) the administrator of a structure and e-mail them an invitation."""
-        from services.auth.api.admin import invite_by_email
+        from services.auth.invitations import invite_by_email
         from services.auth.models import Account
         from services.auth.store import accounts
 

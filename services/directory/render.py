@@ -1,8 +1,9 @@
 """ORM rows → public Read structs (``services.directory.schemas``); no ORM object on the wire.
 
 Computed fields: ``stale`` (review period), ``etag``/``version``, ``departement_code`` (from the
-COG reference), ``links`` (link-checker summary) and, for services, members-only contacts hidden
-unless the reader may see them.
+COG reference), ``position`` (own coordinates, else the commune's reference point), ``links``
+(link-checker summary) and, for services, members-only contacts hidden unless the reader may see
+them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from services.directory import schemas as s
 from services.directory.domain import links as link_rules
 from services.directory.domain.freshness import is_stale
 from services.directory.domain.phones import phone_kind
+from services.directory.domain.positions import entry_position
 from services.kernel.reference import geography
 
 
@@ -77,7 +79,7 @@ _PHONE_KINDS = {
 _STRUCTURE_FIELDS = tuple(
     f
     for f in s.StructureRead.__struct_fields__
-    if f not in ("stale", "etag", "links") and f not in _PHONE_KINDS
+    if f not in ("stale", "etag", "links", "position") and f not in _PHONE_KINDS
 )
 _SERVICE_FIELDS = tuple(
     f
@@ -91,12 +93,22 @@ _SERVICE_FIELDS = tuple(
         "sessions",
         "contact_hidden",
         "departement_code",
+        "position",
     )
     and f not in _PHONE_KINDS
 )
 _PLACE_FIELDS = tuple(
-    f for f in s.PlaceRead.__struct_fields__ if f not in ("stale", "etag", "departement_code")
+    f
+    for f in s.PlaceRead.__struct_fields__
+    if f not in ("stale", "etag", "departement_code", "position")
 )
+
+
+def position(
+    latitude: float | None, longitude: float | None, commune_code: str | None
+) -> s.Position | None:
+    """The entry's position for distances (``domain.positions``)."""
+    return s.position_of(entry_position(latitude, longitude, commune_code))
 
 
 def structure_read(
@@ -113,6 +125,7 @@ def structure_read(
     values.update(_common(row, now=now, review_days=review_days))
     values["links"] = [link_status(c, insider=insider) for c in links]
     values["phone_kind"] = phone_kind(row.phone)
+    values["position"] = position(row.latitude, row.longitude, row.commune_code)
     return s.StructureRead(**values)
 
 
@@ -137,6 +150,7 @@ def service_read(
     of the service's structure (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
+    values["position"] = position(values["latitude"], values["longitude"], values["commune_code"])
     values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c, insider=insider) for c in links]
@@ -168,6 +182,7 @@ def _departement(commune_code: str | None) -> str | None:
 def place_read(row: m.Place, *, now: datetime, review_days: int) -> s.PlaceRead:
     values = {name: getattr(row, name) for name in _PLACE_FIELDS}
     values["departement_code"] = _departement(row.commune_code)
+    values["position"] = position(row.latitude, row.longitude, row.commune_code)
     values.update(_common(row, now=now, review_days=review_days))
     return s.PlaceRead(**values)
 

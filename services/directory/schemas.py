@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from services.directory.domain.positions import Located
 from services.kernel.reference.taxonomies import Term
 
 # --- constrained scalar types -------------------------------------------------------------
@@ -77,6 +78,38 @@ _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 
 
 # --- shared parts ----------------------------------------------------------------------------
+
+
+PositionPrecision = Literal["address", "commune"]
+_POSITION_DOC = (
+    "Where the entry is, for distances: its own coordinates (precision `address`), else the "
+    "reference point of its commune (precision `commune`, approximate); null when neither is "
+    "known."
+)
+
+
+class Position(msgspec.Struct, kw_only=True):
+    """Where an entry is for distances (WGS84 degrees)."""
+
+    latitude: float
+    longitude: float
+    precision: Annotated[
+        PositionPrecision,
+        msgspec.Meta(
+            description="`address`: the coordinates the entry holds (`latitude`/`longitude`). "
+            "`commune`: approximate, the reference point of the entry's commune (« centre de "
+            "la commune »), used when the entry has an INSEE code but no coordinates (most "
+            "imports): distances from it rank nearby services, they do not route anyone."
+        ),
+    ]
+
+
+def position_of(located: Located | None) -> Position | None:
+    if located is None:
+        return None
+    return Position(
+        latitude=located.latitude, longitude=located.longitude, precision=located.precision
+    )
 
 
 class LinkStatus(msgspec.Struct, kw_only=True):
@@ -197,6 +230,10 @@ class StructureRead(msgspec.Struct, kw_only=True):
     epci_code: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    position: Annotated[
+        Position | None,
+        msgspec.Meta(description=_POSITION_DOC),
+    ] = None
     source: str | None = None
     source_id: str | None = None
     source_url: str | None = None
@@ -362,6 +399,13 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     departement_code: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    position: Annotated[
+        Position | None,
+        msgspec.Meta(
+            description=_POSITION_DOC + " Null for a service without an address of its own: it "
+            "is at its structure's (search results give that position)."
+        ),
+    ] = None
     source: str | None = None
     source_id: str | None = None
     source_url: str | None = None
@@ -430,6 +474,10 @@ class PlaceRead(msgspec.Struct, kw_only=True):
     departement_code: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    position: Annotated[
+        Position | None,
+        msgspec.Meta(description=_POSITION_DOC),
+    ] = None
     source: str | None = None
     source_id: str | None = None
     source_url: str | None = None
@@ -510,6 +558,9 @@ class CommuneRead(msgspec.Struct, kw_only=True):
     region: Area
     epci: Area | None = None
     population: int | None = None
+    # The commune's reference point (precision ``commune``); null for the few communes created
+    # after the reference data (a distance search from them is refused, naming ``commune``).
+    position: Position | None = None
     # Eligibility zones covering this commune (commune, EPCI, département, région, france).
     zones: list[str] = msgspec.field(default_factory=list)
 
@@ -523,6 +574,7 @@ __all__ = [
     "PlaceCreate",
     "PlaceRead",
     "PlaceUpdate",
+    "Position",
     "ReviewItem",
     "ServiceCreate",
     "ServiceRead",
@@ -534,4 +586,5 @@ __all__ = [
     "StructureUpdate",
     "TaxonomyRead",
     "TaxonomySummary",
+    "position_of",
 ]

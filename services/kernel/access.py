@@ -17,6 +17,7 @@ its body's errors.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,3 +116,32 @@ def declare_callers(app: Litestar) -> None:
             for handler, _ in route.route_handler_map.values():
                 if isinstance(handler, HTTPRouteHandler):
                     handler.opt[NEEDS_CALLER] = AUTHENTICATED in dependency_names(handler)
+
+
+def _trusted(host: str, allowed: str) -> bool:
+    for item in (part.strip() for part in allowed.split(",")):
+        if item == "*":
+            return True
+        if not item:
+            continue
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(item, strict=False):
+                return True
+        except ValueError:
+            if host == item:
+                return True
+    return False
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any], allowed: str) -> str:
+    """The address a request comes from, for throttling: the peer, or, when the peer is a
+    trusted proxy (``FORWARDED_ALLOW_IPS``, as uvicorn reads it), the last address it forwarded
+    — the web app forwards the person's address when it calls an API for them."""
+    client = connection.client
+    host = client.host if client else "unknown"
+    forwarded = connection.headers.get("x-forwarded-for", "")
+    if forwarded and _trusted(host, allowed):
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last[:60]
+    return host[:60]

@@ -80,6 +80,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     referrals_attachment_retention_months: int = 6
     referrals_inactive_months: int = 24
     referrals_digest_hour: int = 7
+    referrals_follow_up_code_limit: int = 60
+    referrals_follow_up_ip_misses: int = 20
+    referrals_follow_up_lockout_seconds: int = 900
     stats_min_cell: int = 5
     referrals_age_bands: str = "under_18,18_25,26_44,45_59,60_74,75_plus"
     webhook_allow_private: bool = False
@@ -287,13 +290,29 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     (
         "REFERRALS_ENCRYPTION_KEYS",
         "referrals_encryption_keys",
-        "AES-256-GCM keys of personal data, `kid:base64key,…`; a key file under "
-        "RELAIS_HOME/keys when empty (not in production)",
+        "AES-256-GCM keys that wrap each referral's data key, `kid:base64key,…`; a key file "
+        "under RELAIS_HOME/keys when empty (not in production)",
     ),
     (
         "REFERRALS_ENCRYPTION_KEY_ID",
         "referrals_encryption_key_id",
-        "id of the key that encrypts new values (default: the first listed)",
+        "id of the key that wraps new data keys (default: the first listed)",
+    ),
+    (
+        "REFERRALS_FOLLOW_UP_CODE_LIMIT",
+        "referrals_follow_up_code_limit",
+        "requests on one follow-up code (the person's page) before it is paused for "
+        "REFERRALS_FOLLOW_UP_LOCKOUT_SECONDS",
+    ),
+    (
+        "REFERRALS_FOLLOW_UP_IP_MISSES",
+        "referrals_follow_up_ip_misses",
+        "unknown or expired follow-up codes tried from one address before it is locked out",
+    ),
+    (
+        "REFERRALS_FOLLOW_UP_LOCKOUT_SECONDS",
+        "referrals_follow_up_lockout_seconds",
+        "window and lockout duration of the follow-up code limits",
     ),
     (
         "REFERRALS_RESPONSE_DAYS",

@@ -15,6 +15,7 @@ from services.referrals.api.attachments import AttachmentController
 from services.referrals.api.boxes import BoxController
 from services.referrals.api.events import EventsController
 from services.referrals.api.export import SubjectAccessController
+from services.referrals.api.followup import FollowUpCodeController, FollowUpController
 from services.referrals.api.handoffs import HandoffController
 from services.referrals.api.notifications import NotificationPreferencesController
 from services.referrals.api.referrals import ReferralController
@@ -58,6 +59,8 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
             BoxController,
             EventsController,
             SubjectAccessController,
+            FollowUpCodeController,
+            FollowUpController,
             HandoffController,
             NotificationPreferencesController,
             ReferralController,

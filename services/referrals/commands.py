@@ -1,4 +1,4 @@
-"""`relais rotate-keys`: re-encrypt every personal value of the referrals service. The modules
+"""`relais rotate-keys`: rewrap every referral's data key under the current key. The modules
 that reach the database are imported when the command runs, not when ``relais`` starts."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Re-encrypt the referrals' personal data under the current key (then old keys may go)."""
+        """Rewrap the referrals' data keys under the current key (then old keys may go)."""
         from services.referrals.crypto import add_key_to_file
 
         settings = settings_or_exit()
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
             counts = asyncio.run(run_rotation(settings))
         total = sum(counts.values())
         details = ", ".join(f"{name} {count}" for name, count in counts.items())
-        typer.echo(f"{total} valeurs rechiffrées ({details})")
+        typer.echo(f"{total} clés rechiffrées ({details})")
 
 
 async def run_rotation(settings: Settings) -> dict[str, int]:

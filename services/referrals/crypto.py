@@ -1,10 +1,19 @@
-"""Field-level encryption of personal data at rest (AES-256-GCM, key id stored with each value).
+"""Encryption of personal data at rest (AES-256-GCM), with crypto-shredding.
 
-Keys come from ``REFERRALS_ENCRYPTION_KEYS`` (``kid:base64key,…``; the current one is
+Each referral has its own random data key (``DataKey``): every personal value of that referral
+(identity, contact, summary, comments, sealed purpose and referent, attachments, stored idempotent
+answers) is sealed with it, and with nothing else. The data key is stored wrapped by the keyring
+(``referrals.data_key_enc``, ``kid:base64``). Withdrawal and retention erasure delete the wrapped
+key in the same transaction as the values: any older copy of them (dead tuples, WAL, backups) is
+then noise.
+
+Keyring keys come from ``REFERRALS_ENCRYPTION_KEYS`` (``kid:base64key,…``; the current one is
 ``REFERRALS_ENCRYPTION_KEY_ID`` or the first listed). Without it, outside production, a key file
-is created under ``RELAIS_HOME/keys/referrals.json`` on first use. Each value is bound to where it
-lives (associated data such as ``referral:<id>:person``) so ciphertexts cannot be swapped between
-rows. ``relais rotate-keys`` re-encrypts every value under the current key.
+is created under ``RELAIS_HOME/keys/referrals.json`` on first use. The keyring wraps data keys and
+seals the service's own secrets (webhook signing secrets), never a person's data directly. Each
+value is bound to where it lives (associated data such as ``referral:<id>:person``) so ciphertexts
+cannot be swapped between rows. ``relais rotate-keys`` rewraps the data keys (and the secrets)
+under the current keyring key; the values themselves do not move.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import binascii
 import json
 import os
 import secrets
+import uuid
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -43,37 +53,86 @@ class Keyring:
         self.keys = dict(keys)
         self.current = current
 
-    # Text values: "kid:base64(nonce + ciphertext)"
+    # Tokens: "kid:base64(nonce + ciphertext)"
     def seal(self, value: str, context: str) -> str:
-        kid, blob = self.seal_bytes(value.encode(), context)
-        return f"{kid}:{base64.b64encode(blob).decode()}"
+        return self._seal(value.encode(), context)
 
     def open(self, token: str, context: str) -> str:
+        return self._open(token, context).decode()
+
+    # A referral's data key, wrapped.
+    def wrap(self, key: DataKey, referral_id: uuid.UUID) -> str:
+        return self._seal(key.material, data_key_context(referral_id))
+
+    def unwrap(self, token: str, referral_id: uuid.UUID) -> DataKey:
+        return DataKey(self._open(token, data_key_context(referral_id)))
+
+    def reseal(self, token: str, context: str) -> str:
+        """The same value sealed under the current key (rotation)."""
+        return self._seal(self._open(token, context), context)
+
+    def _seal(self, value: bytes, context: str) -> str:
+        blob = _encrypt(AESGCM(self.keys[self.current]), value, context)
+        return f"{self.current}:{base64.b64encode(blob).decode()}"
+
+    def _open(self, token: str, context: str) -> bytes:
         kid, _, data = token.partition(":")
-        try:
-            blob = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise DecryptionError("malformed ciphertext") from exc
-        return self.open_bytes(kid, blob, context).decode()
-
-    # Binary values (attachments): key id kept in its own column.
-    def seal_bytes(self, value: bytes, context: str) -> tuple[str, bytes]:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, value, context.encode())
-        return self.current, nonce + sealed
-
-    def open_bytes(self, kid: str, blob: bytes, context: str) -> bytes:
         key = self.keys.get(kid)
         if key is None:
             raise DecryptionError(f"unknown key id {kid!r}")
-        try:
-            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
-        except InvalidTag as exc:
-            raise DecryptionError("ciphertext does not verify") from exc
+        return _decrypt(AESGCM(key), _b64(data), context)
 
-    @staticmethod
-    def key_id(token: str) -> str:
-        return token.partition(":")[0]
+
+def data_key_context(referral_id: uuid.UUID) -> str:
+    return f"referral:{referral_id}:key"
+
+
+class DataKey:
+    """One referral's own key; its personal values are sealed with it alone. Tokens carry no key
+    id (``base64(nonce + ciphertext)``): the referral names its key."""
+
+    __slots__ = ("_aead", "material")
+
+    def __init__(self, material: bytes) -> None:
+        if len(material) != 32:
+            raise DecryptionError("a data key is 32 bytes")
+        self.material = material
+        self._aead = AESGCM(material)
+
+    @classmethod
+    def generate(cls) -> DataKey:
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    def seal(self, value: str, context: str) -> str:
+        return base64.b64encode(self.seal_bytes(value.encode(), context)).decode()
+
+    def open(self, token: str, context: str) -> str:
+        return self.open_bytes(_b64(token), context).decode()
+
+    def seal_bytes(self, value: bytes, context: str) -> bytes:
+        return _encrypt(self._aead, value, context)
+
+    def open_bytes(self, blob: bytes, context: str) -> bytes:
+        return _decrypt(self._aead, blob, context)
+
+
+def _encrypt(aead: AESGCM, value: bytes, context: str) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + aead.encrypt(nonce, value, context.encode())
+
+
+def _decrypt(aead: AESGCM, blob: bytes, context: str) -> bytes:
+    try:
+        return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
+    except InvalidTag as exc:
+        raise DecryptionError("ciphertext does not verify") from exc
+
+
+def _b64(data: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecryptionError("malformed ciphertext") from exc
 
 
 def parse_keys(raw: str) -> dict[str, bytes]:

@@ -66,6 +66,12 @@ async def provide_session_once_authenticated(
 _request_session = asynccontextmanager(provide_session)
 
 
+async def public_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    """The request session of the public routes (the person's follow-up, by code)."""
+    async with _request_session(request) as session:
+        yield session
+
+
 async def provide_service(state: State, session: AsyncSession) -> ReferralService:
     holder: KeyringHolder = state.keyring
     return ReferralService(session, holder.get(), state.settings)

@@ -156,3 +156,20 @@ async def _resolve(
         service_name=service.name if service else None,
         response_days=service.referral_response_days if service else None,
     )
+
+
+class PublicContact(msgspec.Struct, kw_only=True):
+    name: str
+    phone: str | None = None
+
+
+async def public_contact(locator: ServiceLocator, structure_id: uuid.UUID) -> PublicContact | None:
+    """A structure's public name and phone, read anonymously from the directory (what anyone
+    may read there); None when the directory does not answer (the page still shows the rest)."""
+    try:
+        async with locator.client("directory") as client:
+            return await _fetch(
+                client, f"/directory/v1/structures/{structure_id}", {}, PublicContact
+            )
+    except ProblemError:
+        return None

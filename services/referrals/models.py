@@ -1,7 +1,8 @@
 """SQLAlchemy models of the referrals service (its own metadata, schema and migrations).
 
-Personal data lives only in the ``*_enc`` columns (AES-GCM, see ``crypto.py``) and in attachment
-contents; everything else is what statistics and the timeline may keep after erasure.
+Personal data lives only in the ``*_enc`` columns and in attachment contents, sealed with the
+referral's own data key (``referral_keys``, wrapped by the keyring; see ``crypto.py``);
+everything else is what statistics and the timeline may keep after erasure.
 """
 
 from __future__ import annotations
@@ -69,6 +70,51 @@ class Referral(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The person's answer on their follow-up page once it is over (kept for statistics); the
+    # comment is theirs, sealed and erased like the rest.
+    person_feedback: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
+    person_feedback_comment_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    person_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FollowUpCode(Base):
+    """The person's follow-up codes, by their SHA-256 (never the code). One works at a time:
+    issuing a new one revokes the others."""
+
+    __tablename__ = "follow_up_codes"
+
+    code_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FollowUpThrottle(Base):
+    """Requests counted per follow-up code and misses per address (see ``kernel.throttle``)."""
+
+    __tablename__ = "follow_up_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReferralKey(Base):
+    """A referral's data key, wrapped by the keyring; its row is deleted on erasure
+    (crypto-shredding). Kept apart from the rows holding the values it seals, so no copy of those
+    rows carries the key."""
+
+    __tablename__ = "referral_keys"
+
+    referral_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True
+    )
+    wrapped: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReferralThematique(Base):
@@ -172,7 +218,6 @@ class Attachment(Base):
     filename_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     content_type: Mapped[str] = mapped_column(sa.String(100))
     size: Mapped[int] = mapped_column(sa.Integer)
-    key_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     content: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     created_by: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -317,6 +362,7 @@ class DigestRun(Base):
 # The tables as Core sees them, for the store's statements (``__table__`` is typed as a
 # FromClause).
 REFERRALS = cast(sa.Table, Referral.__table__)
+REFERRAL_KEYS = cast(sa.Table, ReferralKey.__table__)
 THEMATIQUES = cast(sa.Table, ReferralThematique.__table__)
 HANDOFFS = cast(sa.Table, Handoff.__table__)
 EVENTS = cast(sa.Table, TimelineEvent.__table__)
@@ -325,3 +371,5 @@ ACCESS_LOG = cast(sa.Table, AccessLogEntry.__table__)
 IDEMPOTENCY = cast(sa.Table, IdempotencyRecord.__table__)
 ATTACHMENTS = cast(sa.Table, Attachment.__table__)
 WEBHOOK_DELIVERIES = cast(sa.Table, WebhookDelivery.__table__)
+FOLLOW_UP_CODES = cast(sa.Table, FollowUpCode.__table__)
+FOLLOW_UP_THROTTLE = cast(sa.Table, FollowUpThrottle.__table__)

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from services.referrals.domain.consent import Category
+from services.referrals.domain.followup import FEEDBACK_COMMENT_MAX, Feedback, Stage
 from services.referrals.domain.lifecycle import ReferralAction
 from services.referrals.domain.vocabulary import (
     CancelReason,
@@ -197,6 +198,9 @@ class ReferralRead(msgspec.Struct, kw_only=True):
     # What the caller may do on the referral now (reorient, close, change_referent,
     # withdraw_consent); the transitions of each handoff are in its own allowed_actions.
     allowed_actions: list[ReferralAction] = []
+    # The person's follow-up code: only in the answer to the referral's creation (it is stored
+    # as a hash and cannot be read again; a new one can be issued).
+    follow_up_code: str | None = None
 
 
 class TransitionIn(_In):
@@ -288,3 +292,45 @@ class BoxItem(msgspec.Struct, kw_only=True):
     urgency: Urgency
     channel: Channel
     handoff: HandoffRead
+
+
+# ---- The person's follow-up (public, by code) ------------------------------------------------
+
+
+class FollowUpCodeRead(msgspec.Struct, kw_only=True):
+    """A new follow-up code, shown once: give it to the person (link, SMS, printed receipt)."""
+
+    referral_id: uuid.UUID
+    code: str
+    valid_until: datetime | None = None  # None while the referral is open
+
+
+class PublicStructure(msgspec.Struct, kw_only=True):
+    """A structure as the directory publishes it: its name and public phone."""
+
+    name: str
+    phone: str | None = None
+
+
+class FollowUpRead(msgspec.Struct, kw_only=True):
+    """What the person may see of their request: no names of staff, no comments, nothing
+    they did not give."""
+
+    stage: Stage
+    holder: PublicStructure | None
+    referent_structure: PublicStructure | None
+    since: datetime
+    respond_by: datetime | None
+    taken_over: bool
+    ended_at: datetime | None
+    valid_until: datetime | None
+    can_withdraw: bool
+    can_give_feedback: bool
+    feedback: Feedback | None
+    # The partners the request was sent to: told, with the sending structure, of a withdrawal.
+    partners: list[str] = []
+
+
+class FeedbackIn(_In):
+    answer: Feedback
+    comment: Annotated[str, Meta(min_length=1, max_length=FEEDBACK_COMMENT_MAX)] | None = None

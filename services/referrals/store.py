@@ -23,9 +23,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.outbox import outbox_row
+from services.kernel.throttle import ThrottlePolicy, ThrottleState, after_failure, retry_at
 from services.referrals.domain.records import (
     AccessRecord,
     AttachmentRecord,
@@ -40,9 +43,12 @@ from services.referrals.models import (
     ACCESS_LOG,
     ATTACHMENTS,
     EVENTS,
+    FOLLOW_UP_CODES,
+    FOLLOW_UP_THROTTLE,
     HANDOFFS,
     IDEMPOTENCY,
     OUTBOX,
+    REFERRAL_KEYS,
     REFERRALS,
     THEMATIQUES,
     WEBHOOK_DELIVERIES,
@@ -61,6 +67,12 @@ def _fields(record: type[Any]) -> tuple[str, ...]:
 
 
 _REFERRAL_FIELDS = _fields(ReferralRecord)
+# A referral's columns, with its wrapped data key (kept in a table of its own).
+_REFERRAL_COLUMNS = tuple(
+    REFERRAL_KEYS.c.wrapped.label(name) if name == "data_key_enc" else REFERRALS.c[name]
+    for name in _REFERRAL_FIELDS
+)
+_WITH_KEY = REFERRALS.outerjoin(REFERRAL_KEYS, REFERRAL_KEYS.c.referral_id == REFERRALS.c.id)
 _HANDOFF_FIELDS = _fields(HandoffRecord)
 _ATTACHMENT_FIELDS = _fields(AttachmentRecord)
 _EVENT_FIELDS = _fields(EventRecord)
@@ -76,10 +88,10 @@ _TAKE = (
 )
 _LOAD = (
     sa.select(
-        *(REFERRALS.c[name] for name in _REFERRAL_FIELDS),
+        *_REFERRAL_COLUMNS,
         *(HANDOFFS.c[name].label(f"h_{name}") for name in _HANDOFF_FIELDS),
     )
-    .select_from(REFERRALS.outerjoin(HANDOFFS, HANDOFFS.c.referral_id == REFERRALS.c.id))
+    .select_from(_WITH_KEY.outerjoin(HANDOFFS, HANDOFFS.c.referral_id == REFERRALS.c.id))
     .where(REFERRALS.c.id == sa.bindparam("referral_id"))
     .order_by(HANDOFFS.c.position)
 )
@@ -92,7 +104,16 @@ _SET_HANDOFF = sa.update(HANDOFFS).where(
 )
 _INSERT = {
     table: sa.insert(table)
-    for table in (REFERRALS, THEMATIQUES, HANDOFFS, EVENTS, OUTBOX, ACCESS_LOG, IDEMPOTENCY)
+    for table in (
+        REFERRALS,
+        REFERRAL_KEYS,
+        THEMATIQUES,
+        HANDOFFS,
+        EVENTS,
+        OUTBOX,
+        ACCESS_LOG,
+        IDEMPOTENCY,
+    )
 }
 _ATTACHMENTS = (
     sa.select(*(ATTACHMENTS.c[name] for name in _ATTACHMENT_FIELDS))
@@ -130,9 +151,14 @@ class ReferralStore:
         """Write ``change`` in the session's transaction; ``Stale`` (and nothing written by this
         call) when the referral moved on since ``before`` was read."""
         execute = self.session.execute
+        values = dict(change.referral)
+        # The data key has a row of its own: written when given, deleted with the erasure.
+        wrapped = values.pop("data_key_enc", None)
         if change.created is not None:
             created = change.created
-            await execute(_INSERT[REFERRALS], _row(created))
+            row = _row(created)
+            wrapped = row.pop("data_key_enc")
+            await execute(_INSERT[REFERRALS], row)
             await execute(
                 _INSERT[THEMATIQUES],
                 [{"referral_id": created.id, "thematique": t} for t in created.thematiques],
@@ -149,7 +175,7 @@ class ReferralStore:
                     "version": before.referral.version + 1,
                     "status": change.status,
                     "updated_at": change.now,
-                    **change.referral,
+                    **values,
                 },
             )
             if _count(moved) != 1:
@@ -161,6 +187,9 @@ class ReferralStore:
                 )
                 if _count(done) != 1:
                     raise Stale
+        if wrapped is not None and not change.erase:
+            key_row = {"referral_id": referral_id, "wrapped": wrapped, "created_at": change.now}
+            await execute(_INSERT[REFERRAL_KEYS], key_row)
         inserts: list[tuple[sa.Table, list[dict[str, Any]]]] = [
             (HANDOFFS, [_row(h) for h in change.new_handoffs]),
             (EVENTS, [_row(e) for e in change.events]),
@@ -171,11 +200,21 @@ class ReferralStore:
         for table, rows in inserts:
             if rows:
                 await execute(_INSERT[table], rows)
+        if change.follow_up_code is not None:
+            await execute(
+                sa.update(FOLLOW_UP_CODES)
+                .where(
+                    FOLLOW_UP_CODES.c.referral_id == referral_id,
+                    FOLLOW_UP_CODES.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=change.now)
+            )
+            await execute(sa.insert(FOLLOW_UP_CODES), _row(change.follow_up_code))
         if change.attachment is not None:
             new = change.attachment
             await execute(
                 sa.insert(ATTACHMENTS),
-                {**_row(new.record), "key_id": new.key_id, "content": new.content},
+                {**_row(new.record), "content": new.content},
             )
         if change.erase:
             await self._erase(referral_id, change.now)
@@ -184,8 +223,10 @@ class ReferralStore:
 
     async def _erase(self, referral_id: uuid.UUID, now: datetime) -> None:
         """Personal data kept outside the snapshot: event comments, attachments, stored answers,
-        queued outbox and webhook payloads."""
+        queued outbox and webhook payloads; and the referral's data key, which makes any other
+        copy of them (older row versions, backups) unreadable."""
         execute = self.session.execute
+        await execute(sa.delete(REFERRAL_KEYS).where(REFERRAL_KEYS.c.referral_id == referral_id))
         await execute(
             sa.update(EVENTS).where(EVENTS.c.referral_id == referral_id).values(comment_enc=None)
         )
@@ -216,13 +257,68 @@ class ReferralStore:
         await self.session.execute(
             sa.update(ATTACHMENTS)
             .where(ATTACHMENTS.c.referral_id == referral_id, ATTACHMENTS.c.erased_at.is_(None))
-            .values(content=None, filename_enc=None, key_id=None, erased_at=now)
+            .values(content=None, filename_enc=None, erased_at=now)
         )
 
     async def log_access(self, entries: Sequence[AccessRecord]) -> None:
         """Reads of personal data by a request that writes nothing else."""
         if entries:
             await self.session.execute(_INSERT[ACCESS_LOG], [_row(a) for a in entries])
+
+    # -- the person's follow-up -------------------------------------------------------------------
+
+    async def follow_up_referral(self, code_hash: str) -> uuid.UUID | None:
+        """The referral a follow-up code opens, if the code was not revoked (by its hash: one
+        index lookup, whatever the code)."""
+        found = await self.session.execute(
+            sa.select(FOLLOW_UP_CODES.c.referral_id).where(
+                FOLLOW_UP_CODES.c.code_hash == code_hash, FOLLOW_UP_CODES.c.revoked_at.is_(None)
+            )
+        )
+        return found.scalar_one_or_none()
+
+    async def throttled_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        """When the first of ``keys`` that is locked opens again (None: none is)."""
+        t = FOLLOW_UP_THROTTLE
+        rows = await self.session.execute(
+            sa.select(t.c.failures, t.c.last_failure_at, t.c.locked_until).where(
+                t.c.key.in_(list(keys))
+            )
+        )
+        blocked = [
+            until for row in rows if (until := retry_at(ThrottleState(*row), now)) is not None
+        ]
+        return max(blocked) if blocked else None
+
+    async def count_hit(self, key: str, policy: ThrottlePolicy, now: datetime) -> None:
+        """One more request counted against ``key`` (it locks when the policy says so).
+
+        The counter's row is created or taken for writing first (an upsert that changes
+        nothing: PostgreSQL's row lock, SQLite's write lock), so concurrent requests count one
+        after the other: a burst of guesses in parallel is counted in full."""
+        t = FOLLOW_UP_THROTTLE
+        bind = self.session.get_bind()
+        insert = pg_insert(t) if bind.dialect.name == "postgresql" else sqlite_insert(t)
+        await self.session.execute(
+            insert.values(
+                key=key, failures=0, last_failure_at=now, locked_until=None
+            ).on_conflict_do_update(index_elements=[t.c.key], set_={"failures": t.c.failures})
+        )
+        row = (
+            await self.session.execute(
+                sa.select(t.c.failures, t.c.last_failure_at, t.c.locked_until).where(t.c.key == key)
+            )
+        ).one()
+        new = after_failure(ThrottleState(*row), now, policy, per_ip=True)
+        await self.session.execute(
+            sa.update(t)
+            .where(t.c.key == key)
+            .values(
+                failures=new.failures,
+                last_failure_at=new.last_failure_at,
+                locked_until=new.locked_until,
+            )
+        )
 
     # -- what hangs off the aggregate ------------------------------------------------------------
 
@@ -232,13 +328,12 @@ class ReferralStore:
 
     async def attachment_content(
         self, referral_id: uuid.UUID, attachment_id: uuid.UUID
-    ) -> tuple[AttachmentRecord, str | None, bytes | None] | None:
-        """An attachment of the referral with its key id and sealed content (None once erased)."""
+    ) -> tuple[AttachmentRecord, bytes | None] | None:
+        """An attachment of the referral with its sealed content (None once erased)."""
         row = (
             await self.session.execute(
                 sa.select(
                     *(ATTACHMENTS.c[name] for name in _ATTACHMENT_FIELDS),
-                    ATTACHMENTS.c.key_id,
                     ATTACHMENTS.c.content,
                 ).where(ATTACHMENTS.c.id == attachment_id, ATTACHMENTS.c.referral_id == referral_id)
             )
@@ -246,7 +341,7 @@ class ReferralStore:
         if row is None:
             return None
         width = len(_ATTACHMENT_FIELDS)
-        return AttachmentRecord(*row[:width]), row[width], row[width + 1]
+        return AttachmentRecord(*row[:width]), row[width]
 
     async def events(
         self, referral_id: uuid.UUID, *, after: int = 0
@@ -290,6 +385,18 @@ class ReferralStore:
             )
         ).one_or_none()
         return None if row is None else IdempotencyRecord(*row)
+
+    async def forget_throttle(self, before: datetime) -> int:
+        """Drop follow-up counters untouched since ``before`` and not locked any more (they
+        would restart from zero anyway)."""
+        t = FOLLOW_UP_THROTTLE
+        result = await self.session.execute(
+            sa.delete(t).where(
+                t.c.last_failure_at < before,
+                sa.or_(t.c.locked_until.is_(None), t.c.locked_until < before),
+            )
+        )
+        return _count(result)
 
     async def forget_idempotency(self, before: datetime) -> int:
         result = await self.session.execute(
@@ -371,11 +478,8 @@ class Queries:
     ) -> list[tuple[ReferralRecord, HandoffRecord]]:
         """Handoffs of a box, newest first, with their referral."""
         query = (
-            sa.select(
-                *(REFERRALS.c[name] for name in _REFERRAL_FIELDS),
-                *(HANDOFFS.c[name] for name in _HANDOFF_FIELDS),
-            )
-            .select_from(HANDOFFS.join(REFERRALS, REFERRALS.c.id == HANDOFFS.c.referral_id))
+            sa.select(*_REFERRAL_COLUMNS, *(HANDOFFS.c[name] for name in _HANDOFF_FIELDS))
+            .select_from(HANDOFFS.join(_WITH_KEY, REFERRALS.c.id == HANDOFFS.c.referral_id))
             .where(*self._box_conditions(box))
             .order_by(HANDOFFS.c.id.desc())
             .limit(limit)

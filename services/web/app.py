@@ -81,6 +81,7 @@ def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
             "labels": Labels(),
             "sessions": Sessions(settings, db, oidc, sealer),
             "drafts": Drafts(db, sealer),
+            "sealer": sealer,
             "structure_names": StructureNames(),
         },
         with_health=False,

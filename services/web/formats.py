@@ -75,12 +75,14 @@ def phone_fr(value: str | None) -> str:
     return value
 
 
-def distance_fr(km: float | None) -> str:
+def distance_fr(km: float | None, approximate: bool = False) -> str:
+    """« à 3,5 km »; ``approximate`` (measured to a commune's centre): « à environ 3,5 km »."""
     if km is None:
         return ""
+    prefix = "à environ" if approximate else "à"
     if km < 1:
-        return f"à {max(round(km * 1000, -1), 10):.0f} m"
-    return f"à {km:.1f} km".replace(".", ",") if km < 10 else f"à {km:.0f} km"
+        return f"{prefix} {max(round(km * 1000, -1), 10):.0f} m"
+    return f"{prefix} {km:.1f} km".replace(".", ",") if km < 10 else f"{prefix} {km:.0f} km"
 
 
 def duration_fr(hours: float | None) -> str:

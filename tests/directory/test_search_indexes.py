@@ -23,7 +23,7 @@ from tests.conftest import Relais
 
 async def _request(relais: Relais, session: Any, **params: Any) -> Any:
     search = resolve.SearchParams(kind=params.pop("kind", "service"), path="/", **params)
-    return await resolve.resolve(search, None, relais.settings, session)
+    return resolve.resolve(search, None, relais.settings)
 
 
 # kind of search -> (parameters, what each engine's plan must show: the index used, and the

@@ -90,10 +90,12 @@ async def test_personal_data_is_encrypted_at_rest(world: World) -> None:
         assert value not in dump
     async with world.app().state.db.session() as session:
         row = await session.get(m.Referral, uuid.UUID(created["id"]))
+        key = await session.get(m.ReferralKey, uuid.UUID(created["id"]))
         assert row is not None
         assert row.person_enc is not None
-        kid = row.person_enc.split(":", 1)[0]
-        assert kid  # key id stored with each value
+        assert ":" not in row.person_enc  # sealed with the referral's key, not a keyring key
+        assert key is not None
+        assert key.wrapped.split(":", 1)[0] in world.app().state.keyring.get().keys
 
 
 async def test_receiver_sees_only_consented_categories(world: World) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from services.cli import app as cli
@@ -27,6 +26,7 @@ from services.referrals.crypto import (
 from services.referrals.deps import KeyringHolder
 from tests.conftest import BACKENDS, start_relais
 from tests.referrals.conftest import World, act, create_referral, read
+from tests.referrals.sealed import readable, sealed_values
 from tests.tokens import TokenFactory
 
 
@@ -83,7 +83,7 @@ def test_embedded_key_file_is_created_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_rotate_keys_reencrypts_everything(
+async def test_rotate_keys_rewraps_data_keys(
     backend: str, tmp_path: Path, tokens: TokenFactory
 ) -> None:
     old, new = "old1", "new2"
@@ -93,53 +93,66 @@ async def test_rotate_keys_reencrypts_everything(
     )
     async with stack:
         app = system.app("referrals")
+        db = app.state.db
         world = World(system)
         ccas, partner = await world.org(), await world.org()
-        created = await create_referral(world, ccas, partner)
+        created = await create_referral(
+            world, ccas, partner, headers={**ccas.member, "Idempotency-Key": "rotation-1"}
+        )
+        rid = created["id"]
         await act(
-            world, partner.member, created["id"], created["handoffs"][0], "decline",
+            world, partner.member, rid, created["handoffs"][0], "decline",
             {"reason": "other", "comment": "commentaire"},
         )  # fmt: skip
         upload = await world.client.post(
-            f"/referrals/v1/referrals/{created['id']}/attachments",
+            f"/referrals/v1/referrals/{rid}/attachments",
             content=b"%PDF-1.4 secret",
             headers={**ccas.member, "Content-Type": "application/pdf"},
         )
         assert upload.status_code == 201
+        backup = await sealed_values(db, rid)  # taken before the rotation
+        assert len(backup) >= 6
 
         # The operator lists the new key first (current), keeps the old one, and rotates.
-        rotated = msgspec.structs.replace(
+        both = msgspec.structs.replace(
             system.settings, referrals_encryption_keys=f"{new}:{new_key},{old}:{old_key}"
         )
-        counts = await run_rotation(rotated)
-        assert counts["referrals.person_enc"] == 1
-        assert counts["handoffs.comment_enc"] == 1
-        assert counts["events.comment_enc"] == 1
-        assert counts["attachments.content"] == 1
-        assert counts["attachments.filename_enc"] == 1
-        assert await run_rotation(rotated) == dict.fromkeys(counts, 0)  # nothing left to do
-        async with app.state.db.session() as session:
-            person = await session.scalar(
-                sa.select(m.Referral.person_enc).where(m.Referral.id == uuid.UUID(created["id"]))
-            )
-            key_ids = set((await session.scalars(sa.select(m.Attachment.key_id))).all())
-        assert person is not None
-        assert person.startswith(f"{new}:")
-        assert key_ids == {new}
-
-        # The old key can go: everything reads with the new key alone.
+        counts = await run_rotation(both)
+        assert counts == {
+            "referral_keys.wrapped": 1,
+            "webhook_subscriptions.secret_enc": 0,
+            "webhook_subscriptions.previous_secret_enc": 0,
+        }
+        assert await run_rotation(both) == dict.fromkeys(counts, 0)  # nothing left to do
+        async with db.session() as session:
+            wrapped = await session.get(m.ReferralKey, uuid.UUID(rid))
+        assert wrapped is not None
+        assert wrapped.wrapped.startswith(f"{new}:")
+        # Only the key was rewrapped: every personal value is the very same ciphertext.
+        assert await sealed_values(db, rid) == backup
+        # With old and new keys, and with the new key alone, everything still reads.
+        assert sorted(await readable(db, load_keyring(both), backup)) == sorted(
+            s.where for s in backup
+        )
         only_new = msgspec.structs.replace(
             system.settings, referrals_encryption_keys=f"{new}:{new_key}"
         )
         app.state.keyring = KeyringHolder(only_new)
-        view = await read(world, ccas.member, created["id"])
+        view = await read(world, ccas.member, rid)
         assert view["person"]["first_name"] == "Aïcha"
         assert view["handoffs"][0]["comment"] == "commentaire"
         got = await world.client.get(
-            f"/referrals/v1/referrals/{created['id']}/attachments/{upload.json()['id']}",
+            f"/referrals/v1/referrals/{rid}/attachments/{upload.json()['id']}",
             headers=ccas.member,
         )
         assert got.content == b"%PDF-1.4 secret"
+
+        # Withdrawal after the rotation: the copy taken before it opens with neither key.
+        withdrawn = await world.client.post(
+            f"/referrals/v1/referrals/{rid}/consent/withdraw", headers=ccas.member
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        assert await readable(db, load_keyring(both), backup) == []
 
 
 def test_rotate_keys_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,4 +163,4 @@ def test_rotate_keys_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     result = runner.invoke(cli, ["rotate-keys", "--new-key"])
     assert result.exit_code == 0, result.output
     assert "nouvelle clé courante" in result.output
-    assert "valeurs rechiffrées" in result.output
+    assert "clés rechiffrées" in result.output

@@ -119,14 +119,23 @@ async def _migrated(backend: str, home: Path, tokens: TokenFactory) -> None:
         keyring = load_keyring(settings)
         async with db.session() as session:
             rows = {r.id: r for r in (await session.scalars(sa.select(m.Referral))).all()}
+            keys = {
+                k.referral_id: keyring.unwrap(k.wrapped, k.referral_id)
+                for k in (await session.scalars(sa.select(m.ReferralKey))).all()
+            }
         assert rows[account].referent_subject is not None
         assert rows[account].referent_enc is None
         assert rows[free].referent_subject is None
         assert rows[free].referent_enc is not None
-        assert keyring.open(rows[free].referent_enc, f"referral:{free}:referent") == FREE_REFERENT
+        # (Sealed since with each referral's own data key, by a later migration.)
+        assert (
+            keys[free].open(rows[free].referent_enc, f"referral:{free}:referent") == FREE_REFERENT
+        )
         for referral_id, row in rows.items():
             assert row.consent_purpose_enc is not None
-            purpose = keyring.open(row.consent_purpose_enc, f"referral:{referral_id}:purpose")
+            purpose = keys[referral_id].open(
+                row.consent_purpose_enc, f"referral:{referral_id}:purpose"
+            )
             assert purpose == PURPOSE
     finally:
         if backend == "postgresql":

@@ -62,6 +62,7 @@ class Referral:
     outcome: str | None
     score: int | None
     thematiques: tuple[str, ...]
+    feedback: str | None = None
 
 
 @st.composite
@@ -110,6 +111,7 @@ def referrals(draw: st.DrawFn, world: World) -> Referral:
         sex=draw(st.sampled_from(["female", "male"])),
         outcome=draw(st.sampled_from(["solution_found", "no_solution"])) if closed else None,
         score=draw(st.one_of(st.none(), st.integers(1, 5))) if closed else None,
+        feedback=draw(st.sampled_from([None, "oui", "en_partie", "non"])) if closed else None,
         thematiques=tuple(
             draw(st.lists(st.sampled_from(world.thematiques), min_size=1, unique=True))
         ),
@@ -130,6 +132,7 @@ def count(world: World, people: Sequence[Referral]) -> domain.Counts:
             sex=person.sex,
             outcome=person.outcome,
             evaluation_score=person.score,
+            person_feedback=person.feedback,
         )
         _add_referrals(counts.places.setdefault(person.place, Counter()), row, frozenset(BANDS))
         for theme in person.thematiques:

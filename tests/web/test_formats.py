@@ -22,6 +22,7 @@ def test_distances() -> None:
     assert distance_fr(0.234) == "à 230 m"
     assert distance_fr(3.46) == "à 3,5 km"
     assert distance_fr(27.4) == "à 27 km"
+    assert distance_fr(4.66, approximate=True) == "à environ 4,7 km"
 
 
 @pytest.mark.parametrize(

@@ -266,10 +266,17 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
         )
         assert left == 0
 
+    # Right after sending, the person's follow-up link is shown (once) to hand over.
+    shown = await b.get(sent.headers["location"])
+    found = re.search(r"/suivi/([A-Za-z0-9_-]{16,64})", shown.text)
+    assert found, "no follow-up link after sending"
+    assert "Texte à envoyer par SMS" in shown.text
+
     # The receipt, for the person: who sees what, for what, until when, how to withdraw.
     receipt = await b.get(f"/orientations/{referral_id}/recepisse")
     assert receipt.status_code == 200
     text = receipt.text
+    assert f"/suivi/{found.group(1)}" in text
     for expected in (
         "Récépissé de consentement",
         "Remis à Mireille Testpersonne",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from litestar import Controller, Request, delete, get, patch, post
@@ -18,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.api.web import request_password_reset
 from services.auth.domain.clients import plan_client
-from services.auth.models import Account, Client, Invitation, Membership
+from services.auth.invitations import invite_by_email, mail_invitation
+from services.auth.models import Account, Client, Membership
 from services.auth.schemas import (
     AccountStatusUpdate,
     ClientCreate,
@@ -38,9 +38,7 @@ from services.auth.store import accounts, clients, invitations, tokens
 from services.auth.store.accounts import Principal
 from services.kernel.clock import utcnow
 from services.kernel.identity import Caller, Scope
-from services.kernel.mail import build_message, send
 from services.kernel.problems import ProblemError, not_found
-from services.kernel.settings import Settings
 
 API_SCOPES = tuple(s.value for s in Scope)
 
@@ -431,35 +429,3 @@ class PasswordResetController(Controller):
         """Send a reset link if an active account has this address (same answer otherwise)."""
         await request_password_reset(request, session, data.email)
         return {"detail": "Si un compte actif correspond à cette adresse, un lien a été envoyé."}
-
-
-async def invite_by_email(
-    settings: Settings,
-    session: AsyncSession,
-    *,
-    email: str,
-    structure_id: uuid.UUID,
-    role: str,
-    invited_by: uuid.UUID | None,
-) -> Invitation:
-    invitation, token = await invitations.create_invitation(
-        session, email=email, structure_id=structure_id, role=role, invited_by=invited_by
-    )
-    await mail_invitation(settings, invitation, token)
-    return invitation
-
-
-async def mail_invitation(settings: Settings, invitation: Invitation, token: str) -> None:
-    link = f"{settings.base_url.rstrip('/')}/auth/invitation?{urlencode({'token': token})}"
-    role_text = "administrateur ou administratrice" if invitation.role == "admin" else "membre"
-    await send(
-        settings,
-        build_message(
-            settings,
-            invitation.email,
-            "Relais : invitation à rejoindre votre structure",
-            "Bonjour,\n\nVous êtes invité·e à rejoindre Relais, le réseau d’orientation, "
-            f"en tant que {role_text} de votre structure.\n\nPour accepter, ouvrez ce lien "
-            f"(valable 7 jours, utilisable une seule fois) :\n\n{link}\n",
-        ),
-    )

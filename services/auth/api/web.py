@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth.api.common import client_address, key_snapshot, oauth_response, raw_request
 from services.auth.crypto import hash_password, needs_rehash, verify_password
 from services.auth.domain.passwords import password_problems
-from services.auth.domain.throttle import ThrottlePolicy
 from services.auth.models import Account, LoginSession
 from services.auth.oauth.adapter import OAuthResult, RawRequest
 from services.auth.oauth.server import RelaisServer, oauth_error, run_authlib
@@ -42,6 +41,7 @@ from services.kernel.http import ServiceLocator
 from services.kernel.inputs import ANY_QUERY
 from services.kernel.mail import build_message, send
 from services.kernel.settings import Settings
+from services.kernel.throttle import ThrottlePolicy
 
 log = structlog.get_logger("relais.auth.web")
 GENERIC_LOGIN_ERROR = "Adresse e-mail ou mot de passe incorrect."

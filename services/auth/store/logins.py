@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth.crypto import digest, random_token
-from services.auth.domain.throttle import ThrottlePolicy, ThrottleState, after_failure, retry_at
 from services.auth.models import (
     Account,
     LoginSession,
@@ -16,6 +15,7 @@ from services.auth.models import (
 )
 from services.auth.store.accounts import ACTIVE, normalize_email
 from services.kernel.clock import utcnow
+from services.kernel.throttle import ThrottlePolicy, ThrottleState, after_failure, retry_at
 
 
 def throttle_keys(email: str, address: str) -> tuple[str, str]:

@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from litestar import Request, Response
@@ -46,7 +46,8 @@ PREFIX = "/directory/v1"
 # "<version>" (writes) or "<version>-<digest of the representation>" (reads): If-Match only
 # looks at the version.
 _ETAG = re.compile(r'^"(\d{1,18})(?:-[0-9a-f]{1,32})?"$')
-STATUS_VALUES = ("draft", "published", "suspended", "archived")
+EntryStatus = Literal["draft", "published", "suspended", "archived"]
+STATUS_VALUES: tuple[str, ...] = get_args(EntryStatus)
 
 
 def settings_of(state: State) -> Settings:
@@ -246,15 +247,14 @@ def link(request: Request[Any, Any, Any], cursor: str | None) -> str | None:
     return next_link(settings.base_url, request.url.path, params, cursor)
 
 
-def statuses(values: list[str] | None) -> list[str]:
-    if not values:
-        return ["published"]
-    bad = [v for v in values if v not in STATUS_VALUES]
-    if bad:
-        raise query_error(
-            "status", f"valeur inconnue « {bad[0]} » (attendu : {', '.join(STATUS_VALUES)})"
-        )
-    return list(dict.fromkeys(values))
+Statuses = Annotated[
+    list[EntryStatus] | None,
+    Parameter(description="statuts voulus (défaut : published) ; répétable"),
+]
+
+
+def statuses(values: list[EntryStatus] | None) -> list[str]:
+    return list(dict.fromkeys(values or ["published"]))
 
 
 # --- review filters of the lists ---------------------------------------------------------------

@@ -38,7 +38,7 @@ TermId = Annotated[
         description="identifiant HSDS d'un terme (ou « taxonomie:code », ex. publics:jeunes)"
     ),
 ]
-OrganizationId = Annotated[str | None, Parameter(description="identifiant de l'organisation")]
+OrganizationId = Annotated[uuid.UUID | None, Parameter(description="identifiant de l'organisation")]
 ModifiedAfter = Annotated[
     str | None, Parameter(description="modifiés à partir de cette date (RFC 3339 ou AAAA-MM-JJ)")
 ]
@@ -60,7 +60,7 @@ def _filters(
     per_page: int,
     search: str | None = None,
     taxonomy_term_id: str | None = None,
-    organization_id: str | None = None,
+    organization_id: uuid.UUID | None = None,
     modified_after: str | None = None,
 ) -> view.Filters:
     f = view.Filters(page=page, per_page=per_page, search=(search or "").strip() or None)
@@ -68,11 +68,7 @@ def _filters(
         f.term = hsds.find_term(taxonomy_term_id.strip())
         if f.term is None:
             raise query_error("taxonomy_term_id", "terme de taxonomie inconnu")
-    if organization_id:
-        try:
-            f.organization_id = uuid.UUID(organization_id)
-        except ValueError:
-            raise query_error("organization_id", "identifiant invalide") from None
+    f.organization_id = organization_id
     if modified_after:
         f.modified_after = _instant(modified_after)
     return f

@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from services.directory import render
 from services.directory import schemas as s
 from services.directory.api import _common as c
 from services.kernel.problems import ProblemError, query_error
@@ -29,6 +30,7 @@ def _commune(commune: Commune) -> s.CommuneRead:
         region=s.Area(code=commune.region, name=region.name if region else ""),
         epci=s.Area(code=epci.code, name=epci.name) if epci else None,
         population=commune.population,
+        position=render.position(None, None, commune.code),
         zones=sorted(geo.zones_of(commune.code)),
     )
 

@@ -1,7 +1,10 @@
 """Search: ``GET /directory/v1/search/services`` and ``/search/structures``.
 
 Free text (French-aware, typo-tolerant, synonyms), filters, eligibility for a commune, distance,
-facets and highlighted matches in one response; keyset cursor pagination. The backend that
+facets and highlighted matches in one response; keyset cursor pagination. Distances are measured
+from ``lat``/``lon`` or the commune's reference point to each entry's position (its coordinates,
+else its commune's reference point, marked approximate); services received only remotely have
+no distance and sort after the located entries. The backend that
 answered is named in ``X-Search-Backend`` (``X-Search-Fallback`` when Meilisearch could not).
 """
 
@@ -30,6 +33,36 @@ Values = Annotated[
 Query = Annotated[
     str | None,
     Parameter(description="texte libre : mots, sigles (CAF, RSA…), fautes de frappe tolérées"),
+]
+Commune = Annotated[
+    str | None,
+    Parameter(
+        description="code INSEE ou code postal de la personne : les entrées dont la zone "
+        "d'éligibilité couvre la commune ; sans lat/lon, l'origine des distances est le point de "
+        "référence de la commune (un code postal : la moyenne de ses communes). Une commune sans "
+        "point de référence connu (créée après les données de référence, collectivités "
+        "d'outre-mer du Pacifique…) filtre encore par éligibilité, mais sort=distance ou "
+        "radius_km y répondent 422 en nommant `commune` : donner lat et lon."
+    ),
+]
+Sort = Annotated[
+    str | None,
+    Parameter(
+        description="relevance (défaut avec q) ou distance (défaut sans q quand une origine est "
+        "connue). Distances à vol d'oiseau jusqu'à la position de chaque entrée : ses "
+        "coordonnées, sinon le centre de sa commune (position.precision = commune, "
+        "approximative). Par distance, les services reçus uniquement à distance (remote_only) "
+        "et les entrées sans position viennent après les entrées situées, avec distance_km "
+        "null : un service à distance n'est « proche » de personne."
+    ),
+]
+Radius = Annotated[
+    float | None,
+    Parameter(
+        description="rayon en km autour de lat/lon ou de la commune ; les services reçus aussi "
+        "à distance y restent quand ils sont éligibles pour la commune (joignables de partout ; "
+        "sans commune, ceux éligibles dans toute la France)"
+    ),
 ]
 
 
@@ -77,13 +110,11 @@ class SearchController(Controller):
         appointment_required: bool | None = None,
         exclude_stale: bool = False,
         status: Values = None,
-        commune: Annotated[
-            str | None, Parameter(description="code INSEE ou code postal de la personne")
-        ] = None,
+        commune: Commune = None,
         lat: float | None = None,
         lon: float | None = None,
-        radius_km: float | None = None,
-        sort: Annotated[str | None, Parameter(description="relevance ou distance")] = None,
+        radius_km: Radius = None,
+        sort: Sort = None,
         limit: int = resolve.DEFAULT_LIMIT,
         cursor: str | None = None,
         facets: bool = True,
@@ -141,13 +172,11 @@ class SearchController(Controller):
         typologies: Values = None,
         exclude_stale: bool = False,
         status: Values = None,
-        commune: Annotated[
-            str | None, Parameter(description="code INSEE ou code postal de la personne")
-        ] = None,
+        commune: Commune = None,
         lat: float | None = None,
         lon: float | None = None,
-        radius_km: float | None = None,
-        sort: Annotated[str | None, Parameter(description="relevance ou distance")] = None,
+        radius_km: Radius = None,
+        sort: Sort = None,
         limit: int = resolve.DEFAULT_LIMIT,
         cursor: str | None = None,
         facets: bool = True,

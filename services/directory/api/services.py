@@ -147,10 +147,7 @@ class ServiceController(Controller):
         caller: Caller | None,
         limit: Limit = 50,
         cursor: Cursor = None,
-        status: Annotated[
-            list[str] | None,
-            Parameter(description="statuts voulus (défaut : published) ; répétable"),
-        ] = None,
+        status: c.Statuses = None,
         structure_id: uuid.UUID | None = None,
         thematique: Annotated[
             list[str] | None,

@@ -105,10 +105,7 @@ class StructureController(Controller):
         caller: Caller | None,
         limit: Limit = 50,
         cursor: Cursor = None,
-        status: Annotated[
-            list[str] | None,
-            Parameter(description="statuts voulus (défaut : published) ; répétable"),
-        ] = None,
+        status: c.Statuses = None,
         parent_id: uuid.UUID | None = None,
         commune: Annotated[str | None, Parameter(description="code INSEE")] = None,
         updated_since: Annotated[

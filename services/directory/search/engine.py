@@ -54,7 +54,7 @@ async def search(
 ) -> Outcome:
     """Run a search on ``primary`` (Meilisearch) when given, on the database otherwise or when
     the primary cannot answer (the response says so in a header)."""
-    request = await resolve(params, caller, settings, session)
+    request = resolve(params, caller, settings)
     headers: dict[str, str] = {}
     result: SearchResult | None = None
     backend_name = ""

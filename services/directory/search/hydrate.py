@@ -10,7 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.directory.domain.positions import entry_position, remote_only, service_position
 from services.directory.models import Service, Structure
+from services.directory.schemas import position_of
 from services.directory.search import tables
 from services.directory.search.analysis import highlight
 from services.directory.search.backend import SearchRequest, SearchResult
@@ -62,8 +64,10 @@ async def hydrate(
                             "commune_code"
                         ),
                         sa.func.coalesce(Service.commune, Structure.commune).label("commune"),
+                        Service.commune_code.label("own_commune_code"),
                         Service.latitude,
                         Service.longitude,
+                        Structure.commune_code.label("structure_commune_code"),
                         Structure.latitude.label("structure_latitude"),
                         Structure.longitude.label("structure_longitude"),
                         Service.updated_at,
@@ -80,7 +84,14 @@ async def hydrate(
             row = rows.get(hit.entity_id)
             if row is None:  # deleted since the index answered
                 continue
-            own = row.latitude is not None and row.longitude is not None
+            located = service_position(
+                row.latitude,
+                row.longitude,
+                row.own_commune_code,
+                row.structure_latitude,
+                row.structure_longitude,
+                row.structure_commune_code,
+            )
             items.append(
                 ServiceHit(
                     id=row.id,
@@ -99,9 +110,11 @@ async def hydrate(
                     status=row.status,
                     commune_code=row.commune_code,
                     commune=row.commune,
-                    latitude=row.latitude if own else row.structure_latitude,
-                    longitude=row.longitude if own else row.structure_longitude,
+                    latitude=located.latitude if located else None,
+                    longitude=located.longitude if located else None,
+                    position=position_of(located),
                     distance_km=_round(hit.distance_km),
+                    remote_only=remote_only(row.reception_modes),
                     stale=stale(row.reviewed_at),
                     updated_at=row.updated_at,
                     verified_at=row.verified_at,
@@ -146,6 +159,7 @@ async def hydrate(
         s = structure_rows.get(hit.entity_id)
         if s is None:
             continue
+        located = entry_position(s.latitude, s.longitude, s.commune_code)
         structures.append(
             StructureHit(
                 id=s.id,
@@ -158,8 +172,9 @@ async def hydrate(
                 status=s.status,
                 commune_code=s.commune_code,
                 commune=s.commune,
-                latitude=s.latitude,
-                longitude=s.longitude,
+                latitude=located.latitude if located else None,
+                longitude=located.longitude if located else None,
+                position=position_of(located),
                 distance_km=_round(hit.distance_km),
                 stale=stale(s.reviewed_at),
                 updated_at=s.updated_at,

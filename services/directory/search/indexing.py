@@ -25,6 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.directory.domain.positions import (
+    REMOTE_MODE,
+    entry_position,
+    remote_only,
+    service_position,
+)
 from services.directory.models import Service, ServiceZone, Structure
 from services.directory.search import tables
 from services.directory.search.analysis import index_terms
@@ -33,7 +39,6 @@ from services.kernel.reference import taxonomy
 from services.kernel.reference.taxonomies import category_of
 
 CHUNK = 500
-REMOTE_MODE = "a-distance"
 
 _SERVICE_COLUMNS = (
     Service.id,
@@ -254,9 +259,21 @@ def service_document(
     modes: list[str] = list(row.reception_modes or [])
     networks: list[str] = list(structure.networks or [])
     commune_code = row.commune_code or structure.commune_code
-    has_own_position = row.latitude is not None and row.longitude is not None
-    latitude = row.latitude if has_own_position else structure.latitude
-    longitude = row.longitude if has_own_position else structure.longitude
+    # A document's position is where distances are measured from: none for a service received
+    # only remotely (not near anyone; sorted after located entries), the commune's reference
+    # point for an entry without coordinates (``domain.positions``).
+    position = (
+        None
+        if remote_only(modes)
+        else service_position(
+            row.latitude,
+            row.longitude,
+            row.commune_code,
+            structure.latitude,
+            structure.longitude,
+            structure.commune_code,
+        )
+    )
     name_text = row.name or ""
     topic_text = " ; ".join(
         part
@@ -304,8 +321,8 @@ def service_document(
         "typology": structure.typology,
         "remote": REMOTE_MODE in modes,
         "commune_code": commune_code,
-        "latitude": latitude,
-        "longitude": longitude,
+        "latitude": position.latitude if position else None,
+        "longitude": position.longitude if position else None,
         # A document's updated_at is the entry's freshness date (search uses it for nothing else).
         "updated_at": row.reviewed_at or row.updated_at,
         "verified_at": row.verified_at,
@@ -395,6 +412,7 @@ def structure_document(
     )
     body_text = " ; ".join(part for part in (row.description, row.commune) if part)
     zone_values = zones or ([f"commune:{row.commune_code}"] if row.commune_code else [])
+    position = entry_position(row.latitude, row.longitude, row.commune_code)
     facets = (
         [("thematique", t) for t in thematiques]
         + [("categorie", c) for c in categories]
@@ -415,8 +433,8 @@ def structure_document(
         "typology": row.typology,
         "remote": REMOTE_MODE in modes,
         "commune_code": row.commune_code,
-        "latitude": row.latitude,
-        "longitude": row.longitude,
+        "latitude": position.latitude if position else None,
+        "longitude": position.longitude if position else None,
         # A document's updated_at is the entry's freshness date (search uses it for nothing else).
         "updated_at": row.reviewed_at or row.updated_at,
         "verified_at": row.verified_at,

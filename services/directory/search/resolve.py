@@ -1,10 +1,13 @@
 """Search parameters: validate what a client sent and resolve it into a ``SearchRequest``.
 
 Everything a client can get wrong is answered with a 400 problem naming the parameter (all
-faults at once), as for every query parameter; the query text itself is never syntax.
+faults at once), as for every query parameter; the query text itself is never syntax. A valid
+commune without a reference position (overseas collectivities, communes created after the
+reference data) cannot be the origin of a distance: asking for one (``sort=distance``,
+``radius_km``) is a 422 naming ``commune``.
 Resolved: taxonomy values checked, thematique categories expanded, the commune's eligibility
-zones and position, the caller's visible statuses, the keyset cursor (checked to belong to this
-same search).
+zones and reference position (``geography().position``), the caller's visible statuses, the
+keyset cursor (checked to belong to this same search).
 """
 
 from __future__ import annotations
@@ -17,16 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.directory.search import tables
 from services.directory.search.analysis import MAX_QUERY_CHARS, parse_query
 from services.directory.search.backend import After, Kind, Origin, SearchRequest, Sort
 from services.kernel.identity import Caller, Scope
 from services.kernel.pagination import decode_cursor
 from services.kernel.problems import FieldError, ProblemError, query_error
-from services.kernel.reference import expand_thematiques, geography, taxonomy
+from services.kernel.reference import Commune, expand_thematiques, geography, taxonomy
 from services.kernel.settings import Settings
 
 DEFAULT_LIMIT = 20
@@ -136,22 +135,16 @@ def _caller_scope(
     return frozenset(statuses & {"published"}), caller.structure_id, frozenset(hidden)
 
 
-async def commune_position(session: AsyncSession, codes: Sequence[str]) -> Origin | None:
-    """Where a commune is: Relais ships no commune centroids (see search README), so this is the
-    mean position of the entries located in that commune, if any."""
-    d = tables.documents
-    row = (
-        await session.execute(
-            sa.select(sa.func.avg(d.c.latitude), sa.func.avg(d.c.longitude)).where(
-                d.c.commune_code.in_(list(codes)),
-                d.c.latitude.is_not(None),
-                d.c.longitude.is_not(None),
-            )
-        )
-    ).one()
-    if row[0] is None or row[1] is None:
+def commune_origin(communes: Sequence[Commune]) -> Origin | None:
+    """Where a commune is: its reference position (a postal code's communes: the mean of theirs);
+    None when none of them has one (``geography().position``)."""
+    points = [p for c in communes if (p := geography().position(c.code)) is not None]
+    if not points:
         return None
-    return Origin(float(row[0]), float(row[1]))
+    return Origin(
+        sum(p.latitude for p in points) / len(points),
+        sum(p.longitude for p in points) / len(points),
+    )
 
 
 def fingerprint(params: SearchParams) -> str:
@@ -161,9 +154,7 @@ def fingerprint(params: SearchParams) -> str:
     return hashlib.sha256(raw).hexdigest()[:12]
 
 
-async def resolve(
-    params: SearchParams, caller: Caller | None, settings: Settings, session: AsyncSession
-) -> SearchRequest:
+def resolve(params: SearchParams, caller: Caller | None, settings: Settings) -> SearchRequest:
     errors: list[FieldError] = []
     q = params.q or ""
     if len(q) > MAX_QUERY_CHARS:
@@ -235,7 +226,7 @@ async def resolve(
                 _query_error("radius_km", f"au plus {settings.search_max_radius_km:g} km", radius)
             )
     zones: frozenset[str] | None = None
-    commune_codes: list[str] = []
+    communes: list[Commune] = []
     if params.commune is not None:
         code = params.commune.strip().upper()
         communes = geography().resolve(code) if len(code) == 5 else []
@@ -244,7 +235,6 @@ async def resolve(
                 _query_error("commune", "commune inconnue (code INSEE ou code postal attendu)")
             )
         else:
-            commune_codes = [c.code for c in communes]
             zone_set: set[str] = set()
             for commune in communes:
                 zone_set |= geography().zones_of(commune.code)
@@ -257,18 +247,23 @@ async def resolve(
     cursor_values: list[Any] | None = None
     if params.cursor is not None:
         cursor_values = decode_cursor(params.cursor, (str, float, str, str, float, float))
-    if origin is None and cursor_values is not None and commune_codes:
-        # The commune's position is derived from entries: keep the one of the first page.
-        lat, lon = cursor_values[4], cursor_values[5]
-        origin = Origin(lat, lon) if abs(lat) <= 90 and abs(lon) <= 180 else None
-    elif origin is None and commune_codes:
-        origin = await commune_position(session, commune_codes)
+    if origin is None and communes:
+        origin = commune_origin(communes)
+        if origin is None and (radius is not None or params.sort == "distance"):
+            names = ", ".join(f"{c.name} ({c.code})" for c in communes)
+            reason = (
+                f"pas de position de référence connue pour {names} : donnez lat et lon pour "
+                "trier par distance ou chercher dans un rayon"
+            )
+            raise ProblemError(
+                422, f"commune: {reason}", errors=[_query_error("commune", reason, params.commune)]
+            )
     if radius is not None and origin is None:
         raise _problem(
             [
                 _query_error(
                     "radius_km",
-                    "il faut lat et lon (ou une commune dont la position est connue)",
+                    "il faut lat et lon, ou une commune",
                 )
             ]
         )

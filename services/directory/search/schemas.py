@@ -8,7 +8,21 @@ from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
+from services.directory.schemas import Position
+
 T = TypeVar("T")
+
+_HIT_POSITION = (
+    "Where distances are measured from: the entry's coordinates (precision `address`), for a "
+    "service without an address of its own its structure's, else the reference point of the "
+    "commune (precision `commune`, approximate: « centre de la commune »). `latitude` and "
+    "`longitude` repeat it."
+)
+_DISTANCE = (
+    "Kilometres as the crow flies from the origin (`lat`/`lon`, or the reference point of "
+    "`commune`) to `position`. Null without an origin, for an entry without a position, and "
+    "for a service received only remotely (`remote_only`): a remote service is not near anyone."
+)
 
 
 class Highlights(msgspec.Struct, kw_only=True):
@@ -37,7 +51,15 @@ class ServiceHit(msgspec.Struct, kw_only=True):
     commune: str | None
     latitude: float | None
     longitude: float | None
-    distance_km: float | None
+    position: Annotated[Position | None, msgspec.Meta(description=_HIT_POSITION)] = None
+    distance_km: Annotated[float | None, msgspec.Meta(description=_DISTANCE)]
+    remote_only: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Received only remotely (« à distance », not « en présentiel »): no "
+            "distance applies; sorted by distance, such services come after the located ones."
+        ),
+    ] = False
     stale: bool
     updated_at: datetime
     verified_at: datetime | None
@@ -58,7 +80,8 @@ class StructureHit(msgspec.Struct, kw_only=True):
     commune: str | None
     latitude: float | None
     longitude: float | None
-    distance_km: float | None
+    position: Annotated[Position | None, msgspec.Meta(description=_HIT_POSITION)] = None
+    distance_km: Annotated[float | None, msgspec.Meta(description=_DISTANCE)]
     stale: bool
     updated_at: datetime
     verified_at: datetime | None

@@ -3,7 +3,7 @@
 Loaded lazily from the files shipped in ``data/`` (see its README for sources and licences).
 """
 
-from services.kernel.reference.geography import Commune, Geography, geography
+from services.kernel.reference.geography import Commune, Geography, Point, geography
 from services.kernel.reference.taxonomies import (
     TAXONOMY_NAMES,
     Taxonomy,
@@ -17,6 +17,7 @@ __all__ = [
     "TAXONOMY_NAMES",
     "Commune",
     "Geography",
+    "Point",
     "Taxonomy",
     "Term",
     "expand_thematiques",

@@ -3,13 +3,20 @@
 Eligibility zones are strings: ``commune:<insee>``, ``epci:<siren>``, ``departement:<code>``,
 ``region:<code>`` or ``france``; ``zones_of(commune)`` gives every zone that covers a commune, so
 "does this zone cover the person's commune" is a set intersection (and an indexed SQL lookup).
+
+Each commune has a reference position (``position(code)``: WGS84, as the crow flies from the
+commune's reference point, good for ranking nearby places, not for routing), except 103 codes
+(overseas collectivities, communes created after the source's 2024 data): those have none, and
+callers say so rather than guess.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import unicodedata
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import msgspec
@@ -34,6 +41,13 @@ class Commune(msgspec.Struct, frozen=True):
 class Area(msgspec.Struct, frozen=True):
     code: str
     name: str
+
+
+class Point(msgspec.Struct, frozen=True):
+    """A commune's reference position (WGS84 degrees)."""
+
+    latitude: float
+    longitude: float
 
 
 def fold(text: str) -> str:
@@ -77,6 +91,21 @@ class Geography:
 
     def commune(self, code: str) -> Commune | None:
         return self.communes.get(code)
+
+    @cached_property
+    def _positions(self) -> dict[str, Point]:
+        # Read on first use only: most commands never need positions.
+        raw = gzip.decompress((DATA / "positions.csv.gz").read_bytes()).decode("utf-8")
+        return {
+            row["code_insee"]: Point(float(row["latitude"]), float(row["longitude"]))
+            for row in csv.DictReader(io.StringIO(raw))
+            if row["latitude"] and row["longitude"]
+        }
+
+    def position(self, code: str | None) -> Point | None:
+        """The commune's reference position; None for an unknown code or a commune without one
+        (created after the source's data)."""
+        return self._positions.get(code) if code else None
 
     def resolve(self, code_or_postal: str) -> list[Commune]:
         """An INSEE code gives one commune; a postal code may give several."""

@@ -59,6 +59,7 @@ async def referral_answer(
     shows of the person is written to the access log with the change."""
     now = pending.change.now
     read, shown = await read_referral(svc, pending.after, actor, now)
+    read.follow_up_code = pending.follow_up_code
     referral_id = pending.after.referral.id
     if shown:
         pending.change.access.append(svc.access(referral_id, actor, "referral", shown, now))

@@ -1,8 +1,9 @@
 """``Idempotency-Key`` on every POST: a retry gets the first answer and creates nothing.
 
 Lookup, then store: a key already stored is answered from its record; otherwise the flow runs
-and its answer is stored (body sealed: it may hold personal data) with the flow's change, in the
-same transaction. The key is scoped to the caller; the same key with another request is a 422.
+and its answer is stored (body sealed with the referral's data key: it may hold personal data, and
+goes with that key on erasure) with the flow's change, in the same transaction. The key is scoped
+to the caller; the same key with another request is a 422.
 
 Requests racing with one key: writers of a referral queue on it (see ``store``), so every one
 but the first finds the referral changed (412/409) or the key taken (its insert fails on the
@@ -79,23 +80,25 @@ async def _replay(
                 )
             ],
         )
-    if record.response_enc is None:
+    snapshot = None if record.referral_id is None else await svc.store.load(record.referral_id)
+    # The key as stored (not one this request may have issued before losing a race).
+    stored = snapshot is not None and snapshot.referral.data_key_enc is not None
+    key = svc.key(snapshot.referral) if snapshot is not None and stored else None
+    if record.response_enc is None or key is None:
         raise ProblemError(
             410,
             "La réponse d'origine contenait des données personnelles effacées depuis "
             "(retrait du consentement) ; elle ne peut plus être rejouée.",
         )
-    if record.categories and record.referral_id is not None:
-        snapshot = await svc.store.load(record.referral_id)
-        if snapshot is None or not snapshot.view(actor.structure_id, utcnow()).covers(
-            record.categories
-        ):
+    if record.categories:
+        assert snapshot is not None
+        if not snapshot.view(actor.structure_id, utcnow()).covers(record.categories):
             raise ProblemError(
                 410,
                 "La réponse d'origine contenait des données personnelles que le consentement ne "
                 "permet plus à votre structure de voir ; elle ne peut plus être rejouée.",
             )
-    raw = svc.keyring.open(record.response_enc, _context(record.owner, record.key))
+    raw = key.open(record.response_enc, _context(record.owner, record.key))
     body = msgspec.json.decode(raw.encode(), type=kind)
     return Response(
         body,
@@ -137,13 +140,17 @@ async def idempotent(
     try:
         answer = await run()
         encoded = msgspec.json.encode(answer.body).decode()
+        # Sealed with the referral's key; none once erased (the answer goes with the rest).
+        data_key = svc.key(answer.pending.after.referral)
         answer.pending.change.idempotency = IdempotencyRecord(
             owner=owner,
             key=key,
             request_hash=request_hash,
             referral_id=answer.pending.after.referral.id,
             status_code=answer.status_code,
-            response_enc=svc.keyring.seal(encoded, _context(owner, key)),
+            response_enc=(
+                None if data_key is None else data_key.seal(encoded, _context(owner, key))
+            ),
             headers=answer.headers,
             categories=sorted(answer.shown),
             created_at=answer.pending.change.now,

@@ -306,10 +306,14 @@ def withdraw(referral: Referral, actor: Actor) -> Plan:
     """Consent withdrawn: every open handoff is cancelled, the referral becomes withdrawn."""
     if referral.status is ReferralStatus.WITHDRAWN:
         raise Refusal(RefusalKind.WRONG_STATE, "Le consentement a déjà été retiré.")
-    if actor.kind is ActorKind.SYSTEM or not _is_party(referral, actor):
+    # The person may withdraw their own consent; otherwise only a structure taking part.
+    if actor.kind is not ActorKind.PERSON and (
+        actor.kind is ActorKind.SYSTEM or not _is_party(referral, actor)
+    ):
         raise Refusal(
             RefusalKind.NOT_ALLOWED,
-            "Seule une structure concernée par l'orientation peut enregistrer le retrait.",
+            "Seule la personne ou une structure concernée par l'orientation peut enregistrer "
+            "le retrait.",
         )
     plan = Plan(status=ReferralStatus.WITHDRAWN)
     for handoff in referral.handoffs:

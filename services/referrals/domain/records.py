@@ -2,8 +2,8 @@
 to save, and the snapshot that change leads to (responses are built from it, no reload).
 
 Pure: no I/O. Personal values stay sealed here (``*_enc`` tokens); the service opens them with the
-keyring. Field names are the columns' names, so the store maps rows both ways without a table of
-its own.
+referral's data key. Field names are the columns' names, so the store maps rows both ways
+without a table of its own.
 """
 
 from __future__ import annotations
@@ -77,6 +77,22 @@ class ReferralRecord:
     erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The person's own answer once the referral is over (« oui », « en partie », « non »).
+    person_feedback: str | None = None
+    person_feedback_comment_enc: str | None = None
+    person_feedback_at: datetime | None = None
+    # Its data key, wrapped (a row of its own in ``referral_keys``); None once erased.
+    data_key_enc: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpCodeRecord:
+    """A follow-up code as stored: its SHA-256 only (the code itself is given out once)."""
+
+    code_hash: str
+    referral_id: uuid.UUID
+    created_by: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,6 @@ class AttachmentRecord:
 @dataclass(frozen=True)
 class NewAttachment:
     record: AttachmentRecord
-    key_id: str
     content: bytes
 
 
@@ -175,6 +190,8 @@ class Change:
     erase_attachments: bool = False
     # A referral created by this change (then no version to check).
     created: ReferralRecord | None = None
+    # A new follow-up code for the person; any earlier code of the referral stops working.
+    follow_up_code: FollowUpCodeRecord | None = None
 
 
 @dataclass(frozen=True)

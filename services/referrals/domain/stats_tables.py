@@ -34,6 +34,13 @@ SCORE_SUM = "sum"  # evaluation: the sum of the scores (the mean's numerator)
 ALL_HANDOFFS = "all_handoffs"  # transmissions: handoffs of the group's referrals, all of them
 BEYOND_TWO = "beyond"  # transmissions: handoffs of the referrals with three or more
 NO_SCORE = "sans_note"
+NO_FEEDBACK = "sans_avis"  # person's feedback: the person did not answer
+FEEDBACK_LABELS = {
+    "oui": "oui",
+    "en_partie": "en partie",
+    "non": "non",
+    NO_FEEDBACK: "sans réponse",
+}
 SCORES = ("1", "2", "3", "4", "5")
 
 Var = tuple[str, str, str]  # (table, group, category)
@@ -111,6 +118,7 @@ def category_labels(
         "sexe": {str(k): v for k, v in SEX_LABELS.items()},
         "issue": {str(k): v for k, v in OUTCOME_LABELS.items()},
         "evaluation": SCORE_LABELS,
+        "avis_personne": FEEDBACK_LABELS,
         "transmissions": RELAY_LABELS,
         "etat_transmission": {str(k): v for k, v in STATE_LABELS.items()},
         "motif_refus": {str(k): v for k, v in DECLINE_REASON_LABELS.items()},
@@ -159,6 +167,13 @@ def table_specs(thematiques: Sequence[str], age_bands: Sequence[str]) -> list[Ta
             "Évaluation recueillie à la clôture",
             "orientations clôturées",
             (*SCORES, NO_SCORE),
+            ("statut", "closed"),
+        ),
+        TableSpec(
+            "avis_personne",
+            "Avis de la personne : « Avez-vous trouvé une solution ? »",
+            "orientations clôturées",
+            tuple(FEEDBACK_LABELS),
             ("statut", "closed"),
         ),
         TableSpec(

@@ -51,6 +51,10 @@ class Action(enum.StrEnum):
     WITHDRAW = "withdraw"
 
 
+# How the person appears in the timeline and the access log.
+PERSON_SUBJECT = "la personne elle-même"
+
+
 class Side(enum.StrEnum):
     """How the actor's structure relates to one handoff."""
 
@@ -64,6 +68,8 @@ class ActorKind(enum.StrEnum):
     USER = "user"
     CLIENT = "client"
     SYSTEM = "system"
+    # The person themself, through their follow-up code (no account, no structure).
+    PERSON = "person"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,10 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls(kind=ActorKind.SYSTEM)
+
+    @classmethod
+    def person(cls) -> Actor:
+        return cls(kind=ActorKind.PERSON, subject=PERSON_SUBJECT)
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,11 @@ class AttachmentService(Base):
         referral = before.referral
         attachment_id = new_uuid()
         context = attachment_context(attachment_id)
-        key_id, sealed = self.keyring.seal_bytes(document.content, context)
+        sealed = self.seal_bytes(referral, document.content, context)
         record = AttachmentRecord(
             id=attachment_id,
             referral_id=referral_id,
-            filename_enc=self.keyring.seal(document.filename, context),
+            filename_enc=self.seal(referral, document.filename, context),
             content_type=document.content_type,
             size=len(document.content),
             created_by=actor.subject,
@@ -63,7 +63,7 @@ class AttachmentService(Base):
         change = Change(
             now=now,
             status=referral.status,
-            attachment=NewAttachment(record, key_id, sealed),
+            attachment=NewAttachment(record, sealed),
         )
         after = before.apply(change)
         self.record(
@@ -93,12 +93,12 @@ class AttachmentService(Base):
                 403,
                 "Le consentement de la personne ne couvre pas ses documents pour votre structure.",
             )
-        record, key_id, content = found
-        if content is None or key_id is None:
+        record, content = found
+        if content is None:
             raise ProblemError(410, "Document effacé (retrait du consentement ou durée dépassée).")
         context = attachment_context(record.id)
-        plain = self.keyring.open_bytes(key_id, content, context)
-        filename = self.open_text(record.filename_enc, context) or "document"
+        plain = self.open_bytes(snapshot.referral, content, context)
+        filename = self.open_text(snapshot.referral, record.filename_enc, context) or "document"
         access = self.access(referral_id, actor, "attachment", frozenset({Category.DOCUMENTS}), now)
         await self.store.log_access([access])
         return Document(plain, record.content_type, filename)

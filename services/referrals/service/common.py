@@ -15,13 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kernel.db import new_uuid
 from services.kernel.problems import ProblemError
 from services.kernel.settings import Settings
-from services.referrals.crypto import Keyring
+from services.referrals.crypto import DataKey, DecryptionError, Keyring
+from services.referrals.domain import followup
 from services.referrals.domain.consent import Category
 from services.referrals.domain.lifecycle import Event, Refusal
 from services.referrals.domain.records import (
     AccessRecord,
     Change,
     EventRecord,
+    FollowUpCodeRecord,
     HandoffRecord,
     ReferralRecord,
     Snapshot,
@@ -98,6 +100,21 @@ class Pending:
     before: Snapshot | None
     change: Change
     after: Snapshot
+    # A follow-up code issued by the change, in clear: for its answer only, never stored.
+    follow_up_code: str | None = None
+
+
+def issue_follow_up_code(change: Change, referral_id: uuid.UUID, actor: Actor) -> str:
+    """Add a new follow-up code to ``change`` (any earlier one of the referral stops working)
+    and return it in clear, the one time it is shown."""
+    code = followup.new_code()
+    change.follow_up_code = FollowUpCodeRecord(
+        code_hash=followup.code_hash(code),
+        referral_id=referral_id,
+        created_by=actor.subject,
+        created_at=change.now,
+    )
+    return code
 
 
 class Base:
@@ -108,16 +125,65 @@ class Base:
         self.keyring = keyring
         self.settings = settings
         self.store = ReferralStore(session)
+        # Data keys issued in this transaction to referrals that had none (see ``writing_key``).
+        self._issued: dict[uuid.UUID, tuple[DataKey, str]] = {}
+        # Data keys unwrapped in this transaction (a read opens several values).
+        self._unwrapped: dict[tuple[uuid.UUID, str], DataKey] = {}
 
     # -- personal values -------------------------------------------------------------------------
+    # Every personal value of a referral is sealed with the referral's own data key (see
+    # ``crypto``); once erased, the referral has none and nothing sealed before opens again.
 
-    def seal(self, value: str | None, context: str) -> str | None:
-        return None if value is None else self.keyring.seal(value, context)
+    def key(self, referral: ReferralRecord) -> DataKey | None:
+        """The referral's data key; None once erased (and no new one was issued since)."""
+        wrapped = referral.data_key_enc
+        if wrapped is not None:
+            key = self._unwrapped.get((referral.id, wrapped))
+            if key is None:
+                key = self.keyring.unwrap(wrapped, referral.id)
+                self._unwrapped[(referral.id, wrapped)] = key
+            return key
+        issued = self._issued.get(referral.id)
+        return None if issued is None else issued[0]
 
-    def open_text(self, token: str | None, context: str) -> str | None:
-        return None if token is None else self.keyring.open(token, context)
+    def new_key(self, referral_id: uuid.UUID) -> tuple[DataKey, str]:
+        """A fresh data key for a new referral, and its wrapped form to store."""
+        key = DataKey.generate()
+        return key, self.keyring.wrap(key, referral_id)
 
-    def referent_values(self, referral_id: uuid.UUID, referent: str) -> dict[str, Any]:
+    def writing_key(self, referral: ReferralRecord) -> DataKey:
+        key = self.key(referral)
+        if key is None:
+            # Anonymised while still open (inactivity), then written to again: the new text gets
+            # a new key, stored with the change (``save``).
+            self._issued[referral.id] = self.new_key(referral.id)
+            key = self._issued[referral.id][0]
+        return key
+
+    def seal(self, referral: ReferralRecord, value: str | None, context: str) -> str | None:
+        if value is None:
+            return None
+        return self.writing_key(referral).seal(value, context)
+
+    def seal_bytes(self, referral: ReferralRecord, value: bytes, context: str) -> bytes:
+        return self.writing_key(referral).seal_bytes(value, context)
+
+    def open_text(self, referral: ReferralRecord, token: str | None, context: str) -> str | None:
+        if token is None:
+            return None
+        return self._reading_key(referral).open(token, context)
+
+    def open_bytes(self, referral: ReferralRecord, blob: bytes, context: str) -> bytes:
+        return self._reading_key(referral).open_bytes(blob, context)
+
+    def _reading_key(self, referral: ReferralRecord) -> DataKey:
+        key = self.key(referral)
+        if key is None:
+            raise DecryptionError("the referral's data key was destroyed")
+        return key
+
+    @staticmethod
+    def referent_values(key: DataKey, referral_id: uuid.UUID, referent: str) -> dict[str, Any]:
         """A staff account (its subject, a UUID) is kept as a reference; any other referent is
         free text, sealed like the person's data."""
         try:
@@ -125,7 +191,7 @@ class Base:
         except ValueError:
             return {
                 "referent_subject": None,
-                "referent_enc": self.seal(referent, referent_context(referral_id)),
+                "referent_enc": key.seal(referent, referent_context(referral_id)),
             }
         return {"referent_subject": referent, "referent_enc": None}
 
@@ -133,17 +199,16 @@ class Base:
         """The referent's account, or its free text when ``free_text`` may be shown."""
         if referral.referent_subject is not None or not free_text:
             return referral.referent_subject
-        return self.open_text(referral.referent_enc, referent_context(referral.id))
+        return self.open_text(referral, referral.referent_enc, referent_context(referral.id))
 
     def purpose(self, referral: ReferralRecord) -> str | None:
-        return self.open_text(referral.consent_purpose_enc, purpose_context(referral.id))
+        return self.open_text(referral, referral.consent_purpose_enc, purpose_context(referral.id))
 
     def person(self, referral: ReferralRecord) -> dict[str, Any]:
-        if referral.person_enc is None:
+        raw = self.open_text(referral, referral.person_enc, person_context(referral.id))
+        if raw is None:
             return {}
-        data: dict[str, Any] = msgspec.json.decode(
-            self.keyring.open(referral.person_enc, person_context(referral.id))
-        )
+        data: dict[str, Any] = msgspec.json.decode(raw)
         return data
 
     # -- reading ---------------------------------------------------------------------------------
@@ -164,7 +229,11 @@ class Base:
         before = await self.store.load(referral_id, for_update=True)
         if before is None:
             raise not_found()
-        if actor.kind is not ActorKind.SYSTEM and not before.view(actor.structure_id, now).party:
+        # The worker acts on any referral; the person reaches only their own (by its code).
+        if (
+            actor.kind not in (ActorKind.SYSTEM, ActorKind.PERSON)
+            and not before.view(actor.structure_id, now).party
+        ):
             raise not_found()
         if if_match is not None and if_match != before.referral.version:
             raise stale("L'orientation", current_version=before.referral.version)
@@ -220,7 +289,7 @@ class Base:
                 from_state=event.from_state,
                 to_state=event.to_state,
                 reason=event.reason,
-                comment_enc=self.seal(comment, event_comment_context(event_id)),
+                comment_enc=self.seal(referral, comment, event_comment_context(event_id)),
                 structures=structures,
                 data=data or {},
                 occurred_at=now,
@@ -263,6 +332,10 @@ class Base:
     async def save(self, pending: Pending) -> None:
         """Write the pending change in this transaction. Loaded with ``take``, the referral
         cannot move on meanwhile; if it did anyway, nothing of this change is written (409)."""
+        change = pending.change
+        issued = self._issued.get(pending.after.referral.id)
+        if issued is not None and not change.erase and change.created is None:
+            change.referral["data_key_enc"] = issued[1]
         try:
             await self.store.save(pending.before, pending.change)
         except Stale:

@@ -24,6 +24,7 @@ from services.referrals.service.common import (
     Pending,
     evaluation_context,
     handoff_comment_context,
+    issue_follow_up_code,
     person_context,
     purpose_context,
     refusal_problem,
@@ -71,7 +72,7 @@ class ReferralService(Base):
 
     def new_handoff(
         self,
-        referral_id: uuid.UUID,
+        referral: ReferralRecord,
         planned: lifecycle.Handoff,
         target: Target,
         actor: Actor,
@@ -81,7 +82,7 @@ class ReferralService(Base):
         days = target.response_days or self.settings.referrals_response_days
         return HandoffRecord(
             id=planned.id,
-            referral_id=referral_id,
+            referral_id=referral.id,
             position=planned.position,
             from_structure_id=planned.from_structure_id,
             to_structure_id=planned.to_structure_id,
@@ -94,7 +95,7 @@ class ReferralService(Base):
             reminded_at=None,
             decline_reason=None,
             cancel_reason=None,
-            comment_enc=self.seal(comment, handoff_comment_context(planned.id)),
+            comment_enc=self.seal(referral, comment, handoff_comment_context(planned.id)),
             relayed_to_id=None,
             created_by=actor.subject,
             created_at=now,
@@ -125,9 +126,11 @@ class ReferralService(Base):
         recipients = [str(target.structure_id)]
         recipients += [str(r) for r in body.consent.recipients if str(r) not in recipients]
         consent = body.consent
+        key, wrapped = self.new_key(referral_id)
         referent: dict[str, Any] = {"referent_subject": actor.subject, "referent_enc": None}
         if body.referent is not None:
-            referent = self.referent_values(referral_id, body.referent)
+            referent = self.referent_values(key, referral_id, body.referent)
+        summary = body.need.summary or None
         referral = ReferralRecord(
             id=referral_id,
             structure_id=actor.structure_id,
@@ -140,17 +143,21 @@ class ReferralService(Base):
             channel=body.need.channel.value,
             age_band=body.need.age_band,
             sex=body.need.sex.value,
-            person_enc=self.keyring.seal(
+            person_enc=key.seal(
                 msgspec.json.encode(_person_dict(body.person)).decode(),
                 person_context(referral_id),
             ),
-            summary_enc=self.seal(body.need.summary or None, summary_context(referral_id)),
+            summary_enc=key.seal(summary, summary_context(referral_id)) if summary else None,
             consent_given_by=consent.given_by.value,
             consent_method=consent.method.value,
             consent_captured_by=actor.subject,
             # In UTC, as stored and read back: the response is built from these very values.
             consent_given_at=(consent.given_at or now).astimezone(UTC),
-            consent_purpose_enc=self.seal(consent.purpose, purpose_context(referral_id)),
+            consent_purpose_enc=(
+                key.seal(consent.purpose, purpose_context(referral_id))
+                if consent.purpose is not None
+                else None
+            ),
             consent_categories=sorted({c.value for c in consent.data_categories}),
             consent_recipients=recipients,
             consent_further_partners=consent.further_partners,
@@ -164,14 +171,16 @@ class ReferralService(Base):
             erased_at=None,
             created_at=now,
             updated_at=now,
+            data_key_enc=wrapped,
         )
         assert plan.new_handoff is not None
-        first = self.new_handoff(referral_id, plan.new_handoff, target, actor, now, None)
+        first = self.new_handoff(referral, plan.new_handoff, target, actor, now, None)
         change = Change(now=now, status=plan.status.value, created=referral, new_handoffs=[first])
         after = Snapshot(referral, (first,))
         for event in plan.events:
             self.record(after, change, event, actor)
-        return Pending(None, change, after)
+        code = issue_follow_up_code(change, referral_id, actor)
+        return Pending(None, change, after, follow_up_code=code)
 
     async def transition(
         self,
@@ -223,11 +232,15 @@ class ReferralService(Base):
         if action is Action.RELAY:
             values["relayed_to_id"] = relay_id
         if comment:
-            values["comment_enc"] = self.seal(comment, handoff_comment_context(handoff.id))
+            values["comment_enc"] = self.seal(
+                before.referral, comment, handoff_comment_context(handoff.id)
+            )
         new = None
         if plan.new_handoff is not None:
             assert relay_target is not None
-            new = self.new_handoff(referral_id, plan.new_handoff, relay_target, actor, now, None)
+            new = self.new_handoff(
+                before.referral, plan.new_handoff, relay_target, actor, now, None
+            )
         pending = self.apply(
             before, plan, actor, now, handoff_values=values, new_handoff=new, comment=comment
         )
@@ -255,7 +268,7 @@ class ReferralService(Base):
         if add_recipient and str(target.structure_id) not in recipients:
             values["consent_recipients"] = [*recipients, str(target.structure_id)]
         assert plan.new_handoff is not None
-        new = self.new_handoff(referral_id, plan.new_handoff, target, actor, now, comment)
+        new = self.new_handoff(before.referral, plan.new_handoff, target, actor, now, comment)
         pending = self.apply(
             before, plan, actor, now, referral_values=values, new_handoff=new, comment=comment
         )
@@ -274,7 +287,7 @@ class ReferralService(Base):
             "outcome": body.outcome.value,
             "evaluation_score": body.evaluation_score,
             "evaluation_comment_enc": self.seal(
-                body.evaluation_comment, evaluation_context(referral_id)
+                before.referral, body.evaluation_comment, evaluation_context(referral_id)
             ),
             "closed_at": now,
         }
@@ -289,7 +302,7 @@ class ReferralService(Base):
             plan = lifecycle.change_referent(before.aggregate, actor)
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
-        values = self.referent_values(referral_id, referent)
+        values = self.referent_values(self.writing_key(before.referral), referral_id, referent)
         return self.apply(before, plan, actor, now, referral_values=values)
 
     async def withdraw(
@@ -316,7 +329,9 @@ class ReferralService(Base):
 
 def erase(pending: Pending, now: datetime) -> None:
     """Make ``pending`` also erase every personal value of its referral (withdrawal, retention):
-    in the snapshot it leads to, and everywhere else the store keeps one."""
+    in the snapshot it leads to, and everywhere else the store keeps one. The referral's data key
+    goes in the same change: any copy of a value sealed with it, older or elsewhere, is then
+    unreadable."""
     change, before = pending.change, pending.before
     assert before is not None
     change.referral.update(
@@ -325,6 +340,8 @@ def erase(pending: Pending, now: datetime) -> None:
         evaluation_comment_enc=None,
         consent_purpose_enc=None,
         referent_enc=None,
+        person_feedback_comment_enc=None,
+        data_key_enc=None,
         erased_at=now,
     )
     for handoff in before.handoffs:

@@ -99,7 +99,8 @@ class ReadingService(Base):
             for position, event in await self.store.events(referral_id, after=after)
             if seen.sees_event(event.structures)
         ]
-        items = [event_read(self, position, event, seen) for position, event in visible[:limit]]
+        ref = snapshot.referral
+        items = [event_read(self, ref, pos, event, seen) for pos, event in visible[:limit]]
         if any(i.comment for i in items):
             await self.log(referral_id, actor, "timeline", frozenset({Category.SITUATION}), now)
         return items, len(visible) > limit
@@ -224,21 +225,21 @@ class ReadingService(Base):
         person = filter_person(self.person(ref), categories) if categories else {}
         referral["person"] = person or None
         referral["summary"] = (
-            self.open_text(ref.summary_enc, summary_context(ref.id))
+            self.open_text(ref, ref.summary_enc, summary_context(ref.id))
             if Category.SITUATION in categories
             else None
         )
         referral["referent"] = self.referent(ref, free_text=seen.comments)
         referral["consent_purpose"] = self.purpose(ref) if categories else None
         referral["evaluation_comment"] = (
-            self.open_text(ref.evaluation_comment_enc, evaluation_context(ref.id))
+            self.open_text(ref, ref.evaluation_comment_enc, evaluation_context(ref.id))
             if seen.comments
             else None
         )
         handoffs = [
             {
                 **_plain(h),
-                "comment": self.open_text(h.comment_enc, handoff_comment_context(h.id))
+                "comment": self.open_text(ref, h.comment_enc, handoff_comment_context(h.id))
                 if seen.comments
                 else None,
             }
@@ -249,7 +250,7 @@ class ReadingService(Base):
             {
                 "position": position,
                 **_plain(e),
-                "comment": self.open_text(e.comment_enc, event_comment_context(e.id))
+                "comment": self.open_text(ref, e.comment_enc, event_comment_context(e.id))
                 if seen.comments
                 else None,
             }
@@ -261,16 +262,16 @@ class ReadingService(Base):
             for a in await self.store.attachments(referral_id):
                 found = await self.store.attachment_content(referral_id, a.id)
                 assert found is not None
-                _, key_id, content = found
+                _, content = found
                 context = attachment_context(a.id)
                 files.append(
                     {
                         **_plain(a),
-                        "filename": self.open_text(a.filename_enc, context),
+                        "filename": self.open_text(ref, a.filename_enc, context),
                         "content_base64": base64.b64encode(
-                            self.keyring.open_bytes(key_id, content, context)
+                            self.open_bytes(ref, content, context)
                         ).decode()
-                        if content is not None and key_id is not None
+                        if content is not None
                         else None,
                     }
                 )

@@ -16,6 +16,7 @@ from services.referrals.domain.records import (
     AttachmentRecord,
     EventRecord,
     HandoffRecord,
+    ReferralRecord,
     Snapshot,
 )
 from services.referrals.domain.transitions import (
@@ -88,7 +89,9 @@ def handoff_read(
         decline_reason=handoff.decline_reason,  # type: ignore[arg-type]
         cancel_reason=handoff.cancel_reason,
         comment=(
-            svc.open_text(handoff.comment_enc, handoff_comment_context(handoff.id))
+            svc.open_text(
+                snapshot.referral, handoff.comment_enc, handoff_comment_context(handoff.id)
+            )
             if seen is not None and seen.comments
             else None
         ),
@@ -112,12 +115,16 @@ def consent_status(snapshot: Snapshot, now: datetime) -> Literal["active", "expi
     return "active"
 
 
-def attachment_read(svc: Base, attachment: AttachmentRecord) -> AttachmentRead:
+def attachment_read(
+    svc: Base, referral: ReferralRecord, attachment: AttachmentRecord
+) -> AttachmentRead:
     return AttachmentRead(
         id=attachment.id,
         content_type=attachment.content_type,
         size=attachment.size,
-        filename=svc.open_text(attachment.filename_enc, attachment_context(attachment.id)),
+        filename=svc.open_text(
+            referral, attachment.filename_enc, attachment_context(attachment.id)
+        ),
         created_at=attachment.created_at,
         erased=attachment.erased_at is not None,
     )
@@ -136,7 +143,7 @@ def referral_read(
     categories = seen.categories
     person_data = filter_person(svc.person(ref), categories) if categories else {}
     summary = (
-        svc.open_text(ref.summary_enc, summary_context(ref.id))
+        svc.open_text(ref, ref.summary_enc, summary_context(ref.id))
         if Category.SITUATION in categories
         else None
     )
@@ -147,7 +154,7 @@ def referral_read(
         shown.add(Category.SITUATION)
     files: list[AttachmentRead] = []
     if Category.DOCUMENTS in categories:
-        files = [attachment_read(svc, a) for a in attachments]
+        files = [attachment_read(svc, ref, a) for a in attachments]
         if any(f.filename for f in files):
             shown.add(Category.DOCUMENTS)
     if ref.erased_at is not None:
@@ -164,7 +171,7 @@ def referral_read(
             outcome=ref.outcome,  # type: ignore[arg-type]
             evaluation_score=ref.evaluation_score,
             evaluation_comment=(
-                svc.open_text(ref.evaluation_comment_enc, evaluation_context(ref.id))
+                svc.open_text(ref, ref.evaluation_comment_enc, evaluation_context(ref.id))
                 if seen.comments
                 else None
             ),
@@ -218,7 +225,9 @@ def referral_read(
     return read, frozenset(shown)
 
 
-def event_read(svc: Base, position: int, event: EventRecord, seen: View) -> TimelineEventRead:
+def event_read(
+    svc: Base, referral: ReferralRecord, position: int, event: EventRecord, seen: View
+) -> TimelineEventRead:
     return TimelineEventRead(
         id=event.id,
         position=position,
@@ -231,7 +240,7 @@ def event_read(svc: Base, position: int, event: EventRecord, seen: View) -> Time
         to_state=event.to_state,
         reason=event.reason,
         comment=(
-            svc.open_text(event.comment_enc, event_comment_context(event.id))
+            svc.open_text(referral, event.comment_enc, event_comment_context(event.id))
             if seen.comments
             else None
         ),

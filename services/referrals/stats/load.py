@@ -24,6 +24,7 @@ from services.referrals.domain.stats_tables import (
     ALL_HANDOFFS,
     BEYOND_TWO,
     HANDOFFS,
+    NO_FEEDBACK,
     NO_SCORE,
     REFERRALS,
     SCORE_SUM,
@@ -102,6 +103,7 @@ def _add_referrals(tally: Tally, row: Any, bands: frozenset[str]) -> None:
         score = row.evaluation_score
         tally[("evaluation", str(score) if score else NO_SCORE)] += count
         tally[("evaluation", SCORE_SUM)] += count * (score or 0)
+        tally[("avis_personne", row.person_feedback or NO_FEEDBACK)] += count
 
 
 def _add_handoffs(tally: Tally, row: Any) -> None:
@@ -134,6 +136,7 @@ async def load(session: AsyncSession, query: Query) -> domain.Counts:
         r.sex,
         r.outcome,
         r.evaluation_score,
+        r.person_feedback,
         per_referral.c.handoffs,
     )
     referrals = sa.select(r).join(per_referral, per_referral.c.referral_id == r.id)

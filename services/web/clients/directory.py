@@ -150,6 +150,13 @@ class Highlights(msgspec.Struct, kw_only=True):
     description: str | None = None
 
 
+class HitPosition(msgspec.Struct, kw_only=True):
+    latitude: float
+    longitude: float
+    # "address", or "commune": approximate, the commune's reference point.
+    precision: str
+
+
 class ServiceHit(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     structure_id: uuid.UUID
@@ -166,11 +173,19 @@ class ServiceHit(msgspec.Struct, kw_only=True):
     accepts_referrals: bool = True
     status: str
     commune: str | None = None
+    position: HitPosition | None = None
     distance_km: float | None = None
+    # Received only remotely: no distance applies.
+    remote_only: bool = False
     stale: bool = False
     updated_at: datetime
     verified_at: datetime | None = None
     highlights: Highlights | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """The distance is measured to the commune's reference point, not to an address."""
+        return self.position is not None and self.position.precision == "commune"
 
 
 class SearchPage(msgspec.Struct, Generic[T], kw_only=True):

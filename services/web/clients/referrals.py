@@ -117,6 +117,35 @@ class Referral(msgspec.Struct, kw_only=True):
     outcome: ReferralOutcome | None = None
     attachments: list[Attachment] = []
     allowed_actions: list[str] = []
+    follow_up_code: str | None = None  # only in the answer to the creation
+
+
+class PublicStructure(msgspec.Struct, kw_only=True):
+    name: str
+    phone: str | None = None
+
+
+class FollowUp(msgspec.Struct, kw_only=True):
+    """The person's view of their request (by their follow-up code)."""
+
+    stage: str
+    holder: PublicStructure | None = None
+    referent_structure: PublicStructure | None = None
+    since: datetime
+    respond_by: datetime | None = None
+    taken_over: bool = False
+    ended_at: datetime | None = None
+    valid_until: datetime | None = None
+    can_withdraw: bool = False
+    can_give_feedback: bool = False
+    feedback: str | None = None
+    partners: list[str] = []
+
+
+class FollowUpCode(msgspec.Struct, kw_only=True):
+    referral_id: uuid.UUID
+    code: str
+    valid_until: datetime | None = None
 
 
 class TimelineEvent(msgspec.Struct, kw_only=True):
@@ -130,6 +159,7 @@ class TimelineEvent(msgspec.Struct, kw_only=True):
     reason: str | None = None
     comment: str | None = None
     occurred_at: datetime
+    actor_kind: str | None = None  # "person": the person themself, by their follow-up link
 
 
 class Timeline(msgspec.Struct, kw_only=True):
@@ -276,6 +306,11 @@ def _if_match(version: int, key: str) -> dict[str, str]:
 
 
 class ReferralsApi(ApiClient):
+    async def renew_follow_up_code(self, referral_id: uuid.UUID) -> FollowUpCode:
+        """Revoke the person's follow-up code and get a new one (shown once)."""
+        response = await self.send("POST", f"{PREFIX}/referrals/{referral_id}/follow-up-code")
+        return msgspec.json.decode(response.content, type=FollowUpCode)
+
     async def create_referral(self, body: dict[str, Any], idempotency_key: str) -> Referral:
         """Send a referral; a retry with the same key and body returns the first one."""
         response = await self.send(
@@ -460,3 +495,31 @@ class ReferralsApi(ApiClient):
 
     async def delete_webhook(self, webhook_id: uuid.UUID) -> None:
         await self.send("DELETE", f"{PREFIX}/webhooks/{webhook_id}")
+
+
+class FollowUpApi(ApiClient):
+    """The person's follow-up, by code, without a token. ``address``: the person's, forwarded
+    so that the API's limits count per person, not per web app."""
+
+    def __init__(self, http: Any, address: str) -> None:
+        super().__init__(http, None)
+        self.address = address
+
+    def _path(self, code: str, action: str = "") -> str:
+        return f"{PREFIX}/follow-up/{quote(code, safe='')}{action}"
+
+    async def _call(self, method: str, path: str, json: Any = None) -> FollowUp:
+        response = await self.send(
+            method, path, json=json, headers={"X-Forwarded-For": self.address}
+        )
+        return msgspec.json.decode(response.content, type=FollowUp)
+
+    async def status(self, code: str) -> FollowUp:
+        return await self._call("GET", self._path(code))
+
+    async def withdraw(self, code: str) -> FollowUp:
+        return await self._call("POST", self._path(code, "/withdraw"))
+
+    async def feedback(self, code: str, answer: str, comment: str | None) -> FollowUp:
+        body = {"answer": answer, "comment": comment} if comment else {"answer": answer}
+        return await self._call("POST", self._path(code, "/feedback"), body)

@@ -16,6 +16,7 @@ from services.web.features import (
     orientations,
     orienter,
     statistiques,
+    suivi,
 )
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -29,8 +30,10 @@ ROUTES: list[ControllerRouterHandler] = [
     *equipe.routes.ROUTES,
     *integrations.routes.ROUTES,
     *a_propos.routes.ROUTES,
+    *suivi.routes.ROUTES,
     *orientations.routes.ROUTES,
     *orientations.actions.ROUTES,
     *orientations.relay.ROUTES,
     *orientations.preferences.ROUTES,
+    *orientations.lien_suivi.ROUTES,
 ]

@@ -16,6 +16,7 @@ from services.web.clients.auth import AuthApi, Colleague
 from services.web.clients.directory import DirectoryApi
 from services.web.clients.referrals import Handoff, Referral, ReferralsApi
 from services.web.features.orientations import story
+from services.web.features.orientations.lien_suivi import follow_up_link
 from services.web.features.orientations.names import StructureNames
 from services.web.formats import PARIS
 from services.web.labels import DATA_CATEGORIES
@@ -40,6 +41,10 @@ MESSAGES = {
     "cloturee": "Orientation clôturée. Merci pour votre évaluation.",
     "referent": "Le suivi est confié à votre collègue.",
     "retrait": "Retrait du consentement enregistré : les données de la personne sont effacées.",
+    "lien-suivi": "Nouveau lien de suivi créé : l’ancien ne marche plus. Donnez celui-ci à la "
+    "personne.",
+    "lien-suivi-envoye": "Lien de suivi envoyé par courriel à la personne.",
+    "lien-suivi-perdu": "Le lien de suivi n’est plus affichable ici : créez-en un nouveau.",
 }
 
 
@@ -147,6 +152,7 @@ async def referral_page(
         shared=shared_categories(referral),
         colleagues=[c for c in colleagues if str(c.account_id) != referral.referent],
         referent=referent,
+        follow_up=follow_up_link(request, staff, referral),
         new_key=lambda: uuid.uuid4().hex,
         message=MESSAGES.get(extra.pop("message", "")),
         errors=extra.pop("errors", {}),

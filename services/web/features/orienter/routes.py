@@ -28,6 +28,7 @@ from services.web.deps import Forbidden, Form, check_csrf, one
 from services.web.drafts import Draft, Drafts
 from services.web.features.annuaire.routes import commune_label, resolve_commune
 from services.web.features.connexion.routes import see_other
+from services.web.features.orientations.lien_suivi import code_cookie, follow_up_link
 from services.web.features.orientations.names import StructureNames
 from services.web.features.orientations.view import reference
 from services.web.features.orienter import form as f
@@ -461,6 +462,7 @@ class Orienter(Controller):
         draft, values = await self._draft(request, staff, draft_id)
         drafts = _drafts(request)
         referral_id = draft.referral_id
+        cookies = []
         if referral_id is None:
             if values.missing():
                 return see_other(_url(draft.id, values.missing() or "verification"))
@@ -484,6 +486,9 @@ class Orienter(Controller):
                     request, staff, draft, values, status=exc.status, problem=exc.problem.detail
                 )
             referral_id = created.id
+            if created.follow_up_code:
+                # Shown once, on the referral page and the receipt, to hand to the person.
+                cookies.append(code_cookie(request, staff, referral_id, created.follow_up_code))
             await drafts.sent(draft.id, referral_id)
         # The documents, each once (their own keys), then nothing of the person stays here.
         for position, document in enumerate(draft.documents):
@@ -500,7 +505,7 @@ class Orienter(Controller):
                 )
             await drafts.document_sent(document.id)
         await drafts.finish(draft.id)
-        return see_other(f"/orientations/{referral_id}")
+        return see_other(f"/orientations/{referral_id}", cookies=cookies)
 
     @post("/{draft_id:uuid}/abandonner")
     async def discard(
@@ -560,6 +565,7 @@ class Recepisse(Controller):
             person_name=person_name,
             reference=reference(referral.id),
             retention_months=settings.referrals_retention_months,
+            follow_up=follow_up_link(request, staff, referral),
         )
 
 

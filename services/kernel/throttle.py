@@ -1,4 +1,5 @@
-"""Login throttling policy: slow down, then lock, per e-mail and per address (pure rules)."""
+"""Throttling policy: slow down, then lock, per key (an e-mail, an address, a code) — pure rules
+shared by the services (logins in auth, the person's follow-up codes in referrals)."""
 
 from __future__ import annotations
 

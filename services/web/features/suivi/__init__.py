@@ -1,0 +1,1 @@
+from services.web.features.suivi import routes as routes
