@@ -146,6 +146,10 @@ def referral_body(receiver: Org, **overrides: Any) -> dict[str, Any]:
     }
     for key, value in overrides.items():
         body[key] = value
+    consent, target = body.get("consent"), body.get("target")
+    if isinstance(consent, dict) and isinstance(target, dict) and "recipients" not in consent:
+        # The consent names the target (required); tests of that rule pass recipients themselves.
+        body["consent"] = {**consent, "recipients": [target.get("structure_id")]}
     return body
 
 
