@@ -133,6 +133,8 @@ async def test_the_person_withdraws_with_a_clear_confirmation(web_relais: Relais
     seen = await web_relais.client.get(f"/referrals/v1/referrals/{rid}", headers=ccas.api)
     assert seen.json()["status"] == "withdrawn"
     assert seen.json()["person"] is None
+    history = (await ccas.web.get(f"/orientations/{rid}")).text
+    assert "La personne a retiré son consentement depuis son lien de suivi" in history
     after = (await phone.get(f"/suivi/{code}")).text
     assert "Vous avez retiré votre accord." in after
     assert "Je retire mon accord" not in after
