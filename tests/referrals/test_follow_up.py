@@ -4,6 +4,7 @@ statistics."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -334,3 +335,18 @@ async def test_counters_are_forgotten_after_their_window(world: World) -> None:
     assert await jobs.forget_follow_up_counters(db, settings, later) >= 1
     async with db.session() as session:
         assert await session.get(m.FollowUpThrottle, key) is None
+
+
+async def test_a_burst_of_guesses_in_parallel_is_counted_in_full(world: World) -> None:
+    ip = address()
+    limit = world.app().state.settings.referrals_follow_up_ip_misses
+    answers = await asyncio.gather(
+        *(world.client.get(f"{BASE}/{secrets.token_urlsafe(16)}", headers=ip) for _ in range(limit))
+    )
+    assert sorted({a.status_code for a in answers}) == [404]  # no lost race ends in a 500
+    async with world.app().state.db.session() as session:
+        row = await session.get(m.FollowUpThrottle, f"ip:{ip['X-Forwarded-For']}")
+        assert row is not None
+        assert row.failures == limit
+    late = await world.client.get(f"{BASE}/{secrets.token_urlsafe(16)}", headers=ip)
+    assert late.status_code == 429

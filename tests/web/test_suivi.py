@@ -170,6 +170,17 @@ async def test_the_sender_hands_over_the_link(web_relais: Relais) -> None:
     # The receiving partner never sees it.
     assert "Suivi par la personne" not in (await cms.web.get(f"/orientations/{rid}")).text
 
+    # Without the contact in the consent: the link only (to print or write down).
+    no_contact = await refer(web_relais, ccas, cms, data_categories=["identity"])
+    page = (await ccas.web.get(f"/orientations/{no_contact['id']}")).text
+    renewed = await ccas.web.post(
+        f"/orientations/{no_contact['id']}/suivi/nouveau", data={"csrf_token": csrf_of(page)}
+    )
+    shown = (await ccas.web.get(renewed.headers["location"])).text
+    assert LINK.search(shown) is not None
+    assert "Texte à envoyer par SMS" not in shown
+    assert "Envoyer le lien par courriel" not in shown
+
     # With an e-mail address in the consented contact: sent by e-mail on request.
     with_mail = await refer(web_relais, ccas, cms)
     response = await web_relais.client.post(
