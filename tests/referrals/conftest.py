@@ -86,6 +86,7 @@ class World:
         days: int | None = None,
         status: str = "published",
         accepts: bool = True,
+        referable_by: list[str] | None = None,
     ) -> uuid.UUID:
         response = await self.client.post(
             "/directory/v1/services",
@@ -97,6 +98,7 @@ class World:
                 "accepts_referrals": accepts,
                 "referral_response_days": days,
                 "thematiques": [THEMATIQUE],
+                "referable_by": referable_by or [],
             },
             headers=self.moderator,
         )

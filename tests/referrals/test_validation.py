@@ -193,6 +193,28 @@ async def test_a_target_the_consent_does_not_name_is_refused(world: World) -> No
     assert made.json()["consent"]["recipients"] == [str(caf.id), str(partner.id)]
 
 
+async def test_a_service_open_to_usagers_only_refuses_a_professional_referral(
+    world: World,
+) -> None:
+    ccas, partner = await world.org(), await world.org()
+    usagers_only = await world.service(partner, referable_by=["usagers"])
+    body = referral_body(
+        partner, target={"structure_id": str(partner.id), "service_id": str(usagers_only)}
+    )
+    response = await world.client.post("/referrals/v1/referrals", json=body, headers=ccas.member)
+    assert response.status_code == 422, response.text
+    assert _fields(response) == {"target.service_id"}
+    detail = response.json()["detail"]
+    assert "ne reçoit que les orientations de : usagers" in detail
+    assert "not from a professional" in detail
+    # Open to both, or saying nothing about it: accepted.
+    for referable_by in (["usagers", "professionnels"], None):
+        service = await world.service(partner, referable_by=referable_by)
+        body["target"]["service_id"] = str(service)
+        made = await world.client.post("/referrals/v1/referrals", json=body, headers=ccas.member)
+        assert made.status_code == 201, made.text
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_directory_errors_are_503_and_write_nothing(
     backend: str, tmp_path: Path, tokens: TokenFactory
