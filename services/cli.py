@@ -351,6 +351,12 @@ for _commands in (directory_commands, referrals_commands, auth_commands):
 
 
 def main() -> None:
+    import structlog
+
+    # A command's answer (JSON, ids) is its stdout; what it logs on the way goes to stderr, so
+    # `relais create-admin … | jq` reads the answer alone. (serve and worker configure the full
+    # log format when they build the system.)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     app()
 
 

@@ -255,6 +255,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content is overwritten (Debian's default, not every build's): an erased
+        # referral's data key does not linger in the file once the WAL is checkpointed.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 

@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.outbox import outbox_row
@@ -42,6 +44,7 @@ from services.referrals.models import (
     ATTACHMENTS,
     EVENTS,
     FOLLOW_UP_CODES,
+    FOLLOW_UP_THROTTLE,
     HANDOFFS,
     IDEMPOTENCY,
     OUTBOX,
@@ -49,7 +52,6 @@ from services.referrals.models import (
     REFERRALS,
     THEMATIQUES,
     WEBHOOK_DELIVERIES,
-    FollowUpThrottle,
 )
 
 # Outbox and webhook payload keys that could ever carry personal data (scrubbed on erasure).
@@ -277,36 +279,46 @@ class ReferralStore:
 
     async def throttled_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
         """When the first of ``keys`` that is locked opens again (None: none is)."""
-        blocked: list[datetime] = []
-        for key in keys:
-            row = await self.session.get(FollowUpThrottle, key)
-            state = (
-                ThrottleState(row.failures, row.last_failure_at, row.locked_until) if row else None
+        t = FOLLOW_UP_THROTTLE
+        rows = await self.session.execute(
+            sa.select(t.c.failures, t.c.last_failure_at, t.c.locked_until).where(
+                t.c.key.in_(list(keys))
             )
-            until = retry_at(state, now)
-            if until is not None:
-                blocked.append(until)
+        )
+        blocked = [
+            until for row in rows if (until := retry_at(ThrottleState(*row), now)) is not None
+        ]
         return max(blocked) if blocked else None
 
     async def count_hit(self, key: str, policy: ThrottlePolicy, now: datetime) -> None:
-        """One more request counted against ``key`` (it locks when the policy says so)."""
-        row = await self.session.get(FollowUpThrottle, key)
-        state = ThrottleState(row.failures, row.last_failure_at, row.locked_until) if row else None
-        new = after_failure(state, now, policy, per_ip=True)
-        if row is None:
-            self.session.add(
-                FollowUpThrottle(
-                    key=key,
-                    failures=new.failures,
-                    last_failure_at=new.last_failure_at,
-                    locked_until=new.locked_until,
-                )
+        """One more request counted against ``key`` (it locks when the policy says so).
+
+        The counter's row is created or taken for writing first (an upsert that changes
+        nothing: PostgreSQL's row lock, SQLite's write lock), so concurrent requests count one
+        after the other: a burst of guesses in parallel is counted in full."""
+        t = FOLLOW_UP_THROTTLE
+        bind = self.session.get_bind()
+        insert = pg_insert(t) if bind.dialect.name == "postgresql" else sqlite_insert(t)
+        await self.session.execute(
+            insert.values(
+                key=key, failures=0, last_failure_at=now, locked_until=None
+            ).on_conflict_do_update(index_elements=[t.c.key], set_={"failures": t.c.failures})
+        )
+        row = (
+            await self.session.execute(
+                sa.select(t.c.failures, t.c.last_failure_at, t.c.locked_until).where(t.c.key == key)
             )
-        else:
-            row.failures = new.failures
-            row.last_failure_at = new.last_failure_at
-            row.locked_until = new.locked_until
-        await self.session.flush()
+        ).one()
+        new = after_failure(ThrottleState(*row), now, policy, per_ip=True)
+        await self.session.execute(
+            sa.update(t)
+            .where(t.c.key == key)
+            .values(
+                failures=new.failures,
+                last_failure_at=new.last_failure_at,
+                locked_until=new.locked_until,
+            )
+        )
 
     # -- what hangs off the aggregate ------------------------------------------------------------
 
@@ -373,6 +385,18 @@ class ReferralStore:
             )
         ).one_or_none()
         return None if row is None else IdempotencyRecord(*row)
+
+    async def forget_throttle(self, before: datetime) -> int:
+        """Drop follow-up counters untouched since ``before`` and not locked any more (they
+        would restart from zero anyway)."""
+        t = FOLLOW_UP_THROTTLE
+        result = await self.session.execute(
+            sa.delete(t).where(
+                t.c.last_failure_at < before,
+                sa.or_(t.c.locked_until.is_(None), t.c.locked_until < before),
+            )
+        )
+        return _count(result)
 
     async def forget_idempotency(self, before: datetime) -> int:
         result = await self.session.execute(

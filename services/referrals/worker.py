@@ -30,10 +30,17 @@ async def forget_idempotency_keys(app: Any) -> int:
     return await jobs.forget_idempotency_keys(app.state.db, utcnow())
 
 
+async def forget_follow_up_counters(app: Any) -> int:
+    """Forget the person's follow-up request counters once their window has passed."""
+    state = app.state
+    return await jobs.forget_follow_up_counters(state.db, state.settings, utcnow())
+
+
 JOBS: list[Job] = [
     Job("referrals.remind-handoffs", "referrals", 300.0, remind_handoffs),
     Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
     Job("referrals.forget-idempotency-keys", "referrals", 3600.0, forget_idempotency_keys),
+    Job("referrals.forget-follow-up-counters", "referrals", 3600.0, forget_follow_up_counters),
     Job("referrals.handoff-metrics", "referrals", 60.0, refresh_handoff_gauges),
     # Integrations: outbox fan-out, webhooks, mail, daily digest, retention.
     Job("referrals.dispatch-outbox", "referrals", 1.0, background.dispatch_outbox),

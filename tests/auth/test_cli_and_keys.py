@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -72,6 +75,25 @@ def test_cli_create_admin_client_and_rotate(
     assert bad.exit_code == 2
     bad = runner.invoke(app, ["create-admin", "--email", "x@y.z", "--structure", "nope"], env=env)
     assert bad.exit_code == 2
+
+
+def test_a_command_answers_on_stdout_and_logs_on_stderr(tmp_path: Path) -> None:
+    """`relais create-admin … | jq` reads the answer alone: the e-mail's log line is on stderr."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RELAIS_", "DATABASE_", "LOG_"))
+    }
+    env |= {"RELAIS_HOME": str(tmp_path), "RELAIS_ENV": "development"}
+
+    def relais(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "services.cli", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+
+    relais("migrate", "auth")
+    created = relais(
+        "create-admin", "--email", "chef@ccas.example.org", "--structure", str(uuid.uuid4())
+    )
+    assert json.loads(created.stdout)["email"] == "chef@ccas.example.org"
+    assert "mail_written" in created.stderr
 
 
 @pytest.fixture(params=BACKENDS)

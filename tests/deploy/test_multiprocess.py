@@ -215,6 +215,8 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         REFERRALS_URL=f"http://127.0.0.1:{ports['referrals']}",
         AUTH_URL=auth,
         LOG_LEVEL="INFO",  # the shutdown markers are info lines
+        # As in the production manifests: the servers serve, the two worker processes work.
+        WORKER_ENABLED="false",
         WORKER_POLL_SECONDS="0.2",
         WORKER_LEASE_SECONDS="10",
         SHUTDOWN_DRAIN_SECONDS="2",

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -111,6 +112,38 @@ async def test_withdrawal_makes_every_earlier_copy_unreadable(world: World) -> N
     # The other referral is untouched.
     assert await _key_row(world, other["id"]) is not None
     assert (await read(world, ccas.member, other["id"]))["person"]["first_name"] == "Aïcha"
+
+
+async def test_embedded_database_file_keeps_no_copy_of_a_destroyed_key(world: World) -> None:
+    """SQLite (the embedded mode) overwrites deleted content (``secure_delete``): once the WAL is
+    checkpointed, the database file holds no copy of a withdrawn referral's wrapped key."""
+    if world.backend != "sqlite":
+        pytest.skip("SQLite's file only: PostgreSQL keeps old row versions (docs/operations.md)")
+    ccas, partner = await world.org(), await world.org()
+    # Keys of other referrals before and after it, on the same page: the page stays in use.
+    await create_referral(world, ccas, partner)
+    created = await create_referral(world, ccas, partner)
+    await create_referral(world, ccas, partner)
+    stored = await _key_row(world, created["id"])
+    assert stored is not None
+    wrapped = stored.wrapped.encode()
+    app = world.app()
+    path = app.state.settings.home / "referrals.db"
+
+    async def file_after_checkpoint() -> bytes:
+        async with app.state.db.engine.connect() as conn:
+            busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        assert busy == 0
+        return path.read_bytes()
+
+    async with app.state.db.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA secure_delete")).scalar() == 1
+    assert wrapped in await file_after_checkpoint()  # the check can see it
+    withdrawn = await world.client.post(
+        f"/referrals/v1/referrals/{created['id']}/consent/withdraw", headers=ccas.member
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert wrapped not in await file_after_checkpoint()
 
 
 async def test_retention_erasure_makes_every_earlier_copy_unreadable(world: World) -> None:

@@ -4,6 +4,7 @@ statistics."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -12,7 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from services.kernel.clock import utcnow
 from services.referrals import models as m
+from services.referrals.service import jobs
 from tests.referrals.conftest import PERSONAL_VALUES, Org, World, act, create_referral, read
 
 BASE = "/referrals/v1/follow-up"
@@ -311,3 +314,39 @@ async def test_feedback_after_the_end_feeds_the_statistics(world: World) -> None
         assert ref is not None
         assert ref.person_feedback_comment_enc is None
         assert ref.person_feedback == "oui"
+
+
+async def test_counters_are_forgotten_after_their_window(world: World) -> None:
+    ip = address()
+    miss = await world.client.get(f"{BASE}/{secrets.token_urlsafe(16)}", headers=ip)
+    assert miss.status_code == 404
+    key = f"ip:{ip['X-Forwarded-For']}"
+    db = world.app().state.db
+    settings = world.app().state.settings
+    async with db.session() as session:
+        assert await session.get(m.FollowUpThrottle, key) is not None
+    # Within the window it stays; past it (and not locked), the job drops it.
+    await jobs.forget_follow_up_counters(db, settings, utcnow())
+    async with db.session() as session:
+        row = await session.get(m.FollowUpThrottle, key)
+        assert row is not None
+        assert row.failures == 1
+    later = utcnow() + timedelta(seconds=settings.referrals_follow_up_lockout_seconds + 1)
+    assert await jobs.forget_follow_up_counters(db, settings, later) >= 1
+    async with db.session() as session:
+        assert await session.get(m.FollowUpThrottle, key) is None
+
+
+async def test_a_burst_of_guesses_in_parallel_is_counted_in_full(world: World) -> None:
+    ip = address()
+    limit = world.app().state.settings.referrals_follow_up_ip_misses
+    answers = await asyncio.gather(
+        *(world.client.get(f"{BASE}/{secrets.token_urlsafe(16)}", headers=ip) for _ in range(limit))
+    )
+    assert sorted({a.status_code for a in answers}) == [404]  # no lost race ends in a 500
+    async with world.app().state.db.session() as session:
+        row = await session.get(m.FollowUpThrottle, f"ip:{ip['X-Forwarded-For']}")
+        assert row is not None
+        assert row.failures == limit
+    late = await world.client.get(f"{BASE}/{secrets.token_urlsafe(16)}", headers=ip)
+    assert late.status_code == 429

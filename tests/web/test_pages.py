@@ -95,6 +95,27 @@ async def test_fiche_service_and_structure_in_words(web_relais: Relais) -> None:
     assert "Page introuvable" in missing.text
 
 
+async def test_fiche_says_who_may_refer(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    service_id = await a_service_of(web_relais, sid)
+    b = browser(web_relais)
+    for referable_by, said in (
+        (["professionnels", "usagers"], "Qui peut orienter : professionnels, usagers."),
+        (["usagers"], "Qui peut orienter : usagers."),
+    ):
+        async with web_relais.app("directory").state.db.session() as session:
+            await session.execute(
+                sa.update(Service).where(Service.id == service_id).values(referable_by=referable_by)
+            )
+            await session.commit()
+        page = await b.get(f"/services/{service_id}")
+        assert page.status_code == 200
+        assert said in page.text
+    # Open to the people themselves only: no « Orienter » button, and why.
+    assert "Orienter une personne vers ce service" not in page.text
+    assert "ne reçoit pas d’orientation d’un professionnel" in page.text
+
+
 async def test_sign_in_lands_on_the_home_page_and_sign_out_revokes(web_relais: Relais) -> None:
     sid = await demo_structure(web_relais)
     staff, email = await sign_in(web_relais, sid)

@@ -133,6 +133,8 @@ async def test_the_person_withdraws_with_a_clear_confirmation(web_relais: Relais
     seen = await web_relais.client.get(f"/referrals/v1/referrals/{rid}", headers=ccas.api)
     assert seen.json()["status"] == "withdrawn"
     assert seen.json()["person"] is None
+    history = (await ccas.web.get(f"/orientations/{rid}")).text
+    assert "La personne a retiré son consentement depuis son lien de suivi" in history
     after = (await phone.get(f"/suivi/{code}")).text
     assert "Vous avez retiré votre accord." in after
     assert "Je retire mon accord" not in after
@@ -168,6 +170,17 @@ async def test_the_sender_hands_over_the_link(web_relais: Relais) -> None:
     # The receiving partner never sees it.
     assert "Suivi par la personne" not in (await cms.web.get(f"/orientations/{rid}")).text
 
+    # Without the contact in the consent: the link only (to print or write down).
+    no_contact = await refer(web_relais, ccas, cms, data_categories=["identity"])
+    page = (await ccas.web.get(f"/orientations/{no_contact['id']}")).text
+    renewed = await ccas.web.post(
+        f"/orientations/{no_contact['id']}/suivi/nouveau", data={"csrf_token": csrf_of(page)}
+    )
+    shown = (await ccas.web.get(renewed.headers["location"])).text
+    assert LINK.search(shown) is not None
+    assert "Texte à envoyer par SMS" not in shown
+    assert "Envoyer le lien par courriel" not in shown
+
     # With an e-mail address in the consented contact: sent by e-mail on request.
     with_mail = await refer(web_relais, ccas, cms)
     response = await web_relais.client.post(
@@ -182,6 +195,7 @@ async def test_the_sender_hands_over_the_link(web_relais: Relais) -> None:
             "method": "oral",
             "purpose": "Trouver une aide",
             "data_categories": ["identity", "contact"],
+            "recipients": [str(cms.structure_id)],
         },
         "target": {"structure_id": str(cms.structure_id)},
     }
@@ -289,6 +303,7 @@ async def test_the_page_never_shows_what_it_was_not_given(web_relais: Relais) ->
                 "method": "oral",
                 "purpose": case.purpose,
                 "data_categories": ["identity", "contact", "situation"],
+                "recipients": [str(cms.structure_id)],
             },
             "referent": case.referent,
             "target": {"structure_id": str(cms.structure_id)},

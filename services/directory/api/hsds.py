@@ -38,9 +38,7 @@ TermId = Annotated[
         description="identifiant HSDS d'un terme (ou « taxonomie:code », ex. publics:jeunes)"
     ),
 ]
-OrganizationId = Annotated[
-    uuid.UUID | None, Parameter(description="identifiant de l'organisation")
-]
+OrganizationId = Annotated[uuid.UUID | None, Parameter(description="identifiant de l'organisation")]
 ModifiedAfter = Annotated[
     str | None, Parameter(description="modifiés à partir de cette date (RFC 3339 ou AAAA-MM-JJ)")
 ]

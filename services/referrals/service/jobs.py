@@ -89,3 +89,10 @@ async def forget_idempotency_keys(db: Database, now: datetime) -> int:
     """Forget the stored answers older than ``IDEMPOTENCY_RETENTION``; returns how many went."""
     async with db.session() as session:
         return await ReferralStore(session).forget_idempotency(now - IDEMPOTENCY_RETENTION)
+
+
+async def forget_follow_up_counters(db: Database, settings: Settings, now: datetime) -> int:
+    """Forget the follow-up request counters past their window; returns how many went."""
+    window = timedelta(seconds=settings.referrals_follow_up_lockout_seconds)
+    async with db.session() as session:
+        return await ReferralStore(session).forget_throttle(now - window)

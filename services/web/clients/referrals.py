@@ -159,6 +159,7 @@ class TimelineEvent(msgspec.Struct, kw_only=True):
     reason: str | None = None
     comment: str | None = None
     occurred_at: datetime
+    actor_kind: str | None = None  # "person": the person themself, by their follow-up link
 
 
 class Timeline(msgspec.Struct, kw_only=True):

@@ -31,8 +31,9 @@ COOKIE_SECONDS = 3600
 @dataclass(frozen=True)
 class FollowUpLink:
     link: str
-    sms: str
-    email: str | None  # the person's, when the consent lets the structure hold their contact
+    # Only where the consent lets the structure hold the person's contact, and they gave it:
+    sms: str | None  # the text to send to their phone
+    email: str | None  # their address
 
 
 def link_of(settings: Settings, code: str) -> str:
@@ -74,10 +75,11 @@ def sms_text(link: str, origin: str) -> str:
     )
 
 
-def contact_email(referral: Referral) -> str | None:
+def _contact(referral: Referral, kind: str) -> str | None:
     if "contact" not in referral.consent.data_categories or referral.person is None:
         return None
-    return referral.person.email or None
+    value: str | None = getattr(referral.person, kind)
+    return value or None
 
 
 def follow_up_link(
@@ -90,9 +92,8 @@ def follow_up_link(
     if code is None:
         return None
     link = link_of(request.app.state.settings, code)
-    return FollowUpLink(
-        link=link, sms=sms_text(link, staff.structure_name), email=contact_email(referral)
-    )
+    sms = sms_text(link, staff.structure_name) if _contact(referral, "phone") else None
+    return FollowUpLink(link=link, sms=sms, email=_contact(referral, "email"))
 
 
 class FollowUpLinkActions(Controller):

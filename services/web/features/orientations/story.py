@@ -84,9 +84,10 @@ def step(
     if kind == "referral.referent_changed":
         return Step(at, "Le suivi a été confié à un·e autre référent·e.")
     if kind == "consent.withdrawn":
+        how = " depuis son lien de suivi" if event.actor_kind == "person" else ""
         return Step(
             at,
-            "La personne a retiré son consentement : ses données ont été effacées.",
+            f"La personne a retiré son consentement{how} : ses données ont été effacées.",
             "consentement retiré",
         )
     if kind == "referral.erased":
