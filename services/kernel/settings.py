@@ -290,13 +290,13 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     (
         "REFERRALS_ENCRYPTION_KEYS",
         "referrals_encryption_keys",
-        "AES-256-GCM keys of personal data, `kid:base64key,…`; a key file under "
-        "RELAIS_HOME/keys when empty (not in production)",
+        "AES-256-GCM keys that wrap each referral's data key, `kid:base64key,…`; a key file "
+        "under RELAIS_HOME/keys when empty (not in production)",
     ),
     (
         "REFERRALS_ENCRYPTION_KEY_ID",
         "referrals_encryption_key_id",
-        "id of the key that encrypts new values (default: the first listed)",
+        "id of the key that wraps new data keys (default: the first listed)",
     ),
     (
         "REFERRALS_FOLLOW_UP_CODE_LIMIT",

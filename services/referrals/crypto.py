@@ -82,10 +82,6 @@ class Keyring:
             raise DecryptionError(f"unknown key id {kid!r}")
         return _decrypt(AESGCM(key), _b64(data), context)
 
-    @staticmethod
-    def key_id(token: str) -> str:
-        return token.partition(":")[0]
-
 
 def data_key_context(referral_id: uuid.UUID) -> str:
     return f"referral:{referral_id}:key"
