@@ -342,3 +342,31 @@ async def test_what_a_person_types_never_reaches_the_logs(
     assert page.status_code == 200
     # Nor by httpx, whose INFO line of each call to the API holds the full URL.
     assert "Testpersonne" not in caplog.text
+
+
+async def test_a_member_of_two_structures_switches_in_the_header(web_relais: Relais) -> None:
+    first = await demo_structure(web_relais, "CCAS de Valence")
+    second = await demo_structure(web_relais, "PIMMS")
+    b, _ = await sign_in(web_relais, first, also=(second,))
+    home = await b.get("/")
+    assert '<select id="structure-choice" name="structure_id">' in home.text
+    assert re.search(rf'<option value="{first}" selected>CCAS de Valence</option>', home.text)
+    switched = await b.post(
+        "/structure",
+        data={"csrf_token": csrf_of(home.text), "structure_id": str(second), "retour": "/"},
+    )
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/"
+    now = await b.get("/")
+    assert re.search(rf'<option value="{second}" selected>PIMMS', now.text)
+    assert "Voici ce qui vous attend aujourd’hui pour PIMMS" in now.text
+    # A structure I am no member of: nothing changes.
+    stranger = await demo_structure(web_relais, "Restos")
+    await b.post(
+        "/structure",
+        data={"csrf_token": csrf_of(now.text), "structure_id": str(stranger), "retour": "/"},
+    )
+    assert re.search(rf'<option value="{second}" selected>PIMMS', (await b.get("/")).text)
+    # Without the form's CSRF token the switch is refused.
+    refused = await b.post("/structure", data={"structure_id": str(first), "retour": "/"})
+    assert refused.status_code == 400
