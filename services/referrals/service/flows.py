@@ -233,6 +233,20 @@ class ReferralService(Base):
             )
         except Refusal as refusal:
             raise refusal_problem(refusal, handoff) from None
+        if relay_target is not None and not consent_rules.covers_relay(
+            before.referral.consent_recipients,
+            further_partners=before.referral.consent_further_partners,
+            origin_structure_id=before.referral.structure_id,
+            target=relay_target.structure_id,
+        ):
+            # A partner the consent leaves out would take the person over blind.
+            raise ProblemError(
+                422,
+                f"target.structure_id : {consent_rules.RELAY_NOT_COVERED}",
+                errors=[
+                    FieldError(field="target.structure_id", reason=consent_rules.RELAY_NOT_COVERED)
+                ],
+            )
         values: dict[str, Any] = {}
         if action is Action.DECLINE:
             values["decline_reason"] = reason
