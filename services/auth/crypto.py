@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.kernel import sealing
 
 _hasher = PasswordHasher()
 # Verified when the e-mail is unknown, so both answers take the same time.
@@ -50,11 +49,11 @@ def same_digest(value: str, expected_digest: str | None) -> bool:
     return expected_digest is not None and hmac.compare_digest(digest(value), expected_digest)
 
 
-def _aead(key_b64: str, name: str) -> AESGCM:
+def _key(key_b64: str, name: str) -> bytes:
     key = base64.urlsafe_b64decode(key_b64 + "=" * (-len(key_b64) % 4))
-    if len(key) != 32:
+    if len(key) != sealing.KEY_BYTES:
         raise ValueError(f"{name} must be 32 bytes, base64-encoded")
-    return AESGCM(key)
+    return key
 
 
 class SecretBox:
@@ -64,38 +63,37 @@ class SecretBox:
     keep the old one in AUTH_KEY_ENCRYPTION_KEY_PREVIOUS, run ``relais rotate-key-encryption-key``
     to re-seal every stored key, then drop the old one)."""
 
-    _AAD = b"relais-signing-key"
+    _CONTEXT = "relais-signing-key"
 
     def __init__(self, key_b64: str, previous_b64: str = "") -> None:
-        self._aead: AESGCM | None = _aead(key_b64, "AUTH_KEY_ENCRYPTION_KEY") if key_b64 else None
+        self._key = _key(key_b64, "AUTH_KEY_ENCRYPTION_KEY") if key_b64 else None
         self._previous = [
-            _aead(item.strip(), "AUTH_KEY_ENCRYPTION_KEY_PREVIOUS")
+            _key(item.strip(), "AUTH_KEY_ENCRYPTION_KEY_PREVIOUS")
             for item in previous_b64.split(",")
             if item.strip()
         ]
 
     @property
     def enabled(self) -> bool:
-        return self._aead is not None
+        return self._key is not None
 
     def seal(self, plaintext: str) -> str:
-        if self._aead is None:
+        if self._key is None:
             return plaintext
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), self._AAD)
-        return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+        sealed = sealing.seal(self._key, plaintext.encode(), self._CONTEXT)
+        return "v1:" + base64.urlsafe_b64encode(sealed).decode()
 
     def open(self, stored: str, *, encrypted: bool) -> str:
         if not encrypted:
             return stored
-        candidates = [a for a in (self._aead, *self._previous) if a is not None]
+        candidates = [k for k in (self._key, *self._previous) if k is not None]
         if not candidates or not stored.startswith("v1:"):
             raise ValueError("encrypted signing key but no AUTH_KEY_ENCRYPTION_KEY")
         raw = base64.urlsafe_b64decode(stored[3:])
-        for aead in candidates:
+        for key in candidates:
             try:
-                return aead.decrypt(raw[:12], raw[12:], self._AAD).decode()
-            except InvalidTag:
+                return sealing.unseal(key, raw, self._CONTEXT).decode()
+            except sealing.Unsealable:
                 continue
         raise ValueError(
             "signing key sealed with an unknown key: set the key that sealed it in "

@@ -5,28 +5,31 @@ neither a token nor what a person said."""
 from __future__ import annotations
 
 import base64
-import os
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from services.kernel import sealing
 
 
 class Sealer:
     def __init__(self, secret: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"relais-web-tokens")
-        self._aead = AESGCM(key.derive(secret.encode()))
+        derive = HKDF(
+            algorithm=hashes.SHA256(),
+            length=sealing.KEY_BYTES,
+            salt=None,
+            info=b"relais-web-tokens",
+        )
+        self._key = derive.derive(secret.encode())
 
     def seal_bytes(self, value: bytes, context: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, value, context.encode())
+        return sealing.seal(self._key, value, context)
 
     def open_bytes(self, raw: bytes, context: str) -> bytes | None:
         """The clear bytes, or None when sealed under another secret or tampered with."""
         try:
-            return self._aead.decrypt(raw[:12], raw[12:], context.encode())
-        except (InvalidTag, ValueError):
+            return sealing.unseal(self._key, raw, context)
+        except sealing.Unsealable:
             return None
 
     def seal(self, value: str, context: str) -> str:

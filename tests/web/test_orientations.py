@@ -35,6 +35,25 @@ CCAS, CMS, PIMMS = (
 )
 
 
+async def test_relay_flow_says_why_a_partner_the_consent_leaves_out_cannot_be_chosen(
+    web_relais: Relais,
+) -> None:
+    ccas, cms, pimms = [await agent(web_relais, name) for name in (CCAS, CMS, PIMMS)]
+    created = await refer(web_relais, ccas, cms, onward_relay_allowed=True, further_partners=False)
+    page = f"/orientations/{created['id']}"
+    why = "Ne peut pas recevoir le relais : le consentement de la personne ne nomme pas"
+    pimms_service = await service_of(web_relais, pimms.structure_id)
+    search = await cms.web.get(f"{page}/relayer", params={"q": "médiation"})
+    assert search.status_code == 200
+    assert why in search.text
+    assert f"service={pimms_service}" not in search.text
+    chosen = await cms.web.get(f"{page}/relayer", params={"service": str(pimms_service)})
+    assert chosen.status_code == 200
+    assert why in chosen.text
+    assert '/relayer" class="panel"' not in chosen.text
+    assert f"Relayer à {PIMMS}" not in chosen.text
+
+
 async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais) -> None:
     ccas, cms, pimms = [await agent(web_relais, name) for name in (CCAS, CMS, PIMMS)]
     created = await refer(web_relais, ccas, cms, onward_relay_allowed=True, further_partners=True)

@@ -63,7 +63,8 @@ class ReferralController(Controller):
         data: ReferralCreate,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ReferralRead]:
-        """Record a person's request, their consent, and send it to a partner."""
+        """Record a person's request, their consent (which must name the target among its
+        recipients), and send it to a partner."""
         actor = actor_for(authenticated, write=True)
         body = check_create(data, utcnow(), svc.settings.age_bands)
 

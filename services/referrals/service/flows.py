@@ -14,6 +14,7 @@ from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals.directory import Target
+from services.referrals.domain import consent as consent_rules
 from services.referrals.domain import lifecycle
 from services.referrals.domain.lifecycle import Plan, Refusal
 from services.referrals.domain.records import Change, HandoffRecord, ReferralRecord, Snapshot
@@ -123,9 +124,17 @@ class ReferralService(Base):
                 refusal.reason,
                 errors=[FieldError(field="target.structure_id", reason=refusal.reason)],
             ) from None
-        recipients = [str(target.structure_id)]
-        recipients += [str(r) for r in body.consent.recipients if str(r) not in recipients]
         consent = body.consent
+        if not consent_rules.names(consent.recipients, target.structure_id):
+            # Never extended silently: the person agreed to a list, the target must be on it.
+            raise ProblemError(
+                422,
+                f"consent.recipients : {consent_rules.TARGET_NOT_NAMED}",
+                errors=[
+                    FieldError(field="consent.recipients", reason=consent_rules.TARGET_NOT_NAMED)
+                ],
+            )
+        recipients = list(dict.fromkeys(str(r) for r in consent.recipients))
         key, wrapped = self.new_key(referral_id)
         referent: dict[str, Any] = {"referent_subject": actor.subject, "referent_enc": None}
         if body.referent is not None:
@@ -224,6 +233,20 @@ class ReferralService(Base):
             )
         except Refusal as refusal:
             raise refusal_problem(refusal, handoff) from None
+        if relay_target is not None and not consent_rules.covers_relay(
+            before.referral.consent_recipients,
+            further_partners=before.referral.consent_further_partners,
+            origin_structure_id=before.referral.structure_id,
+            target=relay_target.structure_id,
+        ):
+            # A partner the consent leaves out would take the person over blind.
+            raise ProblemError(
+                422,
+                f"target.structure_id : {consent_rules.RELAY_NOT_COVERED}",
+                errors=[
+                    FieldError(field="target.structure_id", reason=consent_rules.RELAY_NOT_COVERED)
+                ],
+            )
         values: dict[str, Any] = {}
         if action is Action.DECLINE:
             values["decline_reason"] = reason

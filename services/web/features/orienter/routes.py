@@ -194,7 +194,7 @@ class Orienter(Controller):
             return see_other(f"/orientations/{draft.referral_id}")
         if step not in f.FIELDS:
             raise ApiError.not_found()
-        kept, errors = f.read_step(step, form)
+        kept, errors = f.read_step(step, form, values.target)
         values.fields[step] = kept
         if step == "consentement" and one(form, "aller") == "destinataire":
             # Kept as typed (checked when the step is sent), while another partner is found.
