@@ -130,6 +130,20 @@ async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais)
     assert "Orientation clôturée" in seen
     assert "Évaluation : 4 sur 5" in seen
     assert "Clôturer l’orientation" not in seen
+    assert "Clôturer votre part" not in seen  # the CCAS's part is closed
+
+    # The partner that took over closes and evaluates its own part afterwards.
+    seen = (await pimms.web.get(page)).text
+    assert "Clôturer votre part de l’orientation" in seen
+    assert "L’autre partie a clôturé l’orientation" in seen
+    closed = await submit(pimms.web, seen, f"{page}/cloturer", issue="partial", note="3")
+    seen = await follow(pimms.web, closed)
+    assert "Selon la structure qui a orienté : solution trouvée" in seen
+    assert "Selon le partenaire : solution partielle" in seen
+    assert "Évaluation : 3 sur 5" in seen
+    assert "Clôturer votre part" not in seen
+    seen = (await ccas.web.get(page)).text
+    assert "L’autre partie a clôturé sa part" in seen
 
 
 async def test_refusal_needs_a_reason_and_a_comment_then_the_sender_reorients(

@@ -29,6 +29,7 @@ from services.referrals.service.common import (
     person_context,
     purpose_context,
     refusal_problem,
+    second_evaluation_context,
     stale,
     summary_context,
 )
@@ -300,20 +301,43 @@ class ReferralService(Base):
     async def close(
         self, actor: Actor, referral_id: uuid.UUID, body: CloseIn, *, if_match: int | None
     ) -> Pending:
+        """The first side to close closes the referral with its outcome; the other side then
+        closes and evaluates its own part."""
         now = utcnow()
         before = await self.take(referral_id, actor, now, if_match=if_match)
+        aggregate = before.aggregate
+        side = lifecycle.closing_side(aggregate, actor)
         try:
-            plan = lifecycle.close(before.aggregate, actor, outcome=body.outcome.value)
+            plan = lifecycle.close(
+                aggregate,
+                actor,
+                outcome=body.outcome.value,
+                now=now,
+                window=timedelta(days=self.settings.referrals_closing_days),
+            )
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
-        values = {
-            "outcome": body.outcome.value,
-            "evaluation_score": body.evaluation_score,
-            "evaluation_comment_enc": self.seal(
-                before.referral, body.evaluation_comment, evaluation_context(referral_id)
-            ),
-            "closed_at": now,
-        }
+        if before.referral.closed_at is not None:
+            values: dict[str, Any] = {
+                "second_outcome": body.outcome.value,
+                "second_evaluation_score": body.evaluation_score,
+                "second_evaluation_comment_enc": self.seal(
+                    before.referral,
+                    body.evaluation_comment,
+                    second_evaluation_context(referral_id),
+                ),
+                "second_closed_at": now,
+            }
+        else:
+            values = {
+                "outcome": body.outcome.value,
+                "evaluation_score": body.evaluation_score,
+                "evaluation_comment_enc": self.seal(
+                    before.referral, body.evaluation_comment, evaluation_context(referral_id)
+                ),
+                "closed_at": now,
+                "closed_by": side.value if side else None,
+            }
         return self.apply(before, plan, actor, now, referral_values=values)
 
     async def change_referent(
@@ -361,6 +385,7 @@ def erase(pending: Pending, now: datetime) -> None:
         person_enc=None,
         summary_enc=None,
         evaluation_comment_enc=None,
+        second_evaluation_comment_enc=None,
         consent_purpose_enc=None,
         referent_enc=None,
         person_feedback_comment_enc=None,
