@@ -87,12 +87,32 @@ def _service_with_sessions(folder: Path) -> tuple[str, str]:
     return str(uuid.UUID(str(row[0]))), str(uuid.UUID(str(row[1])))
 
 
-async def _get(conn: Connection, path: str, *, html: bool = False) -> bytes:
-    accept = "text/html" if html else "application/json"
-    reply = await conn.request("GET", path, {"Accept": accept})
-    if reply.status != 200:
-        raise RuntimeError(f"GET {path}: {reply.status} {reply.body[:200]!r}")
-    return reply.body
+class Client:
+    """One keep-alive connection, opened again if the server closed it while idle (uvicorn
+    closes a connection after 5 s without a request: the setup's slow calls at 100k)."""
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
+
+    async def get(self, path: str, *, html: bool = False) -> bytes:
+        headers = {"Accept": "text/html" if html else "application/json"}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = await Connection.open(PORT)
+            try:
+                reply = await self.conn.request("GET", path, headers)
+                break
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.conn = None
+                if attempt == 2:
+                    raise
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path}: {reply.status} {reply.body[:200]!r}")
+        return reply.body
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
 
 
 async def _time(
@@ -121,24 +141,23 @@ def _report(title: str, page: list[float], floor: list[float]) -> None:
 
 
 async def _measure(folder: Path) -> None:
-    page_conn = await Connection.open(PORT)
-    api_conn = await Connection.open(PORT)
+    page_conn, api_conn = Client(), Client()
     directory = "/directory/v1"
     try:
-        communes = msgspec.json.decode(await _get(api_conn, f"{directory}/communes/26000"))
+        communes = msgspec.json.decode(await api_conn.get(f"{directory}/communes/26000"))
         code = communes[0]["code"]
         search = f"{directory}/search/services?" + urlencode(
             {"q": "aide alimentaire", "commune": code, "radius_km": 20, "limit": PAGE_SIZE}
         )
-        hits = msgspec.json.decode(await _get(api_conn, search))
+        hits = msgspec.json.decode(await api_conn.get(search))
         assert hits["items"], "the demo search found nothing"
 
         async def search_page() -> None:
-            await _get(page_conn, SEARCH_PAGE, html=True)
+            await page_conn.get(SEARCH_PAGE, html=True)
 
         async def search_floor() -> None:
-            msgspec.json.decode(await _get(api_conn, f"{directory}/communes/26000"))
-            msgspec.json.decode(await _get(api_conn, search))
+            msgspec.json.decode(await api_conn.get(f"{directory}/communes/26000"))
+            msgspec.json.decode(await api_conn.get(search))
 
         service_id, structure_id = _service_with_sessions(folder)
         places = f"{directory}/places?" + urlencode(
@@ -146,12 +165,12 @@ async def _measure(folder: Path) -> None:
         )
 
         async def fiche_page() -> None:
-            await _get(page_conn, f"/services/{service_id}", html=True)
+            await page_conn.get(f"/services/{service_id}", html=True)
 
         async def fiche_floor() -> None:
-            msgspec.json.decode(await _get(api_conn, f"{directory}/services/{service_id}"))
-            msgspec.json.decode(await _get(api_conn, f"{directory}/structures/{structure_id}"))
-            msgspec.json.decode(await _get(api_conn, places))
+            msgspec.json.decode(await api_conn.get(f"{directory}/services/{service_id}"))
+            msgspec.json.decode(await api_conn.get(f"{directory}/structures/{structure_id}"))
+            msgspec.json.decode(await api_conn.get(places))
 
         size = f"demo territory + {SERVICES:,} services" if SERVICES else "demo territory"
         print(f"{size}, {REPEAT} requests each, one keep-alive connection each", flush=True)

@@ -118,7 +118,10 @@ async def _run(base: str, folder: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        # French date fields (jj/mm/aaaa), as a French browser shows them.
+        browser = await p.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*FLAGS, "--lang=fr-FR"]
+        )
         context = await browser.new_context(locale="fr-FR")
         page = await context.new_page()
         await _sign_in(page, base, WORKER, DEMO_PASSWORD)
