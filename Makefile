@@ -13,7 +13,7 @@ export UV_LINK_MODE := copy
 # CI) Python would otherwise compile each imported module again at every `relais` run.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run install migrate seed test lint typecheck contracts pytest bench openapi docs clean
+.PHONY: run install migrate seed test lint typecheck contracts pytest bench openapi docs screenshots clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ openapi: install
 # also appended (with their defaults) to deploy/.env.example and the base ConfigMap.
 docs: install
 	$(BIN)/relais config-table --write README.md --sync-deploy deploy
+
+# A full-page PNG of every web page (desktop and phone width) under docs/screenshots/, taken by
+# Debian's Chromium on a temporary RELAIS_HOME with the demo territory (SCREENSHOTS_PORT is free).
+SCREENSHOTS_PORT ?= 8240
+screenshots: install
+	nice -n 10 $(BIN)/python -m tests.web.screenshots --port $(SCREENSHOTS_PORT) --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -82,6 +82,7 @@ def _body(target: uuid.UUID, i: int) -> dict[str, Any]:
             "method": "oral",
             "purpose": "Banc d'essai",
             "data_categories": ["identity", "contact", "situation"],
+            "recipients": [str(target)],
         },
         "target": {"structure_id": str(target)},
     }

@@ -10,10 +10,12 @@
    directory cache, then BENCH_REPEAT times; and times its two parts alone in the same process:
    the counting queries and the secrecy (``domain.report``);
 3. in the same run, the floor: the plain GROUP BY statements of the same answer, raw asyncpg —
-   the referrals by group and by every table's category in one statement, the thematiques, the
-   handoffs by state and decline reason, the three delays' median and 90th percentile by
-   ``percentile_cont``/``percentile_disc`` — with no secrecy, no names and no JSON (the place
-   of a département or service type is given to the floor for free);
+   the referrals by group and by every table's category (the person's feedback included) in
+   one statement, the thematiques (for the thematique grouping: which go together, and the
+   overall row too, as the answer publishes it), the handoffs by state and decline reason, the
+   three delays' median and 90th percentile by ``percentile_cont``/``percentile_disc`` — with
+   no secrecy, no names and no JSON (the place of a département or service type is given to
+   the floor for free; the last handoff is joined for the place groupings only);
 4. prints the time of each and their ratio.
 
 Run: ``.venv/bin/python -m bench stats`` (PostgreSQL at TEST_DATABASE_URL or the default
@@ -267,34 +269,58 @@ FLOOR_GROUPS = {
 
 
 async def _floor(conn: asyncpg.Connection, schema: str, grouping: str) -> float:
-    """The plain GROUP BY statements that count the same answer."""
+    """The plain GROUP BY statements that count the same answer (the thematique grouping also
+    publishes the overall row, which counts each referral once whatever its thematiques)."""
+    started = time.perf_counter()
+    if grouping == "thematique":
+        await _floor_statements(conn, schema, "none")
+    await _floor_statements(conn, schema, grouping)
+    return time.perf_counter() - started
+
+
+async def _floor_statements(conn: asyncpg.Connection, schema: str, grouping: str) -> None:
     referral_group, handoff_group = FLOOR_GROUPS[grouping]
     themed = grouping == "thematique"
+    placed = grouping not in ("none", "thematique")
     join_r = f"JOIN {schema}.referral_thematiques t ON t.referral_id = r.id" if themed else ""
     join_h = (
         f"JOIN {schema}.referral_thematiques t ON t.referral_id = h.referral_id" if themed else ""
     )
+    # The receiving place of each referral's last handoff, for the place groupings only.
+    join_last = (
+        f"JOIN {schema}.handoffs l ON l.referral_id = r.id AND l.position = per.last"
+        if placed
+        else ""
+    )
     window = "r.created_at >= $1 AND r.created_at < $2"
     chosen = f"h.referral_id IN (SELECT r.id FROM {schema}.referrals r WHERE {window})"
-    started = time.perf_counter()
+    per = f"""per AS (SELECT h.referral_id, count(*) n, max(h.position) last
+                      FROM {schema}.handoffs h WHERE {chosen} GROUP BY h.referral_id)"""
     await conn.fetch(
-        f"""WITH per AS (SELECT referral_id, count(*) n, max(position) last
-                         FROM {schema}.handoffs GROUP BY referral_id)
+        f"""WITH {per}
             SELECT {referral_group}, r.status, r.channel, r.age_band, r.sex, r.outcome,
-                   r.evaluation_score, least(per.n, 3), count(*)
-            FROM {schema}.referrals r JOIN per ON per.referral_id = r.id
-            JOIN {schema}.handoffs l ON l.referral_id = r.id AND l.position = per.last {join_r}
-            WHERE {window} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8""",
+                   r.evaluation_score, r.person_feedback, per.n, count(*)
+            FROM {schema}.referrals r JOIN per ON per.referral_id = r.id {join_last} {join_r}
+            WHERE {window} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
         SINCE,
         NOW,
     )
-    if not themed:
+    if themed:
+        # Which thematiques go together: the thematique table of each thematique's row.
         await conn.fetch(
-            f"""WITH per AS (SELECT referral_id, max(position) last
-                             FROM {schema}.handoffs GROUP BY referral_id)
+            f"""SELECT t.thematique, o.thematique, count(*)
+                FROM {schema}.referral_thematiques t
+                JOIN {schema}.referral_thematiques o ON o.referral_id = t.referral_id
+                JOIN {schema}.referrals r ON r.id = t.referral_id
+                WHERE {window} GROUP BY 1, 2""",
+            SINCE,
+            NOW,
+        )
+    else:
+        await conn.fetch(
+            f"""WITH {per}
                 SELECT {referral_group}, t.thematique, count(*)
-                FROM {schema}.referrals r JOIN per ON per.referral_id = r.id
-                JOIN {schema}.handoffs l ON l.referral_id = r.id AND l.position = per.last
+                FROM {schema}.referrals r JOIN per ON per.referral_id = r.id {join_last}
                 JOIN {schema}.referral_thematiques t ON t.referral_id = r.id
                 WHERE {window} GROUP BY 1, 2""",
             SINCE,
@@ -318,7 +344,6 @@ async def _floor(conn: asyncpg.Connection, schema: str, grouping: str) -> float:
         SINCE,
         NOW,
     )
-    return time.perf_counter() - started
 
 
 async def run() -> None:

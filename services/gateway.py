@@ -7,6 +7,7 @@ when the services run apart. ``/healthz``, ``/readyz`` and ``/metrics`` cover ev
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
@@ -15,7 +16,6 @@ from typing import Any
 
 import msgspec
 import structlog
-import swagger_ui
 from litestar import Litestar
 
 from services.kernel import lifecycle
@@ -23,7 +23,18 @@ from services.kernel.observability import metrics_payload
 
 log = structlog.get_logger("relais.gateway")
 DOCS_ASSETS = "/docs/assets/"
-SWAGGER_STATIC = Path(swagger_ui.__file__).parent / "static"
+
+
+def _package_dir(name: str) -> Path:
+    """A package's folder, found without importing it (swagger-ui-py's import loads its
+    framework adapters and Jinja: 2 MB in every server process, for four static files)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(name)
+    return Path(spec.origin).parent
+
+
+SWAGGER_STATIC = _package_dir("swagger_ui") / "static"
 SWAGGER_ASSETS = {
     "swagger-ui-bundle.js": "text/javascript",
     "swagger-ui-standalone-preset.js": "text/javascript",

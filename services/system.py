@@ -17,7 +17,6 @@ from services.kernel import lifecycle
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
 from services.kernel.jobs import Job, Worker
-from services.kernel.migrations import upgrade
 from services.kernel.observability import mark_process_dead
 from services.kernel.settings import Settings, check_production, load_settings
 
@@ -113,6 +112,10 @@ def attach_worker(apps: dict[str, Litestar], settings: Settings) -> None:
 
 async def migrate(settings: Settings, names: Sequence[str] = SERVICE_NAMES) -> None:
     """Each service's own history, then the kernel's job-lease table in that service's database."""
+    # Alembic (about a hundred modules, 7 MB) is imported here only: server processes, which
+    # import this module, never migrate.
+    from services.kernel.migrations import upgrade
+
     for name in names:
         module = service_module(name)
         db = Database(settings, name)

@@ -75,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     referrals_encryption_key_id: str = ""
     referrals_response_days: int = 8
     referrals_reminder_days: int = 2
+    referrals_closing_days: int = 30
     referrals_attachment_max_bytes: int = 1_000_000
     referrals_retention_months: int = 24
     referrals_attachment_retention_months: int = 6
@@ -323,6 +324,12 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "REFERRALS_REMINDER_DAYS",
         "referrals_reminder_days",
         "days before a handoff's deadline when the receiver is reminded",
+    ),
+    (
+        "REFERRALS_CLOSING_DAYS",
+        "referrals_closing_days",
+        "days after a referral was closed by one side (referent or partner) during which the "
+        "other side may still close and evaluate its own part",
     ),
     (
         "REFERRALS_ATTACHMENT_MAX_BYTES",

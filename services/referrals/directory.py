@@ -14,6 +14,7 @@ import structlog
 
 from services.kernel.http import ServiceLocator
 from services.kernel.problems import FieldError, ProblemError, unavailable_detail
+from services.referrals.domain import vocabulary
 
 log = structlog.get_logger("relais.referrals.directory")
 T = TypeVar("T")
@@ -34,6 +35,7 @@ class ServiceInfo(msgspec.Struct, kw_only=True):
     capacity_status: str | None = None
     accepts_referrals: bool = False
     referral_response_days: int | None = None
+    referable_by: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,14 @@ async def _resolve(
                 raise _invalid(f"{field}.service_id", "ce service ne reçoit pas d'orientations")
             if service.capacity_status == "full":
                 raise _invalid(f"{field}.service_id", "ce service est complet")
+            if not vocabulary.open_to_professionals(service.referable_by):
+                who = ", ".join(service.referable_by)
+                raise _invalid(
+                    f"{field}.service_id",
+                    f"ce service ne reçoit que les orientations de : {who} ; pas celles d'un "
+                    "professionnel (this service only takes referrals from: "
+                    f"{who}; not from a professional)",
+                )
     return Target(
         structure_id=structure.id,
         structure_name=structure.name,

@@ -42,6 +42,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "referral.reoriented",
     "referral.referent_changed",
     "referral.closed",
+    "referral.part_closed",
     "referral.erased",
     "consent.withdrawn",
     "attachment.added",

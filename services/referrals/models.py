@@ -67,6 +67,13 @@ class Referral(Base):
     evaluation_score: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     evaluation_comment_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Each side closes its own part: ``closed_by`` (origin or receiver) closed first and gave
+    # the outcome above; the other side's own closing and evaluation follow.
+    closed_by: Mapped[str | None] = mapped_column(sa.String(10), nullable=True)
+    second_outcome: Mapped[str | None] = mapped_column(sa.String(30), nullable=True)
+    second_evaluation_score: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    second_evaluation_comment_enc: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    second_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -162,10 +162,14 @@ class HandoffRead(msgspec.Struct, kw_only=True):
 
 
 class OutcomeRead(msgspec.Struct, kw_only=True):
+    """One side's closing: its outcome and evaluation of its own part."""
+
     outcome: Outcome
     evaluation_score: int | None
     evaluation_comment: str | None
     closed_at: datetime | None
+    # Which side closed: the referent's structure (origin) or the partner that took over.
+    side: Literal["referent", "partner"] | None = None
 
 
 class AttachmentRead(msgspec.Struct, kw_only=True):
@@ -194,6 +198,8 @@ class ReferralRead(msgspec.Struct, kw_only=True):
     current_handoff_id: uuid.UUID | None
     handoffs: list[HandoffRead]
     outcome: OutcomeRead | None
+    # The other side's own closing, after the first one closed the referral.
+    second_outcome: OutcomeRead | None = None
     attachments: list[AttachmentRead]
     # What the caller may do on the referral now (reorient, close, change_referent,
     # withdraw_consent); the transitions of each handoff are in its own allowed_actions.

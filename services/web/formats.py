@@ -63,6 +63,18 @@ def moment_fr(value: datetime | None) -> str:
     return f"{day_fr(local)} à {time_fr(local.strftime('%H:%M'))}"
 
 
+def phone_fr(value: str | None) -> str:
+    """A French number as people write it (« 04 75 12 34 56 »); other countries as given."""
+    if not value:
+        return ""
+    digits = re.sub(r"[\s.\-()]", "", value)
+    if digits.startswith("+33") and len(digits) == 12:
+        digits = "0" + digits[3:]
+    if re.fullmatch(r"0\d{9}", digits):
+        return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    return value
+
+
 def distance_fr(km: float | None, approximate: bool = False) -> str:
     """« à 3,5 km »; ``approximate`` (measured to a commune's centre): « à environ 3,5 km »."""
     if km is None:

@@ -114,6 +114,7 @@ def _environment() -> Environment:
         moment=formats.moment_fr,
         hours=formats.hours_fr,
         distance=formats.distance_fr,
+        phone=formats.phone_fr,
     )
     return env
 

@@ -153,6 +153,7 @@ async def test_referral_journey_across_services(
                 "method": "written",
                 "purpose": "Prévention de l'expulsion",
                 "data_categories": ["identity", "contact", "situation"],
+                "recipients": [structures["p1"]],
                 "further_partners": True,
                 "onward_relay_allowed": True,
             },

@@ -86,6 +86,7 @@ class World:
         days: int | None = None,
         status: str = "published",
         accepts: bool = True,
+        referable_by: list[str] | None = None,
     ) -> uuid.UUID:
         response = await self.client.post(
             "/directory/v1/services",
@@ -97,6 +98,7 @@ class World:
                 "accepts_referrals": accepts,
                 "referral_response_days": days,
                 "thematiques": [THEMATIQUE],
+                "referable_by": referable_by or [],
             },
             headers=self.moderator,
         )
@@ -146,6 +148,10 @@ def referral_body(receiver: Org, **overrides: Any) -> dict[str, Any]:
     }
     for key, value in overrides.items():
         body[key] = value
+    consent, target = body.get("consent"), body.get("target")
+    if isinstance(consent, dict) and isinstance(target, dict) and "recipients" not in consent:
+        # The consent names the target (required); tests of that rule pass recipients themselves.
+        body["consent"] = {**consent, "recipients": [target.get("structure_id")]}
     return body
 
 

@@ -24,6 +24,9 @@ REFERRAL_FIELDS = {
     "referent_enc": "referent",
     "person_feedback_comment_enc": "feedback",
 }
+# What a referral row held before the other side's closing had a column of its own.
+LEGACY_REFERRAL_FIELDS = dict(REFERRAL_FIELDS)
+REFERRAL_FIELDS["second_evaluation_comment_enc"] = "second-evaluation"
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,22 @@ class Sealed:
     value: str | bytes
 
 
-async def sealed_values(db: Database, referral_id: str) -> list[Sealed]:
-    """Every sealed value tied to the referral, as stored (a backup taken now)."""
+async def sealed_values(
+    db: Database, referral_id: str, fields: dict[str, str] = REFERRAL_FIELDS
+) -> list[Sealed]:
+    """Every sealed value tied to the referral, as stored (a backup taken now); ``fields``: the
+    referral's sealed columns at the schema's revision."""
     rid = uuid.UUID(referral_id)
     found: list[Sealed] = []
     async with db.session() as session:
-        referral = await session.get(m.Referral, rid)
+        table = m.Referral.__table__
+        referral = (
+            await session.execute(
+                sa.select(*(table.c[name] for name in fields)).where(table.c.id == rid)
+            )
+        ).one_or_none()
         assert referral is not None
-        for name, place in REFERRAL_FIELDS.items():
+        for name, place in fields.items():
             value = getattr(referral, name)
             if value is not None:
                 found.append(Sealed(f"referrals.{name}", f"referral:{rid}:{place}", value))

@@ -98,12 +98,35 @@ async def _expired(world: World, scene: Scene) -> None:
         )
 
 
-async def _relayed(world: World, scene: Scene) -> None:
+async def _recipients(world: World, scene: Scene, recipients: list[Org]) -> None:
+    async with world.app().state.db.session() as session:
+        await session.execute(
+            sa.update(m.Referral)
+            .where(m.Referral.id == uuid.UUID(scene.referral_id))
+            .values(consent_recipients=[str(o.id) for o in recipients])
+        )
+        await session.commit()
+
+
+async def _relay(world: World, scene: Scene) -> None:
     await act(
         world, scene.receiver.member, scene.referral_id, scene.handoff, "relay",
         {"target": {"structure_id": str(scene.relay_target.id)}, "comment": COMMENT},
         expect=201,
     )  # fmt: skip
+
+
+async def _relayed_named(world: World, scene: Scene) -> None:
+    await _recipients(world, scene, [scene.receiver, scene.relay_target])
+    await _relay(world, scene)
+
+
+async def _relayed_blind(world: World, scene: Scene) -> None:
+    # A relay the consent does not cover is refused now, but referrals relayed before that rule
+    # are still stored: made as then (the target named for the relay only), then left out.
+    await _recipients(world, scene, [scene.receiver, scene.relay_target])
+    await _relay(world, scene)
+    await _recipients(world, scene, [scene.receiver])
 
 
 async def _withdrawn(world: World, scene: Scene) -> None:
@@ -118,7 +141,8 @@ SITUATIONS: dict[str, Callable[[World, Scene], Awaitable[None]]] = {
     "active": _active,
     "declined": _declined,
     "expired": _expired,
-    "relayed to a structure the consent never named": _relayed,
+    "relayed to a structure the consent names": _relayed_named,
+    "relayed to a structure the consent never named": _relayed_blind,
     "withdrawn": _withdrawn,
 }
 STRUCTURES = ("origin", "receiver", "relay_target", "unrelated")
@@ -128,6 +152,7 @@ READS_PERSONAL: dict[str, set[str]] = {
     "active": {"origin", "receiver"},
     "declined": {"origin"},
     "expired": {"origin"},
+    "relayed to a structure the consent names": {"origin", "receiver", "relay_target"},
     "relayed to a structure the consent never named": {"origin", "receiver"},
     "withdrawn": set(),
 }

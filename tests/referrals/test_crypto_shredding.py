@@ -23,7 +23,13 @@ from services.referrals.crypto import load_keyring
 from services.referrals.service.retention import months, purge
 from tests.conftest import make_settings, require_postgres
 from tests.referrals.conftest import World, act, create_referral, read
-from tests.referrals.sealed import Sealed, opens, readable, sealed_values
+from tests.referrals.sealed import (
+    LEGACY_REFERRAL_FIELDS,
+    Sealed,
+    opens,
+    readable,
+    sealed_values,
+)
 from tests.tokens import TokenFactory
 
 PDF = b"%PDF-1.4\n% lettre de la CAF pour Aicha Benali-Testperson\n%%EOF\n"
@@ -353,7 +359,7 @@ async def _migrated(backend: str, home: Path, tokens: TokenFactory) -> None:
                         response_enc=keyring.seal('{"ok":1}', f"idempotency:{owner}:k"),
                     )
                 )  # fmt: skip
-        backup = await sealed_values(db, str(live))
+        backup = await sealed_values(db, str(live), LEGACY_REFERRAL_FIELDS)
         assert len(backup) == 7
         await upgrade(db, MIGRATIONS)
 

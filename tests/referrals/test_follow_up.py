@@ -181,6 +181,19 @@ async def test_only_the_sending_structure_renews_a_code(world: World) -> None:
     assert (await world.client.post(path)).status_code == 401
     assert (await world.client.post(path, headers=partner.member)).status_code == 403
     assert (await world.client.post(path, headers=stranger.member)).status_code == 404
+    # A retried request (same Idempotency-Key) gets the same code, not a third one.
+    key = {**ccas.member, "Idempotency-Key": f"renew-{uuid.uuid4()}"}
+    first = await world.client.post(path, headers=key)
+    again = await world.client.post(path, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["code"] == again.json()["code"]
+    assert (await follow(world, first.json()["code"], address()))["stage"] == "waiting"
+    # Once consent is withdrawn there is nothing left to follow: no new code.
+    withdrawn = await world.client.post(
+        f"/referrals/v1/referrals/{created['id']}/consent/withdraw", headers=ccas.member
+    )
+    assert withdrawn.status_code == 200
+    assert (await world.client.post(path, headers=ccas.member)).status_code == 409
 
 
 async def test_brute_force_is_refused(world: World) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -150,6 +152,70 @@ async def test_decline_then_reorient_then_relay(world: World) -> None:
     # The third partner sees the handoff it received, not the earlier journey.
     third_view = await read(world, third.member, rid)
     assert [h["position"] for h in third_view["handoffs"]] == [3]
+
+
+async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None:
+    ccas, partner, other = await world.org(), await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    rid, handoff = created["id"], created["handoffs"][0]
+    handoff = await act(world, partner.member, rid, handoff, "accept")
+    await act(world, partner.member, rid, handoff, "take-over")
+    url = f"/referrals/v1/referrals/{rid}/close"
+    # The partner closes first: the referral is closed with its outcome.
+    first = await world.client.post(
+        url, json={"outcome": "partial", "evaluation_score": 3}, headers=partner.member
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "closed"
+    assert first.json()["outcome"]["side"] == "partner"
+    assert first.json()["second_outcome"] is None
+    assert "close" not in first.json()["allowed_actions"]  # its part is done
+    # The referent still closes and evaluates its own part (no 409).
+    mine = await read(world, ccas.member, rid)
+    assert "close" in mine["allowed_actions"]
+    second = await world.client.post(
+        url,
+        json={"outcome": "solution_found", "evaluation_score": 5, "evaluation_comment": "Bien"},
+        headers=ccas.member,
+    )
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["outcome"]["outcome"] == "partial"
+    assert body["second_outcome"]["outcome"] == "solution_found"
+    assert body["second_outcome"]["side"] == "referent"
+    assert body["second_outcome"]["evaluation_comment"] == "Bien"
+    assert "close" not in body["allowed_actions"]
+    # Each part is closed once; a stranger is told nothing.
+    for headers, status in ((ccas.member, 409), (partner.member, 409), (other.member, 404)):
+        again = await world.client.post(url, json={"outcome": "partial"}, headers=headers)
+        assert again.status_code == status, again.text
+    types = [e["type"] for e in await _timeline(world, ccas.member, rid)]
+    assert types[-3:] == ["handoff.closed", "referral.closed", "referral.part_closed"]
+
+
+async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -> None:
+    ccas, partner = await world.org(), await world.org()
+    created = await create_referral(world, ccas, partner)
+    rid, handoff = created["id"], created["handoffs"][0]
+    handoff = await act(world, partner.member, rid, handoff, "accept")
+    await act(world, partner.member, rid, handoff, "take-over")
+    url = f"/referrals/v1/referrals/{rid}/close"
+    closed = await world.client.post(url, json={"outcome": "partial"}, headers=ccas.member)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["outcome"]["side"] == "referent"
+    days = world.app().state.settings.referrals_closing_days
+    assert days == 30
+    async with world.app().state.db.session() as session:
+        await session.execute(
+            sa.update(m.Referral)
+            .where(m.Referral.id == uuid.UUID(rid))
+            .values(closed_at=datetime.now(UTC) - timedelta(days=days, minutes=1))
+        )
+        await session.commit()
+    assert "close" not in (await read(world, partner.member, rid))["allowed_actions"]
+    late = await world.client.post(url, json={"outcome": "partial"}, headers=partner.member)
+    assert late.status_code == 409, late.text
+    assert "plus de 30 jours" in late.json()["detail"]
 
 
 async def test_relay_refused_without_onward_consent(world: World) -> None:

@@ -119,20 +119,44 @@ async def test_receiver_sees_only_consented_categories(world: World) -> None:
     assert mine["need"]["summary"].startswith("Expulsion")
 
 
-async def test_relay_target_not_named_sees_nothing_personal(world: World) -> None:
+async def test_relay_to_a_target_the_consent_does_not_cover_is_refused(world: World) -> None:
     ccas, partner, third = await world.org(), await world.org(), await world.org()
     created = await create_referral(world, ccas, partner, consent=consent(further_partners=False))
-    relayed = await act(
-        world, partner.member, created["id"], created["handoffs"][0], "relay",
-        {"target": {"structure_id": str(third.id)}}, expect=201,
+    handoff = created["handoffs"][0]
+    refused = await act(
+        world, partner.member, created["id"], handoff, "relay",
+        {"target": {"structure_id": str(third.id)}}, expect=422,
     )  # fmt: skip
-    seen = await read(world, third.member, created["id"])
-    assert seen["personal_data"] == "none"
-    assert seen["person"] is None
-    assert seen["need"]["summary"] is None
-    assert [h["id"] for h in seen["handoffs"]] == [relayed["id"]]
-    # The partner who relayed still sees what it was given.
-    assert (await read(world, partner.member, created["id"]))["person"] is not None
+    assert [e["field"] for e in refused["errors"]] == ["target.structure_id"]
+    assert "le consentement ne couvre pas cette structure" in refused["detail"]
+    assert "further partners" in refused["detail"]
+    # Nothing changed: the third structure is no party, the handoff is where it was.
+    assert (
+        await world.client.get(f"/referrals/v1/referrals/{created['id']}", headers=third.member)
+    ).status_code == 404
+    mine = await read(world, partner.member, created["id"])
+    assert [(h["state"], h["version"]) for h in mine["handoffs"]] == [("sent", 1)]
+    # The exception: back to the structure that recorded the data (it sees it anyway).
+    back = await act(
+        world, partner.member, created["id"], handoff, "relay",
+        {"target": {"structure_id": str(ccas.id)}}, expect=201,
+    )  # fmt: skip
+    assert back["to_structure_id"] == str(ccas.id)
+
+
+async def test_relay_to_a_target_the_consent_covers(world: World) -> None:
+    ccas, partner, third = await world.org(), await world.org(), await world.org()
+    for terms in (
+        consent(recipients=[str(partner.id), str(third.id)]),
+        consent(further_partners=True),
+    ):
+        created = await create_referral(world, ccas, partner, consent=terms)
+        await act(
+            world, partner.member, created["id"], created["handoffs"][0], "relay",
+            {"target": {"structure_id": str(third.id)}}, expect=201,
+        )  # fmt: skip
+        seen = await read(world, third.member, created["id"])
+        assert seen["person"] is not None
 
 
 async def test_expired_consent_hides_personal_data_from_receivers(world: World) -> None:

@@ -174,6 +174,47 @@ async def test_unknown_target_and_service_of_another_structure(world: World) -> 
     assert own.status_code == 422
 
 
+async def test_a_target_the_consent_does_not_name_is_refused(world: World) -> None:
+    ccas, partner, caf = await world.org(), await world.org(), await world.org("CAF")
+    before = await _count(world.app())
+    body = referral_body(partner)
+    body["consent"]["recipients"] = [str(caf.id)]
+    response = await world.client.post("/referrals/v1/referrals", json=body, headers=ccas.member)
+    assert response.status_code == 422, response.text
+    assert _fields(response) == {"consent.recipients"}
+    detail = response.json()["detail"]
+    assert "ne nomme pas la structure d'accueil" in detail
+    assert "does not name the target" in detail
+    assert await _count(world.app()) == before  # nothing written
+    # Named, it is accepted, and the recipients stay exactly those the person agreed to.
+    body["consent"]["recipients"] = [str(caf.id), str(partner.id)]
+    made = await world.client.post("/referrals/v1/referrals", json=body, headers=ccas.member)
+    assert made.status_code == 201, made.text
+    assert made.json()["consent"]["recipients"] == [str(caf.id), str(partner.id)]
+
+
+async def test_a_service_open_to_usagers_only_refuses_a_professional_referral(
+    world: World,
+) -> None:
+    ccas, partner = await world.org(), await world.org()
+    usagers_only = await world.service(partner, referable_by=["usagers"])
+    body = referral_body(
+        partner, target={"structure_id": str(partner.id), "service_id": str(usagers_only)}
+    )
+    response = await world.client.post("/referrals/v1/referrals", json=body, headers=ccas.member)
+    assert response.status_code == 422, response.text
+    assert _fields(response) == {"target.service_id"}
+    detail = response.json()["detail"]
+    assert "ne reçoit que les orientations de : usagers" in detail
+    assert "not from a professional" in detail
+    # Open to both, or saying nothing about it: accepted.
+    for referable_by in (["usagers", "professionnels"], None):
+        service = await world.service(partner, referable_by=referable_by)
+        body["target"]["service_id"] = str(service)
+        made = await world.client.post("/referrals/v1/referrals", json=body, headers=ccas.member)
+        assert made.status_code == 201, made.text
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_directory_errors_are_503_and_write_nothing(
     backend: str, tmp_path: Path, tokens: TokenFactory

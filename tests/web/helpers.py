@@ -31,15 +31,24 @@ async def demo_structure(relais: Relais, name_part: str = "") -> uuid.UUID:
 
 
 async def sign_in(
-    relais: Relais, structure_id: uuid.UUID, role: str = "admin"
+    relais: Relais,
+    structure_id: uuid.UUID,
+    role: str = "admin",
+    *,
+    also: tuple[uuid.UUID, ...] = (),
 ) -> tuple[httpx.AsyncClient, str]:
-    """A new account of that structure, signed in to the web app: (browser, e-mail)."""
-    account = await make_account(relais, memberships=[(structure_id, role)])
-    return await sign_in_as(relais, account.email, PASSWORD), account.email
+    """A new account of that structure (and member of those ``also``), signed in to the web
+    app: (browser, e-mail)."""
+    memberships = [(structure_id, role), *((other, "member") for other in also)]
+    account = await make_account(relais, memberships=memberships)
+    return await sign_in_as(relais, account.email, PASSWORD, structure_id), account.email
 
 
-async def sign_in_as(relais: Relais, email: str, password: str) -> httpx.AsyncClient:
-    """A browser signed in to the web app with that account."""
+async def sign_in_as(
+    relais: Relais, email: str, password: str, structure_id: uuid.UUID | None = None
+) -> httpx.AsyncClient:
+    """A browser signed in to the web app with that account (acting for ``structure_id`` if it
+    has several, else for the one auth offers first)."""
     b = browser(relais)
     start = await b.get("/connexion", params={"retour": "/"})
     assert start.status_code == 303, start.text
@@ -48,8 +57,14 @@ async def sign_in_as(relais: Relais, email: str, password: str) -> httpx.AsyncCl
     fields = {k: unescape(v) for k, v in hidden_fields(login_page.text).items()}
     logged = await b.post("/auth/login", data={**fields, "email": email, "password": password})
     assert logged.status_code == 303, logged.text
-    # The web app is first-party: no consent page, straight back with a code.
+    # The web app is first-party: no consent page, straight back with a code; a member of
+    # several structures first says which one she acts for.
     decided = await b.get(logged.headers["location"])
+    if decided.status_code == 200 and "Pour quelle structure" in decided.text:
+        chosen = {k: unescape(v) for k, v in hidden_fields(decided.text).items()}
+        offered = re.findall(r'name="structure_id" value="([^"]+)"', decided.text)
+        chosen["structure_id"] = str(structure_id) if structure_id else offered[0]
+        decided = await b.post("/auth/authorize", data={**chosen, "decision": "allow"})
     assert decided.status_code == 302, decided.text
     back = await b.get(decided.headers["location"].replace("http://testserver", ""))
     assert back.status_code == 303, back.text

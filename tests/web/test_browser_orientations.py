@@ -438,3 +438,43 @@ async def _badge_text(page: Any) -> int:
     text = await page.inner_text("#badge-recues")
     found = re.search(r"\d+", text)
     return int(found.group()) if found else 0
+
+
+PHONE = {"width": 390, "height": 844}
+WIDE_PAGES = (
+    "/",
+    "/annuaire?q=aide+alimentaire&commune=26000&rayon=20",
+    "/orientations",
+    "/orientations/recues",
+    "/ma-structure",
+    "/equipe",
+    "/integrations",
+    "/statistiques",
+    "/mes-notifications",
+)
+
+
+async def test_every_list_fits_a_phone_screen(
+    served: tuple[str, Path, str], chromium: Any, staff: dict[str, Agent]
+) -> None:
+    """On a phone nothing is wider than the screen: lists become one card per row, each value
+    with its column's name; the pages still pass axe-core."""
+    base, folder, _ = served
+    sender_ctx, sender = await _open(chromium, base, staff[CCAS], viewport=PHONE)
+    await _orient(sender, base, folder, CMS, "Telephone")
+    receiver_ctx, receiver = await _open(chromium, base, staff[CMS], viewport=PHONE)
+    for page in (sender, receiver):
+        for path in WIDE_PAGES:
+            await page.goto(base + path)
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (path, overflow)
+            await axe_clean(page)
+    await sender.goto(f"{base}/orientations")
+    first = sender.locator("table.stack tbody tr").first
+    assert await first.evaluate("row => getComputedStyle(row).display") == "block"
+    state = first.locator("td[data-label='État']")
+    assert "État : " in await state.evaluate("c => getComputedStyle(c, '::before').content")
+    await sender_ctx.close()
+    await receiver_ctx.close()

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.web.formats import day_fr, distance_fr, hours_fr, moment_fr
+from services.web.formats import day_fr, distance_fr, hours_fr, moment_fr, phone_fr
 
 
 def test_dates_and_moments_in_france() -> None:
@@ -56,3 +56,10 @@ def test_distances() -> None:
 )
 def test_opening_hours_in_words(hours: str, said: list[str]) -> None:
     assert hours_fr(hours) == said
+
+
+def test_phone_numbers_as_people_write_them() -> None:
+    assert phone_fr("+33465714339") == "04 65 71 43 39"
+    assert phone_fr("04.75.12.34.56") == "04 75 12 34 56"
+    assert phone_fr("+41 22 123 45 67") == "+41 22 123 45 67"  # abroad: as given
+    assert phone_fr(None) == ""

@@ -35,6 +35,25 @@ CCAS, CMS, PIMMS = (
 )
 
 
+async def test_relay_flow_says_why_a_partner_the_consent_leaves_out_cannot_be_chosen(
+    web_relais: Relais,
+) -> None:
+    ccas, cms, pimms = [await agent(web_relais, name) for name in (CCAS, CMS, PIMMS)]
+    created = await refer(web_relais, ccas, cms, onward_relay_allowed=True, further_partners=False)
+    page = f"/orientations/{created['id']}"
+    why = "Ne peut pas recevoir le relais : le consentement de la personne ne nomme pas"
+    pimms_service = await service_of(web_relais, pimms.structure_id)
+    search = await cms.web.get(f"{page}/relayer", params={"q": "médiation"})
+    assert search.status_code == 200
+    assert why in search.text
+    assert f"service={pimms_service}" not in search.text
+    chosen = await cms.web.get(f"{page}/relayer", params={"service": str(pimms_service)})
+    assert chosen.status_code == 200
+    assert why in chosen.text
+    assert '/relayer" class="panel"' not in chosen.text
+    assert f"Relayer à {PIMMS}" not in chosen.text
+
+
 async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais) -> None:
     ccas, cms, pimms = [await agent(web_relais, name) for name in (CCAS, CMS, PIMMS)]
     created = await refer(web_relais, ccas, cms, onward_relay_allowed=True, further_partners=True)
@@ -111,6 +130,20 @@ async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais)
     assert "Orientation clôturée" in seen
     assert "Évaluation : 4 sur 5" in seen
     assert "Clôturer l’orientation" not in seen
+    assert "Clôturer votre part" not in seen  # the CCAS's part is closed
+
+    # The partner that took over closes and evaluates its own part afterwards.
+    seen = (await pimms.web.get(page)).text
+    assert "Clôturer votre part de l’orientation" in seen
+    assert "L’autre partie a clôturé l’orientation" in seen
+    closed = await submit(pimms.web, seen, f"{page}/cloturer", issue="partial", note="3")
+    seen = await follow(pimms.web, closed)
+    assert "Selon la structure qui a orienté : solution trouvée" in seen
+    assert "Selon le partenaire : solution partielle" in seen
+    assert "Évaluation : 3 sur 5" in seen
+    assert "Clôturer votre part" not in seen
+    seen = (await ccas.web.get(page)).text
+    assert "L’autre partie a clôturé sa part" in seen
 
 
 async def test_refusal_needs_a_reason_and_a_comment_then_the_sender_reorients(

@@ -6,6 +6,7 @@ referral."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import date
 
 import httpx
 import sqlalchemy as sa
+from markupsafe import escape
 
 from services.directory.models import Service, Structure
 from services.referrals import models as rm
@@ -288,6 +290,9 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
     ):
         assert expected in text, expected
     assert target.structure_name.replace("'", "&#39;") in text
+    # Who receives it: the service and its structure, not a service's name alone.
+    receiver = f"au service « {target.service_name} » de {target.structure_name}"
+    assert str(escape(receiver)) in text  # as Jinja writes it
     assert 'src="/static/imprimer.js' in text
     # Another structure's member cannot print it.
     other, _ = await sign_in(web_relais, target.structure_id, role="member")
@@ -330,6 +335,10 @@ async def test_from_scratch_partner_found_in_the_flow_and_api_messages_on_their_
     assert chosen.headers["location"] == f"/orienter/{draft}/consentement"
     # Another partner named in the consent, found the same way, shown by name.
     consent = await b.get(f"/orienter/{draft}/consentement")
+    # The chosen partner is proposed among the recipients, checked.
+    assert re.search(
+        rf'id="f-rec-cible" name="recipients" value="{target.structure_id}" checked', consent.text
+    )
     to_search = await b.post(
         f"/orienter/{draft}/consentement",
         data={
@@ -352,6 +361,24 @@ async def test_from_scratch_partner_found_in_the_flow_and_api_messages_on_their_
     consent = await b.get(f"/orienter/{draft}/consentement")
     assert "Garde d’enfants" in consent.text  # what was typed before the search is kept
     assert re.search(rf'value="{extra.structure_id}" checked', consent.text)
+    # Unchecked, the chosen partner could not receive the request: the step says so.
+    refused = await post_step(
+        b,
+        draft,
+        "consentement",
+        {
+            "given_by": "person",
+            "method": "oral",
+            "purpose": "Garde d’enfants",
+            "data_categories": ["identity", "contact"],
+            "recipients": [str(extra.structure_id)],
+            "expires_on": f"{EXPIRY_YEAR}-01-01",
+        },
+        expect=422,
+    )
+    assert f"cochez {html.escape(target.structure_name)} : la demande ne peut lui être envoyée" in (
+        refused.text
+    )
     done = await post_step(
         b,
         draft,

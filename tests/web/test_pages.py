@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from services.directory.models import Service
 from services.web.models import WebSession
 from services.web.worker import purge_sessions
+from tests.auth.helpers import PASSWORD, make_account
 from tests.conftest import Relais
-from tests.web.helpers import browser, csrf_of, demo_structure, sign_in
+from tests.web.helpers import browser, csrf_of, demo_structure, sign_in, sign_in_as
 
 
 def hidden(page: str, name: str) -> str:
@@ -93,6 +94,27 @@ async def test_fiche_service_and_structure_in_words(web_relais: Relais) -> None:
     missing = await b.get(f"/services/{uuid.uuid4()}")
     assert missing.status_code == 404
     assert "Page introuvable" in missing.text
+
+
+async def test_fiche_says_who_may_refer(web_relais: Relais) -> None:
+    sid = await demo_structure(web_relais)
+    service_id = await a_service_of(web_relais, sid)
+    b = browser(web_relais)
+    for referable_by, said in (
+        (["professionnels", "usagers"], "Qui peut orienter : professionnels, usagers."),
+        (["usagers"], "Qui peut orienter : usagers."),
+    ):
+        async with web_relais.app("directory").state.db.session() as session:
+            await session.execute(
+                sa.update(Service).where(Service.id == service_id).values(referable_by=referable_by)
+            )
+            await session.commit()
+        page = await b.get(f"/services/{service_id}")
+        assert page.status_code == 200
+        assert said in page.text
+    # Open to the people themselves only: no « Orienter » button, and why.
+    assert "Orienter une personne vers ce service" not in page.text
+    assert "ne reçoit pas d’orientation d’un professionnel" in page.text
 
 
 async def test_sign_in_lands_on_the_home_page_and_sign_out_revokes(web_relais: Relais) -> None:
@@ -321,3 +343,44 @@ async def test_what_a_person_types_never_reaches_the_logs(
     assert page.status_code == 200
     # Nor by httpx, whose INFO line of each call to the API holds the full URL.
     assert "Testpersonne" not in caplog.text
+
+
+async def test_a_member_of_two_structures_switches_in_the_header(web_relais: Relais) -> None:
+    first = await demo_structure(web_relais, "CCAS de Valence")
+    second = await demo_structure(web_relais, "PIMMS")
+    b, _ = await sign_in(web_relais, first, also=(second,))
+    home = await b.get("/")
+    assert '<select id="structure-choice" name="structure_id">' in home.text
+    assert re.search(rf'<option value="{first}" selected>CCAS de Valence</option>', home.text)
+    switched = await b.post(
+        "/structure",
+        data={"csrf_token": csrf_of(home.text), "structure_id": str(second), "retour": "/"},
+    )
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/"
+    now = await b.get("/")
+    assert re.search(rf'<option value="{second}" selected>PIMMS', now.text)
+    assert "Voici ce qui vous attend aujourd’hui pour PIMMS" in now.text
+    # A structure I am no member of: nothing changes.
+    stranger = await demo_structure(web_relais, "Restos")
+    await b.post(
+        "/structure",
+        data={"csrf_token": csrf_of(now.text), "structure_id": str(stranger), "retour": "/"},
+    )
+    assert re.search(rf'<option value="{second}" selected>PIMMS', (await b.get("/")).text)
+    # Without the form's CSRF token the switch is refused.
+    refused = await b.post("/structure", data={"structure_id": str(first), "retour": "/"})
+    assert refused.status_code == 400
+
+
+async def test_a_moderator_of_no_structure_has_no_empty_switcher(web_relais: Relais) -> None:
+    moderator = await make_account(web_relais, moderator=True)
+    b = await sign_in_as(web_relais, moderator.email, PASSWORD)
+    home = (await b.get("/statistiques")).text
+    assert "structure-choice" not in home
+    assert "· modération du réseau" in home
+    # With one structure the header names it, and offers no switch either.
+    one, _ = await sign_in(web_relais, await demo_structure(web_relais, "CCAS de Valence"))
+    page = (await one.get("/")).text
+    assert "structure-choice" not in page
+    assert "· CCAS de Valence" in page

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import re
 
+from services.web.features.statistiques.view import french
 from tests.conftest import Relais
 from tests.web.helpers import browser
-from tests.web.orientations import agent, refer
+from tests.web.orientations import THEMATIQUE, agent, refer
+
+
+def web_label(thematique: str) -> str:
+    """The thematique's name in the reference data the annuaire serves."""
+    from services.kernel.reference.taxonomies import taxonomy
+
+    label = taxonomy("thematiques").label(thematique)
+    assert label, thematique
+    return label
+
 
 SENDER, RECEIVER = "CCAS de Crest", "Centre social de Nocaze"
 
@@ -39,6 +50,20 @@ async def test_a_structure_reads_its_numbers_in_charts_and_tables(web_relais: Re
     assert "<td>6</td>" in statuses
     # The thresholds are the API's: the page says which.
     assert "inférieur à 5" in page.text
+    # Categories by their names, never codes: thematiques as the annuaire names them, channels in
+    # the web app's words (a letter is « courrier »), capital first, typographic apostrophes.
+    themes = section(page.text, "tableau-thematique")
+    assert THEMATIQUE not in themes
+    assert f'<th scope="row">{french(web_label(THEMATIQUE))}</th>' in themes
+    assert "Accueil physique" in channels
+    assert "Courrier" in channels
+    assert ">postal<" not in channels
+    assert "canal d’arrivée" in page.text
+    assert "canal d'arrivée" not in page.text
+    # None of the six is closed: no solution rate yet, which is not a secret.
+    solved = section(page.text, "taux-taux_solution")
+    assert "pas encore de données" in solved
+    assert "masqué" not in solved
     # The CSV link keeps the period and the grouping.
     assert 'href="/statistiques/export.csv?du=' in page.text
 

@@ -195,6 +195,7 @@ async def test_the_sender_hands_over_the_link(web_relais: Relais) -> None:
             "method": "oral",
             "purpose": "Trouver une aide",
             "data_categories": ["identity", "contact"],
+            "recipients": [str(cms.structure_id)],
         },
         "target": {"structure_id": str(cms.structure_id)},
     }
@@ -302,6 +303,7 @@ async def test_the_page_never_shows_what_it_was_not_given(web_relais: Relais) ->
                 "method": "oral",
                 "purpose": case.purpose,
                 "data_categories": ["identity", "contact", "situation"],
+                "recipients": [str(cms.structure_id)],
             },
             "referent": case.referent,
             "target": {"structure_id": str(cms.structure_id)},

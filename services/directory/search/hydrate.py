@@ -20,6 +20,62 @@ from services.directory.search.schemas import Highlights, ServiceHit, StructureH
 
 SNIPPET_CHARS = 240
 
+# The page's rows, by id: Core statements built once (a search runs one per page; building and
+# running them through the ORM cost more than PostgreSQL takes to answer).
+_SERVICE: sa.Table = Service.__table__  # type: ignore[assignment]
+_STRUCTURE: sa.Table = Structure.__table__  # type: ignore[assignment]
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+_SERVICES_BY_ID = (
+    sa.select(
+        _SERVICE.c.id,
+        _SERVICE.c.structure_id,
+        _STRUCTURE.c.name.label("structure_name"),
+        _SERVICE.c.name,
+        _SERVICE.c.description,
+        _SERVICE.c.type,
+        _SERVICE.c.thematiques,
+        _SERVICE.c.publics,
+        _SERVICE.c.fees,
+        _SERVICE.c.reception_modes,
+        _SERVICE.c.appointment_required,
+        _SERVICE.c.capacity_status,
+        _SERVICE.c.accepts_referrals,
+        _SERVICE.c.status,
+        sa.func.coalesce(_SERVICE.c.commune_code, _STRUCTURE.c.commune_code).label("commune_code"),
+        sa.func.coalesce(_SERVICE.c.commune, _STRUCTURE.c.commune).label("commune"),
+        _SERVICE.c.commune_code.label("own_commune_code"),
+        _SERVICE.c.latitude,
+        _SERVICE.c.longitude,
+        _STRUCTURE.c.commune_code.label("structure_commune_code"),
+        _STRUCTURE.c.latitude.label("structure_latitude"),
+        _STRUCTURE.c.longitude.label("structure_longitude"),
+        _SERVICE.c.updated_at,
+        _SERVICE.c.verified_at,
+        _SERVICE.c.reviewed_at,
+    )
+    .join_from(_SERVICE, _STRUCTURE, _STRUCTURE.c.id == _SERVICE.c.structure_id)
+    .where(_SERVICE.c.id.in_(_IDS))
+)
+_STRUCTURES_BY_ID = sa.select(
+    _STRUCTURE.c.id,
+    _STRUCTURE.c.name,
+    _STRUCTURE.c.typology,
+    _STRUCTURE.c.networks,
+    _STRUCTURE.c.description,
+    _STRUCTURE.c.accepts_referrals,
+    _STRUCTURE.c.status,
+    _STRUCTURE.c.commune_code,
+    _STRUCTURE.c.commune,
+    _STRUCTURE.c.latitude,
+    _STRUCTURE.c.longitude,
+    _STRUCTURE.c.updated_at,
+    _STRUCTURE.c.verified_at,
+    _STRUCTURE.c.reviewed_at,
+).where(_STRUCTURE.c.id.in_(_IDS))
+_STRUCTURE_THEMATIQUES = sa.select(
+    tables.documents.c.entity_id, tables.documents.c.thematiques
+).where(tables.documents.c.kind == "structure", tables.documents.c.entity_id.in_(_IDS))
+
 
 async def hydrate(
     session: AsyncSession, request: SearchRequest, result: SearchResult, *, with_highlights: bool
@@ -41,44 +97,7 @@ async def hydrate(
         return reviewed_at is None or reviewed_at < request.stale_before
 
     if request.kind == "service":
-        rows = {
-            row.id: row
-            for row in (
-                await session.execute(
-                    sa.select(
-                        Service.id,
-                        Service.structure_id,
-                        Structure.name.label("structure_name"),
-                        Service.name,
-                        Service.description,
-                        Service.type,
-                        Service.thematiques,
-                        Service.publics,
-                        Service.fees,
-                        Service.reception_modes,
-                        Service.appointment_required,
-                        Service.capacity_status,
-                        Service.accepts_referrals,
-                        Service.status,
-                        sa.func.coalesce(Service.commune_code, Structure.commune_code).label(
-                            "commune_code"
-                        ),
-                        sa.func.coalesce(Service.commune, Structure.commune).label("commune"),
-                        Service.commune_code.label("own_commune_code"),
-                        Service.latitude,
-                        Service.longitude,
-                        Structure.commune_code.label("structure_commune_code"),
-                        Structure.latitude.label("structure_latitude"),
-                        Structure.longitude.label("structure_longitude"),
-                        Service.updated_at,
-                        Service.verified_at,
-                        Service.reviewed_at,
-                    )
-                    .join(Structure, Structure.id == Service.structure_id)
-                    .where(Service.id.in_(ids))
-                )
-            ).all()
-        }
+        rows = {row.id: row for row in (await session.execute(_SERVICES_BY_ID, {"ids": ids})).all()}
         items: list[Any] = []
         for hit in result.hits:
             row = rows.get(hit.entity_id)
@@ -124,35 +143,11 @@ async def hydrate(
             )
         return items
     structure_rows = {
-        row.id: row
-        for row in (
-            await session.execute(
-                sa.select(
-                    Structure.id,
-                    Structure.name,
-                    Structure.typology,
-                    Structure.networks,
-                    Structure.description,
-                    Structure.accepts_referrals,
-                    Structure.status,
-                    Structure.commune_code,
-                    Structure.commune,
-                    Structure.latitude,
-                    Structure.longitude,
-                    Structure.updated_at,
-                    Structure.verified_at,
-                    Structure.reviewed_at,
-                ).where(Structure.id.in_(ids))
-            )
-        ).all()
+        row.id: row for row in (await session.execute(_STRUCTURES_BY_ID, {"ids": ids})).all()
     }
     thematiques: dict[uuid.UUID, list[str]] = {
         entity_id: sorted(values or [])
-        for entity_id, values in await session.execute(
-            sa.select(tables.documents.c.entity_id, tables.documents.c.thematiques).where(
-                tables.documents.c.kind == "structure", tables.documents.c.entity_id.in_(ids)
-            )
-        )
+        for entity_id, values in await session.execute(_STRUCTURE_THEMATIQUES, {"ids": ids})
     }
     structures: list[Any] = []
     for hit in result.hits:

@@ -63,18 +63,26 @@ class Geography:
     def __init__(self) -> None:
         self.communes: dict[str, Commune] = {}
         self.by_postal_code: dict[str, list[Commune]] = {}
+        # Held by every server process that filters by place: the csv module makes a new string
+        # for each field of each row, so the values repeated across 37,000 rows (types,
+        # départements, régions, EPCIs, postal codes, parent codes) are shared through one pool.
+        shared: dict[str, str] = {}
+
+        def one(text: str) -> str:
+            return shared.setdefault(text, text)
+
         with (DATA / "communes.csv").open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 commune = Commune(
-                    code=row["code_insee"],
+                    code=one(row["code_insee"]),
                     name=row["nom"],
-                    type=row["type"],
-                    postal_codes=tuple(row["codes_postaux"].split()),
-                    departement=row["departement"],
-                    region=row["region"],
-                    epci=row["epci"] or None,
+                    type=one(row["type"]),
+                    postal_codes=tuple(one(p) for p in row["codes_postaux"].split()),
+                    departement=one(row["departement"]),
+                    region=one(row["region"]),
+                    epci=one(row["epci"]) if row["epci"] else None,
                     population=int(row["population"]) if row["population"] else None,
-                    parent=row["commune_parente"] or None,
+                    parent=one(row["commune_parente"]) if row["commune_parente"] else None,
                 )
                 # A delegated commune may share its code with the current one: keep the current.
                 if commune.code not in self.communes or commune.type == "commune-actuelle":
@@ -96,10 +104,12 @@ class Geography:
     def _positions(self) -> dict[str, Point]:
         # Read on first use only: most commands never need positions.
         raw = gzip.decompress((DATA / "positions.csv.gz").read_bytes()).decode("utf-8")
+        # Keyed by the communes' own code strings (one copy of each code in the process).
+        codes = {code: code for code in self.communes}
         return {
-            row["code_insee"]: Point(float(row["latitude"]), float(row["longitude"]))
+            codes.get(code, code): Point(float(row["latitude"]), float(row["longitude"]))
             for row in csv.DictReader(io.StringIO(raw))
-            if row["latitude"] and row["longitude"]
+            if row["latitude"] and row["longitude"] and (code := row["code_insee"])
         }
 
     def position(self, code: str | None) -> Point | None:

@@ -195,7 +195,9 @@ class HandoffController(Controller):
         idempotency_key: IdempotencyKey = None,
         if_match_header: IfMatch = None,
     ) -> Response[HandoffRead]:
-        """The receiver passes the person on (if the consent allows it); returns the new handoff."""
+        """The receiver passes the person on: the consent must allow onward relay and cover the
+        target (name it or allow further partners), unless the target is the origin structure.
+        Returns the new handoff."""
         return await _transition(
             request, svc, authenticated, referral_id, handoff_id, Action.RELAY,
             comment=data.comment, relay=data,

@@ -63,7 +63,8 @@ class ReferralController(Controller):
         data: ReferralCreate,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ReferralRead]:
-        """Record a person's request, their consent, and send it to a partner."""
+        """Record a person's request, their consent (which must name the target among its
+        recipients), and send it to a partner."""
         actor = actor_for(authenticated, write=True)
         body = check_create(data, utcnow(), svc.settings.age_bands)
 
@@ -133,7 +134,9 @@ class ReferralController(Controller):
         idempotency_key: IdempotencyKey = None,
         if_match_header: IfMatch = None,
     ) -> Response[ReferralRead]:
-        """Record the outcome once a partner has taken the person over."""
+        """Record a side's outcome once a partner has taken the person over: the first side
+        (the referent's structure or the partner) closes the referral; the other side then
+        closes and evaluates its own part (``second_outcome``) within REFERRALS_CLOSING_DAYS."""
         actor = actor_for(authenticated, write=True)
         expected = await if_match_after_404(svc, request, referral_id, actor)
 

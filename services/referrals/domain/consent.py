@@ -80,3 +80,34 @@ def filter_person(person: dict[str, object], categories: frozenset[Category]) ->
         for key, value in person.items()
         if value is not None and PERSON_FIELDS.get(key) in categories
     }
+
+
+# Why a structure the consent does not cover cannot receive the person (the problem's detail).
+TARGET_NOT_NAMED = (
+    "le consentement ne nomme pas la structure d'accueil : ajoutez-la aux destinataires "
+    "(the consent does not name the target structure: add it to the recipients)"
+)
+RELAY_NOT_COVERED = (
+    "le consentement ne couvre pas cette structure : elle doit figurer parmi les destinataires "
+    "ou la personne doit avoir accepté d'autres partenaires "
+    "(the consent does not cover this structure: it must be among the recipients, or the "
+    "person must have allowed further partners)"
+)
+
+
+def names(recipients: Iterable[uuid.UUID | str], structure_id: uuid.UUID) -> bool:
+    """The consent names ``structure_id`` among its recipients."""
+    return str(structure_id) in {str(r) for r in recipients}
+
+
+def covers_relay(
+    recipients: Iterable[uuid.UUID | str],
+    *,
+    further_partners: bool,
+    origin_structure_id: uuid.UUID,
+    target: uuid.UUID,
+) -> bool:
+    """A relay may hand the person to ``target``: the consent names it or covers further
+    partners. The one exception is a relay back to the origin structure, which recorded the data
+    and sees it anyway."""
+    return target == origin_structure_id or further_partners or names(recipients, target)

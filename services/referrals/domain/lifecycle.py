@@ -11,6 +11,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from services.referrals.domain.transitions import (
     OPEN_STATES,
@@ -62,6 +63,11 @@ class Referral:
     status: ReferralStatus = ReferralStatus.IN_PROGRESS
     onward_relay_allowed: bool = False
     handoffs: list[Handoff] = field(default_factory=list)
+    # Each side (origin, receiver) closes its own part: who closed first, and when, and
+    # whether the other side has closed its part too.
+    closed_by: Side | None = None
+    closed_at: datetime | None = None
+    second_closed: bool = False
 
     def handoff(self, handoff_id: uuid.UUID) -> Handoff:
         for handoff in self.handoffs:
@@ -270,8 +276,35 @@ def _check_reorient(referral: Referral, actor: Actor) -> None:
         )
 
 
-def close(referral: Referral, actor: Actor, *, outcome: str) -> Plan:
-    """Record the outcome once a partner took the person over."""
+CLOSING_SIDES = frozenset({Side.ORIGIN, Side.RECEIVER})
+
+
+def closing_side(referral: Referral, actor: Actor) -> Side | None:
+    """The part ``actor`` closes: the origin's (the referent's) or the receiver's."""
+    handoff = referral.current or referral.latest
+    if handoff is None:
+        return None
+    sides = sides_of(actor, referral.parties(handoff)) & CLOSING_SIDES
+    if referral.closed_by is not None:
+        sides -= {referral.closed_by}
+    return Side.ORIGIN if Side.ORIGIN in sides else next(iter(sides), None)
+
+
+def close(
+    referral: Referral,
+    actor: Actor,
+    *,
+    outcome: str,
+    now: datetime | None = None,
+    window: timedelta | None = None,
+) -> Plan:
+    """Record a side's outcome once a partner took the person over.
+
+    The first side to close (origin or receiver) closes the referral and gives its outcome; the
+    other side may then close and evaluate its own part, within ``window`` of that closing.
+    """
+    if referral.status is ReferralStatus.CLOSED:
+        return _close_second(referral, actor, outcome=outcome, now=now, window=window)
     _check_open(referral)
     current = referral.current
     if current is None or current.state is not HandoffState.TAKEN_OVER:
@@ -299,6 +332,42 @@ def close(referral: Referral, actor: Actor, *, outcome: str) -> Plan:
                 reason=outcome,
             ),
         ],
+    )
+
+
+def _close_second(
+    referral: Referral,
+    actor: Actor,
+    *,
+    outcome: str,
+    now: datetime | None,
+    window: timedelta | None,
+) -> Plan:
+    """The other side closes and evaluates its own part of a closed referral."""
+    side = closing_side(referral, actor)
+    if actor.kind is ActorKind.SYSTEM or (side is None and referral.closed_by is None):
+        raise Refusal(RefusalKind.NOT_ALLOWED, "L'orientation est clôturée.")
+    if side is None or referral.second_closed:
+        raise Refusal(
+            RefusalKind.WRONG_STATE,
+            "Votre structure a déjà clôturé sa part de l'orientation."
+            if _is_party(referral, actor)
+            else "L'orientation est clôturée.",
+        )
+    if (
+        now is not None
+        and window is not None
+        and referral.closed_at is not None
+        and now > referral.closed_at + window
+    ):
+        raise Refusal(
+            RefusalKind.WRONG_STATE,
+            "L'orientation est clôturée depuis plus de "
+            f"{window.days} jours : sa clôture ne peut plus être complétée.",
+        )
+    return Plan(
+        status=ReferralStatus.CLOSED,
+        events=[Event("referral.part_closed", reason=outcome)],
     )
 
 
@@ -376,12 +445,20 @@ class ReferralAction(enum.StrEnum):
     WITHDRAW_CONSENT = "withdraw_consent"
 
 
-def referral_actions(referral: Referral, actor: Actor) -> list[ReferralAction]:
+def referral_actions(
+    referral: Referral,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    closing_window: timedelta | None = None,
+) -> list[ReferralAction]:
     """The referral-level actions ``actor`` may take now, decided by the same checks as the
     actions themselves (shown to clients as hints)."""
     checks: dict[ReferralAction, Callable[[], object]] = {
         ReferralAction.REORIENT: lambda: _check_reorient(referral, actor),
-        ReferralAction.CLOSE: lambda: close(referral, actor, outcome=""),
+        ReferralAction.CLOSE: lambda: close(
+            referral, actor, outcome="", now=now, window=closing_window
+        ),
         ReferralAction.CHANGE_REFERENT: lambda: change_referent(referral, actor),
         ReferralAction.WITHDRAW_CONSENT: lambda: withdraw(referral, actor),
     }

@@ -17,7 +17,7 @@ from typing import Any
 from services.referrals.domain import visibility
 from services.referrals.domain.consent import Category, ConsentTerms
 from services.referrals.domain.lifecycle import Handoff, Referral, ReferralStatus
-from services.referrals.domain.transitions import OPEN_STATES, HandoffState
+from services.referrals.domain.transitions import OPEN_STATES, HandoffState, Side
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,13 @@ class ReferralRecord:
     person_feedback: str | None = None
     person_feedback_comment_enc: str | None = None
     person_feedback_at: datetime | None = None
+    # Each side closes its own part: the first (``closed_by``: origin or receiver) gave the
+    # outcome above, the other side's own closing follows.
+    closed_by: str | None = None
+    second_outcome: str | None = None
+    second_evaluation_score: int | None = None
+    second_evaluation_comment_enc: str | None = None
+    second_closed_at: datetime | None = None
     # Its data key, wrapped (a row of its own in ``referral_keys``); None once erased.
     data_key_enc: str | None = None
 
@@ -213,6 +220,9 @@ class Snapshot:
             origin_structure_id=ref.structure_id,
             status=ReferralStatus(ref.status),
             onward_relay_allowed=ref.onward_relay_allowed,
+            closed_by=Side(ref.closed_by) if ref.closed_by else None,
+            closed_at=ref.closed_at,
+            second_closed=ref.second_closed_at is not None,
             handoffs=[
                 Handoff(
                     id=h.id,

@@ -77,3 +77,14 @@ class ContactMethod(enum.StrEnum):
     EMAIL = "email"
     POSTAL = "postal"
     THROUGH_REFERRER = "through_referrer"
+
+
+# Who may refer to a service (the directory's « personnes-mobilisatrices »). A referral through
+# Relais is always made by a professional (a structure's staff or its API client).
+REFERRER_KIND = "professionnels"
+
+
+def open_to_professionals(referable_by: list[str]) -> bool:
+    """A service saying nothing about who may refer is open to all; one listing kinds of
+    referrers must list professionals for Relais to send it a referral."""
+    return not referable_by or REFERRER_KIND in referable_by

@@ -54,6 +54,10 @@ def evaluation_context(referral_id: uuid.UUID) -> str:
     return f"referral:{referral_id}:evaluation"
 
 
+def second_evaluation_context(referral_id: uuid.UUID) -> str:
+    return f"referral:{referral_id}:second-evaluation"
+
+
 def handoff_comment_context(handoff_id: uuid.UUID) -> str:
     return f"handoff:{handoff_id}:comment"
 

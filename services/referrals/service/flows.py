@@ -14,6 +14,7 @@ from services.kernel.clock import utcnow
 from services.kernel.db import new_uuid
 from services.kernel.problems import FieldError, ProblemError
 from services.referrals.directory import Target
+from services.referrals.domain import consent as consent_rules
 from services.referrals.domain import lifecycle
 from services.referrals.domain.lifecycle import Plan, Refusal
 from services.referrals.domain.records import Change, HandoffRecord, ReferralRecord, Snapshot
@@ -28,6 +29,7 @@ from services.referrals.service.common import (
     person_context,
     purpose_context,
     refusal_problem,
+    second_evaluation_context,
     stale,
     summary_context,
 )
@@ -123,9 +125,17 @@ class ReferralService(Base):
                 refusal.reason,
                 errors=[FieldError(field="target.structure_id", reason=refusal.reason)],
             ) from None
-        recipients = [str(target.structure_id)]
-        recipients += [str(r) for r in body.consent.recipients if str(r) not in recipients]
         consent = body.consent
+        if not consent_rules.names(consent.recipients, target.structure_id):
+            # Never extended silently: the person agreed to a list, the target must be on it.
+            raise ProblemError(
+                422,
+                f"consent.recipients : {consent_rules.TARGET_NOT_NAMED}",
+                errors=[
+                    FieldError(field="consent.recipients", reason=consent_rules.TARGET_NOT_NAMED)
+                ],
+            )
+        recipients = list(dict.fromkeys(str(r) for r in consent.recipients))
         key, wrapped = self.new_key(referral_id)
         referent: dict[str, Any] = {"referent_subject": actor.subject, "referent_enc": None}
         if body.referent is not None:
@@ -224,6 +234,20 @@ class ReferralService(Base):
             )
         except Refusal as refusal:
             raise refusal_problem(refusal, handoff) from None
+        if relay_target is not None and not consent_rules.covers_relay(
+            before.referral.consent_recipients,
+            further_partners=before.referral.consent_further_partners,
+            origin_structure_id=before.referral.structure_id,
+            target=relay_target.structure_id,
+        ):
+            # A partner the consent leaves out would take the person over blind.
+            raise ProblemError(
+                422,
+                f"target.structure_id : {consent_rules.RELAY_NOT_COVERED}",
+                errors=[
+                    FieldError(field="target.structure_id", reason=consent_rules.RELAY_NOT_COVERED)
+                ],
+            )
         values: dict[str, Any] = {}
         if action is Action.DECLINE:
             values["decline_reason"] = reason
@@ -277,20 +301,43 @@ class ReferralService(Base):
     async def close(
         self, actor: Actor, referral_id: uuid.UUID, body: CloseIn, *, if_match: int | None
     ) -> Pending:
+        """The first side to close closes the referral with its outcome; the other side then
+        closes and evaluates its own part."""
         now = utcnow()
         before = await self.take(referral_id, actor, now, if_match=if_match)
+        aggregate = before.aggregate
+        side = lifecycle.closing_side(aggregate, actor)
         try:
-            plan = lifecycle.close(before.aggregate, actor, outcome=body.outcome.value)
+            plan = lifecycle.close(
+                aggregate,
+                actor,
+                outcome=body.outcome.value,
+                now=now,
+                window=timedelta(days=self.settings.referrals_closing_days),
+            )
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
-        values = {
-            "outcome": body.outcome.value,
-            "evaluation_score": body.evaluation_score,
-            "evaluation_comment_enc": self.seal(
-                before.referral, body.evaluation_comment, evaluation_context(referral_id)
-            ),
-            "closed_at": now,
-        }
+        if before.referral.closed_at is not None:
+            values: dict[str, Any] = {
+                "second_outcome": body.outcome.value,
+                "second_evaluation_score": body.evaluation_score,
+                "second_evaluation_comment_enc": self.seal(
+                    before.referral,
+                    body.evaluation_comment,
+                    second_evaluation_context(referral_id),
+                ),
+                "second_closed_at": now,
+            }
+        else:
+            values = {
+                "outcome": body.outcome.value,
+                "evaluation_score": body.evaluation_score,
+                "evaluation_comment_enc": self.seal(
+                    before.referral, body.evaluation_comment, evaluation_context(referral_id)
+                ),
+                "closed_at": now,
+                "closed_by": side.value if side else None,
+            }
         return self.apply(before, plan, actor, now, referral_values=values)
 
     async def change_referent(
@@ -338,6 +385,7 @@ def erase(pending: Pending, now: datetime) -> None:
         person_enc=None,
         summary_enc=None,
         evaluation_comment_enc=None,
+        second_evaluation_comment_enc=None,
         consent_purpose_enc=None,
         referent_enc=None,
         person_feedback_comment_enc=None,

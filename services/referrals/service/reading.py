@@ -24,6 +24,7 @@ from services.referrals.service.common import (
     evaluation_context,
     event_comment_context,
     handoff_comment_context,
+    second_evaluation_context,
     summary_context,
 )
 from services.referrals.service.views import (
@@ -233,6 +234,13 @@ class ReadingService(Base):
         referral["consent_purpose"] = self.purpose(ref) if categories else None
         referral["evaluation_comment"] = (
             self.open_text(ref, ref.evaluation_comment_enc, evaluation_context(ref.id))
+            if seen.comments
+            else None
+        )
+        referral["second_evaluation_comment"] = (
+            self.open_text(
+                ref, ref.second_evaluation_comment_enc, second_evaluation_context(ref.id)
+            )
             if seen.comments
             else None
         )

@@ -5,7 +5,7 @@ the access log records)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -25,6 +25,7 @@ from services.referrals.domain.transitions import (
     Actor,
     HandoffState,
     Parties,
+    Side,
     allowed_actions,
 )
 from services.referrals.domain.visibility import View
@@ -44,11 +45,17 @@ from services.referrals.service.common import (
     evaluation_context,
     event_comment_context,
     handoff_comment_context,
+    second_evaluation_context,
     summary_context,
 )
 
 Shown = frozenset[Category]
 NOTHING: Shown = frozenset()
+
+_SIDE_NAMES: dict[str, Literal["referent", "partner"]] = {
+    Side.ORIGIN.value: "referent",
+    Side.RECEIVER.value: "partner",
+}
 
 
 def handoff_read(
@@ -176,6 +183,22 @@ def referral_read(
                 else None
             ),
             closed_at=ref.closed_at,
+            side=_SIDE_NAMES.get(ref.closed_by or ""),
+        )
+    second_outcome = None
+    if ref.second_outcome is not None:
+        second_outcome = OutcomeRead(
+            outcome=ref.second_outcome,  # type: ignore[arg-type]
+            evaluation_score=ref.second_evaluation_score,
+            evaluation_comment=(
+                svc.open_text(
+                    ref, ref.second_evaluation_comment_enc, second_evaluation_context(ref.id)
+                )
+                if seen.comments
+                else None
+            ),
+            closed_at=ref.second_closed_at,
+            side="partner" if ref.closed_by == Side.ORIGIN else "referent",
         )
     visible = [h for h in snapshot.handoffs if seen.sees_handoff(h.id)]
     current = next((h.id for h in visible if h.state in OPEN_STATES), None)
@@ -219,8 +242,14 @@ def referral_read(
         current_handoff_id=current,
         handoffs=handoffs,
         outcome=outcome,
+        second_outcome=second_outcome,
         attachments=files,
-        allowed_actions=referral_actions(snapshot.aggregate, actor),
+        allowed_actions=referral_actions(
+            snapshot.aggregate,
+            actor,
+            now=now,
+            closing_window=timedelta(days=svc.settings.referrals_closing_days),
+        ),
     )
     return read, frozenset(shown)
 

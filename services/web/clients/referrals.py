@@ -89,6 +89,7 @@ class ReferralOutcome(msgspec.Struct, kw_only=True):
     evaluation_score: int | None = None
     evaluation_comment: str | None = None
     closed_at: datetime | None = None
+    side: str | None = None  # referent or partner
 
 
 class Attachment(msgspec.Struct, kw_only=True):
@@ -115,6 +116,7 @@ class Referral(msgspec.Struct, kw_only=True):
     current_handoff_id: uuid.UUID | None = None
     handoffs: list[Handoff] = []
     outcome: ReferralOutcome | None = None
+    second_outcome: ReferralOutcome | None = None
     attachments: list[Attachment] = []
     allowed_actions: list[str] = []
     follow_up_code: str | None = None  # only in the answer to the creation

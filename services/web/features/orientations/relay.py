@@ -31,6 +31,17 @@ def _allowed(referral: Referral, staff: Staff, mode: Mode) -> bool:
     return "relay" in side_of(referral, staff.structure_id).receiver_actions
 
 
+def _relay_covers(referral: Referral, structure_id: uuid.UUID) -> bool:
+    """The API refuses a relay to a partner the consent leaves out (except back to the origin
+    structure): the page says so instead of offering it."""
+    consent = referral.consent
+    return (
+        structure_id == referral.structure_id
+        or consent.further_partners
+        or structure_id in consent.recipients
+    )
+
+
 def _target(form: Form) -> dict[str, Any]:
     return {"structure_id": one(form, "structure_id"), "service_id": optional(form, "service_id")}
 
@@ -93,6 +104,7 @@ class NextPartner(Controller):
             results=results,
             chosen=chosen,
             mine=staff.structure_id,
+            covers=lambda structure_id: mode != "relayer" or _relay_covers(referral, structure_id),
             key=uuid.uuid4().hex,
         )
 

@@ -81,6 +81,9 @@ def step(
     if kind == "referral.closed":
         outcome = _reason(labels.OUTCOMES, event.reason)
         return Step(at, f"Orientation clôturée{outcome}.", f"clôturée{outcome}")
+    if kind == "referral.part_closed":
+        outcome = _reason(labels.OUTCOMES, event.reason)
+        return Step(at, f"L’autre partie a clôturé sa part{outcome}.")
     if kind == "referral.referent_changed":
         return Step(at, "Le suivi a été confié à un·e autre référent·e.")
     if kind == "consent.withdrawn":

@@ -194,7 +194,9 @@ def defaults(
     return {}
 
 
-def read_step(step: str, form: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, str]]:
+def read_step(
+    step: str, form: dict[str, list[str]], target: Partner | None = None
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """A step's values from its posted form, and what the form itself must refuse."""
     kept: dict[str, list[str]] = {}
     for name in FIELDS[step]:
@@ -228,6 +230,12 @@ def read_step(step: str, form: dict[str, list[str]]) -> tuple[dict[str, list[str
             errors["expires_on"] = "indiquez jusqu’à quand l’accord vaut"
         elif day(get("expires_on")) is None:
             errors["expires_on"] = "date invalide (jour/mois/année)"
+        if target is not None and str(target.structure_id) not in kept.get("recipients", []):
+            # The API refuses a target the consent does not name: said here, on its step.
+            errors["recipients"] = (
+                f"cochez {target.structure_name} : la demande ne peut lui être envoyée que si "
+                "la personne accepte qu’elle voie ses données"
+            )
     return kept, errors
 
 

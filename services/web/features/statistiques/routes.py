@@ -7,6 +7,7 @@ arranges the API's answer: values hidden by the API stay hidden, said « masqué
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,13 +15,28 @@ from litestar import Controller, Request, Response, get
 
 from services.kernel.clock import utcnow
 from services.web.clients.base import ApiError, Problem
+from services.web.clients.directory import DirectoryApi
 from services.web.clients.referrals import ReferralsApi
-from services.web.features.statistiques.view import GROUPINGS, Period, report
+from services.web.features.statistiques.view import GROUPINGS, Period, Relabel, report
 from services.web.formats import PARIS
+from services.web.labels import CHANNELS, Labels
 from services.web.rendering import SECURITY_HEADERS, query, render
 from services.web.sessions import Staff
 
 CSV_NAME = "statistiques-relais.csv"
+
+
+def relabel_with(labels: Labels) -> Relabel:
+    """Thematiques by the directory's names, channels in the web app's words."""
+
+    def relabel(table: str, code: str, label: str) -> str:
+        if table == "thematique":
+            return labels.thematique(code) if labels.loaded else label
+        if table == "canal":
+            return CHANNELS.get(code, label)
+        return label
+
+    return relabel
 
 
 def _day(text: str) -> date | None:
@@ -81,6 +97,10 @@ class Statistiques(Controller):
                     raise
                 problem = exc.problem.detail or "Ces statistiques ne peuvent pas être calculées."
         asked = {"du": period.start.isoformat(), "au": period.end.isoformat(), "par": grouping}
+        state = request.app.state
+        if stats is not None:
+            with contextlib.suppress(ApiError):  # directory down: the API's own labels
+                await state.labels.load(DirectoryApi(state.http["directory"]))
         return render(
             request,
             "statistiques/statistiques.html",
@@ -98,7 +118,7 @@ class Statistiques(Controller):
             ],
             csv_url=query("/statistiques/export.csv", asked),
             problem=problem,
-            report=report(stats) if stats else None,
+            report=report(stats, relabel_with(state.labels)) if stats else None,
         )
 
     @get("/export.csv")
