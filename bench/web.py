@@ -14,6 +14,10 @@ each page wraps, timed in the same run.
    next to nothing, so the figures are the server's); prints median and p90 of each and the
    ratio of medians (the goal: a page at most 1.5× the calls it wraps).
 
+BENCH_WEB_SERVICES (default 0: the demo territory alone) adds that many generated services
+(bench/search.py's generator: the demo's distributions, communes all over France by population)
+to the SQLite directory before the server starts; ``BENCH_WEB_SERVICES=100000`` is the 100k size.
+
 Anonymous visitor (both pages are public, like the API they wrap). Run: ``.venv/bin/python -m
 bench web``.
 """
@@ -43,6 +47,26 @@ PORT = int(os.environ.get("BENCH_WEB_PORT", "0")) or free_port()
 WARMUP = 20
 SEARCH_PAGE = "/annuaire?" + urlencode({"q": "aide alimentaire", "commune": "26000", "rayon": "20"})
 PAGE_SIZE = 20  # the annuaire's page size (services/web/features/annuaire/routes.py)
+SERVICES = int(os.environ.get("BENCH_WEB_SERVICES", "0"))
+
+
+def _add_services(home: Path) -> None:
+    """SERVICES generated services more in the directory (after the demo's)."""
+    from bench.search import corpus, generate, load_sqlite
+    from services.kernel.db import Database
+    from services.kernel.settings import load_settings
+
+    async def load() -> None:
+        settings = load_settings(environ={}, home=home, log_level="WARNING", worker_enabled=False)
+        db = Database(settings, "directory")
+        try:
+            started = time.perf_counter()
+            await load_sqlite(db, generate(corpus(), SERVICES, seed=7, first_doc_id=10_000_000))
+            print(f"{SERVICES:,} services added in {time.perf_counter() - started:.0f} s")
+        finally:
+            await db.dispose()
+
+    asyncio.run(load())
 
 
 def _service_with_sessions(folder: Path) -> tuple[str, str]:
@@ -129,7 +153,8 @@ async def _measure(folder: Path) -> None:
             msgspec.json.decode(await _get(api_conn, f"{directory}/structures/{structure_id}"))
             msgspec.json.decode(await _get(api_conn, places))
 
-        print(f"demo territory, {REPEAT} requests each, one keep-alive connection each", flush=True)
+        size = f"demo territory + {SERVICES:,} services" if SERVICES else "demo territory"
+        print(f"{size}, {REPEAT} requests each, one keep-alive connection each", flush=True)
         times = await _time({"page": search_page, "floor": search_floor}, REPEAT)
         _report("annuaire search", times["page"], times["floor"])
         times = await _time({"page": fiche_page, "floor": fiche_floor}, REPEAT)
@@ -142,7 +167,7 @@ async def _measure(folder: Path) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="relais-bench-web-") as home:
         folder = Path(home)
-        process = serve_demo(folder, PORT)
+        process = serve_demo(folder, PORT, _add_services if SERVICES else None)
         try:
             asyncio.run(_measure(folder))
         finally:

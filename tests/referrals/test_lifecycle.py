@@ -218,6 +218,36 @@ async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -
     assert "plus de 30 jours" in late.json()["detail"]
 
 
+async def test_reorient_to_a_partner_the_consent_does_not_cover_needs_the_agreement(
+    world: World,
+) -> None:
+    ccas, first, second = await world.org(), await world.org(), await world.org()
+    terms = {
+        "given_by": "person",
+        "method": "oral",
+        "purpose": "Aide",
+        "data_categories": ["identity"],
+        "further_partners": False,
+    }
+    created = await create_referral(world, ccas, first, consent=terms)
+    rid = created["id"]
+    await act(
+        world, first.member, rid, created["handoffs"][0], "decline",
+        {"reason": "no_capacity", "comment": "Plus de place"},
+    )  # fmt: skip
+    url = f"/referrals/v1/referrals/{rid}/handoffs"
+    target = {"structure_id": str(second.id)}
+    blind = await world.client.post(url, json={"target": target}, headers=ccas.member)
+    assert blind.status_code == 422, blind.text
+    assert [e["field"] for e in blind.json()["errors"]] == ["add_recipient"]
+    assert "le consentement ne couvre pas cette structure" in blind.json()["detail"]
+    agreed = await world.client.post(
+        url, json={"target": target, "add_recipient": True}, headers=ccas.member
+    )
+    assert agreed.status_code == 201, agreed.text
+    assert str(second.id) in (await read(world, ccas.member, rid))["consent"]["recipients"]
+
+
 async def test_relay_refused_without_onward_consent(world: World) -> None:
     ccas, partner, other = await world.org(), await world.org(), await world.org()
     body = {

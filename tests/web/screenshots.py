@@ -1,7 +1,8 @@
 """`make screenshots`: a full-page PNG of every page of the web app, at desktop and phone width,
 under docs/screenshots/. `relais serve` runs on a temporary RELAIS_HOME with the demo territory;
-three staff of three structures (a CCAS, a CMS, a PIMMS) sign in, one referral is sent through
-the form so the orientation pages have something to show. Chromium is Debian's (/usr/bin/chromium).
+the demo staff (`relais demo-accounts`: a CCAS worker and its administrator, a PIMMS mediator,
+the network's moderator) sign in; six referrals are sent through the form so the orientation and
+statistics pages have something to show. Chromium is Debian's (/usr/bin/chromium).
 
     python -m tests.web.screenshots [--port 8240] [--out docs/screenshots]
 """
@@ -18,19 +19,32 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from services.demo_accounts import DEMO_PASSWORD, PERSONAS
 from tests.web.test_browser import CHROMIUM, FLAGS, _sign_in
-from tests.web.test_browser_orientations import CCAS, CMS, PIMMS, Agent, _new_agent, _orient
+from tests.web.test_browser_orientations import PIMMS, _orient
+
+# The demo territory's staff (`relais demo-accounts`): who orients, who administers the CCAS,
+# who receives at the PIMMS, who looks after the network.
+WORKER, ADMIN, RECEIVER, MODERATOR = (
+    next(p.email for p in PERSONAS if p.name == name)
+    for name in ("Camille Martin", "Sophie Girard", "Lucas Roux", "Équipe réseau Drôme")
+)
 
 # Readable pages, small files: a laptop and a common phone, both at a device scale of 1.
 SIZES = {"bureau": {"width": 1280, "height": 800}, "telephone": {"width": 390, "height": 844}}
 
 
-def serve_demo(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def serve_demo(
+    folder: Path, port: int, prepare: Callable[[Path], None] | None = None
+) -> subprocess.Popen[bytes]:
+    """`relais serve` on ``folder`` with the demo territory and its staff; ``prepare`` is given
+    the RELAIS_HOME (``folder/var``) before the server starts (a benchmark adds data there)."""
     base = f"http://127.0.0.1:{port}"
     env = {
         k: v
@@ -45,8 +59,10 @@ def serve_demo(folder: Path, port: int) -> subprocess.Popen[bytes]:
         AUTH_SIGNING_KEY_ANNOUNCE_SECONDS="0",
     )
     relais = str(Path(sys.executable).with_name("relais"))
-    for command in (["migrate"], ["seed-demo"]):
+    for command in (["migrate"], ["seed-demo"], ["demo-accounts"]):
         subprocess.run([relais, *command], cwd=folder, env=env, check=True, capture_output=True)
+    if prepare is not None:
+        prepare(folder / "var")
     process = subprocess.Popen(
         [relais, "serve", "--port", str(port)],
         cwd=folder,
@@ -77,14 +93,14 @@ async def _new_draft(page: Any, base: str) -> str:
 
 
 async def _shoot(
-    browser: Any, base: str, agent: Agent | None, shots: list[tuple[str, str]], out: Path
+    browser: Any, base: str, email: str | None, shots: list[tuple[str, str]], out: Path
 ) -> None:
     for size, viewport in SIZES.items():
         context = await browser.new_context(locale="fr-FR", viewport=viewport)
         page = await context.new_page()
         draft = ""
-        if agent is not None:
-            await _sign_in(page, base, agent.email)
+        if email is not None:
+            await _sign_in(page, base, email, DEMO_PASSWORD)
         for name, path in shots:
             if "{draft}" in path and not draft:
                 draft = await _new_draft(page, base)
@@ -101,48 +117,42 @@ async def _shoot(
 async def _run(base: str, folder: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
-    staff = {name: await _new_agent(folder, name) for name in (CCAS, CMS, PIMMS)}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         context = await browser.new_context(locale="fr-FR")
         page = await context.new_page()
-        await _sign_in(page, base, staff[CCAS].email)
-        referral = (await _orient(page, base, folder, CMS, "Exemple")).removeprefix(base)
+        await _sign_in(page, base, WORKER, DEMO_PASSWORD)
+        referral = (await _orient(page, base, folder, PIMMS, "Exemple")).removeprefix(base)
         # Enough referrals for the statistics to publish numbers (below 5 they are hidden).
         for n in range(5):
-            await _orient(page, base, folder, PIMMS if n % 2 else CMS, f"Exemple{n}")
+            await _orient(page, base, folder, PIMMS, f"Exemple{n}")
         # A service fiche and an entry to edit, found from the pages themselves.
         await page.goto(f"{base}/annuaire?q=aide+alimentaire&commune=26000&rayon=20")
         fiche = await page.get_attribute(".result h3 a", "href")
         structure = await page.get_attribute("a[href^='/structures/']", "href")
+        await context.close()
+        context = await browser.new_context(locale="fr-FR")
+        page = await context.new_page()
+        await _sign_in(page, base, ADMIN, DEMO_PASSWORD)
         await page.goto(f"{base}/ma-structure")
         edit = await page.get_attribute("table tbody th a", "href")
         await context.close()
 
+        anonymous = [
+            ("annuaire-anonyme", "/annuaire?q=%C3%A9crivain+public"),
+            ("a-propos", "/a-propos"),
+            ("connexion", "/connexion"),
+        ]
+        await _shoot(browser, base, None, anonymous, out)
         await _shoot(
             browser,
             base,
-            None,
-            [
-                ("annuaire-anonyme", "/annuaire"),
-                ("a-propos", "/a-propos"),
-                ("connexion", "/connexion"),
-            ],
-            out,
-        )
-        await _shoot(
-            browser,
-            base,
-            staff[CCAS],
+            WORKER,
             [
                 ("accueil", "/"),
                 ("annuaire", "/annuaire?q=aide+alimentaire&commune=26000&rayon=20"),
                 ("fiche-service", str(fiche)),
                 ("fiche-structure", str(structure)),
-                ("ma-structure", "/ma-structure"),
-                ("ma-structure-modifier", str(edit)),
-                ("equipe", "/equipe"),
-                ("integrations", "/integrations"),
                 ("orienter", "/orienter"),
                 ("orienter-personne", "{draft}/personne"),
                 ("orienter-besoin", "{draft}/besoin"),
@@ -156,16 +166,19 @@ async def _run(base: str, folder: Path, out: Path) -> None:
             ],
             out,
         )
-        await _shoot(
-            browser,
-            base,
-            staff[CMS],
-            [
-                ("orientations-recues", "/orientations/recues"),
-                ("orientation-recue", referral),
-            ],
-            out,
-        )
+        admin = [
+            ("ma-structure", "/ma-structure"),
+            ("ma-structure-modifier", str(edit)),
+            ("equipe", "/equipe"),
+            ("integrations", "/integrations"),
+        ]
+        await _shoot(browser, base, ADMIN, admin, out)
+        received = [
+            ("orientations-recues", "/orientations/recues"),
+            ("orientation-recue", referral),
+        ]
+        await _shoot(browser, base, RECEIVER, received, out)
+        await _shoot(browser, base, MODERATOR, [("statistiques-reseau", "/statistiques")], out)
         await browser.close()
 
 

@@ -14,6 +14,7 @@ from datetime import date
 
 import httpx
 import sqlalchemy as sa
+from markupsafe import escape
 
 from services.directory.models import Service, Structure
 from services.referrals import models as rm
@@ -289,6 +290,9 @@ async def test_orient_from_a_fiche_with_consent_a_document_and_a_receipt(
     ):
         assert expected in text, expected
     assert target.structure_name.replace("'", "&#39;") in text
+    # Who receives it: the service and its structure, not a service's name alone.
+    receiver = f"au service « {target.service_name} » de {target.structure_name}"
+    assert str(escape(receiver)) in text  # as Jinja writes it
     assert 'src="/static/imprimer.js' in text
     # Another structure's member cannot print it.
     other, _ = await sign_in(web_relais, target.structure_id, role="member")

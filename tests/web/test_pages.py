@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from services.directory.models import Service
 from services.web.models import WebSession
 from services.web.worker import purge_sessions
+from tests.auth.helpers import PASSWORD, make_account
 from tests.conftest import Relais
-from tests.web.helpers import browser, csrf_of, demo_structure, sign_in
+from tests.web.helpers import browser, csrf_of, demo_structure, sign_in, sign_in_as
 
 
 def hidden(page: str, name: str) -> str:
@@ -370,3 +371,16 @@ async def test_a_member_of_two_structures_switches_in_the_header(web_relais: Rel
     # Without the form's CSRF token the switch is refused.
     refused = await b.post("/structure", data={"structure_id": str(first), "retour": "/"})
     assert refused.status_code == 400
+
+
+async def test_a_moderator_of_no_structure_has_no_empty_switcher(web_relais: Relais) -> None:
+    moderator = await make_account(web_relais, moderator=True)
+    b = await sign_in_as(web_relais, moderator.email, PASSWORD)
+    home = (await b.get("/statistiques")).text
+    assert "structure-choice" not in home
+    assert "· modération du réseau" in home
+    # With one structure the header names it, and offers no switch either.
+    one, _ = await sign_in(web_relais, await demo_structure(web_relais, "CCAS de Valence"))
+    page = (await one.get("/")).text
+    assert "structure-choice" not in page
+    assert "· CCAS de Valence" in page

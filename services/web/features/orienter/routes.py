@@ -560,7 +560,9 @@ class Recepisse(Controller):
             title="Récépissé de consentement",
             referral=referral,
             origin=origin,
-            target=(first.to_service_name or first.to_structure_name) if first else None,
+            # « au service « Aide aux démarches » de PIMMS Médiation » : a service's name alone
+            # does not say who receives the request.
+            target=_receiver(first.to_structure_name, first.to_service_name) if first else None,
             recipients=[named[r] for r in referral.consent.recipients if r in named],
             person_name=person_name,
             reference=reference(referral.id),
@@ -596,6 +598,14 @@ async def _partner(directory: DirectoryApi, service_id: uuid.UUID) -> f.Partner:
         service_id=service.id,
         service_name=service.name,
     )
+
+
+def _receiver(structure: str | None, service: str | None) -> str | None:
+    if service and structure:
+        return f"au service « {service} » de {structure}"
+    if structure:
+        return f"à {structure}"
+    return f"au service « {service} »" if service else None
 
 
 ROUTES = [Orienter, Recepisse]
