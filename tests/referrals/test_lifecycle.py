@@ -191,6 +191,20 @@ async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None
         assert again.status_code == status, again.text
     types = [e["type"] for e in await _timeline(world, ccas.member, rid)]
     assert types[-3:] == ["handoff.closed", "referral.closed", "referral.part_closed"]
+    # The second evaluation's comment is sealed like the first, and goes with the consent.
+    async with world.app().state.db.session() as session:
+        stored = await session.get(m.Referral, uuid.UUID(rid))
+        assert stored is not None
+        assert stored.second_evaluation_comment_enc
+        assert "Bien" not in stored.second_evaluation_comment_enc
+    withdrawn = await world.client.post(
+        f"/referrals/v1/referrals/{rid}/consent/withdraw", headers=ccas.member
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    async with world.app().state.db.session() as session:
+        stored = await session.get(m.Referral, uuid.UUID(rid))
+        assert stored is not None
+        assert stored.second_evaluation_comment_enc is None
 
 
 async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -> None:
