@@ -26,12 +26,9 @@ import secrets
 import uuid
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from services.kernel import sealing
 from services.kernel.settings import Settings, SettingsError
 
-NONCE_BYTES = 12
 KEY_FILE = Path("keys") / "referrals.json"
 
 
@@ -72,7 +69,7 @@ class Keyring:
         return self._seal(self._open(token, context), context)
 
     def _seal(self, value: bytes, context: str) -> str:
-        blob = _encrypt(AESGCM(self.keys[self.current]), value, context)
+        blob = sealing.seal(self.keys[self.current], value, context)
         return f"{self.current}:{base64.b64encode(blob).decode()}"
 
     def _open(self, token: str, context: str) -> bytes:
@@ -80,7 +77,7 @@ class Keyring:
         key = self.keys.get(kid)
         if key is None:
             raise DecryptionError(f"unknown key id {kid!r}")
-        return _decrypt(AESGCM(key), _b64(data), context)
+        return _decrypt(key, _b64(data), context)
 
 
 def data_key_context(referral_id: uuid.UUID) -> str:
@@ -91,17 +88,16 @@ class DataKey:
     """One referral's own key; its personal values are sealed with it alone. Tokens carry no key
     id (``base64(nonce + ciphertext)``): the referral names its key."""
 
-    __slots__ = ("_aead", "material")
+    __slots__ = ("material",)
 
     def __init__(self, material: bytes) -> None:
-        if len(material) != 32:
+        if len(material) != sealing.KEY_BYTES:
             raise DecryptionError("a data key is 32 bytes")
         self.material = material
-        self._aead = AESGCM(material)
 
     @classmethod
     def generate(cls) -> DataKey:
-        return cls(AESGCM.generate_key(bit_length=256))
+        return cls(sealing.new_key())
 
     def seal(self, value: str, context: str) -> str:
         return base64.b64encode(self.seal_bytes(value.encode(), context)).decode()
@@ -110,21 +106,16 @@ class DataKey:
         return self.open_bytes(_b64(token), context).decode()
 
     def seal_bytes(self, value: bytes, context: str) -> bytes:
-        return _encrypt(self._aead, value, context)
+        return sealing.seal(self.material, value, context)
 
     def open_bytes(self, blob: bytes, context: str) -> bytes:
-        return _decrypt(self._aead, blob, context)
+        return _decrypt(self.material, blob, context)
 
 
-def _encrypt(aead: AESGCM, value: bytes, context: str) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + aead.encrypt(nonce, value, context.encode())
-
-
-def _decrypt(aead: AESGCM, blob: bytes, context: str) -> bytes:
+def _decrypt(key: bytes, blob: bytes, context: str) -> bytes:
     try:
-        return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
-    except InvalidTag as exc:
+        return sealing.unseal(key, blob, context)
+    except sealing.Unsealable as exc:
         raise DecryptionError("ciphertext does not verify") from exc
 
 
@@ -152,7 +143,7 @@ def parse_keys(raw: str) -> dict[str, bytes]:
 
 
 def new_key() -> tuple[str, bytes]:
-    return f"k{secrets.token_hex(4)}", AESGCM.generate_key(bit_length=256)
+    return f"k{secrets.token_hex(4)}", sealing.new_key()
 
 
 def key_file(settings: Settings) -> Path:

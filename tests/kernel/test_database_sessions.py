@@ -66,8 +66,20 @@ async def _terminate_sessions(schema: str) -> int:
                 ),
                 {"name": application_name(schema)},
             )
+            # pg_terminate_backend only signals: wait until the backends are gone, as after a
+            # real restart, and let the event loop read the closed sockets (asyncpg learns of a
+            # closed connection from its socket, which is what the pool's checkout relies on).
+            for _ in range(100):
+                left = await conn.scalar(
+                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                    {"name": application_name(schema)},
+                )
+                if not left:
+                    break
+                await asyncio.sleep(0.05)
     finally:
         await engine.dispose()
+    await asyncio.sleep(0.05)
     return int(killed or 0)
 
 

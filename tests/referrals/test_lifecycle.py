@@ -191,6 +191,20 @@ async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None
         assert again.status_code == status, again.text
     types = [e["type"] for e in await _timeline(world, ccas.member, rid)]
     assert types[-3:] == ["handoff.closed", "referral.closed", "referral.part_closed"]
+    # The second evaluation's comment is sealed like the first, and goes with the consent.
+    async with world.app().state.db.session() as session:
+        stored = await session.get(m.Referral, uuid.UUID(rid))
+        assert stored is not None
+        assert stored.second_evaluation_comment_enc
+        assert "Bien" not in stored.second_evaluation_comment_enc
+    withdrawn = await world.client.post(
+        f"/referrals/v1/referrals/{rid}/consent/withdraw", headers=ccas.member
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    async with world.app().state.db.session() as session:
+        stored = await session.get(m.Referral, uuid.UUID(rid))
+        assert stored is not None
+        assert stored.second_evaluation_comment_enc is None
 
 
 async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -> None:
@@ -216,6 +230,36 @@ async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -
     late = await world.client.post(url, json={"outcome": "partial"}, headers=partner.member)
     assert late.status_code == 409, late.text
     assert "plus de 30 jours" in late.json()["detail"]
+
+
+async def test_reorient_to_a_partner_the_consent_does_not_cover_needs_the_agreement(
+    world: World,
+) -> None:
+    ccas, first, second = await world.org(), await world.org(), await world.org()
+    terms = {
+        "given_by": "person",
+        "method": "oral",
+        "purpose": "Aide",
+        "data_categories": ["identity"],
+        "further_partners": False,
+    }
+    created = await create_referral(world, ccas, first, consent=terms)
+    rid = created["id"]
+    await act(
+        world, first.member, rid, created["handoffs"][0], "decline",
+        {"reason": "no_capacity", "comment": "Plus de place"},
+    )  # fmt: skip
+    url = f"/referrals/v1/referrals/{rid}/handoffs"
+    target = {"structure_id": str(second.id)}
+    blind = await world.client.post(url, json={"target": target}, headers=ccas.member)
+    assert blind.status_code == 422, blind.text
+    assert [e["field"] for e in blind.json()["errors"]] == ["add_recipient"]
+    assert "le consentement ne couvre pas cette structure" in blind.json()["detail"]
+    agreed = await world.client.post(
+        url, json={"target": target, "add_recipient": True}, headers=ccas.member
+    )
+    assert agreed.status_code == 201, agreed.text
+    assert str(second.id) in (await read(world, ccas.member, rid))["consent"]["recipients"]
 
 
 async def test_relay_refused_without_onward_consent(world: World) -> None:

@@ -6,16 +6,12 @@ state. Skipped without Chromium unless REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.web import test_browser
 from tests.web.test_browser import axe_clean, chromium, served
 from tests.web.test_browser_orientations import Agent, _act, _new_agent, _open, _orient
 
@@ -25,30 +21,6 @@ pytestmark = pytest.mark.slow
 CCAS, CMS = "CCAS de Valence", "Centre médico-social de Valence Nord"
 PHONE = {"viewport": {"width": 360, "height": 740}, "locale": "fr-FR"}
 LINK = re.compile(r"https?://\S+/suivi/[A-Za-z0-9_-]{16,64}")
-
-
-def _port_in_range() -> int:
-    """A free port of TEST_PORT_RANGE (``first-last``) when set, else any free port."""
-    span = os.environ.get("TEST_PORT_RANGE", "")
-    if not span:
-        return test_browser.free_port()
-    first, last = (int(p) for p in span.split("-"))
-    for port in range(first, last + 1):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {span}")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _served_port() -> Iterator[None]:
-    """Set before `served` starts the server (autouse fixtures of a scope come first)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(test_browser, "free_port", _port_in_range)
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -93,9 +93,11 @@ class Geography:
         self.epcis = _areas("epci.csv", "code_siren")
         self.departements = _areas("departements.csv", "code")
         self.regions = _areas("regions.csv", "code")
-        self._folded = [
-            (fold(c.name), c) for c in self.communes.values() if c.type == "commune-actuelle"
-        ]
+
+    @cached_property
+    def _folded(self) -> list[tuple[str, Commune]]:
+        # Built on the first search by name only (3 MB): a search by place never needs it.
+        return [(fold(c.name), c) for c in self.communes.values() if c.type == "commune-actuelle"]
 
     def commune(self, code: str) -> Commune | None:
         return self.communes.get(code)

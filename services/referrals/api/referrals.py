@@ -100,7 +100,9 @@ class ReferralController(Controller):
         data: ReorientIn,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[HandoffRead]:
-        """After a decline, cancellation or expiry: send the person to another partner."""
+        """After a decline, cancellation or expiry: send the person to another partner, which
+        the consent must cover (named, or further partners allowed) unless ``add_recipient``
+        records the person's agreement."""
         actor = actor_for(authenticated, write=True)
         await svc.visible(referral_id, actor, utcnow())  # 404 before the directory is asked
 

@@ -95,6 +95,14 @@ RELAY_NOT_COVERED = (
 )
 
 
+REORIENT_NOT_COVERED = (
+    "le consentement ne couvre pas cette structure : indiquez que la personne accepte qu'elle "
+    "reçoive ses données (add_recipient) "
+    "(the consent does not cover this structure: say the person agrees to it receiving their "
+    "data with add_recipient)"
+)
+
+
 def names(recipients: Iterable[uuid.UUID | str], structure_id: uuid.UUID) -> bool:
     """The consent names ``structure_id`` among its recipients."""
     return str(structure_id) in {str(r) for r in recipients}

@@ -287,8 +287,20 @@ class ReferralService(Base):
             plan = lifecycle.reorient(before.aggregate, actor, handoff_id, target.structure_id)
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
-        values: dict[str, Any] = {}
         recipients = list(before.referral.consent_recipients)
+        covered = before.referral.consent_further_partners or consent_rules.names(
+            recipients, target.structure_id
+        )
+        if not covered and not add_recipient:
+            # Never sent blind: the person's agreement to this partner is recorded, or no send.
+            raise ProblemError(
+                422,
+                f"add_recipient : {consent_rules.REORIENT_NOT_COVERED}",
+                errors=[
+                    FieldError(field="add_recipient", reason=consent_rules.REORIENT_NOT_COVERED)
+                ],
+            )
+        values: dict[str, Any] = {}
         if add_recipient and str(target.structure_id) not in recipients:
             values["consent_recipients"] = [*recipients, str(target.structure_id)]
         assert plan.new_handoff is not None
