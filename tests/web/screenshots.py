@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from services.demo_accounts import DEMO_PASSWORD, PERSONAS
-from tests.web.test_browser import CHROMIUM, FLAGS, _sign_in
+from tests.web.test_browser import CHROMIUM, FLAGS, _sign_in, served_env
 from tests.web.test_browser_orientations import PIMMS, _orient
 
 # The demo territory's staff (`relais demo-accounts`): who orients, who administers the CCAS,
@@ -46,18 +46,7 @@ def serve_demo(
     """`relais serve` on ``folder`` with the demo territory and its staff; ``prepare`` is given
     the RELAIS_HOME (``folder/var``) before the server starts (a benchmark adds data there)."""
     base = f"http://127.0.0.1:{port}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RELAIS_", "DATABASE_", "JWT_", "AUTH_", "DIRECTORY_", "REFERRALS_"))
-    }
-    env.update(
-        RELAIS_BASE_URL=base,
-        JWT_ISSUER=f"{base}/auth",
-        LOG_LEVEL="WARNING",
-        WORKER_ENABLED="false",
-        AUTH_SIGNING_KEY_ANNOUNCE_SECONDS="0",
-    )
+    env = served_env(base)
     relais = str(Path(sys.executable).with_name("relais"))
     for command in (["migrate"], ["seed-demo"], ["demo-accounts"]):
         subprocess.run([relais, *command], cwd=folder, env=env, check=True, capture_output=True)

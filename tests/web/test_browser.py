@@ -42,13 +42,9 @@ def _require_chromium() -> None:
         pytest.skip("Chromium not installed (/usr/bin/chromium)")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
-    """`relais serve` with the demo territory and an administrator invited by e-mail."""
-    _require_chromium()
-    folder = tmp_path_factory.mktemp("web-browser")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def served_env(base: str) -> dict[str, str]:
+    """The environment of a `relais serve` at ``base`` on the demo territory: this machine's
+    variables without any Relais setting, plus the served address and quiet, job-free servers."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -61,6 +57,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         WORKER_ENABLED="false",
         AUTH_SIGNING_KEY_ANNOUNCE_SECONDS="0",
     )
+    return env
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+    """`relais serve` with the demo territory and an administrator invited by e-mail."""
+    _require_chromium()
+    folder = tmp_path_factory.mktemp("web-browser")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = served_env(base)
     relais = str(Path(sys.executable).with_name("relais"))
     for command in (["migrate"], ["seed-demo"]):
         subprocess.run([relais, *command], cwd=folder, env=env, check=True, capture_output=True)
