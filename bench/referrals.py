@@ -434,7 +434,10 @@ async def _design_floor(schema: str, lifecycles: int) -> float:
                     async with conn.transaction():
                         await conn.execute(sql.take, rid)
                         await conn.fetch(sql.load, rid)
-                        status = state if state in ("taken_over", "closed") else "in_progress"
+                        # The sender's close is its part: the referral stays taken over.
+                        status = (
+                            "taken_over" if state in ("taken_over", "closed") else "in_progress"
+                        )
                         moved = await conn.execute(
                             "UPDATE referrals SET version=$1, status=$2, updated_at=$3 "
                             "WHERE referrals.id = $4 AND referrals.version = $5",

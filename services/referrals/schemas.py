@@ -198,8 +198,11 @@ class ReferralRead(msgspec.Struct, kw_only=True):
     current_handoff_id: uuid.UUID | None
     handoffs: list[HandoffRead]
     outcome: OutcomeRead | None
-    # The other side's own closing, after the first one closed the referral.
+    # The other side's own closing: the referral ends with it.
     second_outcome: OutcomeRead | None = None
+    # Once one side has closed its part: when the referral ends if the other side has not
+    # closed its own by then (REFERRALS_CLOSING_DAYS after the first closing).
+    closing_ends_at: datetime | None = None
     attachments: list[AttachmentRead]
     # What the caller may do on the referral now (reorient, close, change_referent,
     # withdraw_consent); the transitions of each handoff are in its own allowed_actions.

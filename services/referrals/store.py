@@ -522,6 +522,21 @@ class Queries:
         query = query.order_by(HANDOFFS.c.respond_by).limit(limit)
         return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
 
+    async def closings_due(self, closed_before: datetime, *, limit: int) -> list[uuid.UUID]:
+        """Referrals one side closed before ``closed_before`` that still wait for the other
+        side's part, oldest first."""
+        query = (
+            sa.select(REFERRALS.c.id)
+            .where(
+                REFERRALS.c.status == "taken_over",
+                REFERRALS.c.closed_at.is_not(None),
+                REFERRALS.c.closed_at < closed_before,
+            )
+            .order_by(REFERRALS.c.closed_at)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
     async def quiet_since(
         self, before: datetime, *, ended: bool, open_states: Sequence[str]
     ) -> list[uuid.UUID]:

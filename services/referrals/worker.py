@@ -1,4 +1,5 @@
-"""Background jobs of the referrals service: reminders before deadlines, expiry after them."""
+"""Background jobs of the referrals service: reminders before deadlines, expiry after them, the
+end of referrals whose closing waited too long."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ async def expire_handoffs(app: Any) -> int:
     return await jobs.expire_due(state.db, state.keyring.get(), state.settings, utcnow())
 
 
+async def end_closings(app: Any) -> int:
+    """End the referrals whose other side did not close its part within the closing delay."""
+    state = app.state
+    return await jobs.end_closings(state.db, state.keyring.get(), state.settings, utcnow())
+
+
 async def forget_idempotency_keys(app: Any) -> int:
     """Forget Idempotency-Key records past their retention (24 hours)."""
     return await jobs.forget_idempotency_keys(app.state.db, utcnow())
@@ -39,6 +46,7 @@ async def forget_follow_up_counters(app: Any) -> int:
 JOBS: list[Job] = [
     Job("referrals.remind-handoffs", "referrals", 300.0, remind_handoffs),
     Job("referrals.expire-handoffs", "referrals", 300.0, expire_handoffs),
+    Job("referrals.end-closings", "referrals", 3600.0, end_closings),
     Job("referrals.forget-idempotency-keys", "referrals", 3600.0, forget_idempotency_keys),
     Job("referrals.forget-follow-up-counters", "referrals", 3600.0, forget_follow_up_counters),
     Job("referrals.handoff-metrics", "referrals", 60.0, refresh_handoff_gauges),

@@ -341,12 +341,13 @@ async def test_referral_scenario_across_processes(
         assert response.status_code == 200, response.text
         handoff = response.json()
         assert handoff["state"] == state
-    closed = await http.post(
-        f"{referrals}/referrals/v1/referrals/{rid}/close",
-        json={"outcome": "solution_found"},
-        headers=sender,
-    )
-    assert closed.status_code == 200, closed.text
+    for side in (sender, receiver):  # each side closes its part: the referral ends
+        closed = await http.post(
+            f"{referrals}/referrals/v1/referrals/{rid}/close",
+            json={"outcome": "solution_found"},
+            headers=side,
+        )
+        assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed"
 
     # A worker process dispatches the referral's outbox: nothing is left pending.

@@ -216,7 +216,15 @@ async def test_referral_journey_across_services(
         )
         assert taken.status_code == 200, taken.text
 
-        # 6. The referent closes with "solution found".
+        # 6. The partner closes its part, then the referent its own with "solution found":
+        # the referral ends.
+        closed = await http.post(
+            f"/referrals/v1/referrals/{rid}/close",
+            json={"outcome": "solution_found"},
+            headers=staff["p3"],
+        )
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["status"] == "taken_over"
         closed = await http.post(
             f"/referrals/v1/referrals/{rid}/close",
             json={"outcome": "solution_found", "evaluation_score": 5},
@@ -241,6 +249,8 @@ async def test_referral_journey_across_services(
             "handoff.accepted",
             "handoff.taken_over",
             "handoff.closed",
+            "referral.part_closed",
+            "referral.part_closed",
             "referral.closed",
         ]
         # An API client of the CCAS follows its outbox with the referrals:read scope.

@@ -207,3 +207,21 @@ async def read(world: World, headers: dict[str, str], referral_id: str) -> dict[
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+async def close_both_parts(
+    world: World,
+    referral_id: str,
+    first: dict[str, str],
+    second: dict[str, str],
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """Each side closes its part (``first``'s with ``body``, then ``second``'s with the same
+    outcome): the referral ends."""
+    url = f"/referrals/v1/referrals/{referral_id}/close"
+    for headers, part in ((first, body), (second, {"outcome": body["outcome"]})):
+        response = await world.client.post(url, json=part, headers=headers)
+        assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    assert result["status"] == "closed"
+    return result

@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from services.kernel.clock import utcnow
 from services.referrals import models as m
 from services.referrals.service import jobs
-from tests.referrals.conftest import PERSONAL_VALUES, Org, World, act, create_referral, read
+from tests.referrals.conftest import (
+    PERSONAL_VALUES,
+    Org,
+    World,
+    act,
+    close_both_parts,
+    create_referral,
+    read,
+)
 
 BASE = "/referrals/v1/follow-up"
 
@@ -39,12 +47,13 @@ async def _close(world: World, sender: Org, receiver: Org, created: dict[str, An
     handoff = created["handoffs"][0]
     for action in ("acknowledge", "accept", "take-over"):
         handoff = await act(world, receiver.member, created["id"], handoff, action)
-    closed = await world.client.post(
-        f"/referrals/v1/referrals/{created['id']}/close",
-        json={"outcome": "solution_found", "evaluation_comment": "Mme Aïcha contente"},
-        headers=sender.member,
+    await close_both_parts(
+        world,
+        created["id"],
+        sender.member,
+        receiver.member,
+        {"outcome": "solution_found", "evaluation_comment": "Mme Aïcha contente"},
     )
-    assert closed.status_code == 200, closed.text
 
 
 async def test_the_code_is_given_once_and_stored_as_a_hash(world: World) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.referrals import models as m
+from services.referrals import worker
 from tests.referrals.conftest import World, act, create_referral, read
 
 
@@ -72,9 +73,19 @@ async def test_full_lifecycle_until_closed(world: World) -> None:
     )
     assert closed.status_code == 200, closed.text
     body = closed.json()
-    assert body["status"] == "closed"
+    # The referent's part is closed; the referral waits for the partner's.
+    assert body["status"] == "taken_over"
     assert body["outcome"]["outcome"] == "solution_found"
     assert body["handoffs"][0]["state"] == "closed"
+    assert body["closing_ends_at"] is not None
+    ended = await world.client.post(
+        f"/referrals/v1/referrals/{rid}/close",
+        json={"outcome": "solution_found"},
+        headers=partner.member,
+    )
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["status"] == "closed"
+    assert ended.json()["closing_ends_at"] is None
 
     types = [e["type"] for e in await _timeline(world, ccas.member, rid)]
     assert types == [
@@ -84,6 +95,8 @@ async def test_full_lifecycle_until_closed(world: World) -> None:
         "handoff.accepted",
         "handoff.taken_over",
         "handoff.closed",
+        "referral.part_closed",
+        "referral.part_closed",
         "referral.closed",
     ]
     # Every timeline event has its outbox row, written in the same transaction.
@@ -161,12 +174,12 @@ async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None
     handoff = await act(world, partner.member, rid, handoff, "accept")
     await act(world, partner.member, rid, handoff, "take-over")
     url = f"/referrals/v1/referrals/{rid}/close"
-    # The partner closes first: the referral is closed with its outcome.
+    # The partner closes its part first: the referral waits for the referent's.
     first = await world.client.post(
         url, json={"outcome": "partial", "evaluation_score": 3}, headers=partner.member
     )
     assert first.status_code == 200, first.text
-    assert first.json()["status"] == "closed"
+    assert first.json()["status"] == "taken_over"
     assert first.json()["outcome"]["side"] == "partner"
     assert first.json()["second_outcome"] is None
     assert "close" not in first.json()["allowed_actions"]  # its part is done
@@ -180,6 +193,7 @@ async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None
     )
     assert second.status_code == 200, second.text
     body = second.json()
+    assert body["status"] == "closed"  # both parts are closed: the referral ends
     assert body["outcome"]["outcome"] == "partial"
     assert body["second_outcome"]["outcome"] == "solution_found"
     assert body["second_outcome"]["side"] == "referent"
@@ -190,7 +204,12 @@ async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None
         again = await world.client.post(url, json={"outcome": "partial"}, headers=headers)
         assert again.status_code == status, again.text
     types = [e["type"] for e in await _timeline(world, ccas.member, rid)]
-    assert types[-3:] == ["handoff.closed", "referral.closed", "referral.part_closed"]
+    assert types[-4:] == [
+        "handoff.closed",
+        "referral.part_closed",
+        "referral.part_closed",
+        "referral.closed",
+    ]
     # The second evaluation's comment is sealed like the first, and goes with the consent.
     async with world.app().state.db.session() as session:
         stored = await session.get(m.Referral, uuid.UUID(rid))
@@ -219,6 +238,9 @@ async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -
     assert closed.json()["outcome"]["side"] == "referent"
     days = world.app().state.settings.referrals_closing_days
     assert days == 30
+    # Within the delay the worker leaves it waiting for the partner's part.
+    assert await worker.end_closings(world.app()) == 0
+    assert (await read(world, ccas.member, rid))["status"] == "taken_over"
     async with world.app().state.db.session() as session:
         await session.execute(
             sa.update(m.Referral)
@@ -230,6 +252,15 @@ async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -
     late = await world.client.post(url, json={"outcome": "partial"}, headers=partner.member)
     assert late.status_code == 409, late.text
     assert "plus de 30 jours" in late.json()["detail"]
+    # Past the delay, the worker ends the referral with the one part it has, once.
+    assert await worker.end_closings(world.app()) == 1
+    assert await worker.end_closings(world.app()) == 0
+    ended = await read(world, ccas.member, rid)
+    assert ended["status"] == "closed"
+    assert ended["outcome"]["outcome"] == "partial"
+    assert ended["second_outcome"] is None
+    last = (await _timeline(world, ccas.member, rid))[-1]
+    assert (last["type"], last["reason"]) == ("referral.closed", "closing_delay_elapsed")
 
 
 async def test_reorient_to_a_partner_the_consent_does_not_cover_needs_the_agreement(

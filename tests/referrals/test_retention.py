@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from services.referrals import background
 from services.referrals import models as m
 from services.referrals.service.retention import months, purge
-from tests.referrals.conftest import World, act, create_referral, read
+from tests.referrals.conftest import World, act, close_both_parts, create_referral, read
 
 PDF = b"%PDF-1.4\n% courrier pour la personne\n%%EOF\n"
 
@@ -52,12 +52,13 @@ async def _closed(world: World, ccas: Any, partner: Any) -> str:
     handoff = created["handoffs"][0]
     for action in ("acknowledge", "accept", "take-over"):
         handoff = await act(world, partner.member, created["id"], handoff, action)
-    response = await world.client.post(
-        f"/referrals/v1/referrals/{created['id']}/close",
-        json={"outcome": "solution_found", "evaluation_comment": "Merci beaucoup"},
-        headers=ccas.member,
+    await close_both_parts(
+        world,
+        created["id"],
+        ccas.member,
+        partner.member,
+        {"outcome": "solution_found", "evaluation_comment": "Merci beaucoup"},
     )
-    assert response.status_code == 200, response.text
     return str(created["id"])
 
 

@@ -25,6 +25,7 @@ from services.referrals.domain.transitions import (
     Parties,
     RefusalKind,
     Refused,
+    Side,
     decide,
 )
 
@@ -180,6 +181,20 @@ class ReferralMachine(RuleBasedStateMachine):
     def close(self, who: uuid.UUID) -> None:
         self._try(lambda: lifecycle.close(self.referral, user(who), outcome="solution_found"))
 
+    # Random actors rarely reach a takeover; the parties themselves make the later states
+    # (takeover, each side's closing) common.
+    @rule(action=st.sampled_from(HANDOFF_ACTIONS), to=st.sampled_from(STRUCTURES))
+    def receiver_acts(self, action: Action, to: uuid.UUID) -> None:
+        latest = self.referral.latest
+        assert latest is not None
+        self.act(action, latest.to_structure_id, latest.position - 1, to)
+
+    @rule(origin=st.booleans())
+    def party_closes(self, origin: bool) -> None:
+        latest = self.referral.latest
+        assert latest is not None
+        self.close(ORIGIN if origin else latest.to_structure_id)
+
     @rule(who=st.sampled_from(STRUCTURES))
     def withdraw(self, who: uuid.UUID) -> None:
         self._try(lambda: lifecycle.withdraw(self.referral, user(who)))
@@ -204,12 +219,24 @@ class ReferralMachine(RuleBasedStateMachine):
     @invariant()
     def status_follows_handoffs(self) -> None:
         status = self.referral.status
+        closed = any(h.state is HandoffState.CLOSED for h in self.referral.handoffs)
         if status is ReferralStatus.TAKEN_OVER:
-            assert any(h.state is HandoffState.TAKEN_OVER for h in self.referral.handoffs)
+            # Taken over, or one side has closed its part and the other has not yet.
+            assert closed == (self.referral.closed_by is not None)
+            assert closed or any(h.state is HandoffState.TAKEN_OVER for h in self.referral.handoffs)
         if status is ReferralStatus.CLOSED:
-            assert any(h.state is HandoffState.CLOSED for h in self.referral.handoffs)
+            # Both sides closed their part (the closing delay is not run here).
+            assert closed
+            assert self.referral.closed_by is not None
+            assert self.referral.second_closed
         if status is ReferralStatus.WITHDRAWN:
             assert all(h.state not in OPEN_STATES for h in self.referral.handoffs)
+
+    @invariant()
+    def each_side_closes_its_own_part(self) -> None:
+        if self.referral.second_closed:
+            assert self.referral.closed_by is not None
+        assert self.referral.closed_by in (None, Side.ORIGIN, Side.RECEIVER)
 
     @invariant()
     def every_change_has_an_event(self) -> None:

@@ -17,7 +17,14 @@ import sqlalchemy as sa
 from services.referrals import models as m
 from services.referrals import worker
 from tests.conftest import BACKENDS, start_relais
-from tests.referrals.conftest import Org, World, act, create_referral, referral_body
+from tests.referrals.conftest import (
+    Org,
+    World,
+    act,
+    close_both_parts,
+    create_referral,
+    referral_body,
+)
 from tests.tokens import TokenFactory, bearer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -89,12 +96,9 @@ async def scenario(
             for action in ("acknowledge", "accept", "take-over"):
                 handoff = await act(world, p1.member, referral["id"], handoff, action)
             outcome = "solution_found" if i <= 5 else "no_solution"
-            closed = await world.client.post(
-                f"/referrals/v1/referrals/{referral['id']}/close",
-                json={"outcome": outcome},
-                headers=ccas.member,
+            await close_both_parts(
+                world, referral["id"], ccas.member, p1.member, {"outcome": outcome}
             )
-            assert closed.status_code == 200, closed.text
             await _set_times(
                 world,
                 handoff["id"],

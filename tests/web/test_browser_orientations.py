@@ -232,6 +232,14 @@ async def test_the_whole_relay_in_three_browsers(
     await _act(ccas, "Clôturer l’orientation")
     await ccas.wait_for_selector("text=Évaluation : 5 sur 5")
     await axe_clean(ccas)
+    # The PIMMS closes its own part: the referral ends.
+    await pimms.goto(url)
+    await pimms.click("summary:has-text('Clôturer votre part de l’orientation')")
+    await pimms.select_option("#cloturer-issue", "solution_found")
+    await _act(pimms, "Clôturer votre part")
+    await pimms.wait_for_selector("text=Votre part de l’orientation est clôturée")
+    assert "Clôturée" in await pimms.inner_text(".lede")
+    await axe_clean(pimms)
     await ccas.goto(f"{base}/orientations")
     await axe_clean(ccas)
 
@@ -349,8 +357,12 @@ async def test_each_side_of_refusal_reorientation_cancellation_and_conflict(
     await cms.click("summary:has-text('Clôturer l’orientation')")
     await cms.select_option("#cloturer-issue", "partial")
     await _act(cms, "Clôturer l’orientation")
-    await cms.wait_for_selector("text=Orientation clôturée")
+    await cms.wait_for_selector("text=Votre part de l’orientation est clôturée")
     await ccas.goto(url)
+    assert "Prise en charge" in await ccas.inner_text(".lede")  # until the CCAS's part
+    await ccas.click("summary:has-text('Clôturer votre part de l’orientation')")
+    await ccas.select_option("#cloturer-issue", "solution_found")
+    await _act(ccas, "Clôturer votre part")
     assert "Clôturée" in await ccas.inner_text(".lede")
     await axe_clean(ccas)
 
@@ -430,7 +442,7 @@ async def test_receiving_without_javascript(
     await page.click("summary:has-text('Clôturer l’orientation')")  # <details> without JS
     await page.select_option("#cloturer-issue", "solution_found")
     await page.click("button:has-text('Clôturer l’orientation')")
-    await page.wait_for_selector("text=Orientation clôturée")
+    await page.wait_for_selector("text=Votre part de l’orientation est clôturée")
     await context.close()
 
 

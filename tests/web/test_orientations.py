@@ -127,7 +127,8 @@ async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais)
         ccas.web, seen, f"{page}/cloturer", issue="solution_found", note="4", commentaire="Merci"
     )
     seen = await follow(ccas.web, closed)
-    assert "Orientation clôturée" in seen
+    assert "Votre part de l’orientation est clôturée" in seen
+    assert "au plus tard le" in seen  # the referral waits for the partner's part
     assert "Évaluation : 4 sur 5" in seen
     assert "Clôturer l’orientation" not in seen
     assert "Clôturer votre part" not in seen  # the CCAS's part is closed
@@ -135,7 +136,7 @@ async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais)
     # The partner that took over closes and evaluates its own part afterwards.
     seen = (await pimms.web.get(page)).text
     assert "Clôturer votre part de l’orientation" in seen
-    assert "L’autre partie a clôturé l’orientation" in seen
+    assert "L’autre partie a clôturé sa part : donnez l’issue et l’évaluation de la vôtre" in seen
     closed = await submit(pimms.web, seen, f"{page}/cloturer", issue="partial", note="3")
     seen = await follow(pimms.web, closed)
     assert "Selon la structure qui a orienté : solution trouvée" in seen
@@ -143,7 +144,9 @@ async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais)
     assert "Évaluation : 3 sur 5" in seen
     assert "Clôturer votre part" not in seen
     seen = (await ccas.web.get(page)).text
-    assert "L’autre partie a clôturé sa part" in seen
+    assert "PIMMS Médiation Drôme a clôturé sa part (solution partielle)" in seen
+    assert "Orientation terminée : chaque partie a clôturé sa part." in seen
+    assert "Clôturée." in seen
 
 
 async def test_refusal_needs_a_reason_and_a_comment_then_the_sender_reorients(

@@ -74,9 +74,13 @@ def _referral(**changes: object) -> Referral:
 
 
 def _event(
-    kind: str, day: int, handoff: int | None = None, reason: str | None = None
+    kind: str,
+    day: int,
+    handoff: int | None = None,
+    reason: str | None = None,
+    actor: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    return {"type": kind, "day": day, "handoff": handoff, "reason": reason}
+    return {"type": kind, "day": day, "handoff": handoff, "reason": reason, "actor": actor}
 
 
 def _events(referral: Referral, specs: list[dict[str, Any]]) -> list[TimelineEvent]:
@@ -89,6 +93,7 @@ def _events(referral: Referral, specs: list[dict[str, Any]]) -> list[TimelineEve
             if spec["handoff"] is not None
             else None,
             reason=spec["reason"],
+            actor_structure_id=spec["actor"],
             occurred_at=datetime(2026, 12, spec["day"], 10, tzinfo=UTC),
         )
         for i, spec in enumerate(specs, start=1)
@@ -107,20 +112,38 @@ def test_the_journey_in_one_line_names_each_partner_once() -> None:
             _event("handoff.sent", 5, 1),
             _event("handoff.accepted", 6, 1),
             _event("handoff.taken_over", 9, 1),
-            _event("referral.closed", 2, None, "solution_found"),  # in January below
+            _event("referral.part_closed", 12, None, "partial", PIMMS),
+            _event("referral.part_closed", 2, None, "solution_found", CCAS),  # in January
+            _event("referral.closed", 2, None, "both_parts_closed"),
         ],
     )
-    events[-1].occurred_at = datetime(2027, 1, 2, 10, tzinfo=UTC)
+    for event in events[-2:]:
+        event.occurred_at = datetime(2027, 1, 2, 10, tzinfo=UTC)
     found = story.steps(referral, events, NAMES)
     assert story.journey(found, date(2026, 12, 20)) == (
         "Transmise à CMS Valence Nord le 3 décembre, accusé de réception le 4, "
         "relayée à PIMMS le 5, acceptée le 6, prise en charge par PIMMS le 9, "
-        "clôturée (solution trouvée) le 2 janvier 2027"
+        "clôturée (solution partielle) le 12, "
+        "clôturée (solution trouvée) par CCAS de Valence le 2 janvier 2027, terminée le 2"
     )
     sentences = [s.text for s in found]
     assert sentences[0] == "Orientation enregistrée par CCAS de Valence."
     assert "CMS Valence Nord l’a relayée à PIMMS." in sentences
-    assert len(sentences) == 7  # the relay is said once, by the new handoff
+    assert sentences[-3:] == [
+        "PIMMS a clôturé sa part (solution partielle).",
+        "CCAS de Valence a clôturé sa part (solution trouvée).",
+        "Orientation terminée : chaque partie a clôturé sa part.",
+    ]
+    assert len(sentences) == 9  # the relay is said once, by the new handoff
+
+
+def test_a_closing_the_delay_ended_says_so() -> None:
+    referral = _referral()
+    events = _events(referral, [_event("referral.closed", 9, None, "closing_delay_elapsed")])
+    (found,) = story.steps(referral, events, NAMES)
+    assert found.text == (
+        "Orientation terminée : le délai de clôture est passé sans la clôture de l’autre partie."
+    )
 
 
 def test_a_refusal_says_its_reason_and_who() -> None:

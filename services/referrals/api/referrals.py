@@ -136,9 +136,11 @@ class ReferralController(Controller):
         idempotency_key: IdempotencyKey = None,
         if_match_header: IfMatch = None,
     ) -> Response[ReferralRead]:
-        """Record a side's outcome once a partner has taken the person over: the first side
-        (the referent's structure or the partner) closes the referral; the other side then
-        closes and evaluates its own part (``second_outcome``) within REFERRALS_CLOSING_DAYS."""
+        """Record a side's outcome once a partner has taken the person over. Each side (the
+        referent's structure, the partner) closes and evaluates its own part: the first closes
+        the handoff (``outcome``, the referral stays ``taken_over`` until
+        ``closing_ends_at``); the referral is ``closed`` when the other side has closed its part
+        too (``second_outcome``), or when REFERRALS_CLOSING_DAYS have passed without it."""
         actor = actor_for(authenticated, write=True)
         expected = await if_match_after_404(svc, request, referral_id, actor)
 

@@ -64,8 +64,16 @@ def well_formed(code: str) -> bool:
     return _SHAPE.match(code) is not None
 
 
+def _closed(referral: ReferralRecord) -> bool:
+    """Over for the person as soon as one side has closed its part (the other side's closing
+    is between the structures)."""
+    return referral.status == ReferralStatus.CLOSED or (
+        referral.status == ReferralStatus.TAKEN_OVER and referral.closed_at is not None
+    )
+
+
 def ended_at(referral: ReferralRecord) -> datetime | None:
-    if referral.status == ReferralStatus.CLOSED:
+    if _closed(referral):
         return referral.closed_at or referral.updated_at
     if referral.status == ReferralStatus.WITHDRAWN:
         return referral.consent_withdrawn_at or referral.updated_at
@@ -114,7 +122,7 @@ def public_status(snapshot: Snapshot) -> PublicStatus:
     respond_by = None
     if referral.status == ReferralStatus.WITHDRAWN:
         stage, holder, since = Stage.WITHDRAWN, None, ended_at(referral) or referral.updated_at
-    elif referral.status == ReferralStatus.CLOSED:
+    elif _closed(referral):
         holder = next(
             (h for h in reversed(snapshot.handoffs) if h.state == HandoffState.CLOSED), latest
         )

@@ -64,7 +64,8 @@ class Referral:
     onward_relay_allowed: bool = False
     handoffs: list[Handoff] = field(default_factory=list)
     # Each side (origin, receiver) closes its own part: who closed first, and when, and
-    # whether the other side has closed its part too.
+    # whether the other side has closed its part too. The referral ends when both have, or
+    # when the closing delay has passed.
     closed_by: Side | None = None
     closed_at: datetime | None = None
     second_closed: bool = False
@@ -113,6 +114,8 @@ class Plan:
     changes: list[StateChange] = field(default_factory=list)
     new_handoff: Handoff | None = None
     events: list[Event] = field(default_factory=list)
+    # The side whose part this plan closes.
+    part_closed: Side | None = None
 
     def apply(self, referral: Referral) -> None:
         """Apply the plan to an in-memory snapshot (what the store does in SQL)."""
@@ -127,6 +130,11 @@ class Plan:
             )
         if self.new_handoff is not None:
             referral.handoffs.append(self.new_handoff)
+        if self.part_closed is not None:
+            if referral.closed_by is None:
+                referral.closed_by = self.part_closed
+            else:
+                referral.second_closed = True
         referral.status = self.status
 
 
@@ -290,6 +298,11 @@ def closing_side(referral: Referral, actor: Actor) -> Side | None:
     return Side.ORIGIN if Side.ORIGIN in sides else next(iter(sides), None)
 
 
+def closing(referral: Referral) -> bool:
+    """One side has closed its part; the referral waits for the other side's."""
+    return referral.status is ReferralStatus.TAKEN_OVER and referral.closed_by is not None
+
+
 def close(
     referral: Referral,
     actor: Actor,
@@ -300,10 +313,11 @@ def close(
 ) -> Plan:
     """Record a side's outcome once a partner took the person over.
 
-    The first side to close (origin or receiver) closes the referral and gives its outcome; the
-    other side may then close and evaluate its own part, within ``window`` of that closing.
+    The first side to close (origin or receiver) closes the handoff with its outcome; the
+    referral ends when the other side has closed and evaluated its own part too, within
+    ``window`` of the first closing (after it, ``end_closing`` ends the referral).
     """
-    if referral.status is ReferralStatus.CLOSED:
+    if closing(referral):
         return _close_second(referral, actor, outcome=outcome, now=now, window=window)
     _check_open(referral)
     current = referral.current
@@ -316,7 +330,7 @@ def close(
     if isinstance(decision, Refused):
         raise _refuse(decision)
     return Plan(
-        status=ReferralStatus.CLOSED,
+        status=ReferralStatus.TAKEN_OVER,
         changes=[StateChange(current.id, current.version, current.state, HandoffState.CLOSED)],
         events=[
             Event(
@@ -325,13 +339,18 @@ def close(
                 from_state=current.state,
                 to_state=HandoffState.CLOSED,
             ),
-            Event(
-                "referral.closed",
-                from_state=referral.status,
-                to_state=ReferralStatus.CLOSED,
-                reason=outcome,
-            ),
+            Event("referral.part_closed", reason=outcome),
         ],
+        part_closed=closing_side(referral, actor),
+    )
+
+
+def _past_delay(referral: Referral, now: datetime | None, window: timedelta | None) -> bool:
+    return (
+        now is not None
+        and window is not None
+        and referral.closed_at is not None
+        and now > referral.closed_at + window
     )
 
 
@@ -343,23 +362,24 @@ def _close_second(
     now: datetime | None,
     window: timedelta | None,
 ) -> Plan:
-    """The other side closes and evaluates its own part of a closed referral."""
+    """The other side closes and evaluates its own part: the referral ends."""
     side = closing_side(referral, actor)
-    if actor.kind is ActorKind.SYSTEM or (side is None and referral.closed_by is None):
-        raise Refusal(RefusalKind.NOT_ALLOWED, "L'orientation est clôturée.")
-    if side is None or referral.second_closed:
+    if side is None:
+        handoff = referral.latest
+        assert handoff is not None  # a referral being closed was taken over
+        if referral.closed_by in sides_of(actor, referral.parties(handoff)):
+            raise Refusal(
+                RefusalKind.WRONG_STATE,
+                "Votre structure a déjà clôturé sa part : l'orientation attend la clôture "
+                "de l'autre partie.",
+            )
         raise Refusal(
-            RefusalKind.WRONG_STATE,
-            "Votre structure a déjà clôturé sa part de l'orientation."
-            if _is_party(referral, actor)
-            else "L'orientation est clôturée.",
+            RefusalKind.NOT_ALLOWED,
+            "Seules la structure qui a orienté et celle qui a pris en charge la personne "
+            "clôturent l'orientation.",
         )
-    if (
-        now is not None
-        and window is not None
-        and referral.closed_at is not None
-        and now > referral.closed_at + window
-    ):
+    if _past_delay(referral, now, window):
+        assert window is not None
         raise Refusal(
             RefusalKind.WRONG_STATE,
             "L'orientation est clôturée depuis plus de "
@@ -367,7 +387,33 @@ def _close_second(
         )
     return Plan(
         status=ReferralStatus.CLOSED,
-        events=[Event("referral.part_closed", reason=outcome)],
+        events=[
+            Event("referral.part_closed", reason=outcome),
+            Event(
+                "referral.closed",
+                from_state=referral.status,
+                to_state=ReferralStatus.CLOSED,
+                reason="both_parts_closed",
+            ),
+        ],
+        part_closed=side,
+    )
+
+
+def end_closing(referral: Referral, *, now: datetime, window: timedelta) -> Plan:
+    """The closing delay has passed without the other side's part: the referral ends."""
+    if not closing(referral) or not _past_delay(referral, now, window):
+        raise Refusal(RefusalKind.WRONG_STATE, "Le délai de clôture n'est pas écoulé.")
+    return Plan(
+        status=ReferralStatus.CLOSED,
+        events=[
+            Event(
+                "referral.closed",
+                from_state=referral.status,
+                to_state=ReferralStatus.CLOSED,
+                reason="closing_delay_elapsed",
+            )
+        ],
     )
 
 

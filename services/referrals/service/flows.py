@@ -313,15 +313,13 @@ class ReferralService(Base):
     async def close(
         self, actor: Actor, referral_id: uuid.UUID, body: CloseIn, *, if_match: int | None
     ) -> Pending:
-        """The first side to close closes the referral with its outcome; the other side then
-        closes and evaluates its own part."""
+        """Each side closes and evaluates its own part: the first closes the handoff, the
+        second ends the referral."""
         now = utcnow()
         before = await self.take(referral_id, actor, now, if_match=if_match)
-        aggregate = before.aggregate
-        side = lifecycle.closing_side(aggregate, actor)
         try:
             plan = lifecycle.close(
-                aggregate,
+                before.aggregate,
                 actor,
                 outcome=body.outcome.value,
                 now=now,
@@ -348,9 +346,24 @@ class ReferralService(Base):
                     before.referral, body.evaluation_comment, evaluation_context(referral_id)
                 ),
                 "closed_at": now,
-                "closed_by": side.value if side else None,
+                "closed_by": plan.part_closed.value if plan.part_closed else None,
             }
         return self.apply(before, plan, actor, now, referral_values=values)
+
+    async def end_closing(self, referral_id: uuid.UUID) -> Pending:
+        """The referral ends: the closing delay passed without the other side's part."""
+        now = utcnow()
+        actor = Actor.system()
+        before = await self.take(referral_id, actor, now)
+        try:
+            plan = lifecycle.end_closing(
+                before.aggregate,
+                now=now,
+                window=timedelta(days=self.settings.referrals_closing_days),
+            )
+        except Refusal as refusal:
+            raise refusal_problem(refusal) from None
+        return self.apply(before, plan, actor, now)
 
     async def change_referent(
         self, actor: Actor, referral_id: uuid.UUID, referent: str, *, if_match: int | None

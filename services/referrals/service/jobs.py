@@ -1,5 +1,6 @@
-"""Worker jobs on referrals: reminders before a handoff's deadline, expiry after it. Each
-referral is written through the one write path, in a transaction of its own."""
+"""Worker jobs on referrals: reminders before a handoff's deadline, expiry after it, the end of a
+referral whose other side did not close its part in time. Each referral is written through the
+one write path, in a transaction of its own."""
 
 from __future__ import annotations
 
@@ -40,6 +41,26 @@ async def expire_due(
                 await svc.save(pending)
         except ProblemError:
             continue  # answered or withdrawn meanwhile
+        done += 1
+    return done
+
+
+async def end_closings(
+    db: Database, keyring: Keyring, settings: Settings, now: datetime, limit: int = 100
+) -> int:
+    """End the referrals whose other side did not close its part within the closing delay."""
+    async with db.session() as session:
+        due = await Queries(session).closings_due(
+            now - timedelta(days=settings.referrals_closing_days), limit=limit
+        )
+    done = 0
+    for referral_id in due:
+        try:
+            async with db.session() as session:
+                svc = ReferralService(session, keyring, settings)
+                await svc.save(await svc.end_closing(referral_id))
+        except ProblemError:
+            continue  # closed or withdrawn meanwhile
         done += 1
     return done
 

@@ -243,6 +243,11 @@ def referral_read(
         handoffs=handoffs,
         outcome=outcome,
         second_outcome=second_outcome,
+        closing_ends_at=(
+            ref.closed_at + timedelta(days=svc.settings.referrals_closing_days)
+            if ref.status == "taken_over" and ref.closed_at is not None
+            else None
+        ),
         attachments=files,
         allowed_actions=referral_actions(
             snapshot.aggregate,

@@ -117,6 +117,7 @@ class Referral(msgspec.Struct, kw_only=True):
     handoffs: list[Handoff] = []
     outcome: ReferralOutcome | None = None
     second_outcome: ReferralOutcome | None = None
+    closing_ends_at: datetime | None = None  # one side has closed its part
     attachments: list[Attachment] = []
     allowed_actions: list[str] = []
     follow_up_code: str | None = None  # only in the answer to the creation

@@ -24,6 +24,14 @@ class Step:
     named: bool = False  # ``short`` already names its partner
 
 
+ENDINGS = {
+    "both_parts_closed": "Orientation terminée : chaque partie a clôturé sa part.",
+    "closing_delay_elapsed": (
+        "Orientation terminée : le délai de clôture est passé sans la clôture de l’autre partie."
+    ),
+}
+
+
 def _reason(words: dict[str, str], code: str | None) -> str:
     return f" ({words.get(code, code)})" if code else ""
 
@@ -78,12 +86,19 @@ def step(
         return Step(at, f"Transmission à {to} annulée{reason}.", f"annulée{reason}", to)
     if kind == "handoff.reminder":
         return Step(at, f"Rappel envoyé à {to} avant l’échéance.")
-    if kind == "referral.closed":
-        outcome = _reason(labels.OUTCOMES, event.reason)
-        return Step(at, f"Orientation clôturée{outcome}.", f"clôturée{outcome}")
     if kind == "referral.part_closed":
         outcome = _reason(labels.OUTCOMES, event.reason)
-        return Step(at, f"L’autre partie a clôturé sa part{outcome}.")
+        closer = (
+            names.get(event.actor_structure_id, UNKNOWN) if event.actor_structure_id else UNKNOWN
+        )
+        return Step(
+            at, f"{closer} a clôturé sa part{outcome}.", f"clôturée{outcome}", closer, False
+        )
+    if kind == "referral.closed":
+        if event.reason in ENDINGS:
+            return Step(at, ENDINGS[event.reason], "terminée")
+        outcome = _reason(labels.OUTCOMES, event.reason)  # closed by one side alone, before
+        return Step(at, f"Orientation clôturée{outcome}.", f"clôturée{outcome}")
     if kind == "referral.referent_changed":
         return Step(at, "Le suivi a été confié à un·e autre référent·e.")
     if kind == "consent.withdrawn":

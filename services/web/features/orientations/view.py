@@ -38,7 +38,7 @@ MESSAGES = {
     "annulee": "Transmission annulée.",
     "relayee": "Orientation relayée au partenaire choisi.",
     "reorientee": "Orientation envoyée au nouveau partenaire.",
-    "cloturee": "Orientation clôturée. Merci pour votre évaluation.",
+    "cloturee": "Votre part de l’orientation est clôturée. Merci pour votre évaluation.",
     "referent": "Le suivi est confié à votre collègue.",
     "retrait": "Retrait du consentement enregistré : les données de la personne sont effacées.",
     "lien-suivi": "Nouveau lien de suivi créé : l’ancien ne marche plus. Donnez celui-ci à la "
