@@ -2,13 +2,14 @@
 
 httpx costs the load generator 1–3 ms of CPU per request; on a 2-core machine that starves the
 server being measured. This client writes one request and reads one Content-Length response on a
-raw asyncio stream: enough for JSON APIs served by uvicorn, nothing more (no chunked bodies, no
-redirects, no TLS)."""
+raw asyncio stream: enough for JSON APIs and pages served by uvicorn, nothing more (no chunked
+bodies, no redirects, no TLS; the Set-Cookie lines are kept, a caller that needs cookies keeps
+them)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
+    set_cookies: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return msgspec.json.decode(self.body)
@@ -50,14 +52,17 @@ class Connection:
         if not status_line:
             raise ConnectionError("the server closed the connection")
         received: dict[str, str] = {}
+        cookies: list[str] = []
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
             received[name.strip().lower()] = value.strip()
+            if name.strip().lower() == "set-cookie":
+                cookies.append(value.strip())
         content = await self.reader.readexactly(int(received.get("content-length", "0")))
-        return Reply(int(status_line.split(b" ", 2)[1]), received, content)
+        return Reply(int(status_line.split(b" ", 2)[1]), received, content, cookies)
 
     async def close(self) -> None:
         self.writer.close()

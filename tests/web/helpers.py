@@ -50,6 +50,15 @@ async def sign_in_as(
     """A browser signed in to the web app with that account (acting for ``structure_id`` if it
     has several, else for the one auth offers first)."""
     b = browser(relais)
+    await sign_in_browser(b, email, password, structure_id)
+    return b
+
+
+async def sign_in_browser(
+    b: httpx.AsyncClient, email: str, password: str, structure_id: uuid.UUID | None = None
+) -> None:
+    """Sign ``b`` in to the web app at its base URL (an ASGI app or a served one) with that
+    account, through /connexion and auth's pages as a browser does."""
     start = await b.get("/connexion", params={"retour": "/"})
     assert start.status_code == 303, start.text
     login_page = await b.get(start.headers["location"])
@@ -66,10 +75,9 @@ async def sign_in_as(
         chosen["structure_id"] = str(structure_id) if structure_id else offered[0]
         decided = await b.post("/auth/authorize", data={**chosen, "decision": "allow"})
     assert decided.status_code == 302, decided.text
-    back = await b.get(decided.headers["location"].replace("http://testserver", ""))
+    back = await b.get(decided.headers["location"].replace(str(b.base_url).rstrip("/"), ""))
     assert back.status_code == 303, back.text
     assert back.headers["location"] == "/"
-    return b
 
 
 def csrf_of(page: str) -> str:
