@@ -328,8 +328,9 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     (
         "REFERRALS_CLOSING_DAYS",
         "referrals_closing_days",
-        "days after a referral was closed by one side (referent or partner) during which the "
-        "other side may still close and evaluate its own part",
+        "days after one side (referent or partner) closed its part of a referral during which "
+        "the other side may close and evaluate its own; the referral ends when both have, or "
+        "when this delay has passed (worker job `referrals.end-closings`)",
     ),
     (
         "REFERRALS_ATTACHMENT_MAX_BYTES",
