@@ -200,17 +200,24 @@ class Suppression(Generic[K]):
         return key not in hidden and key not in self.fixed
 
     def _singletons(self, hidden: set[K]) -> None:
-        """The cheap rule first: an equation with exactly one hidden value gets a second one."""
-        changed = True
-        while changed:
-            changed = False
-            for equation in self.equations:
-                if sum(1 for k, _ in equation if k in hidden) != 1:
-                    continue
-                candidates = [k for k, _ in equation if self._hideable(k, hidden)]
-                if candidates:
-                    hidden.add(min(candidates, key=self.weight))
-                    changed = True
+        """The cheap rule first: an equation with exactly one hidden value gets a second one.
+        Each equation is looked at again only when one of its values gets hidden."""
+        counts = [sum(1 for k, _ in e if k in hidden) for e in self.equations]
+        pending = [n for n, c in enumerate(counts) if c == 1]
+        heapq.heapify(pending)
+        while pending:
+            number = heapq.heappop(pending)
+            if counts[number] != 1:
+                continue
+            candidates = [k for k, _ in self.equations[number] if self._hideable(k, hidden)]
+            if not candidates:
+                continue
+            key = min(candidates, key=self.weight)
+            hidden.add(key)
+            for other, _ in self.by_key[key]:
+                counts[other] += 1
+                if counts[other] == 1:
+                    heapq.heappush(pending, other)
 
     def _column(self, key: K) -> dict[int, int]:
         column: dict[int, int] = {}
@@ -221,35 +228,28 @@ class Suppression(Generic[K]):
     def _circuits(self, exposed: list[K], hidden: set[K]) -> set[K]:
         """Published values to hide so that no value of ``exposed`` stays determined.
 
-        The other hidden columns form a basis once; for each exposed value, the other exposed
-        columns join a local basis, then published columns one equation away from it, from the
-        cheapest, then two equations away, and so on, until its own column reduces to zero.
-        The published columns that reduction used are hidden."""
+        A hidden value is determined when its column (its coefficients in the equations) is
+        not a combination of the other hidden columns. The hidden columns form one basis, the
+        exposed ones remembering where they are used; for each exposed value still determined,
+        published columns one equation away from it, from the cheapest, then two equations
+        away, and so on, are reduced against that basis until one is a combination that uses
+        the exposed value: the exposed value then varies with the others. The published columns
+        of that combination are hidden, and every exposed value it uses is freed with them.
+        Each published column is reduced once per exposed value at most, against one basis."""
         sizes = [len(e) for e in self.equations]
-        others = _Echelon(sizes.__getitem__)
-        for key in sorted(hidden - set(exposed), key=repr):
-            others.add(self._column(key), {})
-        reduced: dict[K, tuple[dict[int, int], dict[K, int]]] = {}
-
-        def against_others(key: K) -> tuple[dict[int, int], dict[K, int]]:
-            if key not in reduced:
-                vector, history = self._column(key), {key: 1}
-                others.reduce(vector, history)
-                reduced[key] = (vector, history)
-            vector, history = reduced[key]
-            return dict(vector), dict(history)
-
+        basis = _Echelon(sizes.__getitem__)
+        watched = set(exposed)
+        for key in sorted(hidden, key=repr):
+            basis.add(self._column(key), {key: 1} if key in watched else {})
         chosen: set[K] = set()
+        freed: set[K] = set()
+        tried: set[K] = set()  # published columns kept in the basis (independent so far)
         for key in exposed:
-            local = _Echelon(sizes.__getitem__)
-            for other in exposed:
-                if other != key:
-                    local.add(*against_others(other))
-            target, trail = against_others(key)
-            local.reduce(target, trail)
+            if key in freed:
+                continue
             seen: set[K] = {key}
             frontier: set[K] = {key}
-            while target and frontier:
+            while key not in freed and frontier:
                 reached = {
                     other
                     for current in frontier
@@ -259,18 +259,21 @@ class Suppression(Generic[K]):
                 }
                 seen |= reached
                 paid = sorted(
-                    (k for k in reached if self._hideable(k, hidden)),
+                    (k for k in reached if self._hideable(k, hidden) and k not in tried),
                     key=lambda k: (-1, False, 0) if k in chosen else self.weight(k)[:3],
                 )
                 for column in paid:
-                    if local.add(*against_others(column)):
-                        local.reduce(target, trail)
-                        if not target:
-                            break
+                    vector, history = self._column(column), {column: 1}
+                    if basis.add(vector, history):
+                        tried.add(column)
+                        continue
+                    if history.get(key):
+                        chosen |= {k for k in history if k not in watched}
+                        freed |= {k for k in history if k in watched}
+                        break
                 frontier = reached
-            if target:
+            if key not in freed:
                 raise SuppressionError("no value left to hide around a determined small count")
-            chosen |= {k for k in trail if k != key and k not in hidden}
         return chosen
 
 
