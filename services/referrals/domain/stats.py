@@ -236,7 +236,7 @@ def protect_thematiques(overall: Release, counts: Counts, threshold: int) -> Rel
         equations += row_equations(specs, key, tally)
         equations.append([((REFERRALS, key, TOTAL), 1), (("thematique", OVERALL, thematique), -1)])
         equations.append([((REFERRALS, key, TOTAL), 1), (("thematique", key, thematique), -1)])
-        for other in counts.thematiques:
+        for other in sorted(counts.thematiques):
             if other < thematique:
                 mirror = ("thematique", group_key("thematique", other), thematique)
                 equations.append([(("thematique", key, other), 1), (mirror, -1)])

@@ -260,7 +260,7 @@ class Suppression(Generic[K]):
                 seen |= reached
                 paid = sorted(
                     (k for k in reached if self._hideable(k, hidden) and k not in tried),
-                    key=lambda k: (-1, False, 0) if k in chosen else self.weight(k)[:3],
+                    key=lambda k: (-1, False, 0, repr(k)) if k in chosen else self.weight(k),
                 )
                 for column in paid:
                     vector, history = self._column(column), {column: 1}
