@@ -140,6 +140,12 @@ class _Echelon:
                     queued.add(later)
                     heapq.heappush(queue, later)
 
+    def truncate(self, length: int) -> None:
+        """Forget the vectors added after the first ``length``."""
+        for pivot, _, _ in self.rows[length:]:
+            del self.at[pivot]
+        del self.rows[length:]
+
     def add(self, vector: dict[int, int], history: dict[Any, int]) -> bool:
         """Reduce and keep ``vector``; False when it was in the span already."""
         self.reduce(vector, history)
@@ -203,14 +209,42 @@ class Suppression(Generic[K]):
         hidden = {v for v in range(len(self.keys)) if self.sensitive(v)}
         if any(v in self.fixed and v not in self.fixed_hidden for v in hidden):
             raise SuppressionError("a small count is among the values fixed as published")
+        # The hidden values found free so far: hiding more never determines them again, so
+        # they form a basis once and later audits look only at the other hidden values.
+        sizes = [len(e) for e in self.equations]
+        free = _Echelon(sizes.__getitem__)
+        in_free: set[int] = set()
+        found: set[int] | None = None
         while True:
             self._singletons(hidden)
-            found = _determined(self.equations, hidden)
+            if found is None:
+                found = _determined(self.equations, hidden)
+            else:
+                found = self._audit(free, hidden - in_free)
             exposed = sorted((v for v in found if self.sensitive(v)), key=self._name)
             if not exposed:
                 # Complements that protect nothing are derived from published values anyway.
                 return {self.keys[v] for v in hidden - found}
-            hidden |= self._circuits(exposed, hidden)
+            for var in sorted(hidden - found - in_free, key=self._name):
+                free.add(self._column(var), {})
+                in_free.add(var)
+            hidden |= self._circuits(exposed, sorted(found, key=self._name), hidden, free)
+
+    def _audit(self, free: _Echelon, candidates: set[int]) -> set[int]:
+        """The values of ``candidates`` that the published ones determine, the other hidden
+        values being the columns of ``free``: a candidate is determined when no combination
+        of the hidden columns that adds up to zero uses it."""
+        mark = len(free.rows)
+        used: set[int] = set()
+        independent: set[int] = set()
+        for var in sorted(candidates, key=self._name):
+            history = {var: 1}
+            if free.add(self._column(var), history):
+                independent.add(var)
+            else:
+                used |= set(history)
+        free.truncate(mark)
+        return independent - used
 
     def _name(self, var: int) -> str:
         return repr(self.keys[var])
@@ -244,7 +278,9 @@ class Suppression(Generic[K]):
             column[number] = (column.get(number, 0) + coefficient) % _PRIME
         return {n: c for n, c in column.items() if c}
 
-    def _circuits(self, exposed: list[int], hidden: set[int]) -> set[int]:
+    def _circuits(
+        self, exposed: list[int], found: list[int], hidden: set[int], free: _Echelon
+    ) -> set[int]:
         """Published values to hide so that no value of ``exposed`` stays determined.
 
         A hidden value is determined when its column (its coefficients in the equations) is
@@ -254,11 +290,13 @@ class Suppression(Generic[K]):
         away, and so on, are reduced against that basis until one is a combination that uses
         the exposed value: the exposed value then varies with the others. The published columns
         of that combination are hidden, and every exposed value it uses is freed with them.
-        Each published column is reduced once per exposed value at most, against one basis."""
-        sizes = [len(e) for e in self.equations]
-        basis = _Echelon(sizes.__getitem__)
+        Each published column is reduced once per exposed value at most, against one basis:
+        ``free`` (the hidden values not determined), with the ``found`` ones added for the time
+        of this call."""
+        basis = free
+        mark = len(basis.rows)
         watched = set(exposed)
-        for key in sorted(hidden, key=self._name):
+        for key in found:
             basis.add(self._column(key), {key: 1} if key in watched else {})
         chosen: set[int] = set()
         freed: set[int] = set()
@@ -293,6 +331,7 @@ class Suppression(Generic[K]):
                 frontier = reached
             if key not in freed:
                 raise SuppressionError("no value left to hide around a determined small count")
+        basis.truncate(mark)
         return chosen
 
 
