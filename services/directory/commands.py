@@ -165,6 +165,7 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
     app.command("seed-demo")(seed_demo)
     app.command("check-links")(check_links)
+    app.command("geocode")(geocode)
     app.command("reindex")(reindex)
 
 
@@ -276,6 +277,37 @@ def check_links() -> None:
             f"{summary.ok} valides, {summary.failed} en échec, {summary.dead} morts "
             f"(dont {summary.newly_dead} nouveaux), {summary.revived} rétablis"
         )
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+def geocode() -> None:
+    """Look up now the addresses the geocoder has not answered for (GEOCODER_URL)."""
+    from services.directory.geocoding import geocode_pending
+
+    settings = settings_or_exit()
+    if not settings.geocoder_url:
+        typer.echo("GEOCODER_URL est vide : le géocodage des adresses est désactivé.")
+        raise typer.Exit(1)
+
+    async def run() -> int:
+        db = await open_database(settings)
+        try:
+            # Every waiting entry (the worker's job takes at most a few batches per run).
+            summary = await geocode_pending(db, settings, max_batches=1_000_000)
+        finally:
+            await db.dispose()
+        typer.echo(
+            f"Adresses géocodées : {summary.found} trouvées, {summary.not_found} sans résultat "
+            f"fiable ({summary.queries} requêtes pour {summary.entries} fiches)"
+        )
+        if summary.unavailable:
+            typer.echo(
+                f"{summary.unavailable} fiches en attente : le géocodeur n'a pas répondu "
+                "(nouvel essai au prochain passage)."
+            )
+            return 1
         return 0
 
     raise typer.Exit(asyncio.run(run()))

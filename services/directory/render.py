@@ -1,7 +1,8 @@
 """ORM rows → public Read structs (``services.directory.schemas``); no ORM object on the wire.
 
 Computed fields: ``stale`` (review period), ``etag``/``version``, ``departement_code`` (from the
-COG reference), ``position`` (own coordinates, else the commune's reference point), ``links``
+COG reference), ``position`` (own coordinates, else the address's geocoded position, else the
+commune's reference point), ``links``
 (link-checker summary) and, for services, members-only contacts hidden unless the reader may see
 them.
 """
@@ -104,11 +105,19 @@ _PLACE_FIELDS = tuple(
 )
 
 
-def position(
-    latitude: float | None, longitude: float | None, commune_code: str | None
-) -> s.Position | None:
-    """The entry's position for distances (``domain.positions``)."""
-    return s.position_of(entry_position(latitude, longitude, commune_code))
+def position(values: Any) -> s.Position | None:
+    """The entry's position for distances (``domain.positions``), from an ORM row or a mapping
+    of its columns."""
+    get = values.get if isinstance(values, Mapping) else lambda name: getattr(values, name)
+    return s.position_of(
+        entry_position(
+            get("latitude"),
+            get("longitude"),
+            get("commune_code"),
+            get("geocoded_latitude"),
+            get("geocoded_longitude"),
+        )
+    )
 
 
 def structure_read(
@@ -125,13 +134,17 @@ def structure_read(
     values.update(_common(row, now=now, review_days=review_days))
     values["links"] = [link_status(c, insider=insider) for c in links]
     values["phone_kind"] = phone_kind(row.phone)
-    values["position"] = position(row.latitude, row.longitude, row.commune_code)
+    values["position"] = position(row)
     return s.StructureRead(**values)
+
+
+# Read besides the fields of ``ServiceRead``: where the geocoder found the service's address.
+_GEOCODED = ("geocoded_latitude", "geocoded_longitude")
 
 
 def service_columns(row: m.Service) -> dict[str, Any]:
     """The columns ``service_read`` reads, from an ORM ``Service``."""
-    return {name: getattr(row, name) for name in _SERVICE_FIELDS}
+    return {name: getattr(row, name) for name in (*_SERVICE_FIELDS, *_GEOCODED)}
 
 
 def service_read(
@@ -150,7 +163,7 @@ def service_read(
     of the service's structure (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
-    values["position"] = position(values["latitude"], values["longitude"], values["commune_code"])
+    values["position"] = position(row)
     values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c, insider=insider) for c in links]
@@ -182,7 +195,7 @@ def _departement(commune_code: str | None) -> str | None:
 def place_read(row: m.Place, *, now: datetime, review_days: int) -> s.PlaceRead:
     values = {name: getattr(row, name) for name in _PLACE_FIELDS}
     values["departement_code"] = _departement(row.commune_code)
-    values["position"] = position(row.latitude, row.longitude, row.commune_code)
+    values["position"] = position(row)
     values.update(_common(row, now=now, review_days=review_days))
     return s.PlaceRead(**values)
 

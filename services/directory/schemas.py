@@ -80,11 +80,12 @@ _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 # --- shared parts ----------------------------------------------------------------------------
 
 
-PositionPrecision = Literal["address", "commune"]
+PositionPrecision = Literal["address", "geocoded", "commune"]
 _POSITION_DOC = (
     "Where the entry is, for distances: its own coordinates (precision `address`), else the "
-    "reference point of its commune (precision `commune`, approximate); null when neither is "
-    "known."
+    "position of its address found by the geocoder (precision `geocoded`, when the geocoder is "
+    "on), else the reference point of its commune (precision `commune`, approximate); null when "
+    "none is known."
 )
 
 
@@ -96,10 +97,15 @@ class Position(msgspec.Struct, kw_only=True):
     precision: Annotated[
         PositionPrecision,
         msgspec.Meta(
-            description="`address`: the coordinates the entry holds (`latitude`/`longitude`). "
-            "`commune`: approximate, the reference point of the entry's commune (« centre de "
-            "la commune »), used when the entry has an INSEE code but no coordinates (most "
-            "imports): distances from it rank nearby services, they do not route anyone."
+            description="`address`: the coordinates the entry holds (`latitude`/`longitude`), "
+            "typed by its maintainers or given by its source. `geocoded`: address-level, the "
+            "position of the entry's street address (house number, else street or lieu-dit) "
+            "found by the geocoder (Base Adresse Nationale, when the deployment sets "
+            "GEOCODER_URL), for an entry without coordinates; computed by Relais, not given by "
+            "anyone. `commune`: approximate, the reference point of the entry's commune "
+            "(« centre de la commune »), used when the entry has an INSEE code but neither "
+            "(most imports, until the geocoder finds the address): distances from it rank "
+            "nearby services, they do not route anyone."
         ),
     ]
 

@@ -4,8 +4,10 @@
   attributes); its address, when it has one, is a ``location`` with the structure's id;
 - place → ``location`` (same id); a service with its own address → a ``location`` with the
   service's id; ids are UUIDs of different tables, so they never collide; a location without
-  coordinates but with an INSEE code gets its commune's reference point, marked approximate by
-  a ``position_precision`` attribute (value ``commune``, « centre de la commune »);
+  coordinates but with an INSEE code gets its address's position found by the geocoder (when it
+  is on), marked by a ``position_precision`` attribute (value ``geocoded``), else its commune's
+  reference point, marked approximate by the same attribute (value ``commune``, « centre de la
+  commune »); a location with its own coordinates has no such attribute;
 - service → ``service``: status ``published``/``suspended``/``archived``/``draft`` →
   ``active``/``temporarily closed``/``defunct``/``inactive``; zones → ``service_areas``;
   thematiques, publics, type, frais, modes → ``attributes`` pointing at ``taxonomy_terms``;
@@ -33,8 +35,12 @@ from services.kernel.reference import geography, taxonomy
 from services.kernel.reference.taxonomies import CATEGORY_SEPARATOR
 
 HSDS_VERSION = "3.1"
-# Attribute of a location whose coordinates are approximate (``_position_attribute``).
+# Attribute of a location whose coordinates are not its own (``_position_attribute``).
 POSITION_PRECISION = "position_precision"
+POSITION_LABELS = {
+    "geocoded": "Position de l'adresse, calculée par la Base Adresse Nationale",
+    "commune": "Position approximative : centre de la commune",
+}
 PROFILE_URL = "https://openreferral.org/specification/3.1/"
 NAMESPACE = uuid.UUID("3c4a0e4e-3f55-5b8e-9a54-7a1f0e9c2b61")
 
@@ -238,7 +244,13 @@ def location(
 ) -> dict[str, Any]:
     """An HSDS location from a place, a structure or a service row (each holds an address)."""
     location_id = str(row["id"])
-    position = entry_position(row.get("latitude"), row.get("longitude"), row.get("commune_code"))
+    position = entry_position(
+        row.get("latitude"),
+        row.get("longitude"),
+        row.get("commune_code"),
+        row.get("geocoded_latitude"),
+        row.get("geocoded_longitude"),
+    )
     data: dict[str, Any] = {
         "id": location_id,
         "location_type": "physical",
@@ -250,8 +262,8 @@ def location(
         "external_identifier": row.get("commune_code"),
         "external_identifier_type": "code INSEE de la commune" if row.get("commune_code") else None,
     }
-    if position is not None and position.precision == "commune":
-        data["attributes"] = [_position_attribute(location_id)]
+    if position is not None and position.precision in POSITION_LABELS:
+        data["attributes"] = [_position_attribute(location_id, position.precision)]
     if full:
         data["addresses"] = _address(row, location_id)
         data["schedules"] = _schedule("location", location_id, row.get("opening_hours"))
@@ -266,16 +278,17 @@ def location(
     return _clean(data)
 
 
-def _position_attribute(location_id: str) -> dict[str, Any]:
-    """Says that a location's coordinates are its commune's reference point, not its address
-    (HSDS has no precision field: an attribute without taxonomy term, as HSDS allows)."""
+def _position_attribute(location_id: str, precision: str) -> dict[str, Any]:
+    """Says that a location's coordinates are not its own: its address's position found by the
+    geocoder, or its commune's reference point (HSDS has no precision field: an attribute
+    without taxonomy term, as HSDS allows)."""
     return {
         "id": derived_id("attribute", "location", location_id, POSITION_PRECISION),
         "link_id": location_id,
         "link_type": POSITION_PRECISION,
         "link_entity": "location",
-        "value": "commune",
-        "label": "Position approximative : centre de la commune",
+        "value": precision,
+        "label": POSITION_LABELS[precision],
     }
 
 
