@@ -1,9 +1,10 @@
 """Address geocoder: the position of an entry's address, from the Base Adresse Nationale (BAN).
 
 Optional and off by default: nothing here makes a request unless ``GEOCODER_URL`` is set (the
-BAN's search endpoint, ``https://api-adresse.data.gouv.fr/search/``, or any server answering
-its format). Without it, an entry with an INSEE code but no coordinates is placed at its
-commune's reference point (``domain.positions``), as it always is until its address is found.
+BAN's search endpoint, ``https://api-adresse.data.gouv.fr/search/``, the same API at the IGN
+Géoplateforme, ``https://data.geopf.fr/geocodage/search``, or any server answering its format).
+Without it, an entry with an INSEE code but no coordinates is placed at its commune's reference
+point (``domain.positions``), as it always is until its address is found.
 
 One code path: the worker job ``directory.geocode`` is the only place positions are computed
 from addresses. Writes (API create/update, data·inclusion imports) never call the geocoder:
@@ -15,7 +16,8 @@ coordinates of their own and no geocoder answer yet (``geocoded_at`` null), a ba
 - one request per distinct query (``domain.geocoding.query_of``), at most
   ``GEOCODE_CONCURRENCY`` at a time, each within ``GEOCODER_TIMEOUT_SECONDS`` and tried
   ``ATTEMPTS`` times (a timeout, a connection error, a 429 or a 5xx is retried after a short
-  backoff); no database transaction is open meanwhile;
+  backoff; another 4xx than 400 says the setting is wrong and is not); no database transaction
+  is open meanwhile;
 - an answer is believed per ``domain.geocoding.judge`` (same commune, finer than the commune,
   score at least ``GEOCODER_MIN_SCORE``): the entry gets ``geocoded_latitude/longitude`` (the
   API shows precision ``geocoded``); otherwise only ``geocoded_at`` is set (« looked up, not
@@ -128,6 +130,9 @@ def make_client(
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(settings.geocoder_timeout_seconds),
+        # A moved endpoint (the BAN's API now also answers at the IGN Géoplateforme) keeps working.
+        follow_redirects=True,
+        max_redirects=3,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         limits=httpx.Limits(max_connections=GEOCODE_CONCURRENCY),
     )
@@ -135,7 +140,7 @@ def make_client(
 
 async def locate(client: httpx.AsyncClient, settings: Settings, query: Query) -> Outcome:
     """Ask the geocoder for one query, with retries; never raises."""
-    params = {"q": query.text, "citycode": query.citycode, "limit": "1"}
+    params = query.params()
     error = "no_attempt"
     for attempt in range(ATTEMPTS):
         if attempt:
@@ -152,10 +157,14 @@ async def locate(client: httpx.AsyncClient, settings: Settings, query: Query) ->
         if status == 429 or status >= 500:
             error = f"http_{status}"
             continue
+        if status == 400:
+            # The geocoder refuses this query (too short, bad characters…): asking again would
+            # not help.
+            return NotFound("http_400")
         if status != 200:
-            # The geocoder refuses this query (400: too short, bad characters…): asking again
-            # would not help.
-            return NotFound(f"http_{status}")
+            # 404, 401, 403…: the setting (URL, access) is wrong, not the address. Nothing is
+            # concluded about it; the run stops and says so.
+            return Unavailable(f"http_{status}")
         try:
             answer = msgspec.json.decode(response.content, type=FeatureCollection)
         except msgspec.MsgspecError:

@@ -222,7 +222,8 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "GEOCODER_URL",
         "geocoder_url",
         "address geocoder, off when empty: the Base Adresse Nationale search endpoint "
-        "(`https://api-adresse.data.gouv.fr/search/`) or a server answering its format; the "
+        "(`https://api-adresse.data.gouv.fr/search/`, or the same API at "
+        "`https://data.geopf.fr/geocodage/search`) or a server answering its format; the "
         "worker job `directory.geocode` then places entries without coordinates at their "
         "address (precision `geocoded`) instead of their commune's centre",
     ),

@@ -111,9 +111,12 @@ class BanServer:
             self.requests.append({"path": parsed.path, **params})
             status, body = await self.answer(parsed.path, params)
             content = msgspec.json.encode(body) if body is not None else b"{}"
+            location = body.get("location") if status == 301 else None
             head = (
                 f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(content)}\r\nConnection: close\r\n\r\n"
+                f"Content-Length: {len(content)}\r\nConnection: close\r\n"
+                + (f"Location: {location}\r\n" if location else "")
+                + "\r\n"
             )
             writer.write(head.encode() + content)
             await writer.drain()
@@ -125,6 +128,8 @@ class BanServer:
     async def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
         q = params.get("q", "").lower()
         citycode = params.get("citycode", "")
+        if path == "/ancienne/":
+            return 301, {"location": "/search/?" + urllib.parse.urlencode(params)}
         if path != "/search/":
             return 404, None
         if len(q) < 3:
@@ -142,6 +147,9 @@ class BanServer:
         features = []
         if "faible" in q:
             features = [_feature(HOUSE, score=0.31, kind="housenumber", citycode=citycode, label=q)]
+        elif "parmentier" in q:
+            # Paris: the BAN answers with the arrondissement's code.
+            features = [_feature(HOUSE, score=0.9, kind="housenumber", citycode="75111", label=q)]
         elif "ailleurs" in q:
             features = [_feature(HOUSE, score=0.95, kind="housenumber", citycode=CESSON, label=q)]
         elif "mairie" in q:
@@ -245,6 +253,13 @@ def test_which_answers_are_believed() -> None:
     assert judge(answer(citycode=CESSON), query, 0.6) == NotFound("other_commune")
     assert judge(answer(point=(123.0, 2.0)), query, 0.6) == NotFound("no_point")
     assert judge(FeatureCollection(), query, 0.6) == NotFound("no_result")
+    # Paris is asked without the commune filter, and its arrondissements are in it.
+    paris = Query("12 avenue Parmentier 75011 Paris", "75056")
+    assert paris.params() == {"q": paris.text, "limit": "1"}
+    assert query.params() == {"q": query.text, "citycode": RENNES, "limit": "1"}
+    assert isinstance(judge(answer(citycode="75111"), paris, 0.6), Found)
+    assert judge(answer(citycode="69381"), paris, 0.6) == NotFound("other_commune")
+    assert judge(answer(citycode="75056"), paris, 0.6) == Found(*HOUSE, 0.9, "housenumber", "x")
 
 
 def test_a_geocoded_position_comes_after_own_coordinates_and_before_the_commune() -> None:
@@ -297,6 +312,10 @@ async def test_answers_of_the_geocoder(ban: BanServer) -> None:
     assert await ask("3 chemin faible") == NotFound("low_score")
     assert await ask("8 rue ailleurs") == NotFound("other_commune")
     assert await ask("Mairie") == NotFound("commune_only")
+    async with make_client(settings) as client:
+        paris = await locate(client, settings, Query("12 avenue Parmentier 75011 Paris", "75056"))
+    assert isinstance(paris, Found)
+    assert "citycode" not in ban.requests[-1]
     assert await ask("4 impasse nimporte") == NotFound("no_result")
 
     # A 500 is retried, then given up: nothing is concluded about the address.
@@ -304,6 +323,18 @@ async def test_answers_of_the_geocoder(ban: BanServer) -> None:
     assert await ask("5 rue en panne") == Unavailable("http_500")
     assert len(ban.requests) - before == ATTEMPTS
     assert await ask("6 rue lent") == Unavailable("timeout")
+    # A wrong URL is not an answer about the address (and is not retried).
+    before = len(ban.requests)
+    wrong = conf(None, geocoder_url=f"http://127.0.0.1:{ban.port}/recherche/")
+    async with make_client(wrong) as client:
+        missing = await locate(client, wrong, Query("12 rue de la Paix", RENNES))
+    assert missing == Unavailable("http_404")
+    assert len(ban.requests) - before == 1
+    # A moved endpoint is followed.
+    moved = conf(None, geocoder_url=f"http://127.0.0.1:{ban.port}/ancienne/")
+    async with make_client(moved) as client:
+        followed = await locate(client, moved, Query("12 rue de la Paix", RENNES))
+    assert isinstance(followed, Found)
     # A failure then an answer: the retry finds it.
     recovered = await ask("7 rue instable")
     assert isinstance(recovered, Found)

@@ -4,8 +4,11 @@ The geocoder is the Base Adresse Nationale's search API (``/search/?q=…&cityco
 a GeoJSON FeatureCollection; see ``services.directory.geocoding``). Its best result is believed
 only when all of these hold:
 
-- it is in the entry's commune: its ``citycode`` is the entry's INSEE code (the query also
-  filters on it, but a geocoder that ignores the filter must not move an entry elsewhere);
+- it is in the entry's commune: its ``citycode`` is the entry's INSEE code, or one of its
+  arrondissements municipaux (the BAN gives Paris, Lyon and Marseille addresses their
+  arrondissement's code: for those communes the query is not filtered on the commune's code,
+  which the BAN would not match). The query filters on the code otherwise, but a geocoder that
+  ignores the filter must not move an entry elsewhere;
 - it is finer than the commune: a ``housenumber``, a ``street`` or a ``locality`` (lieu-dit),
   never a ``municipality`` (the commune's reference point already says that much);
 - its ``score`` (0 to 1, how well the result matches the query) reaches ``GEOCODER_MIN_SCORE``;
@@ -15,8 +18,11 @@ only when all of these hold:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import msgspec
+
+from services.kernel.reference import geography
 
 # BAN result types precise enough to place an entry better than its commune's reference point.
 ACCEPTED_TYPES = frozenset({"housenumber", "street", "locality"})
@@ -31,6 +37,32 @@ class Query:
 
     text: str
     citycode: str
+
+    def params(self) -> dict[str, str]:
+        """The request's query string (one result: the best)."""
+        if self.citycode in _with_arrondissements():
+            return {"q": self.text, "limit": "1"}
+        return {"q": self.text, "citycode": self.citycode, "limit": "1"}
+
+
+ARRONDISSEMENT = "arrondissement-municipal"
+
+
+@cache
+def _with_arrondissements() -> frozenset[str]:
+    return frozenset(
+        c.parent for c in geography().communes.values() if c.type == ARRONDISSEMENT and c.parent
+    )
+
+
+def in_commune(citycode: str | None, commune_code: str) -> bool:
+    """Whether a result's ``citycode`` is the commune or one of its arrondissements."""
+    if not citycode:
+        return False
+    if citycode == commune_code:
+        return True
+    found = geography().commune(citycode)
+    return found is not None and found.type == ARRONDISSEMENT and found.parent == commune_code
 
 
 def query_of(
@@ -94,7 +126,7 @@ def judge(answer: FeatureCollection, query: Query, min_score: float) -> Found | 
         return NotFound("no_result")
     best = answer.features[0]
     props = best.properties
-    if props.citycode != query.citycode:
+    if not in_commune(props.citycode, query.citycode):
         return NotFound("other_commune")
     if props.type not in ACCEPTED_TYPES:
         return NotFound("commune_only")
