@@ -2,7 +2,8 @@
 
 Computed fields: ``stale`` (review period), ``etag``/``version``, ``departement_code`` (from the
 COG reference), ``position`` (own coordinates, else the address's geocoded position, else the
-commune's reference point), ``links``
+commune's reference point; a service's is its structure's when it has none of its own:
+``domain.positions``), ``links``
 (link-checker summary) and, for services, members-only contacts hidden unless the reader may see
 them.
 """
@@ -21,7 +22,7 @@ from services.directory import schemas as s
 from services.directory.domain import links as link_rules
 from services.directory.domain.freshness import is_stale
 from services.directory.domain.phones import phone_kind
-from services.directory.domain.positions import entry_position
+from services.directory.domain.positions import entry_position, service_position
 from services.kernel.reference import geography
 
 
@@ -142,9 +143,19 @@ def structure_read(
 _GEOCODED = ("geocoded_latitude", "geocoded_longitude")
 
 
-def service_columns(row: m.Service) -> dict[str, Any]:
-    """The columns ``service_read`` reads, from an ORM ``Service``."""
-    return {name: getattr(row, name) for name in (*_SERVICE_FIELDS, *_GEOCODED)}
+def service_columns(row: m.Service, structure: Any) -> dict[str, Any]:
+    """The columns ``service_read`` reads, from an ORM ``Service`` and its structure's position
+    (``store.reads.ServiceStructure``: ``latitude``, ``longitude``, ``commune_code``,
+    ``geocoded_latitude``, ``geocoded_longitude``)."""
+    columns = {name: getattr(row, name) for name in (*_SERVICE_FIELDS, *_GEOCODED)}
+    columns.update(
+        structure_latitude=structure.latitude,
+        structure_longitude=structure.longitude,
+        structure_commune_code=structure.commune_code,
+        structure_geocoded_latitude=structure.geocoded_latitude,
+        structure_geocoded_longitude=structure.geocoded_longitude,
+    )
+    return columns
 
 
 def service_read(
@@ -158,12 +169,30 @@ def service_read(
     links: Sequence[Any] = (),
 ) -> s.ServiceRead:
     """A service from its columns (``service_columns`` of an ORM ``Service`` after a write, or a
-    row of ``store.service_view`` by name). ``zones`` sorted; ``sessions`` and ``links`` rows of
-    their tables (Core rows or ORM objects). ``insider``: the reader is a moderator or an insider
-    of the service's structure (members-only contacts, failing links)."""
+    row of ``store.service_view`` by name), with its geocoded position (``geocoded_latitude``,
+    ``geocoded_longitude``) and its structure's (``structure_latitude``, ``structure_longitude``,
+    ``structure_commune_code``, ``structure_geocoded_latitude``,
+    ``structure_geocoded_longitude``). ``zones``
+    sorted; ``sessions`` and ``links`` rows of their tables (Core rows or ORM objects).
+    ``insider``: the reader is a moderator or an insider of the service's structure
+    (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
-    values["position"] = position(row)
+    values["position"] = s.position_of(
+        service_position(
+            values["latitude"],
+            values["longitude"],
+            values["commune_code"],
+            row["structure_latitude"],
+            row["structure_longitude"],
+            row["structure_commune_code"],
+            geocoded=(row["geocoded_latitude"], row["geocoded_longitude"]),
+            structure_geocoded=(
+                row["structure_geocoded_latitude"],
+                row["structure_geocoded_longitude"],
+            ),
+        )
+    )
     values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c, insider=insider) for c in links]

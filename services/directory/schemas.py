@@ -408,8 +408,12 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     position: Annotated[
         Position | None,
         msgspec.Meta(
-            description=_POSITION_DOC + " Null for a service without an address of its own: it "
-            "is at its structure's (search results give that position)."
+            description="Where the service is, for distances (the same as in search results): "
+            "its own coordinates (precision `address`), else the position of its own address "
+            "found by the geocoder (precision `geocoded`); without either, the reference point "
+            "of its commune when that is not its structure's (precision `commune`, "
+            "approximate), else its structure's position (precision as the structure's). Null "
+            "when none is known. `latitude`/`longitude` are the service's own coordinates only."
         ),
     ] = None
     source: str | None = None

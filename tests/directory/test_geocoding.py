@@ -437,7 +437,10 @@ async def test_the_job_places_entries_at_their_address(relais: Relais, ban: BanS
     read = (await relais.client.get(structure_path)).json()
     assert (read["latitude"], read["longitude"], read["version"]) == (None, None, 1)
 
-    # Search: the structure and its service (no address of its own) at the geocoded address.
+    # Its service (no address of its own) is there too, in the native API as in search.
+    service_path = f"{BASE}/services/{service.json()['id']}"
+    assert await _position(relais, service_path) == geocoded
+    # Search: the structure and its service at the geocoded address.
     hits = await relais.client.get(
         f"{BASE}/search/services", params={"q": f"Aide alimentaire {tag}", "commune": RENNES}
     )

@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any
 
 from services.directory.domain.phones import PhoneKind, phone_kind
-from services.directory.domain.positions import entry_position
+from services.directory.domain.positions import Located, entry_position, service_position
 from services.kernel.reference import geography, taxonomy
 from services.kernel.reference.taxonomies import CATEGORY_SEPARATOR
 
@@ -242,15 +242,11 @@ def _phone(owner: str, owner_id: str, number: str | None) -> list[dict[str, Any]
 def location(
     row: Mapping[Any, Any], *, kind: str, organization_id: Any, full: bool = True
 ) -> dict[str, Any]:
-    """An HSDS location from a place, a structure or a service row (each holds an address)."""
+    """An HSDS location from a place, a structure or a service row (each holds an address; a
+    service's also its structure's position: ``structure_latitude``, ``structure_longitude``,
+    ``structure_commune_code``)."""
     location_id = str(row["id"])
-    position = entry_position(
-        row.get("latitude"),
-        row.get("longitude"),
-        row.get("commune_code"),
-        row.get("geocoded_latitude"),
-        row.get("geocoded_longitude"),
-    )
+    position = _position(row, kind)
     data: dict[str, Any] = {
         "id": location_id,
         "location_type": "physical",
@@ -276,6 +272,33 @@ def location(
                 }
             ]
     return _clean(data)
+
+
+def _position(row: Mapping[Any, Any], kind: str) -> Located | None:
+    """Where the location is: a service's position is the one its native API and search give
+    (``domain.positions.service_position``: its structure's when it has no coordinates of its
+    own and is in the same commune); any entry's geocoded address comes before its commune."""
+    if kind == "service":
+        return service_position(
+            row.get("latitude"),
+            row.get("longitude"),
+            row.get("commune_code"),
+            row.get("structure_latitude"),
+            row.get("structure_longitude"),
+            row.get("structure_commune_code"),
+            geocoded=(row.get("geocoded_latitude"), row.get("geocoded_longitude")),
+            structure_geocoded=(
+                row.get("structure_geocoded_latitude"),
+                row.get("structure_geocoded_longitude"),
+            ),
+        )
+    return entry_position(
+        row.get("latitude"),
+        row.get("longitude"),
+        row.get("commune_code"),
+        row.get("geocoded_latitude"),
+        row.get("geocoded_longitude"),
+    )
 
 
 def _position_attribute(location_id: str, precision: str) -> dict[str, Any]:
