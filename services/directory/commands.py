@@ -322,7 +322,6 @@ def reindex() -> None:
     import sqlalchemy as sa
 
     from services.directory.models import Structure
-    from services.directory.search import meili, meili_feed
     from services.directory.search.indexing import refresh_structure_search_index
 
     settings = settings_or_exit()
@@ -344,6 +343,7 @@ def reindex() -> None:
     count = asyncio.run(run())
     typer.echo(f"index de recherche reconstruit : {count} structures et leurs services")
     if settings.meili_url:
+        from services.directory.search import meili, meili_feed
 
         async def rebuild_meili() -> int:
             db = await open_database(settings)

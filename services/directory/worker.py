@@ -7,7 +7,7 @@ from typing import Any
 from services.directory.geocoding import geocode_pending
 from services.directory.linkcheck import check_links
 from services.directory.models import OutboxEvent
-from services.directory.search.meili_feed import sync_job
+from services.directory.search.feed import sync_job
 from services.kernel.jobs import Job
 from services.kernel.outbox import prune_job
 
@@ -15,7 +15,7 @@ LINK_CHECK_INTERVAL_SECONDS = 24 * 3600.0
 # The first pass waits a day after the worker first starts: a machine set up offline (or a demo
 # started once) does not probe every website of its directory at once.
 LINK_CHECK_FIRST_DELAY_SECONDS = LINK_CHECK_INTERVAL_SECONDS
-# Directory changes reach Meilisearch within a few seconds (see search/meili.py).
+# Directory changes reach Meilisearch within a few seconds (see search/meili.py and feed.py).
 SEARCH_SYNC_INTERVAL_SECONDS = 1.0
 # New and changed addresses get their position within about a minute (when GEOCODER_URL is set).
 GEOCODE_INTERVAL_SECONDS = 60.0

@@ -132,7 +132,8 @@ async def geo(
         assert response.status_code == 200, response.text
         assert response.json()["rejected"] == 0, response.text
         if backend == "meilisearch":
-            from services.directory.search.meili_feed import reindex, sync_outbox
+            from services.directory.search.feed import sync_outbox
+            from services.directory.search.meili_feed import reindex
 
             await reindex(relais.app("directory"))
             await sync_outbox(relais.app("directory"), wait=True)
@@ -337,7 +338,7 @@ async def test_a_service_at_its_structure_has_its_position_in_every_view(geo: Ge
     assert patched.json()["commune_code"] == PLACES["valence"][1]
     assert patched.json()["position"] == expected
     if geo.backend == "meilisearch":
-        from services.directory.search.meili_feed import sync_outbox
+        from services.directory.search.feed import sync_outbox
 
         await sync_outbox(geo.relais.app("directory"), wait=True)
     await _same_position_everywhere(geo, "valence", expected)

@@ -18,8 +18,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.search import engine, resolve
-from services.directory.search.backend import Kind
-from services.directory.search.meili import primary_backend
+from services.directory.search.backend import Kind, primary_backend
 from services.directory.search.schemas import SearchPage, ServiceHit, StructureHit
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.identity import Caller
