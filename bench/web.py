@@ -521,7 +521,7 @@ class Lifecycle:
 
     async def web_close(self) -> None:
         await self._web_act("/cloturer", {"issue": "solution_found", "note": "4"})
-        assert "Orientation clôturée" in self.page
+        assert "Votre part de l’orientation est clôturée" in self.page
 
     # -- the floor: the API calls each step's pages make --
 
@@ -580,7 +580,8 @@ class Lifecycle:
     async def floor_close(self) -> None:
         body = {"outcome": "solution_found", "evaluation_score": 4, "evaluation_comment": None}
         await self._floor_act("close", body)
-        assert self.referral["status"] == "closed", self.referral["status"]
+        # The partner closes its part: the referral ends when the sender closes its own.
+        assert self.referral["status"] == "taken_over", self.referral["status"]
 
     async def run(self, repeat: int, warmup: int) -> dict[str, dict[str, list[float]]]:
         """``warmup + repeat`` lifecycles, each a new referral by the forms then one by the
