@@ -47,8 +47,9 @@ BENCH_WEB_SERVICES (default 0: the demo territory alone) adds that many generate
 (bench/search.py's generator: the demo's distributions, communes all over France by population)
 to the SQLite directory before the server starts; ``BENCH_WEB_SERVICES=100000`` is the 100k size.
 
-Run: ``.venv/bin/python -m bench web`` (from a git worktree, with ``PYTHONPATH=.`` so the
-server it starts runs that worktree's code, not the one the virtualenv was installed from).
+Run: ``.venv/bin/python -m bench web`` (from a git worktree, with ``PYTHONPATH=$PWD`` so the
+server it starts runs that worktree's code, not the one the virtualenv was installed from: an
+absolute path, as the server runs in a temporary folder, where ``.`` is that folder).
 """
 
 from __future__ import annotations
