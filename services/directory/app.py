@@ -15,7 +15,8 @@ from services.directory.api.review import ReviewController
 from services.directory.api.search import SearchController
 from services.directory.api.services import ServiceController
 from services.directory.api.structures import StructureController
-from services.directory.search import meili, postgres
+from services.directory.search import postgres
+from services.directory.search.backend import create_primary
 from services.kernel.app import create_service_app
 from services.kernel.db import Database
 from services.kernel.http import ServiceLocator
@@ -27,7 +28,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: Settings, locator: ServiceLocator) -> Litestar:
     db = Database(settings, SERVICE_NAME, server_settings=postgres.SERVER_SETTINGS)
-    search_primary = meili.create_backend(settings, db)
+    search_primary = create_primary(settings, db)
     return create_service_app(
         service=SERVICE_NAME,
         title="Relais — annuaire",

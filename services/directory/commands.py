@@ -165,6 +165,7 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
     app.command("seed-demo")(seed_demo)
     app.command("check-links")(check_links)
+    app.command("geocode")(geocode)
     app.command("reindex")(reindex)
 
 
@@ -281,6 +282,37 @@ def check_links() -> None:
     raise typer.Exit(asyncio.run(run()))
 
 
+def geocode() -> None:
+    """Look up now the addresses the geocoder has not answered for (GEOCODER_URL)."""
+    from services.directory.geocoding import geocode_pending
+
+    settings = settings_or_exit()
+    if not settings.geocoder_url:
+        typer.echo("GEOCODER_URL est vide : le géocodage des adresses est désactivé.")
+        raise typer.Exit(1)
+
+    async def run() -> int:
+        db = await open_database(settings)
+        try:
+            # Every waiting entry (the worker's job takes at most a few batches per run).
+            summary = await geocode_pending(db, settings, max_batches=1_000_000)
+        finally:
+            await db.dispose()
+        typer.echo(
+            f"Adresses géocodées : {summary.found} trouvées, {summary.not_found} sans résultat "
+            f"fiable ({summary.queries} requêtes pour {summary.entries} fiches)"
+        )
+        if summary.unavailable:
+            typer.echo(
+                f"{summary.unavailable} fiches en attente : le géocodeur n'a pas répondu "
+                "(nouvel essai au prochain passage)."
+            )
+            return 1
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
 def reindex() -> None:
     """Rebuild the search index of every structure and service (idempotent).
 
@@ -290,7 +322,6 @@ def reindex() -> None:
     import sqlalchemy as sa
 
     from services.directory.models import Structure
-    from services.directory.search import meili, meili_feed
     from services.directory.search.indexing import refresh_structure_search_index
 
     settings = settings_or_exit()
@@ -312,6 +343,7 @@ def reindex() -> None:
     count = asyncio.run(run())
     typer.echo(f"index de recherche reconstruit : {count} structures et leurs services")
     if settings.meili_url:
+        from services.directory.search import meili, meili_feed
 
         async def rebuild_meili() -> int:
             db = await open_database(settings)

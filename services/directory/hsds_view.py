@@ -217,7 +217,17 @@ async def _location_rows(
         ids = [i for i, k in refs if k == kind]
         if not ids:
             continue
-        rows = await session.execute(sa.select(*model.__table__.c).where(model.id.in_(ids)))
+        stmt = sa.select(*model.__table__.c).where(model.id.in_(ids))
+        if model is Service:
+            # A service's location is where it is for distances (``hsds.location``).
+            stmt = stmt.add_columns(
+                Structure.latitude.label("structure_latitude"),
+                Structure.longitude.label("structure_longitude"),
+                Structure.commune_code.label("structure_commune_code"),
+                Structure.geocoded_latitude.label("structure_geocoded_latitude"),
+                Structure.geocoded_longitude.label("structure_geocoded_longitude"),
+            ).join(Structure, Structure.id == Service.structure_id)
+        rows = await session.execute(stmt)
         for row in rows.mappings():
             found[row["id"]] = dict(row)
     return found

@@ -31,7 +31,12 @@ class OutboxEvent(OutboxMixin, Base):
 
 
 class AddressMixin:
-    """A postal address with its INSEE commune and coordinates (WGS 84)."""
+    """A postal address with its INSEE commune and coordinates (WGS 84).
+
+    ``latitude``/``longitude`` are the entry's own (typed by its maintainers or given by its
+    source). ``geocoded_*`` are written only by the geocoder's job (``geocoding``): the position
+    it found for the current address (none when it found nothing good enough) and when it
+    answered; a write that changes the address clears all three (``domain.positions``)."""
 
     address: Mapped[str | None] = mapped_column(sa.String(500))
     address_complement: Mapped[str | None] = mapped_column(sa.String(500))
@@ -40,6 +45,9 @@ class AddressMixin:
     commune: Mapped[str | None] = mapped_column(sa.String(200))
     latitude: Mapped[float | None] = mapped_column(sa.Float)
     longitude: Mapped[float | None] = mapped_column(sa.Float)
+    geocoded_latitude: Mapped[float | None] = mapped_column(sa.Float)
+    geocoded_longitude: Mapped[float | None] = mapped_column(sa.Float)
+    geocoded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TrackedMixin:

@@ -1,7 +1,9 @@
 """ORM rows → public Read structs (``services.directory.schemas``); no ORM object on the wire.
 
 Computed fields: ``stale`` (review period), ``etag``/``version``, ``departement_code`` (from the
-COG reference), ``position`` (own coordinates, else the commune's reference point), ``links``
+COG reference), ``position`` (own coordinates, else the address's geocoded position, else the
+commune's reference point; a service's is its structure's when it has none of its own:
+``domain.positions``), ``links``
 (link-checker summary) and, for services, members-only contacts hidden unless the reader may see
 them.
 """
@@ -20,7 +22,7 @@ from services.directory import schemas as s
 from services.directory.domain import links as link_rules
 from services.directory.domain.freshness import is_stale
 from services.directory.domain.phones import phone_kind
-from services.directory.domain.positions import entry_position
+from services.directory.domain.positions import entry_position, service_position
 from services.kernel.reference import geography
 
 
@@ -104,11 +106,19 @@ _PLACE_FIELDS = tuple(
 )
 
 
-def position(
-    latitude: float | None, longitude: float | None, commune_code: str | None
-) -> s.Position | None:
-    """The entry's position for distances (``domain.positions``)."""
-    return s.position_of(entry_position(latitude, longitude, commune_code))
+def position(values: Any) -> s.Position | None:
+    """The entry's position for distances (``domain.positions``), from an ORM row or a mapping
+    of its columns."""
+    get = values.get if isinstance(values, Mapping) else lambda name: getattr(values, name)
+    return s.position_of(
+        entry_position(
+            get("latitude"),
+            get("longitude"),
+            get("commune_code"),
+            get("geocoded_latitude"),
+            get("geocoded_longitude"),
+        )
+    )
 
 
 def structure_read(
@@ -125,13 +135,27 @@ def structure_read(
     values.update(_common(row, now=now, review_days=review_days))
     values["links"] = [link_status(c, insider=insider) for c in links]
     values["phone_kind"] = phone_kind(row.phone)
-    values["position"] = position(row.latitude, row.longitude, row.commune_code)
+    values["position"] = position(row)
     return s.StructureRead(**values)
 
 
-def service_columns(row: m.Service) -> dict[str, Any]:
-    """The columns ``service_read`` reads, from an ORM ``Service``."""
-    return {name: getattr(row, name) for name in _SERVICE_FIELDS}
+# Read besides the fields of ``ServiceRead``: where the geocoder found the service's address.
+_GEOCODED = ("geocoded_latitude", "geocoded_longitude")
+
+
+def service_columns(row: m.Service, structure: Any) -> dict[str, Any]:
+    """The columns ``service_read`` reads, from an ORM ``Service`` and its structure's position
+    (``store.reads.ServiceStructure``: ``latitude``, ``longitude``, ``commune_code``,
+    ``geocoded_latitude``, ``geocoded_longitude``)."""
+    columns = {name: getattr(row, name) for name in (*_SERVICE_FIELDS, *_GEOCODED)}
+    columns.update(
+        structure_latitude=structure.latitude,
+        structure_longitude=structure.longitude,
+        structure_commune_code=structure.commune_code,
+        structure_geocoded_latitude=structure.geocoded_latitude,
+        structure_geocoded_longitude=structure.geocoded_longitude,
+    )
+    return columns
 
 
 def service_read(
@@ -145,12 +169,30 @@ def service_read(
     links: Sequence[Any] = (),
 ) -> s.ServiceRead:
     """A service from its columns (``service_columns`` of an ORM ``Service`` after a write, or a
-    row of ``store.service_view`` by name). ``zones`` sorted; ``sessions`` and ``links`` rows of
-    their tables (Core rows or ORM objects). ``insider``: the reader is a moderator or an insider
-    of the service's structure (members-only contacts, failing links)."""
+    row of ``store.service_view`` by name), with its geocoded position (``geocoded_latitude``,
+    ``geocoded_longitude``) and its structure's (``structure_latitude``, ``structure_longitude``,
+    ``structure_commune_code``, ``structure_geocoded_latitude``,
+    ``structure_geocoded_longitude``). ``zones``
+    sorted; ``sessions`` and ``links`` rows of their tables (Core rows or ORM objects).
+    ``insider``: the reader is a moderator or an insider of the service's structure
+    (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
-    values["position"] = position(values["latitude"], values["longitude"], values["commune_code"])
+    values["position"] = s.position_of(
+        service_position(
+            values["latitude"],
+            values["longitude"],
+            values["commune_code"],
+            row["structure_latitude"],
+            row["structure_longitude"],
+            row["structure_commune_code"],
+            geocoded=(row["geocoded_latitude"], row["geocoded_longitude"]),
+            structure_geocoded=(
+                row["structure_geocoded_latitude"],
+                row["structure_geocoded_longitude"],
+            ),
+        )
+    )
     values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c, insider=insider) for c in links]
@@ -182,7 +224,7 @@ def _departement(commune_code: str | None) -> str | None:
 def place_read(row: m.Place, *, now: datetime, review_days: int) -> s.PlaceRead:
     values = {name: getattr(row, name) for name in _PLACE_FIELDS}
     values["departement_code"] = _departement(row.commune_code)
-    values["position"] = position(row.latitude, row.longitude, row.commune_code)
+    values["position"] = position(row)
     values.update(_common(row, now=now, review_days=review_days))
     return s.PlaceRead(**values)
 

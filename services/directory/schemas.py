@@ -80,11 +80,12 @@ _INPUT = {"forbid_unknown_fields": True, "kw_only": True}
 # --- shared parts ----------------------------------------------------------------------------
 
 
-PositionPrecision = Literal["address", "commune"]
+PositionPrecision = Literal["address", "geocoded", "commune"]
 _POSITION_DOC = (
     "Where the entry is, for distances: its own coordinates (precision `address`), else the "
-    "reference point of its commune (precision `commune`, approximate); null when neither is "
-    "known."
+    "position of its address found by the geocoder (precision `geocoded`, when the geocoder is "
+    "on), else the reference point of its commune (precision `commune`, approximate); null when "
+    "none is known."
 )
 
 
@@ -96,10 +97,15 @@ class Position(msgspec.Struct, kw_only=True):
     precision: Annotated[
         PositionPrecision,
         msgspec.Meta(
-            description="`address`: the coordinates the entry holds (`latitude`/`longitude`). "
-            "`commune`: approximate, the reference point of the entry's commune (« centre de "
-            "la commune »), used when the entry has an INSEE code but no coordinates (most "
-            "imports): distances from it rank nearby services, they do not route anyone."
+            description="`address`: the coordinates the entry holds (`latitude`/`longitude`), "
+            "typed by its maintainers or given by its source. `geocoded`: address-level, the "
+            "position of the entry's street address (house number, else street or lieu-dit) "
+            "found by the geocoder (Base Adresse Nationale, when the deployment sets "
+            "GEOCODER_URL), for an entry without coordinates; computed by Relais, not given by "
+            "anyone. `commune`: approximate, the reference point of the entry's commune "
+            "(« centre de la commune »), used when the entry has an INSEE code but neither "
+            "(most imports, until the geocoder finds the address): distances from it rank "
+            "nearby services, they do not route anyone."
         ),
     ]
 
@@ -402,8 +408,12 @@ class ServiceRead(msgspec.Struct, kw_only=True):
     position: Annotated[
         Position | None,
         msgspec.Meta(
-            description=_POSITION_DOC + " Null for a service without an address of its own: it "
-            "is at its structure's (search results give that position)."
+            description="Where the service is, for distances (the same as in search results): "
+            "its own coordinates (precision `address`), else the position of its own address "
+            "found by the geocoder (precision `geocoded`); without either, the reference point "
+            "of its commune when that is not its structure's (precision `commune`, "
+            "approximate), else its structure's position (precision as the structure's). Null "
+            "when none is known. `latitude`/`longitude` are the service's own coordinates only."
         ),
     ] = None
     source: str | None = None

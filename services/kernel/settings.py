@@ -53,6 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     search_max_radius_km: float = 200.0
     link_check_concurrency: int = 8
     link_check_timeout_seconds: float = 10.0
+    geocoder_url: str = ""
+    geocoder_min_score: float = 0.6
+    geocoder_timeout_seconds: float = 5.0
     worker_enabled: bool = True
     worker_poll_seconds: float = 1.0
     auth_access_token_ttl_seconds: int = 900
@@ -215,6 +218,26 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("SEARCH_MAX_RADIUS_KM", "search_max_radius_km", "largest `radius_km` accepted by search"),
     ("LINK_CHECK_CONCURRENCY", "link_check_concurrency", "parallel requests of the link checker"),
     ("LINK_CHECK_TIMEOUT_SECONDS", "link_check_timeout_seconds", "timeout of one link check"),
+    (
+        "GEOCODER_URL",
+        "geocoder_url",
+        "address geocoder, off when empty: the Base Adresse Nationale search endpoint "
+        "(`https://api-adresse.data.gouv.fr/search/`, or the same API at "
+        "`https://data.geopf.fr/geocodage/search`) or a server answering its format; the "
+        "worker job `directory.geocode` then places entries without coordinates at their "
+        "address (precision `geocoded`) instead of their commune's centre",
+    ),
+    (
+        "GEOCODER_MIN_SCORE",
+        "geocoder_min_score",
+        "lowest geocoder score (0 to 1) believed; a result below it leaves the entry at its "
+        "commune's centre",
+    ),
+    (
+        "GEOCODER_TIMEOUT_SECONDS",
+        "geocoder_timeout_seconds",
+        "timeout of one geocoder request (each is tried 3 times)",
+    ),
     (
         "WORKER_ENABLED",
         "worker_enabled",
@@ -510,6 +533,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_variable(str(exc))) from exc
     check_age_bands(settings.age_bands)
+    if not 0.0 <= settings.geocoder_min_score <= 1.0:
+        raise SettingsError("GEOCODER_MIN_SCORE: a score between 0 and 1")
     check_production(settings)
     return settings
 

@@ -1,10 +1,20 @@
-"""Throttling policy: slow down, then lock, per key (an e-mail, an address, a code) — pure rules
-shared by the services (logins in auth, the person's follow-up codes in referrals)."""
+"""Throttling: slow down, then lock, per key (an e-mail, an address, a code) — shared by the
+services (logins in auth, the person's follow-up codes in referrals).
+
+The rules (``retry_at``, ``after_failure``) are pure; ``blocked_until`` and ``count_failure``
+apply them to a service's counter table (columns ``key``, ``failures``, ``last_failure_at``,
+``locked_until``). Counting takes the counter's row for writing before reading it, so requests
+racing on one key count one after the other: a burst of failures in parallel counts in full."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_WAIT_SECONDS = 60
 
@@ -52,3 +62,57 @@ def after_failure(
         wait = min(2 ** (failures - policy.slowdown_after), MAX_WAIT_SECONDS)
         locked_until = now + timedelta(seconds=wait)
     return ThrottleState(failures=failures, last_failure_at=now, locked_until=locked_until)
+
+
+async def blocked_until(
+    session: AsyncSession, table: sa.Table, keys: Sequence[str], now: datetime
+) -> datetime | None:
+    """When the last of the locks on ``keys`` opens (None: none of them is locked)."""
+    rows = await session.execute(
+        sa.select(table.c.failures, table.c.last_failure_at, table.c.locked_until).where(
+            table.c.key.in_(list(keys))
+        )
+    )
+    blocked = [until for row in rows if (until := retry_at(ThrottleState(*row), now)) is not None]
+    return max(blocked) if blocked else None
+
+
+async def count_failure(
+    session: AsyncSession,
+    table: sa.Table,
+    key: str,
+    policy: ThrottlePolicy,
+    now: datetime,
+    *,
+    per_ip: bool,
+) -> ThrottleState:
+    """One more failure counted against ``key`` (it locks when the policy says so).
+
+    The counter's row is created or taken for writing first, by an upsert that changes nothing:
+    on PostgreSQL the row lock (a concurrent count waits for this transaction to end, then reads
+    its result), on SQLite the database's write lock (the same, for the whole file). Only then
+    is it read and written, so no concurrent count is lost and no first insert collides."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(table)
+        .values(key=key, failures=0, last_failure_at=now, locked_until=None)
+        .on_conflict_do_update(index_elements=[table.c.key], set_={"failures": table.c.failures})
+    )
+    row = (
+        await session.execute(
+            sa.select(table.c.failures, table.c.last_failure_at, table.c.locked_until).where(
+                table.c.key == key
+            )
+        )
+    ).one()
+    new = after_failure(ThrottleState(*row), now, policy, per_ip=per_ip)
+    await session.execute(
+        sa.update(table)
+        .where(table.c.key == key)
+        .values(
+            failures=new.failures,
+            last_failure_at=new.last_failure_at,
+            locked_until=new.locked_until,
+        )
+    )
+    return new

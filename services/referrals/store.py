@@ -23,12 +23,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel import throttle
 from services.kernel.outbox import outbox_row
-from services.kernel.throttle import ThrottlePolicy, ThrottleState, after_failure, retry_at
+from services.kernel.throttle import ThrottlePolicy
 from services.referrals.domain.records import (
     AccessRecord,
     AttachmentRecord,
@@ -279,45 +278,13 @@ class ReferralStore:
 
     async def throttled_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
         """When the first of ``keys`` that is locked opens again (None: none is)."""
-        t = FOLLOW_UP_THROTTLE
-        rows = await self.session.execute(
-            sa.select(t.c.failures, t.c.last_failure_at, t.c.locked_until).where(
-                t.c.key.in_(list(keys))
-            )
-        )
-        blocked = [
-            until for row in rows if (until := retry_at(ThrottleState(*row), now)) is not None
-        ]
-        return max(blocked) if blocked else None
+        return await throttle.blocked_until(self.session, FOLLOW_UP_THROTTLE, keys, now)
 
     async def count_hit(self, key: str, policy: ThrottlePolicy, now: datetime) -> None:
-        """One more request counted against ``key`` (it locks when the policy says so).
-
-        The counter's row is created or taken for writing first (an upsert that changes
-        nothing: PostgreSQL's row lock, SQLite's write lock), so concurrent requests count one
-        after the other: a burst of guesses in parallel is counted in full."""
-        t = FOLLOW_UP_THROTTLE
-        bind = self.session.get_bind()
-        insert = pg_insert(t) if bind.dialect.name == "postgresql" else sqlite_insert(t)
-        await self.session.execute(
-            insert.values(
-                key=key, failures=0, last_failure_at=now, locked_until=None
-            ).on_conflict_do_update(index_elements=[t.c.key], set_={"failures": t.c.failures})
-        )
-        row = (
-            await self.session.execute(
-                sa.select(t.c.failures, t.c.last_failure_at, t.c.locked_until).where(t.c.key == key)
-            )
-        ).one()
-        new = after_failure(ThrottleState(*row), now, policy, per_ip=True)
-        await self.session.execute(
-            sa.update(t)
-            .where(t.c.key == key)
-            .values(
-                failures=new.failures,
-                last_failure_at=new.last_failure_at,
-                locked_until=new.locked_until,
-            )
+        """One more request counted against ``key`` (it locks when the policy says so); a burst
+        in parallel is counted in full (``kernel.throttle.count_failure``)."""
+        await throttle.count_failure(
+            self.session, FOLLOW_UP_THROTTLE, key, policy, now, per_ip=True
         )
 
     # -- what hangs off the aggregate ------------------------------------------------------------

@@ -11,6 +11,8 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.web.hours import canonical
+
 PARIS = ZoneInfo("Europe/Paris")
 MONTHS = (
     "janvier",
@@ -211,7 +213,10 @@ def _rule(rule: str) -> str | None:
 
 
 def hours_fr(value: str | None) -> list[str]:
-    """Each rule in words (one line each); empty when there are no hours."""
+    """Each rule in words (one line each); empty when there are no hours. A value the week
+    form can read is said in its canonical text, whose rules name separate days: said one by
+    one, they mean what opening_hours means (where a later rule replaces the days it names)."""
+    value = canonical(value)
     if not value or not value.strip():
         return []
     said = []

@@ -187,6 +187,7 @@ REFERENT_EVENTS = {
     "handoff.declined": "un partenaire refuse l’orientation",
     "handoff.expired": "un partenaire n’a pas répondu à temps (transmission expirée)",
     "handoff.taken_over": "un partenaire prend la personne en charge",
+    "handoff.closed": "un partenaire clôture sa part (à vous de clôturer la vôtre)",
     "handoff.acknowledged": "un partenaire accuse réception",
     "handoff.accepted": "un partenaire accepte l’orientation",
 }

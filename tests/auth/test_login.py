@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -98,6 +99,44 @@ async def test_lockout_refuses_even_the_right_password(auth_relais: Relais) -> N
         assert row.failures == LOCKOUT_AFTER
     right = await _attempts(auth_relais, account.email, ["une phrase de passe assez longue"])
     assert right[0][0] == 429
+
+
+async def test_a_burst_of_failures_in_parallel_is_counted_in_full(auth_relais: Relais) -> None:
+    """Wrong passwords sent all at once each count (no read-modify-write race losing them, no
+    500 on the first insert): the account is locked, and the right password then gets 429."""
+    from services.auth.models import LoginThrottle
+    from services.auth.store import logins
+
+    burst = 20
+    account = await make_account(auth_relais, memberships=[(uuid.uuid4(), "member")])
+    client_id, _ = await make_app_client(auth_relais)
+    _, challenge = pkce()
+    params = authorize_params(client_id, challenge)
+    browsers = [browser(auth_relais) for _ in range(burst)]
+    forms = []
+    for b in browsers:
+        page = await b.get("/auth/authorize", params=params)
+        fields = {k: unescape(v) for k, v in hidden_fields(page.text).items()}
+        forms.append({**fields, "email": account.email, "password": "mauvais mot de passe"})
+    answers = await asyncio.gather(
+        *(b.post("/auth/login", data=f) for b, f in zip(browsers, forms, strict=True))
+    )
+    for b in browsers:
+        await b.aclose()
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) <= {401, 429}, statuses
+    failed = statuses.count(401)
+    assert failed >= LOCKOUT_AFTER, statuses
+    key, _ = logins.throttle_keys(account.email, "")
+    async with auth_relais.app("auth").state.db.session() as session:
+        row = await session.get(LoginThrottle, key)
+        assert row is not None
+        assert row.failures == failed
+    async with browser(auth_relais) as b:
+        right = await login(b, params, account.email, "une phrase de passe assez longue")
+    assert right.status_code == 429
+    # Locked out (lockout_seconds), not merely slowed down by a few seconds.
+    assert int(right.headers["Retry-After"]) > 60
 
 
 async def test_login_requires_the_csrf_token(auth_relais: Relais) -> None:

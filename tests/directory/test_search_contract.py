@@ -79,7 +79,8 @@ async def search_system(
     async with stack:
         catalogue = await data.seed(relais.app("directory").state.db)
         if backend == "meilisearch":
-            from services.directory.search.meili_feed import reindex, sync_outbox
+            from services.directory.search.feed import sync_outbox
+            from services.directory.search.meili_feed import reindex
 
             await reindex(relais.app("directory"))
             await sync_outbox(relais.app("directory"), wait=True)
@@ -389,7 +390,7 @@ async def test_pages_stay_consistent_while_entries_change(search_system: SearchS
         await session.flush()
         await refresh_search_index(session, [row.id])
     if search_system.backend == "meilisearch":
-        from services.directory.search.meili_feed import sync_outbox
+        from services.directory.search.feed import sync_outbox
 
         await sync_outbox(search_system.relais.app("directory"), wait=True)
     seen = [i["id"] for i in first["items"]]

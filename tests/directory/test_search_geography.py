@@ -132,7 +132,8 @@ async def geo(
         assert response.status_code == 200, response.text
         assert response.json()["rejected"] == 0, response.text
         if backend == "meilisearch":
-            from services.directory.search.meili_feed import reindex, sync_outbox
+            from services.directory.search.feed import sync_outbox
+            from services.directory.search.meili_feed import reindex
 
             await reindex(relais.app("directory"))
             await sync_outbox(relais.app("directory"), wait=True)
@@ -272,9 +273,10 @@ async def test_imported_entries_without_coordinates_get_their_commune_position(
     assert located["position"]["precision"] == "address"
     nowhere = (await client.get(f"/directory/v1/structures/{geo.structures['celles']}")).json()
     assert nowhere["position"] is None
-    # A service without an address of its own is at its structure's (search gives that one).
+    # A service without an address of its own is at its structure's, approximate too.
     service = (await client.get(f"/directory/v1/services/{geo.services['livron']}")).json()
-    assert service["position"] is None
+    assert service["latitude"] is None
+    assert service["position"] == structure["position"]
     # HSDS: the commune's point, marked approximate.
     location = (await client.get(f"/directory/hsds/locations/{geo.structures['livron']}")).json()
     assert (location["latitude"], location["longitude"]) == (
@@ -285,6 +287,61 @@ async def test_imported_entries_without_coordinates_get_their_commune_position(
     assert [m["value"] for m in marks] == ["commune"]
     exact = (await client.get(f"/directory/hsds/locations/{geo.structures['valence']}")).json()
     assert not [a for a in exact.get("attributes", []) if a["link_type"] == "position_precision"]
+
+
+async def _same_position_everywhere(geo: GeoSystem, key: str, expected: dict[str, Any]) -> None:
+    """The service's position in its native read, the list of its structure's services, search
+    and its HSDS location (coordinates, and the approximate mark for a commune's point)."""
+    client = geo.client
+    service_id, structure_id = geo.services[key], geo.structures[key]
+    read = (await client.get(f"/directory/v1/services/{service_id}")).json()
+    assert read["position"] == expected, key
+    listed = await geo.ok("/directory/v1/services", structure_id=structure_id)
+    assert [i["position"] for i in listed["items"]] == [expected], key
+    found = await geo.ok(q="CAF", limit=100)
+    [hit] = [i for i in found["items"] if i["id"] == service_id]
+    assert hit["position"] == expected, key
+    hsds = (await client.get(f"/directory/hsds/services/{service_id}")).json()
+    [at] = hsds["service_at_locations"]
+    location = at["location"]
+    assert (location["latitude"], location["longitude"]) == (
+        expected["latitude"],
+        expected["longitude"],
+    ), key
+    marks = [a for a in location.get("attributes", []) if a["link_type"] == "position_precision"]
+    assert [m["value"] for m in marks] == (
+        ["commune"] if expected["precision"] == "commune" else []
+    )
+
+
+async def test_a_service_at_its_structure_has_its_position_in_every_view(geo: GeoSystem) -> None:
+    """A service without coordinates of its own is at its structure's: the native API (read,
+    list, a write's answer), search and the HSDS view give one position, with its precision
+    (``domain.positions.service_position`` decides, once)."""
+    client = geo.client
+    for key, precision in (("valence", "address"), ("livron", "commune")):
+        structure_id = geo.structures[key]
+        structure = (await client.get(f"/directory/v1/structures/{structure_id}")).json()
+        assert structure["position"]["precision"] == precision
+        await _same_position_everywhere(geo, key, structure["position"])
+    # Given its structure's commune but no coordinates, it is still at its structure's address
+    # (not at the commune's reference point): in the write's answer and everywhere after.
+    service_id = geo.services["valence"]
+    before = await client.get(f"/directory/v1/services/{service_id}")
+    expected = before.json()["position"]
+    patched = await client.patch(
+        f"/directory/v1/services/{service_id}",
+        json={"commune_code": PLACES["valence"][1]},
+        headers={**moderator(geo.relais.tokens), "If-Match": before.headers["ETag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["commune_code"] == PLACES["valence"][1]
+    assert patched.json()["position"] == expected
+    if geo.backend == "meilisearch":
+        from services.directory.search.feed import sync_outbox
+
+        await sync_outbox(geo.relais.app("directory"), wait=True)
+    await _same_position_everywhere(geo, "valence", expected)
 
 
 async def test_communes_expose_their_reference_position(geo: GeoSystem) -> None:

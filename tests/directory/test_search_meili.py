@@ -5,7 +5,10 @@ marks its events processed. The live-server cases are in test_search_contract.py
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,9 +21,15 @@ import sqlalchemy as sa
 
 from services.directory import worker
 from services.directory.models import OutboxEvent
-from services.directory.search import meili, meili_feed
+from services.directory.search import feed, meili, meili_feed
 from services.directory.search.analysis import parse_query
-from services.directory.search.backend import After, Origin, SearchRequest, SearchUnavailable
+from services.directory.search.backend import (
+    After,
+    Origin,
+    SearchRequest,
+    SearchUnavailable,
+    primary_backend,
+)
 from services.directory.search.engine import BACKEND_HEADER, FALLBACK_HEADER
 from services.kernel.clock import utcnow
 from services.kernel.outbox import publish
@@ -268,7 +277,7 @@ def test_outbox_events_name_the_documents_to_refresh() -> None:
 
 def test_the_worker_runs_the_feed() -> None:
     jobs = {job.name: job for job in worker.JOBS}
-    assert jobs["directory.search-sync"].run is meili_feed.sync_job
+    assert jobs["directory.search-sync"].run is feed.sync_job
     assert jobs["directory.search-sync"].interval_seconds <= 2
     assert "directory.check-links" in jobs
 
@@ -329,7 +338,7 @@ async def test_outbox_feed_retries_later_when_meilisearch_is_down(meili_down: Re
         )
         await session.flush()
         event_id = event.id
-    assert await meili_feed.sync_outbox(app) == 0
+    assert await feed.sync_outbox(app) == 0
     async with app.state.db.session() as session:
         row = await session.get(OutboxEvent, event_id)
         assert row is not None
@@ -345,7 +354,7 @@ async def test_search_falls_back_while_the_index_lags_behind_the_outbox(
     meili_down: Relais,
 ) -> None:
     app = meili_down.app("directory")
-    backend = meili.primary_backend(app.state)
+    backend = primary_backend(app.state)
     assert isinstance(backend, meili.MeiliSearchBackend)
     entity = uuid.uuid4()
     async with app.state.db.session() as session:
@@ -408,9 +417,9 @@ async def test_without_meilisearch_the_feed_marks_its_events_processed(
     relais: Relais, client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:
     app = relais.app("directory")
-    assert meili.primary_backend(app.state) is None
+    assert primary_backend(app.state) is None
     structure = await create_structure(client, tokens)
-    await meili_feed.sync_outbox(app, wait=True)
+    await feed.sync_outbox(app, wait=True)
     async with app.state.db.session() as session:
         pending = await session.scalar(
             sa.select(sa.func.count()).where(
@@ -418,6 +427,51 @@ async def test_without_meilisearch_the_feed_marks_its_events_processed(
             )
         )
     assert pending == 0
+
+
+# What a served process has imported once its apps (and the worker's jobs) are built, and the
+# search feed job has run: the Meilisearch modules and SDK, by name.
+_SERVED_IMPORTS = """
+import asyncio, sys
+from services import system
+from services.directory.search import feed
+from services.kernel.settings import load_settings
+
+asyncio.run(system.migrate(load_settings(), ["directory"]))
+gateway = system.serve_app()
+if not load_settings().meili_url:
+    asyncio.run(feed.sync_job(gateway.apps["directory"]))
+names = ("meilisearch", "services.directory.search.meili")
+print(" ".join(sorted(m for m in sys.modules if m.startswith(names))))
+"""
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["without", "with"])
+def test_the_meilisearch_sdk_is_imported_only_when_configured(
+    configured: bool, tmp_path: Path
+) -> None:
+    """Without MEILI_URL, starting every app with its background jobs and running the search
+    feed job load neither ``meili``/``meili_feed`` nor the Meilisearch SDK (some 11 MB
+    resident); with it, the backend does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEILI_", "RELAIS_"))}
+    env.update(RELAIS_HOME=str(tmp_path), LOG_LEVEL="WARNING", WORKER_ENABLED="true")
+    if configured:
+        env["MEILI_URL"] = "http://127.0.0.1:9"
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVED_IMPORTS],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    if configured:
+        assert "meilisearch_python_sdk" in loaded
+        assert "services.directory.search.meili" in loaded
+    else:
+        assert loaded == []
 
 
 async def test_structure_writes_refresh_their_services_search_documents(

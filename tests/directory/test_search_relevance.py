@@ -51,7 +51,8 @@ async def demo(
         async with db.session() as session:
             await seed_demo(session)
         if request.param == "meilisearch":
-            from services.directory.search.meili_feed import reindex, sync_outbox
+            from services.directory.search.feed import sync_outbox
+            from services.directory.search.meili_feed import reindex
 
             await reindex(relais.app("directory"))
             await sync_outbox(relais.app("directory"), wait=True)  # the seed's events

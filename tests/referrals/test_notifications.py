@@ -24,7 +24,7 @@ from tests.conftest import BACKENDS, free_port, start_relais
 from tests.referrals.conftest import PERSONAL_VALUES, World, act, create_referral
 from tests.tokens import TokenFactory
 
-DEFAULTS = ["handoff.declined", "handoff.expired", "handoff.taken_over"]
+DEFAULTS = ["handoff.closed", "handoff.declined", "handoff.expired", "handoff.taken_over"]
 
 
 @dataclass
@@ -150,6 +150,37 @@ async def test_who_gets_what(mail: MailWorld) -> None:
     assert "réorienter" in declined_text
     for message in updates:
         assert_no_personal_data(message)
+
+
+async def test_the_referent_is_told_when_the_partner_closed_its_part(mail: MailWorld) -> None:
+    world, sink = mail.world, mail.sink
+    ccas, partner = await world.org("CCAS"), await world.org("Partenaire")
+    referent = f"referent-{uuid.uuid4().hex[:6]}@ccas.example"
+    await prefer(world, ccas.member, referent, "off")  # the defaults
+    subjects = []
+    for first in (partner, ccas):
+        created = await create_referral(world, ccas, partner)
+        handoff = created["handoffs"][0]
+        for action in ("accept", "take-over"):
+            handoff = await act(world, partner.member, created["id"], handoff, action)
+        closed = await world.client.post(
+            f"/referrals/v1/referrals/{created['id']}/close",
+            json={"outcome": "solution_found"},
+            headers=first.member,
+        )
+        assert closed.status_code == 200, closed.text
+        subjects.append(f"Orientation {reference(uuid.UUID(created['id']))} : ")
+    await flush(world)
+    told = [str(msg["Subject"]) for msg in sink.to(referent)]
+    closing = f"{partner_name(created)} a clôturé sa part de l'orientation"
+    # The partner closed first: told, with what to do; the CCAS closed first: not told of it.
+    assert f"{subjects[0]}{closing}" in told
+    assert not any(s.startswith(subjects[1]) and closing in s for s in told)
+    message = next(msg for msg in sink.to(referent) if closing in str(msg["Subject"]))
+    assert "se terminera d'elle-même dans 30 jours" in text_of(message)[0]
+    assert_no_personal_data(message)
+    inbox = [str(msg["Subject"]) for msg in sink.to("accueil@example.org")]
+    assert f"{subjects[0]}{closing}" in inbox
 
 
 def partner_name(created: dict[str, Any]) -> str:

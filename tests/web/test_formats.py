@@ -44,6 +44,14 @@ def test_distances() -> None:
             "Mo-Fr 09:00-17:00; PH off",
             ["Du lundi au vendredi, de 9 h à 17 h", "Fermé les jours fériés"],
         ),
+        # A later rule replaces the days it names: Monday and Wednesday are afternoons only.
+        (
+            "Mo-Fr 08:30-12:00; Mo,We 13:30-17:30",
+            [
+                "Le lundi et le mercredi, de 13 h 30 à 17 h 30",
+                "Le mardi, le jeudi et le vendredi, de 8 h 30 à 12 h",
+            ],
+        ),
         # Night shelters: the span goes past midnight.
         ("Mo-Su 18:00-09:00", ["Tous les jours, de 18 h à 9 h le lendemain"]),
         ("Fr 22:00-26:30", ["Le vendredi, de 22 h à 2 h 30 le lendemain"]),

@@ -346,7 +346,12 @@ async def test_notification_preferences_recorded_at_sign_in_and_edited(web_relai
     assert recorded.json() == {
         "email": cms.email,
         "mode": "off",
-        "referent_events": ["handoff.declined", "handoff.expired", "handoff.taken_over"],
+        "referent_events": [
+            "handoff.closed",
+            "handoff.declined",
+            "handoff.expired",
+            "handoff.taken_over",
+        ],
     }
     page = await cms.web.get("/mes-notifications")
     assert page.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +15,11 @@ from services.auth.models import (
     LoginThrottle,
 )
 from services.auth.store.accounts import ACTIVE, normalize_email
+from services.kernel import throttle
 from services.kernel.clock import utcnow
-from services.kernel.throttle import ThrottlePolicy, ThrottleState, after_failure, retry_at
+from services.kernel.throttle import ThrottlePolicy
+
+THROTTLES = cast(sa.Table, LoginThrottle.__table__)
 
 
 def throttle_keys(email: str, address: str) -> tuple[str, str]:
@@ -23,39 +27,20 @@ def throttle_keys(email: str, address: str) -> tuple[str, str]:
 
 
 async def login_blocked_until(session: AsyncSession, email: str, address: str) -> datetime | None:
-    now = utcnow()
-    blocked: list[datetime] = []
-    for key in throttle_keys(email, address):
-        row = await session.get(LoginThrottle, key)
-        state = ThrottleState(row.failures, row.last_failure_at, row.locked_until) if row else None
-        until = retry_at(state, now)
-        if until is not None:
-            blocked.append(until)
-    return max(blocked) if blocked else None
+    return await throttle.blocked_until(session, THROTTLES, throttle_keys(email, address), utcnow())
 
 
 async def record_login_failure(
     session: AsyncSession, email: str, address: str, policy: ThrottlePolicy
 ) -> None:
+    """One more failure per e-mail and per address; failures sent in parallel all count
+    (``kernel.throttle.count_failure``). Always the e-mail first: two logins never wait for each
+    other's rows in opposite orders."""
     now = utcnow()
     for key in throttle_keys(email, address):
-        row = await session.get(LoginThrottle, key)
-        state = ThrottleState(row.failures, row.last_failure_at, row.locked_until) if row else None
-        new = after_failure(state, now, policy, per_ip=key.startswith("ip:"))
-        if row is None:
-            session.add(
-                LoginThrottle(
-                    key=key,
-                    failures=new.failures,
-                    last_failure_at=new.last_failure_at,
-                    locked_until=new.locked_until,
-                )
-            )
-        else:
-            row.failures = new.failures
-            row.last_failure_at = new.last_failure_at
-            row.locked_until = new.locked_until
-    await session.flush()
+        await throttle.count_failure(
+            session, THROTTLES, key, policy, now, per_ip=key.startswith("ip:")
+        )
 
 
 async def clear_login_failures(session: AsyncSession, email: str) -> None:

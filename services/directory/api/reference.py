@@ -30,7 +30,7 @@ def _commune(commune: Commune) -> s.CommuneRead:
         region=s.Area(code=commune.region, name=region.name if region else ""),
         epci=s.Area(code=epci.code, name=epci.name) if epci else None,
         population=commune.population,
-        position=render.position(None, None, commune.code),
+        position=render.position({"commune_code": commune.code}),
         zones=sorted(geo.zones_of(commune.code)),
     )
 

@@ -3,7 +3,8 @@
 Free text (French-aware, typo-tolerant, synonyms), filters, eligibility for a commune, distance,
 facets and highlighted matches in one response; keyset cursor pagination. Distances are measured
 from ``lat``/``lon`` or the commune's reference point to each entry's position (its coordinates,
-else its commune's reference point, marked approximate); services received only remotely have
+else its address's geocoded position, else its commune's reference point, marked approximate);
+services received only remotely have
 no distance and sort after the located entries. The backend that
 answered is named in ``X-Search-Backend`` (``X-Search-Fallback`` when Meilisearch could not).
 """
@@ -17,8 +18,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.search import engine, resolve
-from services.directory.search.backend import Kind
-from services.directory.search.meili import primary_backend
+from services.directory.search.backend import Kind, primary_backend
 from services.directory.search.schemas import SearchPage, ServiceHit, StructureHit
 from services.kernel.app import AUTOCOMMIT
 from services.kernel.identity import Caller
@@ -50,9 +50,11 @@ Sort = Annotated[
     Parameter(
         description="relevance (défaut avec q) ou distance (défaut sans q quand une origine est "
         "connue). Distances à vol d'oiseau jusqu'à la position de chaque entrée : ses "
-        "coordonnées, sinon le centre de sa commune (position.precision = commune, "
-        "approximative). Par distance, les services reçus uniquement à distance (remote_only) "
-        "et les entrées sans position viennent après les entrées situées, avec distance_km "
+        "coordonnées, sinon la position de son adresse trouvée par le géocodeur "
+        "(position.precision = geocoded), sinon le centre de sa commune (position.precision = "
+        "commune, approximative). Par distance, les services reçus uniquement à distance "
+        "(remote_only) et les entrées sans position viennent après les entrées situées, avec "
+        "distance_km "
         "null : un service à distance n'est « proche » de personne."
     ),
 ]

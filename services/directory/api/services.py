@@ -31,19 +31,20 @@ from services.kernel.reference import taxonomy
 
 
 class _Loaded:
-    def __init__(self, row: m.Service, parent_id: uuid.UUID | None) -> None:
+    def __init__(self, row: m.Service, structure: reads.ServiceStructure) -> None:
         self.row = row
-        self.parent_id = parent_id
+        self.structure = structure
+        self.parent_id = structure.parent_id
 
 
 async def _visible(session: AsyncSession, caller: Caller | None, service_id: uuid.UUID) -> _Loaded:
     found = await reads.service_with_parent(session, service_id)
     if found is None:
         raise c.not_found("Service")
-    row, parent_id = found
-    if not c.can_see(caller, row.status, row.structure_id, parent_id):
+    row, structure = found
+    if not c.can_see(caller, row.status, row.structure_id, structure.parent_id):
         raise c.not_found("Service")
-    return _Loaded(row, parent_id)
+    return _Loaded(row, structure)
 
 
 async def _visible_view(
@@ -92,7 +93,7 @@ async def _one(
     row = item.row
     checks = await reads.link_checks(session, [row.id])
     body = render.service_read(
-        render.service_columns(row),
+        render.service_columns(row, item.structure),
         now=c.now(),
         review_days=c.settings_of(request.app.state).directory_review_period_days,
         insider=c.is_insider(caller, row.structure_id, item.parent_id),
@@ -221,7 +222,9 @@ class ServiceController(Controller):
             row = await writes.create(session, m.Service, values, c.store_actor(authenticated))
         except writes.SourceConflict:
             raise c.source_conflict() from None
-        response = await _one(session, request, authenticated, _Loaded(row, structure.parent_id))
+        response = await _one(
+            session, request, authenticated, _Loaded(row, reads.ServiceStructure.of(structure))
+        )
         response.status_code = 201
         response.headers["Location"] = f"{c.PREFIX}/services/{row.id}"
         return response
@@ -285,7 +288,7 @@ class ServiceController(Controller):
             )
         except writes.VersionConflict as exc:
             raise c.stale(exc.current) from None
-        return await _one(session, request, authenticated, _Loaded(row, item.parent_id))
+        return await _one(session, request, authenticated, _Loaded(row, item.structure))
 
     @delete(
         "/{service_id:uuid}",

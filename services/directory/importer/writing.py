@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.directory.domain.positions import GEOCODE_VOID, voids_geocode
 from services.directory.importer.bulk import Bulk, table_of
 from services.directory.importer.documents import Background, Documents, created_documents
 from services.directory.importer.parsing import ParsedServices
@@ -190,7 +191,7 @@ class Upsert:
                 changes = _changes(current, values)
                 if changes:
                     version = current["version"] + 1
-                    updates.append(self._update_row(entity_id, version, values))
+                    updates.append(self._update_row(entity_id, version, values, changes))
                     self.record("structure", entity_id, entity_id, UPDATE, changes)
                     self.changed_structures.append(entity_id)
                     counts.updated += 1
@@ -217,15 +218,23 @@ class Upsert:
         }
 
     def _update_row(
-        self, entity_id: uuid.UUID, version: int, values: Mapping[str, Any]
+        self,
+        entity_id: uuid.UUID,
+        version: int,
+        values: Mapping[str, Any],
+        changes: Mapping[str, Any],
     ) -> dict[str, Any]:
-        return {
+        row = {
             "id": entity_id,
             "version": version,
             "updated_at": self.now,
             "updated_by": self.actor,
             **values,
         }
+        if voids_geocode(changes):
+            # Found for the former address: the geocoder's job looks the new one up.
+            row.update(GEOCODE_VOID)
+        return row
 
     async def _write(
         self,
@@ -235,7 +244,13 @@ class Upsert:
     ) -> None:
         table = table_of(model)
         await self.bulk.insert(table, inserts)
-        await self.bulk.update(table, updates)
+        # ``Bulk.update`` sets the same columns in every row: one call per set of columns (rows
+        # whose address changed also clear their geocoded position).
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in updates:
+            by_columns.setdefault(tuple(row), []).append(row)
+        for rows in by_columns.values():
+            await self.bulk.update(table, rows)
         await self.statistics.wrote(table.name, len(inserts) + len(updates))
 
     # -- services ----------------------------------------------------------------------
@@ -301,7 +316,7 @@ class Upsert:
                 counts.unchanged += 1
                 continue
             version = current["version"] + 1
-            updates.append(self._update_row(entity_id, version, values))
+            updates.append(self._update_row(entity_id, version, values, changes))
             self.record("service", entity_id, structure, UPDATE, changes)
             counts.updated += 1
             changed.append(entity_id)

@@ -4,8 +4,10 @@
   attributes); its address, when it has one, is a ``location`` with the structure's id;
 - place → ``location`` (same id); a service with its own address → a ``location`` with the
   service's id; ids are UUIDs of different tables, so they never collide; a location without
-  coordinates but with an INSEE code gets its commune's reference point, marked approximate by
-  a ``position_precision`` attribute (value ``commune``, « centre de la commune »);
+  coordinates but with an INSEE code gets its address's position found by the geocoder (when it
+  is on), marked by a ``position_precision`` attribute (value ``geocoded``), else its commune's
+  reference point, marked approximate by the same attribute (value ``commune``, « centre de la
+  commune »); a location with its own coordinates has no such attribute;
 - service → ``service``: status ``published``/``suspended``/``archived``/``draft`` →
   ``active``/``temporarily closed``/``defunct``/``inactive``; zones → ``service_areas``;
   thematiques, publics, type, frais, modes → ``attributes`` pointing at ``taxonomy_terms``;
@@ -28,13 +30,17 @@ from functools import cache
 from typing import Any
 
 from services.directory.domain.phones import PhoneKind, phone_kind
-from services.directory.domain.positions import entry_position
+from services.directory.domain.positions import Located, entry_position, service_position
 from services.kernel.reference import geography, taxonomy
 from services.kernel.reference.taxonomies import CATEGORY_SEPARATOR
 
 HSDS_VERSION = "3.1"
-# Attribute of a location whose coordinates are approximate (``_position_attribute``).
+# Attribute of a location whose coordinates are not its own (``_position_attribute``).
 POSITION_PRECISION = "position_precision"
+POSITION_LABELS = {
+    "geocoded": "Position de l'adresse, calculée par la Base Adresse Nationale",
+    "commune": "Position approximative : centre de la commune",
+}
 PROFILE_URL = "https://openreferral.org/specification/3.1/"
 NAMESPACE = uuid.UUID("3c4a0e4e-3f55-5b8e-9a54-7a1f0e9c2b61")
 
@@ -236,9 +242,11 @@ def _phone(owner: str, owner_id: str, number: str | None) -> list[dict[str, Any]
 def location(
     row: Mapping[Any, Any], *, kind: str, organization_id: Any, full: bool = True
 ) -> dict[str, Any]:
-    """An HSDS location from a place, a structure or a service row (each holds an address)."""
+    """An HSDS location from a place, a structure or a service row (each holds an address; a
+    service's also its structure's position: ``structure_latitude``, ``structure_longitude``,
+    ``structure_commune_code``)."""
     location_id = str(row["id"])
-    position = entry_position(row.get("latitude"), row.get("longitude"), row.get("commune_code"))
+    position = _position(row, kind)
     data: dict[str, Any] = {
         "id": location_id,
         "location_type": "physical",
@@ -250,8 +258,8 @@ def location(
         "external_identifier": row.get("commune_code"),
         "external_identifier_type": "code INSEE de la commune" if row.get("commune_code") else None,
     }
-    if position is not None and position.precision == "commune":
-        data["attributes"] = [_position_attribute(location_id)]
+    if position is not None and position.precision in POSITION_LABELS:
+        data["attributes"] = [_position_attribute(location_id, position.precision)]
     if full:
         data["addresses"] = _address(row, location_id)
         data["schedules"] = _schedule("location", location_id, row.get("opening_hours"))
@@ -266,16 +274,44 @@ def location(
     return _clean(data)
 
 
-def _position_attribute(location_id: str) -> dict[str, Any]:
-    """Says that a location's coordinates are its commune's reference point, not its address
-    (HSDS has no precision field: an attribute without taxonomy term, as HSDS allows)."""
+def _position(row: Mapping[Any, Any], kind: str) -> Located | None:
+    """Where the location is: a service's position is the one its native API and search give
+    (``domain.positions.service_position``: its structure's when it has no coordinates of its
+    own and is in the same commune); any entry's geocoded address comes before its commune."""
+    if kind == "service":
+        return service_position(
+            row.get("latitude"),
+            row.get("longitude"),
+            row.get("commune_code"),
+            row.get("structure_latitude"),
+            row.get("structure_longitude"),
+            row.get("structure_commune_code"),
+            geocoded=(row.get("geocoded_latitude"), row.get("geocoded_longitude")),
+            structure_geocoded=(
+                row.get("structure_geocoded_latitude"),
+                row.get("structure_geocoded_longitude"),
+            ),
+        )
+    return entry_position(
+        row.get("latitude"),
+        row.get("longitude"),
+        row.get("commune_code"),
+        row.get("geocoded_latitude"),
+        row.get("geocoded_longitude"),
+    )
+
+
+def _position_attribute(location_id: str, precision: str) -> dict[str, Any]:
+    """Says that a location's coordinates are not its own: its address's position found by the
+    geocoder, or its commune's reference point (HSDS has no precision field: an attribute
+    without taxonomy term, as HSDS allows)."""
     return {
         "id": derived_id("attribute", "location", location_id, POSITION_PRECISION),
         "link_id": location_id,
         "link_type": POSITION_PRECISION,
         "link_entity": "location",
-        "value": "commune",
-        "label": "Position approximative : centre de la commune",
+        "value": precision,
+        "label": POSITION_LABELS[precision],
     }
 
 

@@ -12,9 +12,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from services.directory.search.analysis import ParsedQuery
+from services.kernel.db import Database
+from services.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from services.directory.search.meili import MeiliSearchBackend
 
 Kind = Literal["service", "structure"]
 Sort = Literal["relevance", "distance"]
@@ -113,3 +118,20 @@ class SearchBackend(Protocol):
     name: str
 
     async def search(self, request: SearchRequest) -> SearchResult: ...
+
+
+def create_primary(settings: Settings, db: Database) -> MeiliSearchBackend | None:
+    """The primary backend of the search endpoints: Meilisearch when ``MEILI_URL`` is set, else
+    none (the database answers). Its module and SDK (``meili``, ``meili_feed``: some 11 MB
+    resident) are imported here, and by the feed only when this returned one."""
+    if not settings.meili_url:
+        return None
+    from services.directory.search.meili import MeiliSearchBackend
+
+    return MeiliSearchBackend(settings, db)
+
+
+def primary_backend(state: Any) -> SearchBackend | None:
+    """The app's primary backend (``create_primary``), None without Meilisearch."""
+    backend: SearchBackend | None = getattr(state, "search_primary", None)
+    return backend

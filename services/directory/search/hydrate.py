@@ -46,9 +46,13 @@ _SERVICES_BY_ID = (
         _SERVICE.c.commune_code.label("own_commune_code"),
         _SERVICE.c.latitude,
         _SERVICE.c.longitude,
+        _SERVICE.c.geocoded_latitude,
+        _SERVICE.c.geocoded_longitude,
         _STRUCTURE.c.commune_code.label("structure_commune_code"),
         _STRUCTURE.c.latitude.label("structure_latitude"),
         _STRUCTURE.c.longitude.label("structure_longitude"),
+        _STRUCTURE.c.geocoded_latitude.label("structure_geocoded_latitude"),
+        _STRUCTURE.c.geocoded_longitude.label("structure_geocoded_longitude"),
         _SERVICE.c.updated_at,
         _SERVICE.c.verified_at,
         _SERVICE.c.reviewed_at,
@@ -68,6 +72,8 @@ _STRUCTURES_BY_ID = sa.select(
     _STRUCTURE.c.commune,
     _STRUCTURE.c.latitude,
     _STRUCTURE.c.longitude,
+    _STRUCTURE.c.geocoded_latitude,
+    _STRUCTURE.c.geocoded_longitude,
     _STRUCTURE.c.updated_at,
     _STRUCTURE.c.verified_at,
     _STRUCTURE.c.reviewed_at,
@@ -110,6 +116,11 @@ async def hydrate(
                 row.structure_latitude,
                 row.structure_longitude,
                 row.structure_commune_code,
+                geocoded=(row.geocoded_latitude, row.geocoded_longitude),
+                structure_geocoded=(
+                    row.structure_geocoded_latitude,
+                    row.structure_geocoded_longitude,
+                ),
             )
             items.append(
                 ServiceHit(
@@ -154,7 +165,9 @@ async def hydrate(
         s = structure_rows.get(hit.entity_id)
         if s is None:
             continue
-        located = entry_position(s.latitude, s.longitude, s.commune_code)
+        located = entry_position(
+            s.latitude, s.longitude, s.commune_code, s.geocoded_latitude, s.geocoded_longitude
+        )
         structures.append(
             StructureHit(
                 id=s.id,

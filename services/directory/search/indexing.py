@@ -61,6 +61,8 @@ _SERVICE_COLUMNS = (
     Service.commune,
     Service.latitude,
     Service.longitude,
+    Service.geocoded_latitude,
+    Service.geocoded_longitude,
     Service.updated_at,
     Service.verified_at,
     Service.reviewed_at,
@@ -76,6 +78,8 @@ _STRUCTURE_COLUMNS = (
     Structure.commune,
     Structure.latitude,
     Structure.longitude,
+    Structure.geocoded_latitude,
+    Structure.geocoded_longitude,
     Structure.updated_at,
     Structure.verified_at,
     Structure.reviewed_at,
@@ -261,7 +265,7 @@ def service_document(
     commune_code = row.commune_code or structure.commune_code
     # A document's position is where distances are measured from: none for a service received
     # only remotely (not near anyone; sorted after located entries), the commune's reference
-    # point for an entry without coordinates (``domain.positions``).
+    # point for an entry without coordinates nor geocoded address (``domain.positions``).
     position = (
         None
         if remote_only(modes)
@@ -272,6 +276,8 @@ def service_document(
             structure.latitude,
             structure.longitude,
             structure.commune_code,
+            geocoded=(row.geocoded_latitude, row.geocoded_longitude),
+            structure_geocoded=(structure.geocoded_latitude, structure.geocoded_longitude),
         )
     )
     name_text = row.name or ""
@@ -412,7 +418,13 @@ def structure_document(
     )
     body_text = " ; ".join(part for part in (row.description, row.commune) if part)
     zone_values = zones or ([f"commune:{row.commune_code}"] if row.commune_code else [])
-    position = entry_position(row.latitude, row.longitude, row.commune_code)
+    position = entry_position(
+        row.latitude,
+        row.longitude,
+        row.commune_code,
+        row.geocoded_latitude,
+        row.geocoded_longitude,
+    )
     facets = (
         [("thematique", t) for t in thematiques]
         + [("categorie", c) for c in categories]

@@ -1,5 +1,10 @@
 """Meilisearch backend (when ``MEILI_URL`` is set), fed from the directory outbox.
 
+This module and ``meili_feed`` import the Meilisearch SDK: they are imported only when
+``MEILI_URL`` is set (``backend.create_primary``, ``feed.sync_outbox``, ``relais reindex``), so a
+directory without Meilisearch does not load it. The SDK's errors (``FAILURES``) are caught
+here and in ``meili_feed``, and turned into ``SearchUnavailable``.
+
 One index (``{MEILI_INDEX_PREFIX}directory``) holds services and structures (``kind``). Its
 documents are built from the database search tables (``search_documents`` + ``search_facets``),
 which the write paths keep in step in their own transaction: Meilisearch sees exactly what the
@@ -22,7 +27,7 @@ synonyms and stop words of ``synonyms.toml`` / ``stopwords-fr.txt``.
   ``MEILI_MAX_LAG_SECONDS`` still waiting in the outbox raises ``SearchUnavailable``; the engine
   then answers from the database and says so in ``X-Search-Fallback``. After a connection
   failure Meilisearch is not asked again for ``RETRY_AFTER_SECONDS``.
-- Feeding: ``sync_outbox`` (worker job ``directory.search-sync``) claims the outbox events of
+- Feeding: ``feed.sync_outbox`` (worker job ``directory.search-sync``) claims the outbox events of
   services and structures, pushes their current documents (or deletions), waits until
   Meilisearch has applied them and marks the events processed. Without Meilisearch, or while the
   live index does not exist (before the first ``relais reindex``, after a lost volume), the
@@ -58,11 +63,11 @@ from services.directory.models import OutboxEvent
 from services.directory.search import backend as b
 from services.directory.search.backend import (
     Hit,
-    SearchBackend,
     SearchRequest,
     SearchResult,
     SearchUnavailable,
 )
+from services.directory.search.feed import TOPICS
 from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.settings import Settings
@@ -71,7 +76,6 @@ log = structlog.get_logger("relais.search.meili")
 
 INDEX_SUFFIX = "directory"
 PRIMARY_KEY = "id"
-TOPICS = ("service.upserted", "service.archived", "structure.upserted", "structure.archived")
 POSITION_KEY_BASE = b.POSITION_KEY_BASE
 WINDOW_SLACK = 20
 MAX_TOTAL_HITS = 10_000
@@ -80,10 +84,7 @@ HTTP_TIMEOUT_SECONDS = 10
 TASK_TIMEOUT_MS = 30_000
 RETRY_AFTER_SECONDS = 5.0
 LAG_CHECK_SECONDS = 1.0
-SYNC_BATCH = 200
-SYNC_MAX_BATCHES = 20
 REINDEX_BATCH = 2_000
-MAX_BACKOFF_SECONDS = 60
 CAPACITY_RANK = {"accepting": 2, "waiting_list": 1, "full": 0}
 LIST_FACETS = ("thematique", "categorie", "public", "reception", "network", "zone")
 FACET_ATTRIBUTES = tuple(b.FACET_NAMES.values())  # categorie, type, public, fees, reception
@@ -407,12 +408,3 @@ def _total(found: SearchResults[Any]) -> int:
     if found.total_hits is not None:
         return found.total_hits
     return found.estimated_total_hits or 0
-
-
-def primary_backend(state: Any) -> SearchBackend | None:
-    backend: SearchBackend | None = getattr(state, "search_primary", None)
-    return backend
-
-
-def create_backend(settings: Settings, db: Database) -> MeiliSearchBackend | None:
-    return MeiliSearchBackend(settings, db) if settings.meili_url else None

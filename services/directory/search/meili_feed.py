@@ -1,6 +1,7 @@
 """Feeding Meilisearch: its documents and index settings, built from the database search tables;
-the outbox job that pushes changes (``sync_outbox``); the full rebuild swapped with the live index
-(``rebuild`` / ``reindex``). See ``meili`` for the whole design.
+what the outbox job (``feed.sync_outbox``) pushes (``push_events``); the full rebuild swapped with
+the live index (``rebuild`` / ``reindex``). See ``meili`` for the whole design. Imported only
+when Meilisearch is configured (it imports the SDK).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,22 +30,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.directory.models import OutboxEvent, Service
 from services.directory.search import tables
 from services.directory.search.analysis import stopwords, synonyms
+from services.directory.search.backend import SearchBackend, SearchUnavailable
+from services.directory.search.feed import TOPICS
 from services.directory.search.meili import (
     CAPACITY_RANK,
     FAILURES,
     FILTERABLE,
     LIST_FACETS,
-    MAX_BACKOFF_SECONDS,
     MAX_TOTAL_HITS,
     PRIMARY_KEY,
     RANKING_RULES,
     REINDEX_BATCH,
     SEARCHABLE,
     SORTABLE,
-    SYNC_BATCH,
-    SYNC_MAX_BATCHES,
     TASK_TIMEOUT_MS,
-    TOPICS,
     MeiliSearchBackend,
     document_id,
     log,
@@ -52,7 +51,6 @@ from services.directory.search.meili import (
 )
 from services.kernel.clock import utcnow
 from services.kernel.db import Database
-from services.kernel.outbox import claim_batch
 from services.kernel.settings import Settings
 
 
@@ -245,64 +243,25 @@ async def push_changes(
     return len(documents) + len(deleted)
 
 
-def _backend(app: Any) -> MeiliSearchBackend | None:
-    backend = getattr(app.state, "search_primary", None)
-    return backend if isinstance(backend, MeiliSearchBackend) else None
-
-
-async def sync_outbox(app: Any, *, wait: bool = False) -> int:
-    """Push the directory changes waiting in the outbox to Meilisearch; mark them processed.
-
-    Returns how many events were handled. Without Meilisearch the events are only marked
-    processed. ``wait``: keep going until no due event is left (tests, ``relais reindex``);
-    otherwise at most ``SYNC_MAX_BATCHES`` batches per run."""
-    db: Database = app.state.db
-    backend = _backend(app)
-    handled = 0
-    batches = 0
-    while wait or batches < SYNC_MAX_BATCHES:
-        batches += 1
-        async with db.session() as session:
-            events = await claim_batch(session, OutboxEvent, topics=list(TOPICS), limit=SYNC_BATCH)
-            if not events:
-                break
-            now = utcnow()
-            if backend is None:
-                for event in events:
-                    event.processed_at = now
-                handled += len(events)
-                continue
-            changes = Changes()
-            for event in events:
-                changes.add_event(event.topic, event.payload or {})
-            try:
-                index = await backend.live_index()
-                if index is not None:
-                    await push_changes(session, backend.client, index, changes)
-                else:
-                    log.warning(
-                        "meilisearch index missing: run `relais reindex`", events=len(events)
-                    )
-            except FAILURES as exc:
-                for event in events:
-                    event.attempts = (event.attempts or 0) + 1
-                    event.last_error = f"meilisearch: {type(exc).__name__}"[:500]
-                    delay = min(MAX_BACKOFF_SECONDS, 2 ** min(event.attempts, 6))
-                    event.available_at = now + timedelta(seconds=delay)
-                log.warning("meilisearch sync failed", error=type(exc).__name__, events=len(events))
-                break
-            for event in events:
-                event.processed_at = now
-                event.last_error = None
-            handled += len(events)
-        if len(events) < SYNC_BATCH:
-            break
-    return handled
-
-
-async def sync_job(app: Any) -> int:
-    """Worker job: the outbox → Meilisearch feed (see ``sync_outbox``)."""
-    return await sync_outbox(app)
+async def push_events(
+    backend: SearchBackend, session: AsyncSession, events: Sequence[OutboxEvent]
+) -> None:
+    """Push the current documents of these outbox events' entities to the live index
+    (``feed.sync_outbox``). ``SearchUnavailable`` (named after the error) when Meilisearch cannot
+    take them: its errors are the SDK's, caught here. Without a live index (before the first
+    ``relais reindex``) nothing is pushed: the rebuild will take everything."""
+    assert isinstance(backend, MeiliSearchBackend)
+    changes = Changes()
+    for event in events:
+        changes.add_event(event.topic, event.payload or {})
+    try:
+        index = await backend.live_index()
+        if index is None:
+            log.warning("meilisearch index missing: run `relais reindex`", events=len(events))
+            return
+        await push_changes(session, backend.client, index, changes)
+    except FAILURES as exc:
+        raise SearchUnavailable(type(exc).__name__) from None
 
 
 # --- full rebuild --------------------------------------------------------------------------------

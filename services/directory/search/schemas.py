@@ -13,10 +13,11 @@ from services.directory.schemas import Position
 T = TypeVar("T")
 
 _HIT_POSITION = (
-    "Where distances are measured from: the entry's coordinates (precision `address`), for a "
-    "service without an address of its own its structure's, else the reference point of the "
-    "commune (precision `commune`, approximate: « centre de la commune »). `latitude` and "
-    "`longitude` repeat it."
+    "Where distances are measured from: the entry's coordinates (precision `address`), else "
+    "the position of its address found by the geocoder (precision `geocoded`), for a service "
+    "without an address of its own its structure's, else the reference point of the commune "
+    "(precision `commune`, approximate: « centre de la commune »). `latitude` and `longitude` "
+    "repeat it."
 )
 _DISTANCE = (
     "Kilometres as the crow flies from the origin (`lat`/`lon`, or the reference point of "

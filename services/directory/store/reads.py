@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,19 +27,50 @@ async def get(session: AsyncSession, model: type[EntityT], entity_id: uuid.UUID)
     return await session.get(model, entity_id)
 
 
+class ServiceStructure(NamedTuple):
+    """What a service's rendering needs of its structure: its parent (visibility) and its
+    position (a service without coordinates of its own is at its structure's)."""
+
+    parent_id: uuid.UUID | None
+    latitude: float | None
+    longitude: float | None
+    commune_code: str | None
+    geocoded_latitude: float | None
+    geocoded_longitude: float | None
+
+    @classmethod
+    def of(cls, structure: m.Structure) -> ServiceStructure:
+        return cls(
+            structure.parent_id,
+            structure.latitude,
+            structure.longitude,
+            structure.commune_code,
+            structure.geocoded_latitude,
+            structure.geocoded_longitude,
+        )
+
+
 async def service_with_parent(
     session: AsyncSession, service_id: uuid.UUID
-) -> tuple[m.Service, uuid.UUID | None] | None:
-    """A service with its zones and sessions, and its structure's parent, in one statement
-    (instead of the row, two selectin loads and a lookup of the parent)."""
+) -> tuple[m.Service, ServiceStructure] | None:
+    """A service with its zones and sessions, and what it needs of its structure, in one
+    statement (instead of the row, two selectin loads and a lookup of the structure)."""
     stmt = (
-        sa.select(m.Service, m.Structure.parent_id)
+        sa.select(
+            m.Service,
+            m.Structure.parent_id,
+            m.Structure.latitude,
+            m.Structure.longitude,
+            m.Structure.commune_code,
+            m.Structure.geocoded_latitude,
+            m.Structure.geocoded_longitude,
+        )
         .join(m.Structure, m.Structure.id == m.Service.structure_id)
         .where(m.Service.id == service_id)
         .options(joinedload(m.Service.zones), joinedload(m.Service.sessions))
     )
     row = (await session.execute(stmt)).unique().first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], ServiceStructure(*row[1:]))
 
 
 # --- service views (reads of the native API: Core rows, no ORM objects) ------------------------
@@ -50,8 +81,11 @@ ZONE_SEPARATOR = " "
 
 def service_view_statement() -> sa.Select[Any]:
     """Every column of a service with, in the same row, what rendering it needs: its structure's
-    parent (visibility), its zones (one aggregated text), and whether it has sessions or link
-    checks (most have neither, so those are read only when they exist)."""
+    parent (visibility) and position (``structure_latitude``, ``structure_longitude``,
+    ``structure_commune_code``, ``structure_geocoded_latitude``,
+    ``structure_geocoded_longitude``: the service's when it has none of its own), its zones (one
+    aggregated text), and whether it has sessions or link checks (most have neither, so those
+    are read only when they exist)."""
     # The separator as SQL text: a string would be a parameter rendered into the statement at
     # every execution (SQLAlchemy's aggregate_strings), on the hottest read.
     separator: sa.ColumnClause[str] = sa.literal_column(f"'{ZONE_SEPARATOR}'")
@@ -65,6 +99,11 @@ def service_view_statement() -> sa.Select[Any]:
     return sa.select(
         *SERVICES.c,
         STRUCTURES.c.parent_id.label("structure_parent_id"),
+        STRUCTURES.c.latitude.label("structure_latitude"),
+        STRUCTURES.c.longitude.label("structure_longitude"),
+        STRUCTURES.c.commune_code.label("structure_commune_code"),
+        STRUCTURES.c.geocoded_latitude.label("structure_geocoded_latitude"),
+        STRUCTURES.c.geocoded_longitude.label("structure_geocoded_longitude"),
         zones.label("zone_list"),
         has_sessions.label("has_sessions"),
         has_links.label("has_links"),

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.directory import models as m
+from services.directory.domain.positions import GEOCODE_VOID, voids_geocode
 from services.directory.search.indexing import (
     refresh_search_index,
     refresh_structure_search_index,
@@ -44,6 +45,7 @@ _PROTECTED = {
     "updated_by",
     "verified_at",
     "reviewed_at",
+    *GEOCODE_VOID,
 }
 # Changes that are not a review of the content (domain/freshness.py).
 _NOT_A_REVIEW = frozenset({"status"})
@@ -249,6 +251,10 @@ async def update(
     changes = _assign(entity, preview)
     if not changes.keys() <= _NOT_A_REVIEW:
         entity.reviewed_at = now
+    if voids_geocode(changes):
+        # Found for the former address: the geocoder's job looks the new one up.
+        for name, value in GEOCODE_VOID.items():
+            setattr(entity, name, value)
     _record_history(session, entity, action, actor, changes)
     archived = entity.status == "archived"
     _event(session, entity, archived=archived)

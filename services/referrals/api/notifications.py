@@ -24,6 +24,7 @@ ReferentEvent = Literal[
     "handoff.declined",
     "handoff.expired",
     "handoff.taken_over",
+    "handoff.closed",
 ]
 
 
@@ -31,8 +32,9 @@ class PreferenceIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: Email
     # Mail about the referrals my structure receives: each one at once, a daily digest, none.
     mode: Literal["immediate", "digest", "off"] = "immediate"
-    # Updates on the referrals I follow as referent (default: refusal, expiry, takeover).
-    referent_events: Annotated[list[ReferentEvent], msgspec.Meta(max_length=5)] = msgspec.field(
+    # Updates on the referrals I follow as referent (default: refusal, expiry, takeover,
+    # the partner's closing of its part).
+    referent_events: Annotated[list[ReferentEvent], msgspec.Meta(max_length=6)] = msgspec.field(
         default_factory=lambda: list(DEFAULT_REFERENT_EVENTS)  # type: ignore[arg-type]
     )
 

@@ -208,7 +208,7 @@ def protect_places(
             tally = _sum(counts.places[p] for p in places)
             values.update(row_values(specs, key, tally))
             equations += row_equations(specs, key, tally)
-    columns = {(table, category) for table, _, category in overall.values}
+    columns = list(dict.fromkeys((table, category) for table, _, category in overall.values))
     service_of = {p: k for k, ps in members["service"].items() for p in ps}
     structure_of = {p: k for k, ps in members["structure"].items() for p in ps}
     for grouping in ("territory", "service_type"):
@@ -236,7 +236,7 @@ def protect_thematiques(overall: Release, counts: Counts, threshold: int) -> Rel
         equations += row_equations(specs, key, tally)
         equations.append([((REFERRALS, key, TOTAL), 1), (("thematique", OVERALL, thematique), -1)])
         equations.append([((REFERRALS, key, TOTAL), 1), (("thematique", key, thematique), -1)])
-        for other in counts.thematiques:
+        for other in sorted(counts.thematiques):
             if other < thematique:
                 mirror = ("thematique", group_key("thematique", other), thematique)
                 equations.append([(("thematique", key, other), 1), (mirror, -1)])

@@ -11,19 +11,21 @@ determined by the published ones.
 "Determined" is decided exactly: the equations restricted to the hidden values are brought to
 reduced row echelon form (modulo a 61-bit prime); a hidden value is determined when its reduced
 row holds no other hidden value. An equation with a single hidden value first gets a second one
-(the cheap rule). Then, for each determined sensitive value, published values are added from the
-cheapest until its column lies in the span of the other hidden columns (it then varies with
-them): those values are hidden, and the audit runs again until no sensitive value is
-determined. Hidden values that are not sensitive and are determined anyway (ineffective
-complements) are then published: they reveal nothing new. Zero counts are published; they are
-not small cells.
+(the cheap rule). Then the hidden columns form one basis, and for each determined sensitive
+value published columns near it are reduced against that basis, from the cheapest, until one is
+a combination that uses the value (it then varies with the others): the published values of that
+combination are hidden (they may free other determined values at once), and the audit runs again
+until no sensitive value is determined. Each pass is one elimination over the hidden values plus
+a reduction per tried complement, not one elimination per determined value. Hidden values that
+are not sensitive and are determined anyway (ineffective complements) are then published: they
+reveal nothing new. Zero counts are published; they are not small cells.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -52,21 +54,32 @@ def determined(equations: Iterable[Equation[K]], hidden: set[K]) -> set[K]:
     """Hidden values that the published ones determine, through any combination of equations."""
     index: dict[K, int] = {}
     keys: list[K] = []
-    rows: list[dict[int, int]] = []
+    rows: list[list[tuple[int, int]]] = []
     for equation in equations:
-        row: dict[int, int] = {}
+        row: list[tuple[int, int]] = []
         for key, coefficient in equation:
-            if key not in hidden:
-                continue
-            var = index.get(key)
-            if var is None:
-                var = index[key] = len(keys)
-                keys.append(key)
-            row[var] = (row.get(var, 0) + coefficient) % _PRIME
+            if key in hidden:
+                var = index.get(key)
+                if var is None:
+                    var = index[key] = len(keys)
+                    keys.append(key)
+                row.append((var, coefficient))
+        rows.append(row)
+    return {keys[var] for var in _determined(rows, range(len(keys)))}
+
+
+def _determined(rows: Iterable[Sequence[tuple[int, int]]], hidden: Container[int]) -> set[int]:
+    """``determined`` on numbered values."""
+    restricted: list[dict[int, int]] = []
+    for equation in rows:
+        row: dict[int, int] = {}
+        for var, coefficient in equation:
+            if var in hidden:
+                row[var] = (row.get(var, 0) + coefficient) % _PRIME
         row = {v: c for v, c in row.items() if c}
         if row:
-            rows.append(row)
-    return {keys[var] for var, row in _reduced(rows).items() if len(row) == 1}
+            restricted.append(row)
+    return {var for var, row in _reduced(restricted).items() if len(row) == 1}
 
 
 def _reduced(rows: list[dict[int, int]]) -> dict[int, dict[int, int]]:
@@ -127,6 +140,12 @@ class _Echelon:
                     queued.add(later)
                     heapq.heappush(queue, later)
 
+    def truncate(self, length: int) -> None:
+        """Forget the vectors added after the first ``length``."""
+        for pivot, _, _ in self.rows[length:]:
+            del self.at[pivot]
+        del self.rows[length:]
+
     def add(self, vector: dict[int, int], history: dict[Any, int]) -> bool:
         """Reduce and keep ``vector``; False when it was in the span already."""
         self.reduce(vector, history)
@@ -147,7 +166,8 @@ class _Echelon:
 
 class Suppression(Generic[K]):
     """Values, the equations linking them, and which of them may not change (published or
-    hidden by a wider answer that this one must agree with)."""
+    hidden by a wider answer that this one must agree with). Values are numbered in the order
+    given; the equations hold their numbers."""
 
     def __init__(
         self,
@@ -160,117 +180,158 @@ class Suppression(Generic[K]):
         measures: Iterable[K] = (),
         cost: Callable[[K], int] = lambda _: 1,
     ) -> None:
-        self.values = values
-        self.equations = [list(e) for e in equations]
+        self.keys: list[K] = list(values)
+        number = {key: var for var, key in enumerate(self.keys)}
+        self.values = [values[key] for key in self.keys]
+        self.equations = [[(number[k], c) for k, c in e] for e in equations]
         self.threshold = threshold
-        self.fixed_hidden = set(fixed_hidden)
-        self.fixed = self.fixed_hidden | set(fixed_published)
-        self.measures = set(measures)
+        self.fixed_hidden = {number[k] for k in fixed_hidden if k in number}
+        self.fixed = self.fixed_hidden | {number[k] for k in fixed_published if k in number}
+        self.measures = {number[k] for k in measures if k in number}
         self.cost = cost
-        self.by_key: defaultdict[K, list[tuple[int, int]]] = defaultdict(list)
-        for number, equation in enumerate(self.equations):
-            for key, coefficient in equation:
-                self.by_key[key].append((number, coefficient))
+        self.by_var: list[list[tuple[int, int]]] = [[] for _ in self.keys]
+        for row, equation in enumerate(self.equations):
+            for var, coefficient in equation:
+                self.by_var[var].append((row, coefficient))
 
-    def sensitive(self, key: K) -> bool:
-        if key in self.fixed_hidden:
+    def sensitive(self, var: int) -> bool:
+        if var in self.fixed_hidden:
             return True
-        return key not in self.measures and 0 < self.values[key] < self.threshold
+        return var not in self.measures and 0 < self.values[var] < self.threshold
 
-    def weight(self, key: K) -> tuple[int, bool, int, str]:
+    def weight(self, var: int) -> tuple[int, bool, int, str]:
         """Order of complements: tier first, then non-zero before zero (a hidden zero is easily
         guessed), then the smallest."""
-        value = self.values[key]
+        value, key = self.values[var], self.keys[var]
         return (self.cost(key), value == 0, value, repr(key))
 
     def run(self) -> set[K]:
-        hidden = {k for k in self.values if self.sensitive(k)}
-        if any(k in self.fixed and k not in self.fixed_hidden for k in hidden):
+        hidden = {v for v in range(len(self.keys)) if self.sensitive(v)}
+        if any(v in self.fixed and v not in self.fixed_hidden for v in hidden):
             raise SuppressionError("a small count is among the values fixed as published")
+        # The hidden values found free so far: hiding more never determines them again, so
+        # they form a basis once and later audits look only at the other hidden values.
+        sizes = [len(e) for e in self.equations]
+        free = _Echelon(sizes.__getitem__)
+        in_free: set[int] = set()
+        found: set[int] | None = None
         while True:
             self._singletons(hidden)
-            found = determined(self.equations, hidden)
-            exposed = sorted((k for k in found if self.sensitive(k)), key=repr)
+            if found is None:
+                found = _determined(self.equations, hidden)
+            else:
+                found = self._audit(free, hidden - in_free)
+            exposed = sorted((v for v in found if self.sensitive(v)), key=self._name)
             if not exposed:
                 # Complements that protect nothing are derived from published values anyway.
-                return hidden - found
-            hidden |= self._circuits(exposed, hidden)
+                return {self.keys[v] for v in hidden - found}
+            for var in sorted(hidden - found - in_free, key=self._name):
+                free.add(self._column(var), {})
+                in_free.add(var)
+            hidden |= self._circuits(exposed, sorted(found, key=self._name), hidden, free)
 
-    def _hideable(self, key: K, hidden: set[K]) -> bool:
-        return key not in hidden and key not in self.fixed
+    def _audit(self, free: _Echelon, candidates: set[int]) -> set[int]:
+        """The values of ``candidates`` that the published ones determine, the other hidden
+        values being the columns of ``free``: a candidate is determined when no combination
+        of the hidden columns that adds up to zero uses it."""
+        mark = len(free.rows)
+        used: set[int] = set()
+        independent: set[int] = set()
+        for var in sorted(candidates, key=self._name):
+            history = {var: 1}
+            if free.add(self._column(var), history):
+                independent.add(var)
+            else:
+                used |= set(history)
+        free.truncate(mark)
+        return independent - used
 
-    def _singletons(self, hidden: set[K]) -> None:
-        """The cheap rule first: an equation with exactly one hidden value gets a second one."""
-        changed = True
-        while changed:
-            changed = False
-            for equation in self.equations:
-                if sum(1 for k, _ in equation if k in hidden) != 1:
-                    continue
-                candidates = [k for k, _ in equation if self._hideable(k, hidden)]
-                if candidates:
-                    hidden.add(min(candidates, key=self.weight))
-                    changed = True
+    def _name(self, var: int) -> str:
+        return repr(self.keys[var])
 
-    def _column(self, key: K) -> dict[int, int]:
+    def _hideable(self, var: int, hidden: set[int]) -> bool:
+        return var not in hidden and var not in self.fixed
+
+    def _singletons(self, hidden: set[int]) -> None:
+        """The cheap rule first: an equation with exactly one hidden value gets a second one.
+        Each equation is looked at again only when one of its values gets hidden."""
+        counts = [sum(1 for v, _ in e if v in hidden) for e in self.equations]
+        pending = [n for n, c in enumerate(counts) if c == 1]
+        heapq.heapify(pending)
+        while pending:
+            number = heapq.heappop(pending)
+            if counts[number] != 1:
+                continue
+            candidates = [v for v, _ in self.equations[number] if self._hideable(v, hidden)]
+            if not candidates:
+                continue
+            var = min(candidates, key=self.weight)
+            hidden.add(var)
+            for other, _ in self.by_var[var]:
+                counts[other] += 1
+                if counts[other] == 1:
+                    heapq.heappush(pending, other)
+
+    def _column(self, var: int) -> dict[int, int]:
         column: dict[int, int] = {}
-        for number, coefficient in self.by_key[key]:
+        for number, coefficient in self.by_var[var]:
             column[number] = (column.get(number, 0) + coefficient) % _PRIME
         return {n: c for n, c in column.items() if c}
 
-    def _circuits(self, exposed: list[K], hidden: set[K]) -> set[K]:
+    def _circuits(
+        self, exposed: list[int], found: list[int], hidden: set[int], free: _Echelon
+    ) -> set[int]:
         """Published values to hide so that no value of ``exposed`` stays determined.
 
-        The other hidden columns form a basis once; for each exposed value, the other exposed
-        columns join a local basis, then published columns one equation away from it, from the
-        cheapest, then two equations away, and so on, until its own column reduces to zero.
-        The published columns that reduction used are hidden."""
-        sizes = [len(e) for e in self.equations]
-        others = _Echelon(sizes.__getitem__)
-        for key in sorted(hidden - set(exposed), key=repr):
-            others.add(self._column(key), {})
-        reduced: dict[K, tuple[dict[int, int], dict[K, int]]] = {}
-
-        def against_others(key: K) -> tuple[dict[int, int], dict[K, int]]:
-            if key not in reduced:
-                vector, history = self._column(key), {key: 1}
-                others.reduce(vector, history)
-                reduced[key] = (vector, history)
-            vector, history = reduced[key]
-            return dict(vector), dict(history)
-
-        chosen: set[K] = set()
+        A hidden value is determined when its column (its coefficients in the equations) is
+        not a combination of the other hidden columns. The hidden columns form one basis, the
+        exposed ones remembering where they are used; for each exposed value still determined,
+        published columns one equation away from it, from the cheapest, then two equations
+        away, and so on, are reduced against that basis until one is a combination that uses
+        the exposed value: the exposed value then varies with the others. The published columns
+        of that combination are hidden, and every exposed value it uses is freed with them.
+        Each published column is reduced once per exposed value at most, against one basis:
+        ``free`` (the hidden values not determined), with the ``found`` ones added for the time
+        of this call."""
+        basis = free
+        mark = len(basis.rows)
+        watched = set(exposed)
+        for key in found:
+            basis.add(self._column(key), {key: 1} if key in watched else {})
+        chosen: set[int] = set()
+        freed: set[int] = set()
+        tried: set[int] = set()  # published columns kept in the basis (independent so far)
         for key in exposed:
-            local = _Echelon(sizes.__getitem__)
-            for other in exposed:
-                if other != key:
-                    local.add(*against_others(other))
-            target, trail = against_others(key)
-            local.reduce(target, trail)
-            seen: set[K] = {key}
-            frontier: set[K] = {key}
-            while target and frontier:
+            if key in freed:
+                continue
+            seen: set[int] = {key}
+            frontier: set[int] = {key}
+            while key not in freed and frontier:
                 reached = {
                     other
                     for current in frontier
-                    for number, _ in self.by_key[current]
+                    for number, _ in self.by_var[current]
                     for other, _ in self.equations[number]
                     if other not in seen
                 }
                 seen |= reached
                 paid = sorted(
-                    (k for k in reached if self._hideable(k, hidden)),
-                    key=lambda k: (-1, False, 0) if k in chosen else self.weight(k)[:3],
+                    (k for k in reached if self._hideable(k, hidden) and k not in tried),
+                    key=lambda k: (-1, False, 0, self._name(k)) if k in chosen else self.weight(k),
                 )
                 for column in paid:
-                    if local.add(*against_others(column)):
-                        local.reduce(target, trail)
-                        if not target:
-                            break
+                    vector, history = self._column(column), {column: 1}
+                    if basis.add(vector, history):
+                        tried.add(column)
+                        continue
+                    if history.get(key):
+                        chosen |= {k for k in history if k not in watched}
+                        freed |= {k for k in history if k in watched}
+                        break
                 frontier = reached
-            if target:
+            if key not in freed:
                 raise SuppressionError("no value left to hide around a determined small count")
-            chosen |= {k for k in trail if k != key and k not in hidden}
+        basis.truncate(mark)
         return chosen
 
 

@@ -8,6 +8,9 @@
   and the inboxes of the structure that recorded the referral and of the one that sent this
   handoff. A referral recorded by an API client has no staff referent: its structure's inbox
   is told, and its software through the structure's webhooks (``webhooks.delivery``).
+- The partner closed its part (``handoff.closed`` by the receiver): the referent (by default)
+  and the inbox of the structure that recorded the referral, who close their own part before
+  the referral ends by itself.
 - Acknowledged, accepted: the referent, if they asked for these too (``referent_events``).
 - A webhook disabled after repeated failure: the structure's inbox and its admins.
 - Members who chose the daily digest get ``digest.py``'s summary instead of single mails.
@@ -53,6 +56,11 @@ UPDATES: dict[str, tuple[str, str | None]] = {
         "{partner} n'a pas répondu avant l'échéance ; la transmission a expiré",
         "Vous pouvez réorienter la personne vers un autre partenaire.",
     ),
+    "handoff.closed": (
+        "{partner} a clôturé sa part de l'orientation",
+        "Clôturez la vôtre en indiquant son issue et votre évaluation : sans cela, "
+        "l'orientation se terminera d'elle-même dans {closing_days} jours.",
+    ),
 }
 
 
@@ -97,7 +105,9 @@ async def members(
 MAILED_TYPES = frozenset({"handoff.sent", "handoff.reminder", *UPDATES})
 # What the sending side must act on: the structures' inboxes and, by default, the referent.
 LOOP_EVENTS = ("handoff.declined", "handoff.expired", "handoff.taken_over")
-DEFAULT_REFERENT_EVENTS = LOOP_EVENTS
+# What the recording structure must close on its side.
+CLOSING_EVENT = "handoff.closed"
+DEFAULT_REFERENT_EVENTS = tuple(sorted((*LOOP_EVENTS, CLOSING_EVENT)))
 
 
 def referent_events(preference: m.NotificationPreference) -> tuple[str, ...]:
@@ -194,6 +204,8 @@ async def plan_mails(
                 structure_name=handoff.to_structure_name,
             )
         return
+    if event.type == CLOSING_EVENT and event.actor_structure_id != handoff.to_structure_id:
+        return  # the recording structure closed first: it is not told of its own closing
     headline, next_step = UPDATES[event.type]
     referent = referral.referent_subject  # a referent given as free text has no account to mail
     preference = (
@@ -211,6 +223,8 @@ async def plan_mails(
     if event.type in LOOP_EVENTS:
         senders = dict.fromkeys((referral.structure_id, handoff.from_structure_id))
         recipients += [f"{STRUCTURE_INBOX}{structure_id}" for structure_id in senders]
+    if event.type == CLOSING_EVENT:
+        recipients.append(f"{STRUCTURE_INBOX}{referral.structure_id}")
     reason = DECLINE_REASONS.get(event.reason or "") if event.type == "handoff.declined" else None
     for address in recipients:
         queue(
@@ -224,7 +238,9 @@ async def plan_mails(
             link=link,
             headline=headline.format(partner=handoff.to_structure_name),
             reason=reason,
-            next_step=next_step,
+            next_step=next_step.format(closing_days=settings.referrals_closing_days)
+            if next_step
+            else None,
         )
 
 

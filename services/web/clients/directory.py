@@ -153,7 +153,8 @@ class Highlights(msgspec.Struct, kw_only=True):
 class HitPosition(msgspec.Struct, kw_only=True):
     latitude: float
     longitude: float
-    # "address", or "commune": approximate, the commune's reference point.
+    # "address", "geocoded" (the address's position, found by the geocoder), or "commune":
+    # approximate, the commune's reference point.
     precision: str
 
 

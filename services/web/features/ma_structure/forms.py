@@ -2,7 +2,8 @@
 
 The API holds the rules: values are sent as typed (trimmed; empty means « none ») and its field
 errors come back next to each field. Only the shape is handled here (lists one per line,
-checkboxes, yes / no).
+checkboxes, yes / no), except the opening hours: a row per day, checked here in French before
+they become the API's ``opening_hours`` text (see hours_form.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from services.web.deps import Form
+from services.web.features.ma_structure.hours_form import checked, editor_of, typed_editor
+from services.web.formats import hours_fr
 
 
-# kind: text | textarea | email | tel | url | lines | terms | yesno | choice
+# kind: text | textarea | email | tel | url | lines | terms | yesno | choice | hours
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -25,11 +28,6 @@ class Spec:
     required: bool = False
     nullable: bool = True  # empty means « none » (null); otherwise an empty text
 
-
-HOURS_HINT = (
-    "Jours en anglais abrégé puis heures, une règle par « ; ». Exemple : "
-    "« Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:00-12:00 » (lundi au vendredi, samedi matin)."
-)
 
 SERVICE_FIELDS = (
     Spec("name", "Nom du service", required=True, nullable=False),
@@ -50,7 +48,12 @@ SERVICE_FIELDS = (
     Spec("documents_to_bring", "Documents à apporter", "lines", "Un document par ligne."),
     Spec("reception_modes", "Modes d’accueil", "terms", taxonomy="modes-accueil"),
     Spec("appointment_required", "Rendez-vous", "yesno"),
-    Spec("opening_hours", "Horaires", hint=HOURS_HINT),
+    Spec(
+        "opening_hours",
+        "Horaires",
+        "hours",
+        "Si tous les jours sont vides, la fiche montre les horaires de la structure.",
+    ),
     Spec("referral_modes", "Comment orienter", "terms", taxonomy="modes-mobilisation"),
     Spec("referable_by", "Qui peut orienter", "terms", taxonomy="personnes-mobilisatrices"),
     Spec("referral_details", "Précisions pour orienter", "textarea"),
@@ -68,7 +71,12 @@ STRUCTURE_FIELDS = (
     Spec("phone", "Téléphone", "tel", "Par exemple : 04 75 00 00 00."),
     Spec("email", "E-mail", "email"),
     Spec("website", "Site internet", "url", "Adresse complète, commençant par https://"),
-    Spec("opening_hours", "Horaires d’ouverture", hint=HOURS_HINT),
+    Spec(
+        "opening_hours",
+        "Horaires d’ouverture",
+        "hours",
+        "Si tous les jours sont vides, la fiche ne montre pas d’horaires.",
+    ),
     Spec("address", "Adresse"),
     Spec("address_complement", "Complément d’adresse"),
     Spec("postal_code", "Code postal"),
@@ -79,7 +87,12 @@ STRUCTURE_FIELDS = (
 PLACE_FIELDS = (
     Spec("name", "Nom du lieu", required=True, nullable=False),
     Spec("description", "Description", "textarea"),
-    Spec("opening_hours", "Horaires", hint=HOURS_HINT),
+    Spec(
+        "opening_hours",
+        "Horaires",
+        "hours",
+        "Si tous les jours sont vides, la fiche ne montre pas d’horaires pour ce lieu.",
+    ),
     Spec("address", "Adresse"),
     Spec("postal_code", "Code postal"),
     Spec("commune", "Commune"),
@@ -96,6 +109,8 @@ def shown(spec: Spec, value: Any) -> Any:
         return list(value or [])
     if spec.kind == "yesno":
         return "" if value is None else ("oui" if value else "non")
+    if spec.kind == "hours":
+        return editor_of(value)
     return "" if value is None else value
 
 
@@ -109,6 +124,8 @@ def typed_values(specs: tuple[Spec, ...], form: Form) -> dict[str, Any]:
     for spec in specs:
         if spec.kind == "terms":
             found[spec.name] = form.get(spec.name, [])
+        elif spec.kind == "hours":
+            found[spec.name] = typed_editor(form, spec.name)
         else:
             found[spec.name] = (form.get(spec.name) or [""])[0]
     return found
@@ -122,6 +139,8 @@ def changes_of(specs: tuple[Spec, ...], form: Form) -> dict[str, Any]:
         text = raw[0].strip() if raw else ""
         if spec.kind == "terms":
             body[spec.name] = [v for v in raw if v]
+        elif spec.kind == "hours":
+            body[spec.name] = checked(form, spec.name)[0]
         elif spec.kind == "lines":
             body[spec.name] = [line.strip() for line in text.splitlines() if line.strip()]
         elif spec.kind == "yesno":
@@ -134,15 +153,26 @@ def changes_of(specs: tuple[Spec, ...], form: Form) -> dict[str, Any]:
     return body
 
 
+def form_errors(specs: tuple[Spec, ...], form: Form) -> dict[str, str]:
+    """What is wrong before asking the API (the opening hours rows), by input name."""
+    errors: dict[str, str] = {}
+    for spec in specs:
+        if spec.kind == "hours":
+            errors.update(checked(form, spec.name)[1])
+    return errors
+
+
 def field_of(api_field: str) -> str:
     """The form field an API error names (``documents_to_bring[2]`` → ``documents_to_bring``)."""
     return api_field.split("[", 1)[0].split(".", 1)[0]
 
 
-def said(value: Any) -> str:
-    """A value of the history, in words."""
+def said(value: Any, name: str = "") -> str:
+    """A value of the history, in words (opening hours as the fiche says them)."""
     if value is None or value == "" or value == []:
         return "(vide)"
+    if name == "opening_hours" and isinstance(value, str):
+        return " ; ".join(hours_fr(value))
     if isinstance(value, bool):
         return "oui" if value else "non"
     if isinstance(value, list):
@@ -162,6 +192,6 @@ def changed_since(
         for name, pair in entry.changes.items():
             if name not in labels or not isinstance(pair, list) or len(pair) != 2:
                 continue
-            before = found[name][1] if name in found else said(pair[0])
-            found[name] = (labels[name], before, said(pair[1]))
+            before = found[name][1] if name in found else said(pair[0], name)
+            found[name] = (labels[name], before, said(pair[1], name))
     return list(found.values())

@@ -23,9 +23,11 @@ from services.web.features.ma_structure.forms import (
     changed_since,
     changes_of,
     field_of,
+    form_errors,
     typed_values,
     values_of,
 )
+from services.web.features.ma_structure.hours_form import editor_of, labels_of
 from services.web.rendering import render
 from services.web.sessions import Staff
 
@@ -125,7 +127,7 @@ class MaStructure(Controller):
             if (loaded_at or entry.updated_at)
             else "",
             errors=errors or {},
-            field_labels={spec.name: spec.label for spec in specs},
+            field_labels=_labels(specs),
             conflict=conflict,
             message=message,
             action=_edit_url(segment, entry.id),
@@ -140,17 +142,23 @@ class MaStructure(Controller):
         segment: str,
         entry_id: uuid.UUID,
         message: str = "",
+        horaires: str = "",
     ) -> Response[Any]:
+        """The form; ``?horaires=tableau``: the opening hours as rows per day even when the
+        stored value says more than the rows can (it is replaced when saved)."""
         if segment not in KINDS:
             raise ApiError.not_found()
         kind = KINDS[segment]
         entry, etag = await self._load(directory, kind, entry_id, staff)
+        values = values_of(FORMS[kind], entry)
+        if horaires == "tableau":
+            values["opening_hours"] = editor_of(entry.opening_hours, rows=True)
         return self._form(
             request,
             segment,
             entry,
             etag,
-            values_of(FORMS[kind], entry),
+            values,
             message=MESSAGES.get(message),
         )
 
@@ -168,8 +176,20 @@ class MaStructure(Controller):
             raise ApiError.not_found()
         kind = KINDS[segment]
         specs = FORMS[kind]
-        body = changes_of(specs, form)
         etag = one(form, "etag")
+        mistakes = form_errors(specs, form)
+        if mistakes:
+            entry, current = await self._load(directory, kind, entry_id, staff)
+            return self._form(
+                request,
+                segment,
+                entry,
+                etag or current,
+                typed_values(specs, form),
+                status=422,
+                errors=mistakes,
+            )
+        body = changes_of(specs, form)
         try:
             if kind == "structures":
                 await directory.update_structure(entry_id, etag, body)
@@ -261,6 +281,15 @@ class MaStructure(Controller):
         await self._load(directory, kind, entry_id, staff)
         await directory.act(kind, entry_id, ACTIONS[action])
         return see_other(_back(form, DONE[ACTIONS[action]]))
+
+
+def _labels(specs: tuple[Any, ...]) -> dict[str, str]:
+    """Each field's words for the error summary; the opening hours' for each of their inputs."""
+    found: dict[str, str] = {}
+    for spec in specs:
+        found.update(labels_of(spec.name, spec.label) if spec.kind == "hours" else {})
+        found[spec.name] = spec.label
+    return found
 
 
 def _edit_url(segment: str, entry_id: uuid.UUID) -> str:
