@@ -47,8 +47,9 @@ BENCH_WEB_SERVICES (default 0: the demo territory alone) adds that many generate
 (bench/search.py's generator: the demo's distributions, communes all over France by population)
 to the SQLite directory before the server starts; ``BENCH_WEB_SERVICES=100000`` is the 100k size.
 
-Run: ``.venv/bin/python -m bench web`` (from a git worktree, with ``PYTHONPATH=.`` so the
-server it starts runs that worktree's code, not the one the virtualenv was installed from).
+Run: ``.venv/bin/python -m bench web`` (from a git worktree, with ``PYTHONPATH=$PWD`` so the
+server it starts runs that worktree's code, not the one the virtualenv was installed from: an
+absolute path, as the server runs in a temporary folder, where ``.`` is that folder).
 """
 
 from __future__ import annotations
@@ -521,7 +522,7 @@ class Lifecycle:
 
     async def web_close(self) -> None:
         await self._web_act("/cloturer", {"issue": "solution_found", "note": "4"})
-        assert "Orientation clôturée" in self.page
+        assert "Votre part de l’orientation est clôturée" in self.page
 
     # -- the floor: the API calls each step's pages make --
 
@@ -580,7 +581,8 @@ class Lifecycle:
     async def floor_close(self) -> None:
         body = {"outcome": "solution_found", "evaluation_score": 4, "evaluation_comment": None}
         await self._floor_act("close", body)
-        assert self.referral["status"] == "closed", self.referral["status"]
+        # The partner closes its part: the referral ends when the sender closes its own.
+        assert self.referral["status"] == "taken_over", self.referral["status"]
 
     async def run(self, repeat: int, warmup: int) -> dict[str, dict[str, list[float]]]:
         """``warmup + repeat`` lifecycles, each a new referral by the forms then one by the

@@ -105,6 +105,7 @@ class Database:
                 hide_parameters=True,
                 json_serializer=_json_encode,
                 json_deserializer=msgspec.json.decode,
+                pool_reset_on_return=None,  # _tune_sqlite's reset: only what is left open
             )
             _tune_sqlite(self.engine)
         else:
@@ -259,6 +260,14 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # referral's data key does not linger in the file once the WAL is checkpointed.
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
+        # The pool would roll back every connection it gets back: a trip to the driver's thread
+        # per transaction, for nothing once the session committed or rolled back. Only a
+        # transaction still open is rolled back.
+        if state.asyncio_safe and record.driver_connection.in_transaction:
+            dbapi_conn.rollback()
 
 
 def new_uuid() -> uuid.UUID:

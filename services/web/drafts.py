@@ -76,24 +76,27 @@ class Drafts:
     async def get(self, session_id: uuid.UUID, draft_id: uuid.UUID) -> Draft | None:
         """The session's draft, or None (another session's, too old, or gone)."""
         async with self.db.session() as session:
-            row = await session.get(ReferralDraft, draft_id)
-            if row is None or row.session_id != session_id:
-                return None
-            if row.created_at < utcnow() - DRAFT_TTL:
-                return None
-            documents = (
+            # One statement: the draft with what its documents are (not their content).
+            found = (
                 await session.execute(
                     sa.select(
+                        ReferralDraft,
                         DraftDocument.id,
                         DraftDocument.filename,
                         DraftDocument.content_type,
                         DraftDocument.size,
                         DraftDocument.sent,
                     )
-                    .where(DraftDocument.draft_id == draft_id)
+                    .outerjoin(DraftDocument, DraftDocument.draft_id == ReferralDraft.id)
+                    .where(ReferralDraft.id == draft_id)
                     .order_by(DraftDocument.created_at, DraftDocument.id)
                 )
             ).all()
+        if not found:
+            return None
+        row = found[0][0]
+        if row.session_id != session_id or row.created_at < utcnow() - DRAFT_TTL:
+            return None
         values = b""
         if row.values:
             opened = self.sealer.open(row.values, _context(draft_id))
@@ -108,13 +111,15 @@ class Drafts:
             referral_id=row.referral_id,
             documents=tuple(
                 DocumentInfo(
-                    id=d.id,
-                    filename=self.sealer.open(d.filename, _document_context(d.id)) or "document",
-                    content_type=d.content_type,
-                    size=d.size,
-                    sent=d.sent,
+                    id=document_id,
+                    filename=self.sealer.open(filename, _document_context(document_id))
+                    or "document",
+                    content_type=content_type,
+                    size=size,
+                    sent=sent,
                 )
-                for d in documents
+                for _, document_id, filename, content_type, size, sent in found
+                if document_id is not None
             ),
         )
 
@@ -167,7 +172,8 @@ class Drafts:
             )
 
     async def sent(self, draft_id: uuid.UUID, referral_id: uuid.UUID) -> None:
-        """The referral exists: remember it (a second « Envoyer » finds it)."""
+        """The referral exists, its documents are still to send: remember it (a second
+        « Envoyer » finds it and sends only what is left)."""
         async with self.db.session() as session:
             await session.execute(
                 sa.update(ReferralDraft)
@@ -175,14 +181,17 @@ class Drafts:
                 .values(referral_id=referral_id, updated_at=utcnow())
             )
 
-    async def finish(self, draft_id: uuid.UUID) -> None:
-        """Everything reached the API: what the person said is no longer kept here."""
+    async def finish(self, draft_id: uuid.UUID, referral_id: uuid.UUID) -> None:
+        """Everything reached the API: what the person said is no longer kept here, only the
+        referral (a second « Envoyer » finds it)."""
         async with self.db.session() as session:
             await session.execute(
                 sa.delete(DraftDocument).where(DraftDocument.draft_id == draft_id)
             )
             await session.execute(
-                sa.update(ReferralDraft).where(ReferralDraft.id == draft_id).values(values="")
+                sa.update(ReferralDraft)
+                .where(ReferralDraft.id == draft_id)
+                .values(values="", referral_id=referral_id, updated_at=utcnow())
             )
 
     async def discard(self, draft_id: uuid.UUID) -> None:

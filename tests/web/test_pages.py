@@ -7,12 +7,13 @@ import html
 import logging
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from services.directory.models import Service
+from services.kernel.clock import utcnow
 from services.web.models import WebSession
 from services.web.worker import purge_sessions
 from tests.auth.helpers import PASSWORD, make_account
@@ -178,6 +179,33 @@ async def test_sessions_ended_by_inactivity_are_revoked_at_auth(web_relais: Rela
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
     assert (await staff.get("/ma-structure")).status_code == 303
+
+
+async def test_activity_is_written_at_most_once_a_minute_and_idleness_still_signs_out(
+    web_relais: Relais,
+) -> None:
+    sid = await demo_structure(web_relais)
+    staff, email = await sign_in(web_relais, sid)
+    web = web_relais.app("web")
+
+    async def last_seen(moved: timedelta | None = None) -> datetime:
+        async with web.state.db.session() as session:
+            row = await session.scalar(sa.select(WebSession).where(WebSession.email == email))
+            assert row is not None
+            if moved is not None:
+                row.last_seen_at = utcnow() - moved
+            return row.last_seen_at
+
+    signed_in = await last_seen()
+    assert (await staff.get("/ma-structure")).status_code == 200
+    assert await last_seen() == signed_in  # a page view within the minute writes nothing
+    two_minutes_ago = await last_seen(timedelta(minutes=2))
+    assert (await staff.get("/ma-structure")).status_code == 200
+    assert await last_seen() > two_minutes_ago + timedelta(minutes=1)  # recorded: now
+    await last_seen(web.state.sessions.idle + timedelta(seconds=1))
+    idle = await staff.get("/ma-structure")
+    assert idle.status_code == 303
+    assert idle.headers["location"].startswith("/connexion")
 
 
 async def test_edit_service_messages_conflict_and_search(web_relais: Relais) -> None:

@@ -489,7 +489,9 @@ class Orienter(Controller):
             if created.follow_up_code:
                 # Shown once, on the referral page and the receipt, to hand to the person.
                 cookies.append(code_cookie(request, staff, referral_id, created.follow_up_code))
-            await drafts.sent(draft.id, referral_id)
+            if any(not document.sent for document in draft.documents):
+                # Kept before the documents go: a retry sends what is left, to this referral.
+                await drafts.sent(draft.id, referral_id)
         # The documents, each once (their own keys), then nothing of the person stays here.
         for position, document in enumerate(draft.documents):
             if document.sent:
@@ -504,7 +506,7 @@ class Orienter(Controller):
                     f"{draft.idempotency_key}:{position}",
                 )
             await drafts.document_sent(document.id)
-        await drafts.finish(draft.id)
+        await drafts.finish(draft.id, referral_id)
         return see_other(f"/orientations/{referral_id}", cookies=cookies)
 
     @post("/{draft_id:uuid}/abandonner")
