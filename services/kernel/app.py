@@ -46,7 +46,7 @@ async def provide_session(
     """One transaction per request: committed when the handler succeeds, else rolled back."""
     db: Database = request.app.state.db
     if request.route_handler.opt.get(AUTOCOMMIT):
-        async with db.autocommit_sessionmaker() as session:
+        async with db.read_sessionmaker() as session:
             yield session
         return
     async with db.sessionmaker() as session:
