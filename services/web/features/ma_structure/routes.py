@@ -177,8 +177,9 @@ class MaStructure(Controller):
         kind = KINDS[segment]
         specs = FORMS[kind]
         etag = one(form, "etag")
-        mistakes = form_errors(specs, form)
-        if mistakes:
+
+        async def refused(errors: dict[str, str]) -> Response[Any]:
+            """The form again, with what was typed and why it was refused."""
             entry, current = await self._load(directory, kind, entry_id, staff)
             return self._form(
                 request,
@@ -187,8 +188,12 @@ class MaStructure(Controller):
                 etag or current,
                 typed_values(specs, form),
                 status=422,
-                errors=mistakes,
+                errors=errors,
             )
+
+        mistakes = form_errors(specs, form)
+        if mistakes:
+            return await refused(mistakes)
         body = changes_of(specs, form)
         try:
             if kind == "structures":
@@ -202,21 +207,12 @@ class MaStructure(Controller):
                 return await self._conflict(request, staff, directory, segment, entry_id, form)
             if exc.status not in (400, 422):
                 raise
-            entry, current = await self._load(directory, kind, entry_id, staff)
             errors: dict[str, str] = {}
             for name, reason in exc.field_errors().items():
                 errors.setdefault(field_of(name), reason)
             if not errors:
                 errors["name"] = exc.problem.detail or "valeur refusée"
-            return self._form(
-                request,
-                segment,
-                entry,
-                etag or current,
-                typed_values(specs, form),
-                status=422,
-                errors=errors,
-            )
+            return await refused(errors)
         return see_other(f"{_edit_url(segment, entry_id)}?message=enregistre")
 
     async def _conflict(
