@@ -1,10 +1,11 @@
 """Throttling: slow down, then lock, per key (an e-mail, an address, a code) — shared by the
 services (logins in auth, the person's follow-up codes in referrals).
 
-The rules (``retry_at``, ``after_failure``) are pure; ``blocked_until`` and ``count_failure``
-apply them to a service's counter table (columns ``key``, ``failures``, ``last_failure_at``,
-``locked_until``). Counting takes the counter's row for writing before reading it, so requests
-racing on one key count one after the other: a burst of failures in parallel counts in full."""
+The rules (``retry_at``, ``after_failure``) are pure; ``blocked_until``, ``count_failure`` and
+``forget`` apply them to a service's counter table (columns ``key``, ``failures``,
+``last_failure_at``, ``locked_until``). Counting takes the counter's row for writing before
+reading it, so requests racing on one key count one after the other: a burst of failures in
+parallel counts in full."""
 
 from __future__ import annotations
 
@@ -116,3 +117,15 @@ async def count_failure(
         )
     )
     return new
+
+
+async def forget(session: AsyncSession, table: sa.Table, before: datetime) -> int:
+    """Drop the counters untouched since ``before`` and not locked any more (they would restart
+    from zero anyway); returns how many went."""
+    result = await session.execute(
+        sa.delete(table).where(
+            table.c.last_failure_at < before,
+            sa.or_(table.c.locked_until.is_(None), table.c.locked_until < before),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

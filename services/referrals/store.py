@@ -353,18 +353,6 @@ class ReferralStore:
         ).one_or_none()
         return None if row is None else IdempotencyRecord(*row)
 
-    async def forget_throttle(self, before: datetime) -> int:
-        """Drop follow-up counters untouched since ``before`` and not locked any more (they
-        would restart from zero anyway)."""
-        t = FOLLOW_UP_THROTTLE
-        result = await self.session.execute(
-            sa.delete(t).where(
-                t.c.last_failure_at < before,
-                sa.or_(t.c.locked_until.is_(None), t.c.locked_until < before),
-            )
-        )
-        return _count(result)
-
     async def forget_idempotency(self, before: datetime) -> int:
         result = await self.session.execute(
             sa.delete(IDEMPOTENCY).where(IDEMPOTENCY.c.created_at < before)

@@ -184,3 +184,43 @@ async def test_account_without_structure_is_told_so(auth_relais: Relais) -> None
         page = await b.get(response.headers["location"])
         assert page.status_code == 403
         assert "aucune structure" in page.text
+
+
+async def test_login_counters_are_forgotten_once_their_window_has_passed(
+    auth_relais: Relais,
+) -> None:
+    """An address is personal data: its counter goes once it no longer protects anything."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from services.auth import worker
+    from services.auth.models import LoginThrottle
+    from services.auth.store import logins
+    from services.kernel.clock import utcnow
+
+    app = auth_relais.app("auth")
+    window = timedelta(seconds=app.state.settings.auth_login_lockout_seconds)
+    accounts = [
+        await make_account(auth_relais, memberships=[(uuid.uuid4(), "member")]) for _ in range(3)
+    ]
+    for account in accounts:
+        assert (await _attempts(auth_relais, account.email, ["mauvais mot de passe"]))[0][0] == 401
+    old, locked, fresh = (logins.throttle_keys(a.email, "")[0] for a in accounts)
+    past = utcnow() - window - timedelta(minutes=1)
+    async with app.state.db.session() as session:
+        await session.execute(
+            sa.update(LoginThrottle)
+            .where(LoginThrottle.key.in_([old, locked]))
+            .values(last_failure_at=past, locked_until=None)
+        )
+        await session.execute(
+            sa.update(LoginThrottle)
+            .where(LoginThrottle.key == locked)
+            .values(locked_until=utcnow() + timedelta(minutes=5))
+        )
+    assert await worker.forget_login_counters(app) >= 1
+    async with app.state.db.session() as session:
+        assert await session.get(LoginThrottle, old) is None
+        assert await session.get(LoginThrottle, locked) is not None  # a lock still holds
+        assert await session.get(LoginThrottle, fresh) is not None

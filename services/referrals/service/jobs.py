@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from services.kernel import throttle
 from services.kernel.db import Database
 from services.kernel.problems import ProblemError
 from services.kernel.settings import Settings
@@ -13,6 +14,7 @@ from services.referrals.crypto import Keyring
 from services.referrals.domain.lifecycle import Event
 from services.referrals.domain.records import Change
 from services.referrals.domain.transitions import AWAITING_ANSWER, Action, Actor, HandoffState
+from services.referrals.models import FOLLOW_UP_THROTTLE
 from services.referrals.service.common import Pending
 from services.referrals.service.flows import ReferralService
 from services.referrals.store import Queries, ReferralStore
@@ -116,4 +118,4 @@ async def forget_follow_up_counters(db: Database, settings: Settings, now: datet
     """Forget the follow-up request counters past their window; returns how many went."""
     window = timedelta(seconds=settings.referrals_follow_up_lockout_seconds)
     async with db.session() as session:
-        return await ReferralStore(session).forget_throttle(now - window)
+        return await throttle.forget(session, FOLLOW_UP_THROTTLE, now - window)
