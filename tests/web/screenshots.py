@@ -103,6 +103,21 @@ async def _shoot(
         await context.close()
 
 
+async def _close_partner_part(browser: Any, base: str, referral: str) -> None:
+    context = await browser.new_context(locale="fr-FR")
+    page = await context.new_page()
+    await _sign_in(page, base, RECEIVER, DEMO_PASSWORD)
+    await page.goto(f"{base}{referral}")
+    for button in ("Accepter l’orientation", "Confirmer la prise en charge"):
+        async with page.expect_navigation():
+            await page.click(f"button:has-text('{button}')")
+    await page.click("summary:has-text('Clôturer l’orientation')")
+    await page.select_option("#cloturer-issue", "solution_found")
+    async with page.expect_navigation():
+        await page.click("button:has-text('Clôturer l’orientation')")
+    await context.close()
+
+
 async def _run(base: str, folder: Path, out: Path) -> None:
     from playwright.async_api import async_playwright
 
@@ -116,8 +131,7 @@ async def _run(base: str, folder: Path, out: Path) -> None:
         await _sign_in(page, base, WORKER, DEMO_PASSWORD)
         referral = (await _orient(page, base, folder, PIMMS, "Exemple")).removeprefix(base)
         # Enough referrals for the statistics to publish numbers (below 5 they are hidden).
-        for n in range(5):
-            await _orient(page, base, folder, PIMMS, f"Exemple{n}")
+        others = [await _orient(page, base, folder, PIMMS, f"Exemple{n}") for n in range(5)]
         # A service fiche and an entry to edit, found from the pages themselves.
         await page.goto(f"{base}/annuaire?q=aide+alimentaire&commune=26000&rayon=20")
         fiche = await page.get_attribute(".result h3 a", "href")
@@ -170,6 +184,10 @@ async def _run(base: str, folder: Path, out: Path) -> None:
             ("orientation-recue", referral),
         ]
         await _shoot(browser, base, RECEIVER, received, out)
+        # The partner takes one over and closes its part: the CCAS is asked to close its own.
+        closing = others[0].removeprefix(base)
+        await _close_partner_part(browser, base, closing)
+        await _shoot(browser, base, WORKER, [("orientation-cloture-en-cours", closing)], out)
         await _shoot(browser, base, MODERATOR, [("statistiques-reseau", "/statistiques")], out)
         await browser.close()
 

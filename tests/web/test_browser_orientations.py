@@ -359,7 +359,7 @@ async def test_each_side_of_refusal_reorientation_cancellation_and_conflict(
     await _act(cms, "Clôturer l’orientation")
     await cms.wait_for_selector("text=Votre part de l’orientation est clôturée")
     await ccas.goto(url)
-    assert "Prise en charge" in await ccas.inner_text(".lede")  # until the CCAS's part
+    assert "Prise en charge, clôture en cours" in await ccas.inner_text(".lede")
     await ccas.click("summary:has-text('Clôturer votre part de l’orientation')")
     await ccas.select_option("#cloturer-issue", "solution_found")
     await _act(ccas, "Clôturer votre part")

@@ -123,8 +123,8 @@ def test_the_journey_in_one_line_names_each_partner_once() -> None:
     assert story.journey(found, date(2026, 12, 20)) == (
         "Transmise à CMS Valence Nord le 3 décembre, accusé de réception le 4, "
         "relayée à PIMMS le 5, acceptée le 6, prise en charge par PIMMS le 9, "
-        "clôturée (solution partielle) le 12, "
-        "clôturée (solution trouvée) par CCAS de Valence le 2 janvier 2027, terminée le 2"
+        "part clôturée (solution partielle) le 12, "
+        "part clôturée (solution trouvée) par CCAS de Valence le 2 janvier 2027, terminée le 2"
     )
     sentences = [s.text for s in found]
     assert sentences[0] == "Orientation enregistrée par CCAS de Valence."

@@ -92,7 +92,7 @@ def step(
             names.get(event.actor_structure_id, UNKNOWN) if event.actor_structure_id else UNKNOWN
         )
         return Step(
-            at, f"{closer} a clôturé sa part{outcome}.", f"clôturée{outcome}", closer, False
+            at, f"{closer} a clôturé sa part{outcome}.", f"part clôturée{outcome}", closer, False
         )
     if kind == "referral.closed":
         if event.reason in ENDINGS:
