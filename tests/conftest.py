@@ -11,8 +11,8 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,27 @@ async def drop_schemas(prefix: str) -> None:
                 await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{prefix}{name}" CASCADE'))
     finally:
         await engine.dispose()
+
+
+@contextmanager
+def cli_database(backend: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`relais` commands run in this process (typer's CliRunner) on a database of their own:
+    SQLite files under ``home``, or schemas of their own on PostgreSQL, dropped afterwards."""
+    monkeypatch.chdir(home)
+    for name in ("RELAIS_HOME", "DATABASE_URL", "DATABASE_SCHEMA_PREFIX", "MEILI_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("GEOCODER_URL", raising=False)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    if backend == "postgresql":
+        asyncio.run(require_postgres())
+        monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+        monkeypatch.setenv("DATABASE_SCHEMA_PREFIX", prefix)
+    try:
+        yield
+    finally:
+        if backend == "postgresql":
+            asyncio.run(drop_schemas(prefix))
 
 
 @pytest.fixture(scope="session")

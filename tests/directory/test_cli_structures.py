@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app as cli
-from tests.conftest import BACKENDS, POSTGRES_URL, drop_schemas, require_postgres
+from tests.conftest import BACKENDS, cli_database
 
 STRUCTURES = [
     {
@@ -41,17 +40,8 @@ STRUCTURES = [
 def test_structures_search_prints_id_name_and_commune(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("RELAIS_HOME", "DATABASE_URL", "DATABASE_SCHEMA_PREFIX", "MEILI_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    if backend == "postgresql":
-        asyncio.run(require_postgres())
-        monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
-        monkeypatch.setenv("DATABASE_SCHEMA_PREFIX", prefix)
     runner = CliRunner()
-    try:
+    with cli_database(backend, tmp_path, monkeypatch):
         assert runner.invoke(cli, ["migrate", "directory"]).exit_code == 0
         data = tmp_path / "structures.json"
         data.write_text(json.dumps({"structures": STRUCTURES, "services": []}))
@@ -79,9 +69,6 @@ def test_structures_search_prints_id_name_and_commune(
         too_long = runner.invoke(cli, ["structures", "search", "a" * 500])
         assert too_long.exit_code == 2
         assert "Recherche impossible" in too_long.stderr
-    finally:
-        if backend == "postgresql":
-            asyncio.run(drop_schemas(prefix))
 
 
 def test_help_and_light_commands_do_not_load_the_server() -> None:

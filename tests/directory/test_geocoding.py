@@ -46,7 +46,7 @@ from services.directory.geocoding import (
 from services.directory.models import Service, Structure
 from services.kernel.reference import geography
 from services.kernel.settings import Settings, SettingsError, load_settings
-from tests.conftest import BACKENDS, POSTGRES_URL, Relais, drop_schemas, require_postgres
+from tests.conftest import BACKENDS, Relais, cli_database
 from tests.directory.helpers import BASE, moderator
 
 RENNES = "35238"
@@ -650,55 +650,44 @@ def _sync_server() -> http.server.ThreadingHTTPServer:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_geocode_command(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("RELAIS_HOME", "DATABASE_URL", "DATABASE_SCHEMA_PREFIX", "MEILI_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("GEOCODER_URL", raising=False)
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    if backend == "postgresql":
-        asyncio.run(require_postgres())
-        monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
-        monkeypatch.setenv("DATABASE_SCHEMA_PREFIX", prefix)
     runner = CliRunner()
     server = _sync_server()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        assert runner.invoke(cli, ["migrate", "directory"]).exit_code == 0
-        data = tmp_path / "structures.json"
-        structure = {
-            "source": "cli",
-            "id": "s1",
-            "nom": "Centre social de la Paix",
-            "date_maj": "2025-02-14",
-            "adresse": "12 rue de la Paix",
-            "code_postal": "35000",
-            "code_insee": RENNES,
-            "commune": "Rennes",
-        }
-        data.write_text(msgspec.json.encode({"structures": [structure]}).decode())
-        imported = runner.invoke(cli, ["import", "data-inclusion", str(data)])
-        assert imported.exit_code == 0, imported.output
+        with cli_database(backend, tmp_path, monkeypatch):
+            assert runner.invoke(cli, ["migrate", "directory"]).exit_code == 0
+            data = tmp_path / "structures.json"
+            structure = {
+                "source": "cli",
+                "id": "s1",
+                "nom": "Centre social de la Paix",
+                "date_maj": "2025-02-14",
+                "adresse": "12 rue de la Paix",
+                "code_postal": "35000",
+                "code_insee": RENNES,
+                "commune": "Rennes",
+            }
+            data.write_text(msgspec.json.encode({"structures": [structure]}).decode())
+            imported = runner.invoke(cli, ["import", "data-inclusion", str(data)])
+            assert imported.exit_code == 0, imported.output
 
-        off = runner.invoke(cli, ["geocode"])
-        assert off.exit_code == 1
-        assert "GEOCODER_URL" in off.output
-        assert _SyncBan.queries == []
+            off = runner.invoke(cli, ["geocode"])
+            assert off.exit_code == 1
+            assert "GEOCODER_URL" in off.output
+            assert _SyncBan.queries == []
 
-        port = server.server_address[1]
-        monkeypatch.setenv("GEOCODER_URL", f"http://127.0.0.1:{port}/search/")
-        done = runner.invoke(cli, ["geocode"])
-        assert done.exit_code == 0, done.output
-        assert "1 trouvées" in done.output
-        assert _SyncBan.queries == ["12 rue de la Paix 35000 Rennes"]
-        again = runner.invoke(cli, ["geocode"])
-        assert again.exit_code == 0, again.output
-        assert "0 trouvées" in again.output
-        assert len(_SyncBan.queries) == 1
+            port = server.server_address[1]
+            monkeypatch.setenv("GEOCODER_URL", f"http://127.0.0.1:{port}/search/")
+            done = runner.invoke(cli, ["geocode"])
+            assert done.exit_code == 0, done.output
+            assert "1 trouvées" in done.output
+            assert _SyncBan.queries == ["12 rue de la Paix 35000 Rennes"]
+            again = runner.invoke(cli, ["geocode"])
+            assert again.exit_code == 0, again.output
+            assert "0 trouvées" in again.output
+            assert len(_SyncBan.queries) == 1
     finally:
         server.shutdown()
         server.server_close()
         _SyncBan.queries.clear()
-        if backend == "postgresql":
-            asyncio.run(drop_schemas(prefix))
