@@ -301,6 +301,8 @@ class BoxItem(msgspec.Struct, kw_only=True):
     urgency: Urgency
     channel: Channel
     handoff: HandoffRead
+    # One side has closed its part: when the referral ends if the other has not closed its own.
+    closing_ends_at: datetime | None = None
 
 
 # ---- The person's follow-up (public, by code) ------------------------------------------------

@@ -130,9 +130,11 @@ async def test_relay_to_takeover_and_close_through_the_forms(web_relais: Relais)
     assert "Votre part de l’orientation est clôturée" in seen
     assert "au plus tard le" in seen  # the referral waits for the partner's part
     assert "Prise en charge, clôture en cours." in seen
-    # The CMS sent the handoff the PIMMS took over: its list says the closing is under way.
-    listed = (await cms.web.get("/orientations")).text
-    assert "Clôture en cours : chaque partie clôture sa part" in listed
+    # Every list the referral is in says the closing is under way (the CCAS's shows its relayed
+    # handoff, the CMS's the one the PIMMS took over).
+    for sender in (ccas, cms):
+        listed = (await sender.web.get("/orientations")).text
+        assert "Clôture en cours : chaque partie clôture sa part" in listed
     assert "Évaluation : 4 sur 5" in seen
     assert "Clôturer l’orientation" not in seen
     assert "Clôturer votre part" not in seen  # the CCAS's part is closed

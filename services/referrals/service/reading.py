@@ -29,6 +29,7 @@ from services.referrals.service.common import (
 )
 from services.referrals.service.views import (
     Shown,
+    closing_ends_at,
     event_read,
     handoff_read,
     handoff_shown,
@@ -188,6 +189,7 @@ class ReadingService(Base):
                 handoff=handoff_read(
                     self, Snapshot(referral, (handoff,)), handoff, actor, filters.now, None
                 ),
+                closing_ends_at=closing_ends_at(self, referral),
             )
             for referral, handoff in rows
         ]

@@ -58,6 +58,13 @@ _SIDE_NAMES: dict[str, Literal["referent", "partner"]] = {
 }
 
 
+def closing_ends_at(svc: Base, referral: ReferralRecord) -> datetime | None:
+    """When a referral one side has closed ends by itself (None: no closing under way)."""
+    if referral.status != "taken_over" or referral.closed_at is None:
+        return None
+    return referral.closed_at + timedelta(days=svc.settings.referrals_closing_days)
+
+
 def handoff_read(
     svc: Base,
     snapshot: Snapshot,
@@ -243,11 +250,7 @@ def referral_read(
         handoffs=handoffs,
         outcome=outcome,
         second_outcome=second_outcome,
-        closing_ends_at=(
-            ref.closed_at + timedelta(days=svc.settings.referrals_closing_days)
-            if ref.status == "taken_over" and ref.closed_at is not None
-            else None
-        ),
+        closing_ends_at=closing_ends_at(svc, ref),
         attachments=files,
         allowed_actions=referral_actions(
             snapshot.aggregate,

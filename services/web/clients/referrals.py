@@ -45,6 +45,7 @@ class BoxItem(msgspec.Struct, kw_only=True):
     origin_structure_id: uuid.UUID | None = None
     referent: str | None = None
     channel: str | None = None
+    closing_ends_at: datetime | None = None  # one side has closed its part
 
 
 class Person(msgspec.Struct, kw_only=True):
