@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from services.referrals import models as m
 from services.referrals import worker
-from tests.referrals.conftest import World, act, create_referral, read
+from tests.referrals.conftest import World, act, create_referral, read, referral_body
 
 
 async def _outbox_topics(world: World, referral_id: str) -> list[str]:
@@ -224,6 +224,35 @@ async def test_each_side_closes_and_evaluates_its_own_part(world: World) -> None
         stored = await session.get(m.Referral, uuid.UUID(rid))
         assert stored is not None
         assert stored.second_evaluation_comment_enc is None
+
+
+async def test_reading_the_other_sides_evaluation_comment_is_logged(world: World) -> None:
+    """An evaluation comment tells of the person's situation: a read that shows only the second
+    side's comment (no summary, no other comment) is logged with that category."""
+    ccas, partner = await world.org(), await world.org()
+    need = {k: v for k, v in referral_body(partner)["need"].items() if k != "summary"}
+    created = await create_referral(world, ccas, partner, need=need)
+    rid, handoff = created["id"], created["handoffs"][0]
+    handoff = await act(world, partner.member, rid, handoff, "accept")
+    await act(world, partner.member, rid, handoff, "take-over")
+    url = f"/referrals/v1/referrals/{rid}/close"
+    for headers, body in (
+        (partner.member, {"outcome": "partial"}),
+        (ccas.member, {"outcome": "solution_found", "evaluation_comment": "Relogée"}),
+    ):
+        closed = await world.client.post(url, json=body, headers=headers)
+        assert closed.status_code == 200, closed.text
+    seen = await read(world, partner.member, rid)
+    assert seen["outcome"]["evaluation_comment"] is None
+    assert seen["second_outcome"]["evaluation_comment"] == "Relogée"
+    log = await world.client.get(f"/referrals/v1/referrals/{rid}/access-log", headers=ccas.admin)
+    assert log.status_code == 200, log.text
+    reads = [
+        e["categories"]
+        for e in log.json()["items"]
+        if e["structure_id"] == str(partner.id) and e["resource"] == "referral"
+    ]
+    assert any("situation" in categories for categories in reads), reads
 
 
 async def test_the_other_part_is_closed_within_the_closing_delay(world: World) -> None:

@@ -144,6 +144,29 @@ def attachment_read(
     )
 
 
+def _outcome_read(
+    svc: Base,
+    ref: ReferralRecord,
+    part: tuple[str | None, int | None, str | None, datetime | None],
+    context: str,
+    side: Literal["referent", "partner"] | None,
+    *,
+    comments: bool,
+) -> OutcomeRead | None:
+    """One side's closing (outcome, score, sealed comment, when), its comment opened only
+    where the viewer may read comments."""
+    outcome, score, comment_enc, closed_at = part
+    if outcome is None:
+        return None
+    return OutcomeRead(
+        outcome=outcome,  # type: ignore[arg-type]
+        evaluation_score=score,
+        evaluation_comment=svc.open_text(ref, comment_enc, context) if comments else None,
+        closed_at=closed_at,
+        side=side,
+    )
+
+
 def referral_read(
     svc: Base,
     snapshot: Snapshot,
@@ -179,38 +202,33 @@ def referral_read(
         level = "full"
     else:
         level = "partial"
-    outcome = None
-    if ref.outcome is not None:
-        outcome = OutcomeRead(
-            outcome=ref.outcome,  # type: ignore[arg-type]
-            evaluation_score=ref.evaluation_score,
-            evaluation_comment=(
-                svc.open_text(ref, ref.evaluation_comment_enc, evaluation_context(ref.id))
-                if seen.comments
-                else None
-            ),
-            closed_at=ref.closed_at,
-            side=_SIDE_NAMES.get(ref.closed_by or ""),
-        )
-    second_outcome = None
-    if ref.second_outcome is not None:
-        second_outcome = OutcomeRead(
-            outcome=ref.second_outcome,  # type: ignore[arg-type]
-            evaluation_score=ref.second_evaluation_score,
-            evaluation_comment=(
-                svc.open_text(
-                    ref, ref.second_evaluation_comment_enc, second_evaluation_context(ref.id)
-                )
-                if seen.comments
-                else None
-            ),
-            closed_at=ref.second_closed_at,
-            side="partner" if ref.closed_by == Side.ORIGIN else "referent",
-        )
+    outcome = _outcome_read(
+        svc,
+        ref,
+        (ref.outcome, ref.evaluation_score, ref.evaluation_comment_enc, ref.closed_at),
+        evaluation_context(ref.id),
+        _SIDE_NAMES.get(ref.closed_by or ""),
+        comments=seen.comments,
+    )
+    second_outcome = _outcome_read(
+        svc,
+        ref,
+        (
+            ref.second_outcome,
+            ref.second_evaluation_score,
+            ref.second_evaluation_comment_enc,
+            ref.second_closed_at,
+        ),
+        second_evaluation_context(ref.id),
+        "partner" if ref.closed_by == Side.ORIGIN else "referent",
+        comments=seen.comments,
+    )
     visible = [h for h in snapshot.handoffs if seen.sees_handoff(h.id)]
     current = next((h.id for h in visible if h.state in OPEN_STATES), None)
     handoffs = [handoff_read(svc, snapshot, h, actor, now, seen) for h in visible]
-    if any(h.comment for h in handoffs) or (outcome and outcome.evaluation_comment):
+    if any(h.comment for h in handoffs) or any(
+        part and part.evaluation_comment for part in (outcome, second_outcome)
+    ):
         shown.add(Category.SITUATION)
     read = ReferralRead(
         id=ref.id,
