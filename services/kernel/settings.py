@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def referrals_closing_window(self) -> timedelta:
+        """REFERRALS_CLOSING_DAYS as a duration."""
+        return timedelta(days=self.referrals_closing_days)
 
     @property
     def age_bands(self) -> tuple[str, ...]:

@@ -67,9 +67,7 @@ def well_formed(code: str) -> bool:
 def _closed(referral: ReferralRecord) -> bool:
     """Over for the person as soon as one side has closed its part (the other side's closing
     is between the structures)."""
-    return referral.status == ReferralStatus.CLOSED or (
-        referral.status == ReferralStatus.TAKEN_OVER and referral.closed_at is not None
-    )
+    return referral.status == ReferralStatus.CLOSED or referral.closing
 
 
 def ended_at(referral: ReferralRecord) -> datetime | None:

@@ -91,6 +91,12 @@ class ReferralRecord:
     # Its data key, wrapped (a row of its own in ``referral_keys``); None once erased.
     data_key_enc: str | None = None
 
+    @property
+    def closing(self) -> bool:
+        """One side has closed its part; the referral waits for the other side's (the
+        stored twin of ``lifecycle.closing``)."""
+        return self.status == ReferralStatus.TAKEN_OVER and self.closed_at is not None
+
 
 @dataclass(frozen=True)
 class FollowUpCodeRecord:

@@ -323,7 +323,7 @@ class ReferralService(Base):
                 actor,
                 outcome=body.outcome.value,
                 now=now,
-                window=timedelta(days=self.settings.referrals_closing_days),
+                window=self.settings.referrals_closing_window,
             )
         except Refusal as refusal:
             raise refusal_problem(refusal) from None
@@ -359,7 +359,7 @@ class ReferralService(Base):
             plan = lifecycle.end_closing(
                 before.aggregate,
                 now=now,
-                window=timedelta(days=self.settings.referrals_closing_days),
+                window=self.settings.referrals_closing_window,
             )
         except Refusal as refusal:
             raise refusal_problem(refusal) from None

@@ -53,7 +53,7 @@ async def end_closings(
     """End the referrals whose other side did not close its part within the closing delay."""
     async with db.session() as session:
         due = await Queries(session).closings_due(
-            now - timedelta(days=settings.referrals_closing_days), limit=limit
+            now - settings.referrals_closing_window, limit=limit
         )
     done = 0
     for referral_id in due:

@@ -5,7 +5,7 @@ the access log records)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import msgspec
@@ -60,9 +60,9 @@ _SIDE_NAMES: dict[str, Literal["referent", "partner"]] = {
 
 def closing_ends_at(svc: Base, referral: ReferralRecord) -> datetime | None:
     """When a referral one side has closed ends by itself (None: no closing under way)."""
-    if referral.status != "taken_over" or referral.closed_at is None:
+    if not referral.closing or referral.closed_at is None:
         return None
-    return referral.closed_at + timedelta(days=svc.settings.referrals_closing_days)
+    return referral.closed_at + svc.settings.referrals_closing_window
 
 
 def handoff_read(
@@ -274,7 +274,7 @@ def referral_read(
             snapshot.aggregate,
             actor,
             now=now,
-            closing_window=timedelta(days=svc.settings.referrals_closing_days),
+            closing_window=svc.settings.referrals_closing_window,
         ),
     )
     return read, frozenset(shown)
