@@ -56,6 +56,7 @@ from services.directory.domain.geocoding import (
     judge,
     query_of,
 )
+from services.directory.outgoing import each_at_most
 from services.directory.search.indexing import (
     refresh_search_index,
     refresh_structure_search_index,
@@ -178,21 +179,13 @@ async def locate_all(
     queries: Sequence[Query], settings: Settings, client: httpx.AsyncClient | None = None
 ) -> dict[Query, Outcome]:
     """Each query once, at most ``GEOCODE_CONCURRENCY`` at a time."""
-    semaphore = asyncio.Semaphore(GEOCODE_CONCURRENCY)
-    own = client is None
-    http = client or make_client(settings)
-    outcomes: dict[Query, Outcome] = {}
-
-    async def one(query: Query) -> None:
-        async with semaphore:
-            outcomes[query] = await locate(http, settings, query)
-
-    try:
-        await asyncio.gather(*(one(q) for q in queries))
-    finally:
-        if own:
-            await http.aclose()
-    return outcomes
+    return await each_at_most(
+        queries,
+        GEOCODE_CONCURRENCY,
+        lambda http, query: locate(http, settings, query),
+        client=client,
+        make_client=lambda: make_client(settings),
+    )
 
 
 def _structure_id(model: type[Any]) -> Any:

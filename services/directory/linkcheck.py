@@ -14,7 +14,6 @@ machine is offline, not that every site is down: it is not recorded.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.directory.domain.links import is_dead
 from services.directory.models import LinkCheck, Service, Structure
+from services.directory.outgoing import each_at_most
 from services.kernel.clock import utcnow
 from services.kernel.db import Database
 from services.kernel.settings import Settings
@@ -118,21 +118,13 @@ async def probe_all(
     urls: list[str], settings: Settings, client: httpx.AsyncClient | None = None
 ) -> dict[str, Probe]:
     """Probe each URL once, at most ``link_check_concurrency`` at a time."""
-    semaphore = asyncio.Semaphore(max(1, settings.link_check_concurrency))
-    own = client is None
-    http = client or make_client(settings)
-    results: dict[str, Probe] = {}
-
-    async def one(url: str) -> None:
-        async with semaphore:
-            results[url] = await probe(http, url)
-
-    try:
-        await asyncio.gather(*(one(url) for url in urls))
-    finally:
-        if own:
-            await http.aclose()
-    return results
+    return await each_at_most(
+        urls,
+        settings.link_check_concurrency,
+        probe,
+        client=client,
+        make_client=lambda: make_client(settings),
+    )
 
 
 async def collect_links(session: AsyncSession) -> list[Link]:
