@@ -22,7 +22,7 @@ from services.directory import schemas as s
 from services.directory.domain import links as link_rules
 from services.directory.domain.freshness import is_stale
 from services.directory.domain.phones import phone_kind
-from services.directory.domain.positions import entry_position, service_position
+from services.directory.domain.positions import entry_position, service_row_position
 from services.kernel.reference import geography
 
 
@@ -178,21 +178,7 @@ def service_read(
     (members-only contacts, failing links)."""
     values = {name: row[name] for name in _SERVICE_FIELDS}
     values["departement_code"] = _departement(values["commune_code"])
-    values["position"] = s.position_of(
-        service_position(
-            values["latitude"],
-            values["longitude"],
-            values["commune_code"],
-            row["structure_latitude"],
-            row["structure_longitude"],
-            row["structure_commune_code"],
-            geocoded=(row["geocoded_latitude"], row["geocoded_longitude"]),
-            structure_geocoded=(
-                row["structure_geocoded_latitude"],
-                row["structure_geocoded_longitude"],
-            ),
-        )
-    )
+    values["position"] = s.position_of(service_row_position(row.__getitem__))
     values["stale"] = is_stale(values["reviewed_at"], now=now, period_days=review_days)
     values["etag"] = f'"{values["version"]}"'
     values["links"] = [link_status(c, insider=insider) for c in links]

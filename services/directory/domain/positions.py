@@ -19,9 +19,9 @@ but no distance; a search sorted by distance puts it after the located entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from services.kernel.reference import geography
 
@@ -97,6 +97,27 @@ def service_position(
         structure_longitude,
         structure_commune_code or commune_code,
         *structure_geocoded,
+    )
+
+
+def service_row_position(
+    get: Callable[[str], Any], *, commune_column: str = "commune_code"
+) -> Located | None:
+    """``service_position`` of a row named as a service's reads name it: its own ``latitude``,
+    ``longitude``, commune, ``geocoded_latitude`` and ``geocoded_longitude``, and its
+    structure's, each prefixed ``structure_``; ``get`` reads a column by name."""
+    return service_position(
+        get("latitude"),
+        get("longitude"),
+        get(commune_column),
+        get("structure_latitude"),
+        get("structure_longitude"),
+        get("structure_commune_code"),
+        geocoded=(get("geocoded_latitude"), get("geocoded_longitude")),
+        structure_geocoded=(
+            get("structure_geocoded_latitude"),
+            get("structure_geocoded_longitude"),
+        ),
     )
 
 

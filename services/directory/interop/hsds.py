@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any
 
 from services.directory.domain.phones import PhoneKind, phone_kind
-from services.directory.domain.positions import Located, entry_position, service_position
+from services.directory.domain.positions import Located, entry_position, service_row_position
 from services.kernel.reference import geography, taxonomy
 from services.kernel.reference.taxonomies import CATEGORY_SEPARATOR
 
@@ -279,19 +279,7 @@ def _position(row: Mapping[Any, Any], kind: str) -> Located | None:
     (``domain.positions.service_position``: its structure's when it has no coordinates of its
     own and is in the same commune); any entry's geocoded address comes before its commune."""
     if kind == "service":
-        return service_position(
-            row.get("latitude"),
-            row.get("longitude"),
-            row.get("commune_code"),
-            row.get("structure_latitude"),
-            row.get("structure_longitude"),
-            row.get("structure_commune_code"),
-            geocoded=(row.get("geocoded_latitude"), row.get("geocoded_longitude")),
-            structure_geocoded=(
-                row.get("structure_geocoded_latitude"),
-                row.get("structure_geocoded_longitude"),
-            ),
-        )
+        return service_row_position(row.get)
     return entry_position(
         row.get("latitude"),
         row.get("longitude"),

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.directory.domain.positions import entry_position, remote_only, service_position
+from services.directory.domain.positions import entry_position, remote_only, service_row_position
 from services.directory.models import Service, Structure
 from services.directory.schemas import position_of
 from services.directory.search import tables
@@ -109,18 +109,8 @@ async def hydrate(
             row = rows.get(hit.entity_id)
             if row is None:  # deleted since the index answered
                 continue
-            located = service_position(
-                row.latitude,
-                row.longitude,
-                row.own_commune_code,
-                row.structure_latitude,
-                row.structure_longitude,
-                row.structure_commune_code,
-                geocoded=(row.geocoded_latitude, row.geocoded_longitude),
-                structure_geocoded=(
-                    row.structure_geocoded_latitude,
-                    row.structure_geocoded_longitude,
-                ),
+            located = service_row_position(
+                row._mapping.__getitem__, commune_column="own_commune_code"
             )
             items.append(
                 ServiceHit(
